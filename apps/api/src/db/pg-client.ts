@@ -1,0 +1,95 @@
+import pg from 'pg';
+import type { SqlClient, SqlExecutor, SqlParam, SqlQuery, SqlResult } from './sql';
+
+export interface PgClientOptions {
+  readonly connectionString: string;
+  /** Most connections in the pool. */
+  readonly max: number;
+  /** How long a query may wait for a free connection before failing. */
+  readonly connectionTimeoutMs: number;
+  /** Server-side limit per statement, so that no request holds a connection for ever. */
+  readonly statementTimeoutMs: number;
+  readonly applicationName: string;
+}
+
+// int8 → number: revisions, sizes and microsecond timestamps all stay below 2^53.
+const types = {
+  getTypeParser: ((oid: number, format?: string) =>
+    oid === 20
+      ? (value: string) => Number(value)
+      : pg.types.getTypeParser(oid, format as 'text')) as typeof pg.types.getTypeParser,
+};
+
+function toConfig(query: SqlQuery | string, params: readonly SqlParam[] | undefined): pg.QueryConfig {
+  const values = params as unknown[] | undefined;
+  return typeof query === 'string'
+    ? { text: query, values }
+    : query.name === undefined
+      ? { text: query.text, values }
+      : { name: query.name, text: query.text, values };
+}
+
+function executor(client: pg.Pool | pg.PoolClient): SqlExecutor {
+  return {
+    async query<Row>(query: SqlQuery | string, params?: readonly SqlParam[]): Promise<SqlResult<Row>> {
+      const result = await client.query(toConfig(query, params));
+      return { rows: result.rows as Row[], rowCount: result.rowCount ?? 0 };
+    },
+    async exec(script: string): Promise<void> {
+      // Without parameters node-postgres uses the simple protocol, which runs several statements.
+      await client.query(script);
+    },
+  };
+}
+
+export interface PgSqlClient extends SqlClient {
+  readonly pool: pg.Pool;
+}
+
+export function createPgClient(options: PgClientOptions): PgSqlClient {
+  const pool = new pg.Pool({
+    connectionString: options.connectionString,
+    max: options.max,
+    connectionTimeoutMillis: options.connectionTimeoutMs,
+    statement_timeout: options.statementTimeoutMs,
+    application_name: options.applicationName,
+    types,
+  });
+  // An idle client that loses its connection emits 'error' on the pool; without a listener
+  // that would crash the process. The next query simply gets a fresh connection.
+  pool.on('error', () => undefined);
+  const base = executor(pool);
+  return {
+    pool,
+    query: base.query,
+    exec: base.exec,
+    async transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const result = await work(executor(client));
+        await client.query('COMMIT');
+        client.release();
+        return result;
+      } catch (error) {
+        // A failed ROLLBACK means the connection is broken: destroy it rather than reuse it.
+        await client.query('ROLLBACK').then(
+          () => client.release(),
+          (rollbackError: unknown) => client.release(rollbackError instanceof Error ? rollbackError : true),
+        );
+        throw error;
+      }
+    },
+    async ping(): Promise<boolean> {
+      try {
+        await pool.query('SELECT 1');
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    async close(): Promise<void> {
+      await pool.end();
+    },
+  };
+}

@@ -1,0 +1,392 @@
+import {
+  MAX_EVENT_VALUE_BYTES,
+  type Collection,
+  type PutInput,
+  type RecordFilter,
+  type RecordMeta,
+  type StoredRecord,
+} from '@rosetta/core';
+import type {
+  BatchPutOutcome,
+  CollectionWithRecord,
+  DeleteOutcome,
+  PutOutcome,
+  RecordsRepository,
+  ScanPageQuery,
+  ScannedRecord,
+} from '../services/ports';
+import { collectionColumns, toCollection, type CollectionRow } from './collections-repository';
+import { Params, filterConditions, us } from './sql-fragments';
+import type { SqlClient, SqlExecutor } from './sql';
+
+interface MetaRow {
+  key: string;
+  content_type: string;
+  created: number;
+  updated: number;
+  revision: number;
+  created_revision: number;
+  size: number;
+}
+
+interface RecordRow extends MetaRow {
+  value: Uint8Array | null;
+}
+
+const META = `key, content_type, ${us('created')} AS created, ${us('updated')} AS updated, revision, created_revision, octet_length(value)::int8 AS size`;
+const META_T = `t.key, t.content_type, ${us('t.created')} AS created, ${us('t.updated')} AS updated, t.revision, t.created_revision, octet_length(t.value)::int8 AS size`;
+
+const toMeta = (row: MetaRow): RecordMeta => ({
+  key: row.key,
+  contentType: row.content_type,
+  created: row.created,
+  updated: row.updated,
+  revision: row.revision,
+  createdRevision: row.created_revision,
+  size: row.size,
+});
+
+const toRecord = (row: RecordRow): StoredRecord => ({
+  key: row.key,
+  value: row.value ?? new Uint8Array(0),
+  contentType: row.content_type,
+  created: row.created,
+  updated: row.updated,
+  revision: row.revision,
+  createdRevision: row.created_revision,
+});
+
+const toScanned = (row: RecordRow): ScannedRecord => ({ ...toMeta(row), value: row.value ?? undefined });
+
+/** The value carried by a change event: small values travel with it, larger ones are read by key. */
+const eventValue = (value: Uint8Array) => (value.byteLength <= MAX_EVENT_VALUE_BYTES ? value : null);
+
+// The put's change event. $1 collection id, $2 node id, $6 space, $7 collection name, $8 version
+// uuid, $9 event value (or NULL), $10 value size.
+const PUT_EVENT = `ev AS (
+  INSERT INTO change_events (revision, op, space, collection, collection_id, node_id, version, key, content_type, size, value)
+  SELECT revision, 'put', $6, $7, $1, $2, $8, key, content_type, $10, $9::bytea FROM up
+)`;
+
+const PUT_ALWAYS = {
+  name: 'records.put',
+  text: `WITH rev AS (SELECT nextval('revision_seq') AS r),
+up AS (
+  INSERT INTO records AS t (collection_id, node_id, key, value, content_type, created, updated, revision, created_revision)
+  SELECT $1, $2, $3, $4, $5, now(), now(), rev.r, rev.r FROM rev
+  ON CONFLICT (collection_id, node_id, key) DO UPDATE SET
+    value = EXCLUDED.value, content_type = EXCLUDED.content_type, updated = EXCLUDED.updated,
+    revision = EXCLUDED.revision,
+    created = CASE WHEN t.tombstone THEN EXCLUDED.created ELSE t.created END,
+    created_revision = CASE WHEN t.tombstone THEN EXCLUDED.created_revision ELSE t.created_revision END,
+    tombstone = false
+  RETURNING ${META_T}
+), ${PUT_EVENT}
+SELECT * FROM up`,
+};
+
+const PUT_ABSENT = {
+  name: 'records.put-absent',
+  text: `WITH rev AS (SELECT nextval('revision_seq') AS r),
+up AS (
+  INSERT INTO records AS t (collection_id, node_id, key, value, content_type, created, updated, revision, created_revision)
+  SELECT $1, $2, $3, $4, $5, now(), now(), rev.r, rev.r FROM rev
+  ON CONFLICT (collection_id, node_id, key) DO UPDATE SET
+    value = EXCLUDED.value, content_type = EXCLUDED.content_type, created = EXCLUDED.created,
+    updated = EXCLUDED.updated, revision = EXCLUDED.revision,
+    created_revision = EXCLUDED.created_revision, tombstone = false
+    WHERE t.tombstone
+  RETURNING ${META_T}
+), ${PUT_EVENT}
+SELECT * FROM up`,
+};
+
+const PUT_IF_REVISION = {
+  name: 'records.put-if-revision',
+  text: `WITH rev AS (SELECT nextval('revision_seq') AS r),
+up AS (
+  UPDATE records AS t SET value = $4, content_type = $5, updated = now(), revision = rev.r
+  FROM rev
+  WHERE t.collection_id = $1 AND t.node_id = $2 AND t.key = $3 AND t.revision = $11 AND NOT t.tombstone
+  RETURNING ${META_T}
+), ${PUT_EVENT}
+SELECT * FROM up`,
+};
+
+const PUT_MANY = `WITH input AS (
+  SELECT k, v, ct, nextval('revision_seq') AS r
+  FROM unnest($6::text[], $7::bytea[], $8::text[]) WITH ORDINALITY AS i (k, v, ct, ord)
+),
+up AS (
+  INSERT INTO records AS t (collection_id, node_id, key, value, content_type, created, updated, revision, created_revision)
+  SELECT $1, $2, k, v, ct, now(), now(), r, r FROM input
+  ON CONFLICT (collection_id, node_id, key) DO UPDATE SET
+    value = EXCLUDED.value, content_type = EXCLUDED.content_type, updated = EXCLUDED.updated,
+    revision = EXCLUDED.revision,
+    created = CASE WHEN t.tombstone THEN EXCLUDED.created ELSE t.created END,
+    created_revision = CASE WHEN t.tombstone THEN EXCLUDED.created_revision ELSE t.created_revision END,
+    tombstone = false
+  RETURNING ${META_T}, CASE WHEN octet_length(t.value) <= $9 THEN t.value END AS event_value
+),
+ev AS (
+  INSERT INTO change_events (revision, op, space, collection, collection_id, node_id, version, key, content_type, size, value)
+  SELECT revision, 'put', $3, $4, $1, $2, $5, key, content_type, size, event_value FROM up
+)
+SELECT key, content_type, created, updated, revision, created_revision, size FROM up`;
+
+const deleteSql = (withRevision: boolean) => ({
+  name: withRevision ? 'records.delete-if-revision' : 'records.delete',
+  text: `WITH del AS (
+  DELETE FROM records
+  WHERE collection_id = $1 AND node_id = $2 AND key = $3 AND NOT tombstone${withRevision ? ' AND revision = $7' : ''}
+  RETURNING key, content_type
+),
+ev AS (
+  INSERT INTO change_events (revision, op, space, collection, collection_id, node_id, version, key, content_type)
+  SELECT nextval('revision_seq'), 'delete', $4, $5, $1, $2, $6, key, content_type FROM del
+  RETURNING revision
+)
+SELECT revision FROM ev`,
+});
+
+const GET = {
+  name: 'records.get',
+  text: `SELECT ${META}, value FROM records WHERE collection_id = $1 AND node_id = $2 AND key = $3 AND NOT tombstone`,
+};
+
+const HEAD = {
+  name: 'records.head',
+  text: `SELECT ${META} FROM records WHERE collection_id = $1 AND node_id = $2 AND key = $3 AND NOT tombstone`,
+};
+
+const FIND_WITH_RECORD = {
+  name: 'records.find-with-record',
+  text: `SELECT ${collectionColumns('c', 's.name', 'n')},
+  r.key AS r_key, r.value AS r_value, r.content_type AS r_content_type, ${us('r.created')} AS r_created,
+  ${us('r.updated')} AS r_updated, r.revision AS r_revision, r.created_revision AS r_created_revision
+FROM spaces s
+JOIN collections c ON c.space_id = s.id
+JOIN version_nodes n ON n.id = c.root_node_id
+LEFT JOIN records r ON r.collection_id = c.id AND r.node_id = c.root_node_id AND r.key = $3 AND NOT r.tombstone
+WHERE s.name = $1 AND c.name = $2`,
+};
+
+interface FindWithRecordRow extends CollectionRow {
+  r_key: string | null;
+  r_value: Uint8Array | null;
+  r_content_type: string;
+  r_created: number;
+  r_updated: number;
+  r_revision: number;
+  r_created_revision: number;
+}
+
+/** Common head of every record query: the collection's live records on its storage node. */
+function base(collection: Collection): { params: Params; where: string[] } {
+  const params = new Params(collection.id, collection.rootNodeId);
+  return { params, where: ['collection_id = $1', 'node_id = $2', 'NOT tombstone'] };
+}
+
+export class SqlRecordsRepository implements RecordsRepository {
+  constructor(private readonly db: SqlClient) {}
+
+  async findWithRecord(space: string, name: string, key: string): Promise<CollectionWithRecord | undefined> {
+    const { rows } = await this.db.query<FindWithRecordRow>(FIND_WITH_RECORD, [space, name, key]);
+    const row = rows[0];
+    if (row === undefined) return undefined;
+    const record =
+      row.r_key === null
+        ? undefined
+        : toRecord({
+            key: row.r_key,
+            value: row.r_value,
+            content_type: row.r_content_type,
+            created: row.r_created,
+            updated: row.r_updated,
+            revision: row.r_revision,
+            created_revision: row.r_created_revision,
+            size: row.r_value?.byteLength ?? 0,
+          });
+    return { collection: toCollection(row), record };
+  }
+
+  async get(collection: Collection, key: string): Promise<StoredRecord | undefined> {
+    const { rows } = await this.db.query<RecordRow>(GET, [collection.id, collection.rootNodeId, key]);
+    return rows[0] === undefined ? undefined : toRecord(rows[0]);
+  }
+
+  async head(collection: Collection, key: string): Promise<RecordMeta | undefined> {
+    const { rows } = await this.db.query<MetaRow>(HEAD, [collection.id, collection.rootNodeId, key]);
+    return rows[0] === undefined ? undefined : toMeta(rows[0]);
+  }
+
+  async getMany(collection: Collection, keys: readonly string[], withValues: boolean): Promise<ScannedRecord[]> {
+    const { rows } = await this.db.query<RecordRow>(
+      `SELECT ${META}${withValues ? ', value' : ''} FROM records
+       WHERE collection_id = $1 AND node_id = $2 AND key = ANY($3::text[]) AND NOT tombstone`,
+      [collection.id, collection.rootNodeId, keys],
+    );
+    return rows.map(toScanned);
+  }
+
+  put(collection: Collection, input: PutInput): Promise<PutOutcome> {
+    return this.putWith(this.db, collection, input);
+  }
+
+  private async putWith(db: SqlExecutor, collection: Collection, input: PutInput): Promise<PutOutcome> {
+    const { condition } = input;
+    const params = [
+      collection.id,
+      collection.rootNodeId,
+      input.key,
+      input.value,
+      input.contentType,
+      collection.space,
+      collection.name,
+      collection.rootVersion,
+      eventValue(input.value),
+      input.value.byteLength,
+    ];
+    const { rows } =
+      condition.kind === 'revision'
+        ? await db.query<MetaRow>(PUT_IF_REVISION, [...params, condition.revision])
+        : await db.query<MetaRow>(condition.kind === 'absent' ? PUT_ABSENT : PUT_ALWAYS, params);
+    const row = rows[0];
+    if (row === undefined) return { kind: 'condition-failed' };
+    return { kind: 'written', record: toMeta(row), created: row.created_revision === row.revision };
+  }
+
+  async putBatch(collection: Collection, entries: readonly PutInput[]): Promise<BatchPutOutcome> {
+    if (entries.length === 0) return { kind: 'written', records: [], createdCount: 0 };
+    return this.db
+      .transaction(async (tx) => {
+        const byKey = new Map<string, { record: RecordMeta; created: boolean }>();
+        // Conditional entries go one by one, so that each condition is checked under the row's
+        // lock; the unconditional rest is one statement.
+        for (const entry of entries) {
+          if (entry.condition.kind === 'always') continue;
+          const outcome = await this.putWith(tx, collection, entry);
+          if (outcome.kind === 'condition-failed') throw new BatchConditionFailed(entry.key);
+          byKey.set(entry.key, { record: outcome.record, created: outcome.created });
+        }
+        const plain = entries.filter((e) => e.condition.kind === 'always');
+        if (plain.length > 0) {
+          const { rows } = await tx.query<MetaRow>(PUT_MANY, [
+            collection.id,
+            collection.rootNodeId,
+            collection.space,
+            collection.name,
+            collection.rootVersion,
+            plain.map((e) => e.key),
+            plain.map((e) => e.value),
+            plain.map((e) => e.contentType),
+            MAX_EVENT_VALUE_BYTES,
+          ]);
+          for (const row of rows)
+            byKey.set(row.key, { record: toMeta(row), created: row.created_revision === row.revision });
+        }
+        const written = entries.map((e) => byKey.get(e.key) as { record: RecordMeta; created: boolean });
+        return {
+          kind: 'written' as const,
+          records: written.map((w) => w.record),
+          createdCount: written.filter((w) => w.created).length,
+        };
+      })
+      .catch((error: unknown) => {
+        if (error instanceof BatchConditionFailed) return { kind: 'condition-failed' as const, key: error.key };
+        throw error;
+      });
+  }
+
+  async delete(collection: Collection, key: string, expectedRevision: number | undefined): Promise<DeleteOutcome> {
+    const params = [
+      collection.id,
+      collection.rootNodeId,
+      key,
+      collection.space,
+      collection.name,
+      collection.rootVersion,
+    ];
+    const withRevision = expectedRevision !== undefined;
+    const { rows } = await this.db.query<{ revision: number }>(
+      deleteSql(withRevision),
+      withRevision ? [...params, expectedRevision] : params,
+    );
+    const row = rows[0];
+    if (row !== undefined) return { kind: 'deleted', revision: row.revision };
+    return withRevision ? { kind: 'condition-failed' } : { kind: 'absent' };
+  }
+
+  async scanPage(collection: Collection, query: ScanPageQuery): Promise<ScannedRecord[]> {
+    const { params, where } = base(collection);
+    filterConditions(query.filter, params, where);
+    const column = query.order === 'key' ? 'key' : 'created_revision';
+    const direction = query.reverse ? 'DESC' : 'ASC';
+    if (query.after !== undefined) {
+      const position = query.after.order === 'key' ? query.after.key : query.after.createdRevision;
+      where.push(`${column} ${query.reverse ? '<' : '>'} ${params.add(position)}`);
+    }
+    const limit = params.add(query.limit);
+    const sql = query.keysOnly
+      ? `SELECT ${META} FROM records WHERE ${where.join(' AND ')} ORDER BY ${column} ${direction} LIMIT ${limit}`
+      : // Values only for the rows that fit the budget: octet_length reads a TOASTed value's size
+        // without fetching it, and rows past the budget never have theirs detoasted.
+        `SELECT key, content_type, created, updated, revision, created_revision, size,
+           CASE WHEN running - size < ${params.add(query.valueBudgetBytes)} THEN value END AS value
+         FROM (
+           SELECT ${META}, value,
+             sum(octet_length(value)) OVER (ORDER BY ${column} ${direction} ROWS UNBOUNDED PRECEDING) AS running
+           FROM records WHERE ${where.join(' AND ')} ORDER BY ${column} ${direction} LIMIT ${limit}
+         ) page ORDER BY ${column} ${direction}`;
+    const { rows } = await this.db.query<RecordRow>(sql, params.values);
+    return rows.map(toScanned);
+  }
+
+  async count(collection: Collection, filter: RecordFilter): Promise<number> {
+    const { params, where } = base(collection);
+    filterConditions(filter, params, where);
+    const { rows } = await this.db.query<{ n: number }>(
+      `SELECT count(*)::int8 AS n FROM records WHERE ${where.join(' AND ')}`,
+      params.values,
+    );
+    return rows[0]?.n ?? 0;
+  }
+
+  async deleteMatching(collection: Collection, filter: RecordFilter, batchSize: number) {
+    const { params, where } = base(collection);
+    filterConditions(filter, params, where);
+    const conditions = where.join(' AND ');
+    const filterParams = [...params.values];
+    const [space, name, version] = [collection.space, collection.name, collection.rootVersion].map((v) =>
+      params.add(v),
+    );
+    const { rows } = await this.db.query<{ key: string; revision: number }>(
+      `WITH victims AS (
+         SELECT key FROM records WHERE ${conditions} ORDER BY key LIMIT ${params.add(batchSize)} FOR UPDATE SKIP LOCKED
+       ),
+       del AS (
+         DELETE FROM records r USING victims v
+         WHERE r.collection_id = $1 AND r.node_id = $2 AND r.key = v.key
+         RETURNING r.key, r.content_type
+       ),
+       ev AS (
+         INSERT INTO change_events (revision, op, space, collection, collection_id, node_id, version, key, content_type)
+         SELECT nextval('revision_seq'), 'delete', ${space}, ${name}, $1, $2, ${version}, key, content_type FROM del
+         RETURNING key, revision
+       )
+       SELECT key, revision FROM ev`,
+      params.values,
+    );
+    const left = await this.db.query<{ more: boolean }>(
+      `SELECT EXISTS (SELECT 1 FROM records WHERE ${conditions}) AS more`,
+      filterParams,
+    );
+    return { deleted: rows, more: left.rows[0]?.more ?? false };
+  }
+}
+
+class BatchConditionFailed extends Error {
+  constructor(readonly key: string) {
+    super(`condition failed for ${key}`);
+  }
+}

@@ -1,0 +1,47 @@
+import { prefixUpperBound, type RecordFilter } from '@rosetta/core';
+import type { SqlParam } from './sql';
+
+/** Collects parameters and hands out their `$n` placeholders. */
+export class Params {
+  readonly values: SqlParam[] = [];
+
+  constructor(...initial: SqlParam[]) {
+    this.values.push(...initial);
+  }
+
+  add(value: SqlParam): string {
+    this.values.push(value);
+    return `$${this.values.length}`;
+  }
+}
+
+/** A timestamptz column as microseconds since the epoch (int8). */
+export const us = (column: string) => `(extract(epoch FROM ${column}) * 1000000)::int8`;
+
+/** A microseconds parameter as timestamptz, exactly (no float rounding). */
+const fromUs = (placeholder: string) => `(timestamptz 'epoch' + ${placeholder}::int8 * interval '1 microsecond')`;
+
+function keyRange(prefix: string, params: Params, where: string[]): void {
+  where.push(`key >= ${params.add(prefix)}`);
+  const upper = prefixUpperBound(prefix);
+  if (upper !== undefined) where.push(`key < ${params.add(upper)}`);
+}
+
+/** SQL conditions for a filter, appended to `where`. Every value travels as a parameter. */
+export function filterConditions(filter: RecordFilter, params: Params, where: string[]): void {
+  if (filter.prefix !== undefined) keyRange(filter.prefix, params, where);
+  if (filter.start !== undefined) where.push(`key >= ${params.add(filter.start)}`);
+  if (filter.end !== undefined) where.push(`key <= ${params.add(filter.end)}`);
+  const pattern = filter.pattern;
+  if (pattern !== undefined) {
+    if (pattern.exact) where.push(`key = ${params.add(pattern.prefix)}`);
+    else {
+      if (pattern.prefix !== '') keyRange(pattern.prefix, params, where);
+      where.push(`key LIKE ${params.add(pattern.like)}`);
+    }
+  }
+  if (filter.createdAfter !== undefined) where.push(`created >= ${fromUs(params.add(filter.createdAfter))}`);
+  if (filter.createdBefore !== undefined) where.push(`created < ${fromUs(params.add(filter.createdBefore))}`);
+  if (filter.updatedAfter !== undefined) where.push(`updated >= ${fromUs(params.add(filter.updatedAfter))}`);
+  if (filter.updatedBefore !== undefined) where.push(`updated < ${fromUs(params.add(filter.updatedBefore))}`);
+}

@@ -1,0 +1,32 @@
+/**
+ * The one port the repositories talk to: a Postgres that runs parameterized SQL. Two adapters
+ * implement it: node-postgres against a server (`pg-client.ts`) and PGlite embedded in the
+ * process (`pglite-client.ts`). Both return int8 as JS numbers and bytea as Uint8Array.
+ */
+export interface SqlQuery {
+  /** Name for a server-side prepared statement (hot paths); ignored where unsupported. */
+  readonly name?: string;
+  readonly text: string;
+}
+
+export type SqlParam =
+  string | number | boolean | null | Uint8Array | readonly string[] | readonly Uint8Array[] | readonly number[];
+
+export interface SqlResult<Row> {
+  readonly rows: Row[];
+  readonly rowCount: number;
+}
+
+export interface SqlExecutor {
+  query<Row>(query: SqlQuery | string, params?: readonly SqlParam[]): Promise<SqlResult<Row>>;
+  /** Runs a script of several statements without parameters (migrations). */
+  exec(script: string): Promise<void>;
+}
+
+export interface SqlClient extends SqlExecutor {
+  /** Runs `work` in one transaction: COMMIT when it resolves, ROLLBACK when it throws. */
+  transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /** Whether the database answers (readiness). */
+  ping(): Promise<boolean>;
+  close(): Promise<void>;
+}

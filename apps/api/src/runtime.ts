@@ -1,0 +1,115 @@
+import { Redis } from 'ioredis';
+import type { Logger } from '@rosetta/platform';
+import type { ApiConfig } from './config';
+import { MemoryRecordCache } from './cache/memory-record-cache';
+import { RedisRecordCache } from './cache/redis-record-cache';
+import { SqlChangesRepository } from './db/changes-repository';
+import { SqlCollectionsRepository } from './db/collections-repository';
+import { loadMigrations, migrate } from './db/migrate';
+import { createPgClient } from './db/pg-client';
+import { createPgliteClient } from './db/pglite-client';
+import { SqlRecordsRepository } from './db/records-repository';
+import type { SqlClient } from './db/sql';
+import { ChangeFeedService } from './services/change-feed-service';
+import { CollectionResolver, monotonicClock } from './services/collection-resolver';
+import { CollectionService } from './services/collection-service';
+import type { RecordCache } from './services/ports';
+import { RecordService } from './services/record-service';
+import { changeFeedServiceImpl, collectionServiceImpl, recordServiceImpl, type Services } from './transport/routes';
+
+export interface ApiRuntime {
+  readonly services: Services;
+  readonly db: SqlClient;
+  readonly cache: RecordCache;
+  readonly impls: {
+    readonly records: ReturnType<typeof recordServiceImpl>;
+    readonly collections: ReturnType<typeof collectionServiceImpl>;
+    readonly changes: ReturnType<typeof changeFeedServiceImpl>;
+  };
+  /** Whether Postgres answers (and Redis, when configured). */
+  ready(): Promise<boolean>;
+  /** Closes the cache, then Redis, then the database. */
+  close(): Promise<void>;
+}
+
+export async function openDatabase(config: ApiConfig): Promise<SqlClient> {
+  return config.DATABASE_URL === undefined
+    ? createPgliteClient(config.ROSETTA_DATA_DIR)
+    : createPgClient({
+        connectionString: config.DATABASE_URL,
+        max: config.PG_POOL_MAX,
+        connectionTimeoutMs: config.PG_CONNECT_TIMEOUT_MS,
+        statementTimeoutMs: config.PG_STATEMENT_TIMEOUT_MS,
+        applicationName: 'rosetta-api',
+      });
+}
+
+/** Builds the record service: database, migrations, cache, repositories, services, handlers. */
+export async function createApiRuntime(config: ApiConfig, logger: Logger): Promise<ApiRuntime> {
+  const db = await openDatabase(config);
+  if (config.MIGRATE_ON_START) {
+    const applied = await migrate(db, await loadMigrations());
+    if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+  }
+  let redis: Redis | undefined;
+  let cache: RecordCache;
+  const cacheOptions = {
+    ttlMs: config.CACHE_TTL_MS,
+    tombstoneTtlMs: config.CACHE_TOMBSTONE_TTL_MS,
+    maxValueBytes: config.CACHE_MAX_VALUE_BYTES,
+  };
+  if (config.REDIS_URL === undefined) {
+    cache = new MemoryRecordCache({ ...cacheOptions, maxBytes: config.CACHE_MEMORY_MAX_BYTES });
+  } else {
+    // Fail fast rather than queue: a cache that cannot answer at once is skipped, and the
+    // database answers instead.
+    redis = new Redis(config.REDIS_URL, {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      enableAutoPipelining: true,
+      maxRetriesPerRequest: 1,
+      commandTimeout: 1000,
+      connectionName: 'rosetta-api-cache',
+    });
+    redis.on('error', (error: Error) => logger.warn({ err: error }, 'redis error'));
+    cache = new RedisRecordCache(
+      redis,
+      { ...cacheOptions, prefix: config.REDIS_PREFIX },
+      logger.child({ component: 'cache' }),
+    );
+    await redis
+      .connect()
+      .catch((error: unknown) => logger.warn({ err: error }, 'redis unavailable at start; serving from Postgres'));
+  }
+  const collectionsRepository = new SqlCollectionsRepository(db);
+  await collectionsRepository.ensureSpace(config.ROSETTA_DEFAULT_SPACE);
+  const resolver = new CollectionResolver(collectionsRepository, cache, monotonicClock);
+  const services: Services = {
+    records: new RecordService(new SqlRecordsRepository(db), resolver, cache, monotonicClock),
+    collections: new CollectionService(collectionsRepository, resolver, cache, {
+      defaultMaxValueBytes: config.DEFAULT_MAX_VALUE_BYTES,
+      maxValueBytesCeiling: config.MAX_VALUE_BYTES_CEILING,
+    }),
+    changes: new ChangeFeedService(new SqlChangesRepository(db)),
+  };
+  return {
+    services,
+    db,
+    cache,
+    impls: {
+      records: recordServiceImpl(services, logger),
+      collections: collectionServiceImpl(services, logger),
+      changes: changeFeedServiceImpl(services, logger),
+    },
+    async ready() {
+      const database = await db.ping();
+      const cacheUp = redis === undefined || redis.status === 'ready';
+      return database && cacheUp;
+    },
+    async close() {
+      await cache.close();
+      if (redis !== undefined) await redis.quit().catch(() => redis?.disconnect());
+      await db.close();
+    },
+  };
+}

@@ -1,0 +1,288 @@
+import {
+  MAX_BATCH_GET_KEYS,
+  assertValueSize,
+  decodeCursor,
+  encodeCursor,
+  invalid,
+  normalizeContentType,
+  parseFilter,
+  validateBatchKeys,
+  validateKey,
+  validateLimit,
+  validateRevision,
+  type Collection,
+  type PutInput,
+  type RecordFilterInput,
+  type RecordMeta,
+  type ScanOrder,
+  type ScanPosition,
+  type StoredRecord,
+  type WriteCondition,
+} from '@rosetta/core';
+import { CollectionResolver, POPULATE_WINDOW_MS, type Clock, type CollectionAddress } from './collection-resolver';
+import type { RecordCache, RecordsRepository, ScannedRecord } from './ports';
+
+export interface PutRecordInput {
+  readonly key: string;
+  readonly value: Uint8Array;
+  readonly contentType?: string | undefined;
+  readonly condition?: WriteCondition | undefined;
+}
+
+export interface ScanInput {
+  readonly filter: RecordFilterInput;
+  readonly order: ScanOrder;
+  readonly reverse: boolean;
+  readonly limit: number | undefined;
+  readonly cursor: string | undefined;
+  readonly keysOnly: boolean;
+}
+
+export interface ScanChunk {
+  readonly records: ScannedRecord[];
+  readonly done: boolean;
+  /** On the last chunk: where the next page starts; empty when nothing is left. */
+  readonly nextCursor: string;
+}
+
+export interface RecordServiceOptions {
+  /** Rows read from the database per scan page. */
+  readonly scanPageSize: number;
+  /** Value bytes read per scan page (at least one row always comes with its value). */
+  readonly scanPageBytes: number;
+  /** Total value bytes in one batch write. */
+  readonly maxBatchBytes: number;
+  readonly defaultDeleteBatch: number;
+  readonly maxDeleteBatch: number;
+}
+
+export const DEFAULT_RECORD_SERVICE_OPTIONS: RecordServiceOptions = {
+  scanPageSize: 500,
+  scanPageBytes: 4 * 1024 * 1024,
+  maxBatchBytes: 64 * 1024 * 1024,
+  defaultDeleteBatch: 1000,
+  maxDeleteBatch: 10_000,
+};
+
+const conditionFailed = (condition: WriteCondition, key: string) =>
+  condition.kind === 'absent'
+    ? invalid('RECORD_EXISTS', `key "${key.slice(0, 100)}" already exists`)
+    : invalid(
+        'REVISION_MISMATCH',
+        `key "${key.slice(0, 100)}" is not at revision ${condition.kind === 'revision' ? condition.revision : '?'}`,
+      );
+
+function positionOf(order: ScanOrder, record: RecordMeta): ScanPosition {
+  return order === 'key' ? { order, key: record.key } : { order, createdRevision: record.createdRevision };
+}
+
+/**
+ * Record use cases: validation by core rules, then the repository, with the read cache kept
+ * consistent (see docs/cache-consistency.md): every write stores its outcome in the cache,
+ * at its revision, before it is acknowledged; readers populate only what is newer.
+ */
+export class RecordService {
+  constructor(
+    private readonly records: RecordsRepository,
+    private readonly resolver: CollectionResolver,
+    private readonly cache: RecordCache,
+    private readonly clock: Clock,
+    private readonly options: RecordServiceOptions = DEFAULT_RECORD_SERVICE_OPTIONS,
+  ) {}
+
+  async get(address: CollectionAddress, key: string): Promise<StoredRecord | undefined> {
+    CollectionResolver.validate(address);
+    validateKey(key);
+    const hit = await this.cache.lookup(address.space, address.name, key);
+    if (hit?.collection !== undefined) {
+      const collection = hit.collection.value;
+      if (collection === undefined) throw await this.resolver.notFound(address);
+      if (hit.record !== undefined) return hit.record.value;
+      const started = this.clock.now();
+      const record = await this.records.get(collection, key);
+      this.populate(started, collection, record);
+      return record;
+    }
+    const started = this.clock.now();
+    const found = await this.records.findWithRecord(address.space, address.name, key);
+    if (found === undefined) throw await this.resolver.notFound(address);
+    this.resolver.populate(started, found.collection);
+    this.populate(started, found.collection, found.record);
+    return found.record;
+  }
+
+  async head(address: CollectionAddress, key: string): Promise<RecordMeta | undefined> {
+    validateKey(key);
+    const collection = await this.resolver.resolve(address);
+    return this.records.head(collection, key);
+  }
+
+  private populate(started: number, collection: Collection, record: StoredRecord | undefined): void {
+    if (record === undefined || this.clock.now() - started > POPULATE_WINDOW_MS) return;
+    void this.cache.storeRecord(collection, record.key, { revision: record.revision, value: record }, 'read');
+  }
+
+  private static checkPut(input: PutRecordInput, collection: Collection): PutInput {
+    validateKey(input.key);
+    const condition = input.condition ?? { kind: 'always' };
+    if (condition.kind === 'revision') validateRevision(condition.revision);
+    assertValueSize(input.value.byteLength, collection.maxValueBytes);
+    return { key: input.key, value: input.value, contentType: normalizeContentType(input.contentType), condition };
+  }
+
+  async put(address: CollectionAddress, input: PutRecordInput): Promise<{ record: RecordMeta; created: boolean }> {
+    validateKey(input.key);
+    const collection = await this.resolver.resolve(address);
+    const put = RecordService.checkPut(input, collection);
+    const outcome = await this.records.put(collection, put);
+    if (outcome.kind === 'condition-failed') throw conditionFailed(put.condition, put.key);
+    await this.cache.storeRecord(
+      collection,
+      put.key,
+      { revision: outcome.record.revision, value: { ...outcome.record, value: put.value } },
+      'write',
+    );
+    return { record: outcome.record, created: outcome.created };
+  }
+
+  async delete(
+    address: CollectionAddress,
+    key: string,
+    expectedRevision: number | undefined,
+  ): Promise<{ deleted: boolean; revision: number }> {
+    validateKey(key);
+    if (expectedRevision !== undefined) validateRevision(expectedRevision);
+    const collection = await this.resolver.resolve(address);
+    const outcome = await this.records.delete(collection, key, expectedRevision);
+    if (outcome.kind === 'condition-failed') {
+      throw conditionFailed({ kind: 'revision', revision: expectedRevision ?? 0 }, key);
+    }
+    if (outcome.kind === 'absent') return { deleted: false, revision: 0 };
+    await this.cache.storeRecord(collection, key, { revision: outcome.revision, value: undefined }, 'write');
+    return { deleted: true, revision: outcome.revision };
+  }
+
+  /** All entries are checked before anything is written; then one transaction writes them all or none. */
+  async batchPut(
+    address: CollectionAddress,
+    entries: readonly PutRecordInput[],
+  ): Promise<{ records: RecordMeta[]; createdCount: number }> {
+    validateBatchKeys(entries.map((e) => e.key));
+    const collection = await this.resolver.resolve(address);
+    const puts = entries.map((entry) => RecordService.checkPut(entry, collection));
+    const total = puts.reduce((sum, p) => sum + p.value.byteLength, 0);
+    if (total > this.options.maxBatchBytes) {
+      throw invalid(
+        'VALUE_TOO_LARGE',
+        `the batch holds ${total} bytes of values; the limit is ${this.options.maxBatchBytes}`,
+      );
+    }
+    const outcome = await this.records.putBatch(collection, puts);
+    if (outcome.kind === 'condition-failed') {
+      const failed = puts.find((p) => p.key === outcome.key) as PutInput;
+      throw conditionFailed(failed.condition, failed.key);
+    }
+    await Promise.all(
+      outcome.records.map((record, i) =>
+        this.cache.storeRecord(
+          collection,
+          record.key,
+          { revision: record.revision, value: { ...record, value: (puts[i] as PutInput).value } },
+          'write',
+        ),
+      ),
+    );
+    return { records: outcome.records, createdCount: outcome.createdCount };
+  }
+
+  /** One result per requested key, in order; undefined where no record has the key. */
+  async batchGet(
+    address: CollectionAddress,
+    keys: readonly string[],
+    withValues: boolean,
+  ): Promise<Array<ScannedRecord | undefined>> {
+    if (keys.length > MAX_BATCH_GET_KEYS) throw invalid('BATCH_TOO_LARGE', `at most ${MAX_BATCH_GET_KEYS} keys`);
+    keys.forEach(validateKey);
+    const collection = await this.resolver.resolve(address);
+    const found = await this.records.getMany(collection, [...new Set(keys)], withValues);
+    const byKey = new Map(found.map((r) => [r.key, r]));
+    return keys.map((key) => byKey.get(key));
+  }
+
+  /**
+   * Streams the matching records page by page: a page is read only when the consumer asks for
+   * the next chunk, so memory stays flat and a consumer that stops stops the reads.
+   */
+  async *scan(address: CollectionAddress, input: ScanInput): AsyncGenerator<ScanChunk> {
+    validateLimit(input.limit);
+    const filter = parseFilter(input.filter);
+    let after = input.cursor ? decodeCursor(input.cursor, input.order, input.reverse) : undefined;
+    const collection = await this.resolver.resolve(address);
+    let remaining = input.limit;
+    if (remaining === 0) {
+      yield { records: [], done: true, nextCursor: '' };
+      return;
+    }
+    for (;;) {
+      // On the last page, ask for one row more than needed: it tells whether a next page exists.
+      const want =
+        remaining === undefined ? this.options.scanPageSize : Math.min(this.options.scanPageSize, remaining + 1);
+      const rows = await this.records.scanPage(collection, {
+        filter,
+        order: input.order,
+        reverse: input.reverse,
+        after,
+        limit: want,
+        keysOnly: input.keysOnly,
+        valueBudgetBytes: this.options.scanPageBytes,
+      });
+      let usable = input.keysOnly ? rows : rows.slice(0, firstWithoutValue(rows));
+      if (remaining !== undefined) usable = usable.slice(0, remaining);
+      const more = rows.length > usable.length || rows.length === want;
+      const last = usable[usable.length - 1];
+      if (remaining !== undefined) remaining -= usable.length;
+      if (last === undefined || !more) {
+        yield { records: usable, done: true, nextCursor: '' };
+        return;
+      }
+      if (remaining === 0) {
+        yield { records: usable, done: true, nextCursor: encodeCursor(positionOf(input.order, last), input.reverse) };
+        return;
+      }
+      after = positionOf(input.order, last);
+      yield { records: usable, done: false, nextCursor: '' };
+    }
+  }
+
+  async count(address: CollectionAddress, filterInput: RecordFilterInput): Promise<number> {
+    const filter = parseFilter(filterInput);
+    const collection = await this.resolver.resolve(address);
+    return this.records.count(collection, filter);
+  }
+
+  /** Deletes one bounded batch of matching records in one transaction. */
+  async deleteMatching(
+    address: CollectionAddress,
+    filterInput: RecordFilterInput,
+    batchSize: number | undefined,
+  ): Promise<{ deleted: number; more: boolean }> {
+    const filter = parseFilter(filterInput);
+    const size = batchSize || this.options.defaultDeleteBatch;
+    if (!Number.isSafeInteger(size) || size < 1 || size > this.options.maxDeleteBatch) {
+      throw invalid('INVALID_ARGUMENT', `batch size must be from 1 to ${this.options.maxDeleteBatch}`);
+    }
+    const collection = await this.resolver.resolve(address);
+    const { deleted, more } = await this.records.deleteMatching(collection, filter, size);
+    await Promise.all(
+      deleted.map(({ key, revision }) =>
+        this.cache.storeRecord(collection, key, { revision, value: undefined }, 'write'),
+      ),
+    );
+    return { deleted: deleted.length, more };
+  }
+}
+
+function firstWithoutValue(rows: readonly ScannedRecord[]): number {
+  const i = rows.findIndex((r) => r.value === undefined);
+  return i === -1 ? rows.length : i;
+}

@@ -1,0 +1,95 @@
+import type { MessageInitShape } from '@bufbuild/protobuf';
+import {
+  invalid,
+  type Collection,
+  type ChangeEvent,
+  type RecordFilterInput,
+  type RecordMeta,
+  type WriteCondition,
+} from '@rosetta/core';
+import type { ChangeEventSchema, CollectionSchema, Condition, RecordFilter, RecordSchema } from '@rosetta/proto';
+
+type RecordInit = MessageInitShape<typeof RecordSchema>;
+
+/**
+ * 64-bit wire integers (revisions, microseconds, sizes) as JS numbers. They stay far below 2^53;
+ * anything beyond the safe range is refused rather than rounded.
+ */
+export function num(value: bigint): number {
+  const n = Number(value);
+  if (!Number.isSafeInteger(n)) throw invalid('INVALID_ARGUMENT', `${value} is out of range`);
+  return n;
+}
+
+export function optionalNum(value: bigint | undefined): number | undefined {
+  return value === undefined ? undefined : num(value);
+}
+
+/** A record (with its value when it has one) as a message. */
+export function recordMessage(record: RecordMeta & { readonly value?: Uint8Array | undefined }): RecordInit {
+  return {
+    key: record.key,
+    value: record.value,
+    contentType: record.contentType,
+    createdUs: BigInt(record.created),
+    updatedUs: BigInt(record.updated),
+    revision: BigInt(record.revision),
+    createdRevision: BigInt(record.createdRevision),
+    size: BigInt(record.size),
+  };
+}
+
+export function fromCondition(condition: Condition | undefined): WriteCondition {
+  switch (condition?.kind.case) {
+    case 'expectedRevision':
+      return { kind: 'revision', revision: num(condition.kind.value) };
+    case 'createOnly':
+      return condition.kind.value ? { kind: 'absent' } : { kind: 'always' };
+    default:
+      return { kind: 'always' };
+  }
+}
+
+export function fromFilter(filter: RecordFilter | undefined): RecordFilterInput {
+  if (filter === undefined) return {};
+  return {
+    prefix: filter.prefix === '' ? undefined : filter.prefix,
+    start: filter.start,
+    end: filter.end,
+    pattern: filter.pattern,
+    createdAfter: optionalNum(filter.createdAfterUs),
+    createdBefore: optionalNum(filter.createdBeforeUs),
+    updatedAfter: optionalNum(filter.updatedAfterUs),
+    updatedBefore: optionalNum(filter.updatedBeforeUs),
+  };
+}
+
+export function collectionMessage(collection: Collection): MessageInitShape<typeof CollectionSchema> {
+  return {
+    space: collection.space,
+    name: collection.name,
+    versioned: collection.versioned,
+    maxValueBytes: BigInt(collection.maxValueBytes),
+    tags: { ...collection.tags },
+    createdUs: BigInt(collection.created),
+    updatedUs: BigInt(collection.updated),
+    revision: BigInt(collection.revision),
+    rootVersion: collection.rootVersion,
+  };
+}
+
+export function changeEventMessage(event: ChangeEvent): MessageInitShape<typeof ChangeEventSchema> {
+  return {
+    position: event.position,
+    revision: BigInt(event.revision),
+    op: event.op,
+    space: event.space,
+    collection: event.collection,
+    key: event.key,
+    version: event.version,
+    contentType: event.contentType,
+    size: BigInt(event.size),
+    atUs: BigInt(event.at),
+    value: event.value,
+  };
+}

@@ -1,0 +1,87 @@
+/**
+ * The closed set of domain error codes. Every transport maps each of them exactly once
+ * (a `Record<ErrorCode, …>` table), so adding a code fails compilation until it is mapped.
+ */
+export const ERROR_CODES = [
+  /** A request field is malformed or out of range. */
+  'INVALID_ARGUMENT',
+  /** A record key breaks the key rules (UTF-8, 1–1024 bytes, no NUL). */
+  'INVALID_KEY',
+  /** A space or collection name breaks the naming rules. */
+  'INVALID_NAME',
+  /** A glob pattern is malformed or too complex. */
+  'INVALID_PATTERN',
+  /** A paging cursor was not produced by this service, or was tampered with. */
+  'INVALID_CURSOR',
+  /** A content type is not a well-formed media type. */
+  'INVALID_CONTENT_TYPE',
+  /** The request body's media type is not one the route accepts. */
+  'UNSUPPORTED_MEDIA_TYPE',
+  /** A value (or a request body) exceeds the collection's limit. */
+  'VALUE_TOO_LARGE',
+  /** A batch holds more entries than allowed. */
+  'BATCH_TOO_LARGE',
+  /** The same key appears twice in one batch. */
+  'DUPLICATE_KEY',
+  /** No space has that name. */
+  'SPACE_NOT_FOUND',
+  /** No collection has that name in the space. */
+  'COLLECTION_NOT_FOUND',
+  /** A collection with that name already exists in the space. */
+  'COLLECTION_EXISTS',
+  /** No record has that key. */
+  'KEY_NOT_FOUND',
+  /** A conditional write expected another revision. */
+  'REVISION_MISMATCH',
+  /** A create-only write found the key already present. */
+  'RECORD_EXISTS',
+  /** No version node matches. */
+  'VERSION_NOT_FOUND',
+  /** The version node is committed (locked) and refuses writes. */
+  'VERSION_LOCKED',
+  /** A dependency (database, cache, another service) is unavailable; retrying may succeed. */
+  'UNAVAILABLE',
+  /** An unexpected failure; the details are logged, never sent. */
+  'INTERNAL',
+] as const;
+
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+const codeSet: ReadonlySet<string> = new Set(ERROR_CODES);
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && codeSet.has(value);
+}
+
+export interface DomainErrorOptions {
+  /** A message safe to show to the caller; when absent, transports show a generic text for the code. */
+  publicMessage?: string;
+  cause?: unknown;
+}
+
+/** An expected failure of a domain rule. It carries no HTTP status: each transport maps `code`. */
+export class DomainError extends Error {
+  override readonly name = 'DomainError';
+  readonly code: ErrorCode;
+  readonly publicMessage: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: DomainErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.publicMessage = options.publicMessage;
+  }
+}
+
+/** A domain error whose message is meant for the caller (validation failures and the like). */
+export function invalid(code: ErrorCode, message: string): DomainError {
+  return new DomainError(code, message, { publicMessage: message });
+}
+
+export function isDomainError(error: unknown): error is DomainError {
+  return error instanceof DomainError;
+}
+
+/** Ends an exhaustive switch: the compiler proves the value is `never`. */
+export function assertUnreachable(value: never): never {
+  throw new Error(`unreachable: ${String(value)}`);
+}

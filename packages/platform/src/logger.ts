@@ -1,0 +1,31 @@
+import pino, { type Logger } from 'pino';
+
+export type { Logger };
+
+/** Paths that may hold secrets; pino replaces their values before a line is written. */
+const REDACT = [
+  'req.headers.authorization',
+  'req.headers.cookie',
+  'req.headers["x-session-token"]',
+  'headers.authorization',
+  'password',
+  'token',
+  '*.password',
+  '*.token',
+];
+
+export interface LoggerOptions {
+  readonly name: string;
+  readonly level: string;
+}
+
+/** JSON lines on stdout, one logger per process, children per component. */
+export function createLogger(options: LoggerOptions): Logger {
+  return pino({
+    name: options.name,
+    level: options.level,
+    redact: { paths: REDACT, censor: '[redacted]' },
+    base: { pid: process.pid },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  });
+}

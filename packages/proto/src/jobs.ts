@@ -1,0 +1,32 @@
+import { z } from 'zod';
+
+/**
+ * The job catalog: what producers and the worker agree on. Each job has a `domain.action` name,
+ * the queue it runs on, a payload schema and a retry policy.
+ */
+export interface JobDefinition<P extends z.ZodType> {
+  readonly name: string;
+  readonly queue: string;
+  readonly payload: P;
+  /** Attempts before the job is failed for good. */
+  readonly attempts: number;
+  /** First retry delay in ms; each later one doubles it. */
+  readonly backoffMs: number;
+}
+
+function defineJob<P extends z.ZodType>(job: JobDefinition<P>): JobDefinition<P> {
+  return job;
+}
+
+/** Relays committed change events from the outbox to the event bus (Redis pub/sub when clustered). */
+export const eventsRelayJob = defineJob({
+  name: 'events.relay',
+  queue: 'rosetta-events',
+  payload: z.object({}).strict(),
+  attempts: 5,
+  backoffMs: 200,
+});
+
+export const JOBS = [eventsRelayJob] as const;
+
+export type EventsRelayPayload = z.infer<typeof eventsRelayJob.payload>;
