@@ -14,6 +14,9 @@ const hash = createHash('sha256').update(readFileSync(lock)).digest('hex');
 
 if (existsSync(stamp) && readFileSync(stamp, 'utf8') === hash) process.exit(0);
 
-console.log('Installing dependencies (npm ci)…');
-execFileSync('npm', ['ci', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
+// `npm install` rather than `npm ci`: the lock file was made against a registry that lacks other
+// platforms' optional binaries (@swc/core-*, @turbo/*, …), so `npm ci` refuses it as out of sync.
+// Install keeps every locked version, resolves only what is missing, and leaves the lock as is.
+console.log('Installing dependencies (npm install)…');
+execFileSync('npm', ['install', '--no-audit', '--no-fund'], { cwd: root, stdio: 'inherit' });
 writeFileSync(stamp, hash);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { envBoolean, envOptionalString, envPort, parseEnv } from '@rosetta/platform';
+import { envBoolean, envLogLevel, envOptionalString, envPort, parseEnv } from '@rosetta/platform';
 
 const MiB = 1024 * 1024;
 
@@ -56,7 +56,7 @@ export const ApiConfigSchema = z
     /** Space created at start-up, so that a new store is usable at once. */
     ROSETTA_DEFAULT_SPACE: z.string().default('default'),
     /** pino level: trace, debug, info, warn, error, fatal or silent. */
-    LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+    LOG_LEVEL: envLogLevel(),
     /** Deadline for a graceful shutdown (ms). */
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   })

@@ -11,10 +11,11 @@ async function main(): Promise<void> {
   shutdown.installSignalHandlers();
   const runtime = await createApiRuntime(config, logger);
   shutdown.add('runtime', () => runtime.close());
-  const server = createRpcServer(runtime, { maxMessageBytes: config.MAX_VALUE_BYTES_CEILING * 2 });
+  const rpc = createRpcServer(runtime, { maxMessageBytes: config.MAX_VALUE_BYTES_CEILING * 2 });
+  const { server } = rpc;
   server.listen(config.API_PORT, config.API_HOST);
   await once(server, 'listening');
-  shutdown.add('rpc server', () => new Promise<void>((resolve) => server.close(() => resolve())));
+  shutdown.add('rpc server', () => rpc.close());
   const bound = server.address();
   const port = typeof bound === 'object' && bound !== null ? bound.port : config.API_PORT;
   logger.info({ url: `http://${config.API_HOST}:${port}` }, 'record service listening');

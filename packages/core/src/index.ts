@@ -6,5 +6,6 @@ export * from './names';
 export * from './patterns';
 export * from './records';
 export * from './scan';
+export * from './time';
 export * from './utf8';
 export * from './values';

@@ -23,7 +23,9 @@ export type WriteCondition =
   /** Only if the record exists with exactly this revision (compare-and-set, `If-Match`). */
   | { readonly kind: 'revision'; readonly revision: number }
   /** Only if no record has the key (`If-None-Match: *`). */
-  | { readonly kind: 'absent' };
+  | { readonly kind: 'absent' }
+  /** Only if a record has the key, whatever its revision (`If-Match: *`). */
+  | { readonly kind: 'present' };
 
 export const ALWAYS: WriteCondition = { kind: 'always' };
 

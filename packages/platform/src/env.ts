@@ -41,3 +41,8 @@ export function parseEnv<S extends z.ZodType>(schema: S, env: Record<string, str
   const lines = result.error.issues.map((issue) => `  ${issue.path.join('.') || '(root)'}: ${issue.message}`);
   throw new Error(`invalid configuration:\n${lines.join('\n')}`);
 }
+
+/** A pino log level, `info` unless set. */
+export function envLogLevel() {
+  return z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info');
+}

@@ -23,7 +23,9 @@ export const eventsRelayJob = defineJob({
   name: 'events.relay',
   queue: 'rosetta-events',
   payload: z.object({}).strict(),
-  attempts: 5,
+  // The scheduler starts the next run within RELAY_INTERVAL_MS anyway: retrying a failed run as
+  // well would only pile attempts onto an outage.
+  attempts: 1,
   backoffMs: 200,
 });
 

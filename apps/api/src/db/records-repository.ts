@@ -101,17 +101,19 @@ up AS (
 SELECT * FROM up`,
 };
 
-const PUT_IF_REVISION = {
-  name: 'records.put-if-revision',
+const putIfPresent = (withRevision: boolean) => ({
+  name: withRevision ? 'records.put-if-revision' : 'records.put-if-present',
   text: `WITH rev AS (SELECT nextval('revision_seq') AS r),
 up AS (
   UPDATE records AS t SET value = $4, content_type = $5, updated = now(), revision = rev.r
   FROM rev
-  WHERE t.collection_id = $1 AND t.node_id = $2 AND t.key = $3 AND t.revision = $11 AND NOT t.tombstone
+  WHERE t.collection_id = $1 AND t.node_id = $2 AND t.key = $3 AND NOT t.tombstone${withRevision ? ' AND t.revision = $11' : ''}
   RETURNING ${META_T}
 ), ${PUT_EVENT}
 SELECT * FROM up`,
-};
+});
+const PUT_IF_REVISION = putIfPresent(true);
+const PUT_IF_PRESENT = putIfPresent(false);
 
 const PUT_MANY = `WITH input AS (
   SELECT k, v, ct, nextval('revision_seq') AS r
@@ -250,7 +252,10 @@ export class SqlRecordsRepository implements RecordsRepository {
     const { rows } =
       condition.kind === 'revision'
         ? await db.query<MetaRow>(PUT_IF_REVISION, [...params, condition.revision])
-        : await db.query<MetaRow>(condition.kind === 'absent' ? PUT_ABSENT : PUT_ALWAYS, params);
+        : await db.query<MetaRow>(
+            condition.kind === 'absent' ? PUT_ABSENT : condition.kind === 'present' ? PUT_IF_PRESENT : PUT_ALWAYS,
+            params,
+          );
     const row = rows[0];
     if (row === undefined) return { kind: 'condition-failed' };
     return { kind: 'written', record: toMeta(row), created: row.created_revision === row.revision };

@@ -1,5 +1,7 @@
 import {
+  DomainError,
   MAX_BATCH_GET_KEYS,
+  assertUnreachable,
   assertValueSize,
   decodeCursor,
   encodeCursor,
@@ -64,13 +66,21 @@ export const DEFAULT_RECORD_SERVICE_OPTIONS: RecordServiceOptions = {
   maxDeleteBatch: 10_000,
 };
 
-const conditionFailed = (condition: WriteCondition, key: string) =>
-  condition.kind === 'absent'
-    ? invalid('RECORD_EXISTS', `key "${key.slice(0, 100)}" already exists`)
-    : invalid(
-        'REVISION_MISMATCH',
-        `key "${key.slice(0, 100)}" is not at revision ${condition.kind === 'revision' ? condition.revision : '?'}`,
-      );
+function conditionFailed(condition: WriteCondition, key: string): DomainError {
+  const shown = key.slice(0, 100);
+  switch (condition.kind) {
+    case 'absent':
+      return invalid('RECORD_EXISTS', `key "${shown}" already exists`);
+    case 'present':
+      return invalid('REVISION_MISMATCH', `key "${shown}" does not exist`);
+    case 'revision':
+      return invalid('REVISION_MISMATCH', `key "${shown}" is not at revision ${condition.revision}`);
+    case 'always':
+      return new DomainError('INTERNAL', `unconditional write of ${shown} reported a failed condition`);
+    default:
+      return assertUnreachable(condition);
+  }
+}
 
 function positionOf(order: ScanOrder, record: RecordMeta): ScanPosition {
   return order === 'key' ? { order, key: record.key } : { order, createdRevision: record.createdRevision };

@@ -45,6 +45,8 @@ export function fromCondition(condition: Condition | undefined): WriteCondition 
       return { kind: 'revision', revision: num(condition.kind.value) };
     case 'createOnly':
       return condition.kind.value ? { kind: 'absent' } : { kind: 'always' };
+    case 'mustExist':
+      return condition.kind.value ? { kind: 'present' } : { kind: 'always' };
     default:
       return { kind: 'always' };
   }

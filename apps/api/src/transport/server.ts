@@ -8,11 +8,21 @@ export interface RpcServerOptions {
   readonly maxMessageBytes: number;
 }
 
+export interface RpcServer {
+  readonly server: http2.Http2Server;
+  /**
+   * Stops taking connections, lets the streams in flight finish, and resolves once every
+   * HTTP/2 session has closed. Clients (gateways, workers) keep their sessions open for ever,
+   * so without a GOAWAY to each of them `server.close()` alone would never finish.
+   */
+  close(): Promise<void>;
+}
+
 /**
  * The record service over HTTP/2 cleartext. One server speaks Connect, gRPC and gRPC-Web on
  * the same port; `/healthz` and `/readyz` answer plain GETs for health checks.
  */
-export function createRpcServer(runtime: ApiRuntime, options: RpcServerOptions): http2.Http2Server {
+export function createRpcServer(runtime: ApiRuntime, options: RpcServerOptions): RpcServer {
   const handler = connectNodeAdapter({
     routes(router) {
       router.service(RecordService, runtime.impls.records);
@@ -22,21 +32,38 @@ export function createRpcServer(runtime: ApiRuntime, options: RpcServerOptions):
     readMaxBytes: options.maxMessageBytes,
     writeMaxBytes: options.maxMessageBytes,
     fallback(req, res) {
-      if (req.url === '/healthz') {
+      const path = (req.url ?? '').split('?')[0];
+      if (path === '/healthz') {
         res.writeHead(200, { 'content-type': 'application/json' });
         res.end('{"status":"ok"}');
         return;
       }
-      if (req.url === '/readyz') {
-        void runtime.ready().then((ready) => {
-          res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ status: ready ? 'ready' : 'unavailable' }));
-        });
+      if (path === '/readyz') {
+        void runtime
+          .ready()
+          .catch(() => false)
+          .then((ready) => {
+            res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' });
+            res.end(JSON.stringify({ status: ready ? 'ready' : 'unavailable' }));
+          });
         return;
       }
       res.writeHead(404);
       res.end();
     },
   });
-  return http2.createServer(handler);
+  const server = http2.createServer(handler);
+  const sessions = new Set<http2.ServerHttp2Session>();
+  server.on('session', (session) => {
+    sessions.add(session);
+    session.once('close', () => sessions.delete(session));
+  });
+  return {
+    server,
+    close() {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const session of sessions) session.close();
+      return closed;
+    },
+  };
 }

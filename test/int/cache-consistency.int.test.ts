@@ -1,0 +1,170 @@
+import { Redis } from 'ioredis';
+import type { Collection, StoredRecord } from '../../packages/core/src';
+import { RedisRecordCache } from '../../apps/api/src/cache/redis-record-cache';
+import { SqlCollectionsRepository } from '../../apps/api/src/db/collections-repository';
+import { createPgClient } from '../../apps/api/src/db/pg-client';
+import { SqlRecordsRepository } from '../../apps/api/src/db/records-repository';
+import type { SqlClient } from '../../apps/api/src/db/sql';
+import { CollectionResolver, monotonicClock } from '../../apps/api/src/services/collection-resolver';
+import { CollectionService } from '../../apps/api/src/services/collection-service';
+import type { CacheEntry, RecordCache, StoreSource } from '../../apps/api/src/services/ports';
+import { RecordService } from '../../apps/api/src/services/record-service';
+import { silentLogger } from '../support/api';
+import { createTestDatabase, redisPrefix, type TestDatabase } from '../support/database';
+import { REDIS_URL } from '../support/env';
+
+/**
+ * The cache's promise (docs/cache-consistency.md): once a write is acknowledged, no reader
+ * anywhere gets an older value — including readers that loaded the old row just before the
+ * write and put it into the cache just after. Two "processes" share one database and one Redis;
+ * readers' cache fills are delayed at random to widen exactly that race.
+ */
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Delays the cache fills of readers, the dangerous writes; a writer's own stores go at once. */
+class SlowFills implements RecordCache {
+  constructor(private readonly inner: RecordCache) {}
+  get degraded() {
+    return this.inner.degraded;
+  }
+  lookup(space: string, name: string, key: string) {
+    return this.inner.lookup(space, name, key);
+  }
+  lookupCollection(space: string, name: string) {
+    return this.inner.lookupCollection(space, name);
+  }
+  async storeCollection(space: string, name: string, entry: CacheEntry<Collection>, source: StoreSource) {
+    if (source === 'read') await sleep(Math.random() * 15);
+    return this.inner.storeCollection(space, name, entry, source);
+  }
+  async storeRecord(collection: Collection, key: string, entry: CacheEntry<StoredRecord>, source: StoreSource) {
+    if (source === 'read') await sleep(Math.random() * 15);
+    return this.inner.storeRecord(collection, key, entry, source);
+  }
+  close() {
+    return this.inner.close();
+  }
+}
+
+interface Node {
+  readonly sql: SqlClient;
+  readonly records: RecordService;
+  readonly collections: CollectionService;
+  close(): Promise<void>;
+}
+
+function startNode(db: TestDatabase, prefix: string): Node {
+  const sql: SqlClient = createPgClient({
+    connectionString: db.url,
+    max: 8,
+    connectionTimeoutMs: 5000,
+    statementTimeoutMs: 10_000,
+    applicationName: 'cache-consistency',
+  });
+  const redis = new Redis(REDIS_URL, { enableAutoPipelining: true, maxRetriesPerRequest: 1 });
+  const cache = new SlowFills(
+    new RedisRecordCache(
+      redis,
+      { prefix, ttlMs: 60_000, tombstoneTtlMs: 60_000, maxValueBytes: 1 << 20 },
+      silentLogger,
+    ),
+  );
+  const collectionsRepo = new SqlCollectionsRepository(sql);
+  const resolver = new CollectionResolver(collectionsRepo, cache, monotonicClock);
+  return {
+    sql,
+    records: new RecordService(new SqlRecordsRepository(sql), resolver, cache, monotonicClock),
+    collections: new CollectionService(collectionsRepo, resolver, cache, {
+      defaultMaxValueBytes: 1 << 20,
+      maxValueBytesCeiling: 1 << 20,
+    }),
+    async close() {
+      await cache.close();
+      redis.disconnect();
+      await sql.close();
+    },
+  };
+}
+
+let db: TestDatabase;
+let nodes: Node[];
+const address = { space: 'default', name: 'race' };
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  const prefix = redisPrefix();
+  nodes = [startNode(db, prefix), startNode(db, prefix)];
+  const [first] = nodes as [Node];
+  await new SqlCollectionsRepository(first.sql).ensureSpace('default');
+  await first.collections.create(address, {});
+});
+
+afterAll(async () => {
+  await Promise.all(nodes.map((n) => n.close()));
+  await db.drop();
+});
+
+const pick = () => nodes[Math.floor(Math.random() * nodes.length)] as Node;
+
+it('serves no value older than an acknowledged write, under concurrent writers and readers', async () => {
+  const keys = ['k0', 'k1', 'k2'];
+  const acked = new Map<string, number>();
+  const stale: string[] = [];
+  let reads = 0;
+  let writes = 0;
+  const until = Date.now() + 3000;
+
+  const writer = async (id: number) => {
+    for (let seq = 0; Date.now() < until; seq++) {
+      const key = keys[seq % keys.length] as string;
+      const { record } = await pick().records.put(address, { key, value: Buffer.from(`${id}:${seq}`) });
+      acked.set(key, Math.max(acked.get(key) ?? 0, record.revision));
+      writes++;
+    }
+  };
+  const reader = async () => {
+    while (Date.now() < until) {
+      const key = keys[Math.floor(Math.random() * keys.length)] as string;
+      const floor = acked.get(key) ?? 0;
+      const record = await pick().records.get(address, key);
+      reads++;
+      const seen = record?.revision ?? 0;
+      if (seen < floor) stale.push(`${key}: read revision ${seen} after revision ${floor} was acknowledged`);
+    }
+  };
+  await Promise.all([...[0, 1, 2, 3].map(writer), ...Array.from({ length: 8 }, reader)]);
+  expect(stale).toEqual([]);
+  expect(writes).toBeGreaterThan(200);
+  expect(reads).toBeGreaterThan(500);
+});
+
+it('never resurrects a deleted record from a slow reader’s fill', async () => {
+  const resurrected: string[] = [];
+  for (let round = 0; round < 60; round++) {
+    const key = `d${round % 5}`;
+    await pick().records.put(address, { key, value: Buffer.from(`round ${round}`) });
+    // Readers load the live row now; their fills land up to 15 ms later, after the delete.
+    const racing = Array.from({ length: 6 }, () => pick().records.get(address, key));
+    await sleep(Math.random() * 3);
+    const deleted = await pick().records.delete(address, key, undefined);
+    expect(deleted.deleted).toBe(true);
+    await Promise.all(racing);
+    await sleep(20);
+    for (const node of nodes) {
+      const seen = await node.records.get(address, key);
+      if (seen !== undefined) resurrected.push(`${key} round ${round}: revision ${seen.revision}`);
+    }
+  }
+  expect(resurrected).toEqual([]);
+});
+
+it('never serves a deleted collection’s records under a recreated one', async () => {
+  const other = { space: 'default', name: 'reborn' };
+  await nodes[0]?.collections.create(other, {});
+  await nodes[0]?.records.put(other, { key: 'x', value: Buffer.from('old') });
+  expect((await nodes[1]?.records.get(other, 'x'))?.value).toEqual(Buffer.from('old'));
+  await nodes[1]?.collections.delete(other);
+  await nodes[0]?.collections.create(other, {});
+  for (const node of nodes) expect(await node.records.get(other, 'x')).toBeUndefined();
+});
