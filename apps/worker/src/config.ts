@@ -1,0 +1,42 @@
+import { z } from 'zod';
+import { envLogLevel, envOptionalString, envPort, parseEnv } from '@rosetta/platform';
+
+export const WorkerConfigSchema = z.object({
+  /** Base URL of the record service (HTTP/2 cleartext), whose change feed the relay reads. */
+  API_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:8081'),
+  /** Redis for BullMQ, the event bus and the relay cursor; the worker process requires it (see requireRedisUrl). */
+  REDIS_URL: envOptionalString(),
+  /** Prefix of every Redis key and channel, so deployments (and tests) can share a server. */
+  REDIS_PREFIX: z.string().default('rosetta:'),
+  /** How often the outbox relay runs (ms); each run drains everything committed so far. */
+  RELAY_INTERVAL_MS: z.coerce.number().int().min(10).default(250),
+  /** Change events per ReadChanges page; the record service refuses more than 1000. */
+  RELAY_BATCH: z.coerce.number().int().min(1).max(1000).default(500),
+  /** Interface the health server (/healthz, /readyz) binds to. */
+  WORKER_HEALTH_HOST: z.string().default('127.0.0.1'),
+  /** Port of the health server; 0 picks a free one. */
+  WORKER_HEALTH_PORT: envPort(8082),
+  /** pino level: trace, debug, info, warn, error, fatal or silent. */
+  LOG_LEVEL: envLogLevel(),
+  /** Deadline for a graceful shutdown (ms). */
+  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+});
+
+export type WorkerConfig = z.output<typeof WorkerConfigSchema>;
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): WorkerConfig {
+  return parseEnv(WorkerConfigSchema, env);
+}
+
+/**
+ * REDIS_URL, which the clustered worker cannot run without. The schema keeps it optional because
+ * the all-in-one process reuses the schema and relays in-process when Redis is absent.
+ */
+export function requireRedisUrl(config: WorkerConfig): string {
+  if (config.REDIS_URL === undefined) {
+    throw new Error(
+      'invalid configuration:\n  REDIS_URL: required by the worker process (the all-in-one `npm start` runs without Redis)',
+    );
+  }
+  return config.REDIS_URL;
+}

@@ -1,0 +1,13 @@
+export { WorkerConfigSchema, loadConfig, requireRedisUrl, type WorkerConfig } from './config';
+export type { CursorStore, EventPublisher } from './ports';
+export {
+  InProcessEventBus,
+  type ChangeEventListener,
+  type ListenerErrorHandler,
+} from './adapters/in-process-event-bus';
+export { MemoryCursorStore } from './adapters/memory-cursor-store';
+export { RedisCursorStore } from './adapters/redis-cursor-store';
+export { RedisEventPublisher } from './adapters/redis-event-publisher';
+export { relayEvents, type RelayEventsDeps } from './jobs/events-relay';
+export { createEmbeddedRelay, type EmbeddedRelay, type EmbeddedRelayOptions } from './embedded-relay';
+export { createWorkerRuntime, type WorkerRuntime } from './runtime';

@@ -1,0 +1,47 @@
+import type { Client } from '@connectrpc/connect';
+import type { ChangeFeedService } from '@rosetta/proto';
+import type { CursorStore, EventPublisher } from '../ports';
+
+export interface RelayEventsDeps {
+  readonly feed: Client<typeof ChangeFeedService>;
+  readonly publisher: EventPublisher;
+  readonly cursor: CursorStore;
+  /** Events per ReadChanges page (1–1000). */
+  readonly batch: number;
+  /** Stops the run between pages (at shutdown); the cursor stays at the last published page. */
+  readonly signal?: AbortSignal | undefined;
+}
+
+/**
+ * Relays committed change events from the record service's outbox to the event bus, page by
+ * page, until the feed is drained. Returns how many events were published.
+ *
+ * Delivery is at least once: a page is published before the cursor moves past it, so a crash or
+ * a failed cursor write sends that page again, and a failed publish leaves the cursor where it
+ * was. Subscribers recognise a repeat by its `position`.
+ */
+export async function relayEvents(deps: RelayEventsDeps): Promise<number> {
+  const { feed, publisher, cursor, batch, signal } = deps;
+  let after = await cursor.get();
+  if (after === undefined) {
+    // First run against this cursor store: start at the tail. Events committed before the worker
+    // first ran are not replayed (except those of transactions still in flight at the tail); the
+    // bus serves live subscribers, and a subscriber that needs history reads it from the record
+    // service. Saving the tail at once keeps the events committed from now on, even if this run
+    // finds none.
+    after = (await feed.tailPosition({})).position;
+    await cursor.set(after);
+  }
+  let relayed = 0;
+  while (signal?.aborted !== true) {
+    const page = await feed.readChanges({ after, limit: batch });
+    if (page.events.length > 0) {
+      await publisher.publish(page.events);
+      await cursor.set(page.position);
+      relayed += page.events.length;
+    }
+    after = page.position;
+    if (page.events.length < batch) break;
+  }
+  return relayed;
+}

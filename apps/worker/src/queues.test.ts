@@ -1,0 +1,71 @@
+import { Code, ConnectError } from '@connectrpc/connect';
+import { UnrecoverableError } from 'bullmq';
+import { eventsRelayJob, wireError } from '@rosetta/proto';
+import { createJobProcessor, type JobHandlers } from './queues';
+
+const relayJob = { name: eventsRelayJob.name, data: {} };
+
+function processorFailingWith(error: unknown) {
+  return createJobProcessor({ relayEvents: () => Promise.reject(error) });
+}
+
+describe('createJobProcessor', () => {
+  it('runs the relay for events.relay and resolves with its count', async () => {
+    const signals: Array<AbortSignal | undefined> = [];
+    const handlers: JobHandlers = {
+      relayEvents: (signal) => {
+        signals.push(signal);
+        return Promise.resolve(7);
+      },
+    };
+    const signal = new AbortController().signal;
+
+    await expect(createJobProcessor(handlers)(relayJob, 'token', signal)).resolves.toBe(7);
+    expect(signals).toEqual([signal]);
+  });
+
+  it.each([
+    ['INVALID_CURSOR', Code.InvalidArgument],
+    ['INVALID_ARGUMENT', Code.InvalidArgument],
+    ['SPACE_NOT_FOUND', Code.NotFound],
+  ])('turns the domain error %s into an UnrecoverableError that keeps its cause', async (code, connectCode) => {
+    const refusal = wireError(connectCode, code, 'refused');
+
+    const failure: unknown = await processorFailingWith(refusal)(relayJob).catch((error: unknown) => error);
+
+    expect(failure).toBeInstanceOf(UnrecoverableError);
+    expect((failure as Error).message).toContain(code);
+    expect((failure as Error).cause).toBe(refusal);
+  });
+
+  it.each([
+    ['UNAVAILABLE', wireError(Code.Unavailable, 'UNAVAILABLE', undefined)],
+    ['INTERNAL', wireError(Code.Internal, 'INTERNAL', 'internal error (id 1)')],
+    ['a transport failure', new ConnectError('connection refused', Code.Unavailable)],
+    ['a deadline', new ConnectError('deadline exceeded', Code.DeadlineExceeded)],
+    ['a Redis failure', new Error("Stream isn't writeable and enableOfflineQueue options is false")],
+  ])('rethrows %s as is, so that BullMQ retries it', async (_what, error) => {
+    await expect(processorFailingWith(error)(relayJob)).rejects.toBe(error);
+  });
+
+  it('fails an unknown job for good', async () => {
+    const processor = createJobProcessor({ relayEvents: () => Promise.resolve(0) });
+
+    await expect(processor({ name: 'records.bulkDelete', data: {} })).rejects.toBeInstanceOf(UnrecoverableError);
+  });
+
+  it('fails a job whose payload breaks the catalog schema for good, without running it', async () => {
+    let ran = false;
+    const processor = createJobProcessor({
+      relayEvents: () => {
+        ran = true;
+        return Promise.resolve(0);
+      },
+    });
+
+    await expect(processor({ name: eventsRelayJob.name, data: { unexpected: 1 } })).rejects.toBeInstanceOf(
+      UnrecoverableError,
+    );
+    expect(ran).toBe(false);
+  });
+});

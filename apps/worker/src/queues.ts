@@ -1,0 +1,107 @@
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Logger } from '@rosetta/platform';
+import { eventsRelayJob } from '@rosetta/proto';
+import { toJobError, unrecoverable } from './job-errors';
+
+/** BullMQ keys live beside the deployment's other keys: `<REDIS_PREFIX>bull:<queue>:…`. */
+export function bullPrefix(redisPrefix: string): string {
+  return `${redisPrefix}bull`;
+}
+
+/** Id of the scheduler that enqueues the relay; every worker upserts it, which is idempotent. */
+export const RELAY_SCHEDULER_ID = eventsRelayJob.name;
+
+/** What the worker runs for each job of the catalog. */
+export interface JobHandlers {
+  /** `events.relay`: resolves with the number of events relayed. */
+  readonly relayEvents: (signal: AbortSignal | undefined) => Promise<number>;
+}
+
+/** The part of a BullMQ job that the processor reads. */
+export type JobInput = Pick<Job<unknown, unknown, string>, 'name' | 'data'>;
+
+/** The BullMQ processor: checks the payload against the catalog, dispatches by name, maps errors. */
+export function createJobProcessor(
+  handlers: JobHandlers,
+): (job: JobInput, token?: string, signal?: AbortSignal) => Promise<unknown> {
+  return async (job, _token, signal) => {
+    try {
+      switch (job.name) {
+        case eventsRelayJob.name: {
+          const payload = eventsRelayJob.payload.safeParse(job.data);
+          if (!payload.success) {
+            throw unrecoverable(`${job.name}: invalid payload`, payload.error);
+          }
+          return await handlers.relayEvents(signal);
+        }
+        default:
+          throw new UnrecoverableError(`no handler for job "${job.name}"`);
+      }
+    } catch (error) {
+      throw toJobError(job.name, error);
+    }
+  };
+}
+
+/** The queue of `events.*` jobs, on the producer connection (fail fast: `enableOfflineQueue: false`). */
+export function createEventsQueue(producer: Redis, redisPrefix: string, logger: Logger): Queue {
+  const queue = new Queue(eventsRelayJob.queue, { connection: producer, prefix: bullPrefix(redisPrefix) });
+  queue.on('error', (error) => logger.error({ err: error, queue: eventsRelayJob.queue }, 'queue error'));
+  return queue;
+}
+
+/** Makes the relay run every `everyMs`, with the catalog's retry policy. */
+export async function scheduleRelay(queue: Queue, everyMs: number): Promise<void> {
+  // One relay at a time across every worker of the deployment: two concurrent runs would publish
+  // the same page twice and could interleave pages out of order. The price is that a relay
+  // stalled by a crashed worker holds the slot until BullMQ's stalled check frees it.
+  await queue.setGlobalConcurrency(1);
+  await queue.upsertJobScheduler(
+    RELAY_SCHEDULER_ID,
+    { every: everyMs },
+    {
+      name: eventsRelayJob.name,
+      data: {},
+      opts: {
+        attempts: eventsRelayJob.attempts,
+        backoff: { type: 'exponential', delay: eventsRelayJob.backoffMs },
+      },
+    },
+  );
+}
+
+export interface EventsWorkerOptions {
+  readonly redisUrl: string;
+  readonly redisPrefix: string;
+  readonly handlers: JobHandlers;
+  readonly logger: Logger;
+}
+
+/**
+ * The BullMQ worker of the `events.*` queue. It opens and owns its connections, with
+ * `maxRetriesPerRequest: null` as BullMQ requires of blocking connections: a worker waits for
+ * Redis to come back rather than failing its commands.
+ */
+export function createEventsWorker(options: EventsWorkerOptions): Worker {
+  const { logger } = options;
+  const worker = new Worker(eventsRelayJob.queue, createJobProcessor(options.handlers), {
+    connection: { url: options.redisUrl, maxRetriesPerRequest: null, connectionName: 'rosetta-worker' },
+    prefix: bullPrefix(options.redisPrefix),
+    concurrency: 1,
+    removeOnComplete: { count: 100 },
+    removeOnFail: { age: 7 * 24 * 3600, count: 1000 },
+  });
+  worker.on('error', (error) => logger.error({ err: error }, 'worker error'));
+  worker.on('failed', (job, error) => {
+    const context = { err: error, job: job?.name, jobId: job?.id, attemptsMade: job?.attemptsMade };
+    // While the record service is down, every attempt of every scheduled run fails: a warning per
+    // run, not per attempt, is enough.
+    const lastAttempt = job === undefined || job.attemptsMade >= (job.opts.attempts ?? 1);
+    if (error instanceof UnrecoverableError) logger.error(context, 'job failed permanently');
+    else if (lastAttempt) logger.warn(context, 'job failed after its last attempt');
+    else logger.debug(context, 'job attempt failed; retrying');
+  });
+  worker.on('completed', (job, result) => logger.trace({ job: job.name, jobId: job.id, result }, 'job completed'));
+  return worker;
+}

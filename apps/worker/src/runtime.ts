@@ -1,0 +1,110 @@
+import type { Client } from '@connectrpc/connect';
+import { Redis } from 'ioredis';
+import type { Logger } from '@rosetta/platform';
+import type { ChangeFeedService } from '@rosetta/proto';
+import { RedisCursorStore } from './adapters/redis-cursor-store';
+import { RedisEventPublisher } from './adapters/redis-event-publisher';
+import { requireRedisUrl, type WorkerConfig } from './config';
+import { startHealthServer } from './health-server';
+import { relayEvents } from './jobs/events-relay';
+import { createEventsQueue, createEventsWorker, scheduleRelay } from './queues';
+
+export interface WorkerRuntime {
+  /** Base URL of the health server (`/healthz`, `/readyz`). */
+  readonly healthUrl: string;
+  /** Whether Redis is ready, the worker runs and the record service answers. */
+  ready(): Promise<boolean>;
+  /** Closes the health server, then worker.close(), queue.close(), redis.quit(). */
+  close(): Promise<void>;
+}
+
+/** Bounds the readiness probe's call, so that a hung record service reads as not ready. */
+const READY_TIMEOUT_MS = 2000;
+
+/**
+ * The clustered worker: BullMQ on Redis runs the catalog's jobs (the outbox relay on a job
+ * scheduler), change events go to Redis pub/sub, and a health server answers probes. The record
+ * service is reached only through `feed`, the change-feed client the caller built.
+ */
+export async function createWorkerRuntime(
+  config: WorkerConfig,
+  logger: Logger,
+  feed: Client<typeof ChangeFeedService>,
+): Promise<WorkerRuntime> {
+  const redisUrl = requireRedisUrl(config);
+  // Whatever is created is closed again, last first, if a later step fails.
+  const cleanup: Array<() => Promise<unknown>> = [];
+  try {
+    // Producing fails fast rather than queueing while Redis is away: a failed publish or cursor
+    // write fails the relay job, and BullMQ retries it with backoff.
+    const redis = new Redis(redisUrl, {
+      lazyConnect: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      connectionName: 'rosetta-worker-producer',
+    });
+    redis.on('error', (error: Error) => logger.warn({ err: error }, 'redis error'));
+    cleanup.push(() => redis.quit().catch(() => redis.disconnect()));
+    await redis.connect().catch((error: unknown) => {
+      throw new Error('cannot connect to Redis at REDIS_URL', { cause: error });
+    });
+
+    const queue = createEventsQueue(redis, config.REDIS_PREFIX, logger);
+    cleanup.push(() => queue.close());
+    await scheduleRelay(queue, config.RELAY_INTERVAL_MS);
+
+    const publisher = new RedisEventPublisher(redis, config.REDIS_PREFIX);
+    const cursor = new RedisCursorStore(redis, config.REDIS_PREFIX);
+    const worker = createEventsWorker({
+      redisUrl,
+      redisPrefix: config.REDIS_PREFIX,
+      logger,
+      handlers: {
+        relayEvents: (signal) => relayEvents({ feed, publisher, cursor, batch: config.RELAY_BATCH, signal }),
+      },
+    });
+    cleanup.push(async () => {
+      // A relay with a backlog stops after its current page instead of draining everything.
+      worker.cancelAllJobs('shutting down');
+      await worker.close();
+    });
+    await worker.waitUntilReady();
+
+    const ready = async (): Promise<boolean> => {
+      if (redis.status !== 'ready' || !worker.isRunning()) return false;
+      await feed.tailPosition({}, { timeoutMs: READY_TIMEOUT_MS });
+      return true;
+    };
+    const health = await startHealthServer({
+      host: config.WORKER_HEALTH_HOST,
+      port: config.WORKER_HEALTH_PORT,
+      ready,
+      logger,
+    });
+    cleanup.push(() => health.close());
+
+    let closing: Promise<void> | undefined;
+    return {
+      healthUrl: health.url,
+      ready: () => ready().catch(() => false),
+      close: () => (closing ??= closeAll(cleanup, logger)),
+    };
+  } catch (error) {
+    await closeAll(cleanup, logger).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** Runs every step, last created first; a failing step is logged and does not skip the others. */
+async function closeAll(steps: ReadonlyArray<() => Promise<unknown>>, logger: Logger): Promise<void> {
+  let firstError: unknown;
+  for (const step of [...steps].reverse()) {
+    try {
+      await step();
+    } catch (error) {
+      logger.error({ err: error }, 'closing the worker runtime failed');
+      firstError ??= error;
+    }
+  }
+  if (firstError !== undefined) throw firstError;
+}

@@ -1,0 +1,70 @@
+import { create } from '@bufbuild/protobuf';
+import { Code, type Client } from '@connectrpc/connect';
+import { ChangeEventSchema, ChangeFeedService, createDirectClient, wireError, type ChangeEvent } from '@rosetta/proto';
+
+/** What a test says about an event; the outbox assigns its position and revision. */
+export interface ChangeEventInit {
+  readonly op?: string;
+  readonly space?: string;
+  readonly collection?: string;
+  readonly key?: string;
+  readonly value?: Uint8Array;
+}
+
+/**
+ * An in-memory outbox behind a real ChangeFeedService client (bound with createDirectClient), for
+ * unit tests. Positions are `1.<n>` for the n-th event, so they sort like the real `txid.id`.
+ */
+export class FakeChangeFeed {
+  readonly events: ChangeEvent[] = [];
+  /** Every call, in order: `read <after> <limit>` or `tail`. */
+  readonly calls: string[] = [];
+  /** Runs before each ReadChanges answers; a test may stall or fail it. */
+  beforeRead: () => Promise<void> = () => Promise.resolve();
+
+  readonly client: Client<typeof ChangeFeedService> = createDirectClient(ChangeFeedService, {
+    readChanges: async (req) => {
+      this.calls.push(`read ${req.after} ${req.limit}`);
+      await this.beforeRead();
+      if (req.limit < 1 || req.limit > 1000) {
+        throw wireError(Code.InvalidArgument, 'INVALID_ARGUMENT', 'limit must be from 1 to 1000');
+      }
+      const start = indexOf(req.after);
+      const events = this.events.slice(start, start + req.limit);
+      return { events, position: events[events.length - 1]?.position ?? `1.${start}` };
+    },
+    tailPosition: () => {
+      this.calls.push('tail');
+      return { position: `1.${this.events.length}` };
+    },
+  });
+
+  /** Appends committed events; each gets the next position and revision. */
+  append(...inits: ChangeEventInit[]): ChangeEvent[] {
+    return inits.map((init) => {
+      const n = this.events.length + 1;
+      const event = create(ChangeEventSchema, {
+        op: 'put',
+        space: 'default',
+        collection: 'things',
+        ...init,
+        position: `1.${n}`,
+        revision: BigInt(n),
+      });
+      this.events.push(event);
+      return event;
+    });
+  }
+
+  /** Appends `count` puts with keys k1, k2, … continuing from the current length. */
+  appendPuts(count: number): ChangeEvent[] {
+    return this.append(...Array.from({ length: count }, (_, i) => ({ key: `k${this.events.length + i + 1}` })));
+  }
+}
+
+function indexOf(position: string): number {
+  if (position === '') return 0;
+  const match = /^1\.(\d+)$/.exec(position);
+  if (match === null) throw wireError(Code.InvalidArgument, 'INVALID_CURSOR', 'not a change-feed position');
+  return Number(match[1]);
+}
