@@ -1,0 +1,27 @@
+import { createLogger, ShutdownManager } from '@rosetta/platform';
+import { createApp } from './app';
+import { createHttpRecordApi } from './clients/record-api';
+import { loadConfig } from './config';
+import { startHttpServer } from './server';
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger({ name: 'gateway', level: config.LOG_LEVEL });
+  const shutdown = new ShutdownManager(logger, config.SHUTDOWN_TIMEOUT_MS);
+  shutdown.installSignalHandlers();
+  const api = createHttpRecordApi({
+    baseUrl: config.API_URL,
+    timeoutMs: config.API_TIMEOUT_MS,
+    maxMessageBytes: config.MAX_BODY_BYTES * 2,
+  });
+  shutdown.add('record service client', () => api.close());
+  const app = createApp({ api, logger, maxBodyBytes: config.MAX_BODY_BYTES });
+  const http = await startHttpServer(app, config.HOST, config.PORT);
+  shutdown.add('http server', () => http.close());
+  logger.info({ url: http.url, api: config.API_URL }, 'gateway listening');
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,105 @@
+import { OpenAPIRegistry, type ResponseConfig } from '@asteasolutions/zod-to-openapi';
+import express, { type Request, type RequestHandler, type Response } from 'express';
+import { invalid, type ErrorCode } from '@rosetta/core';
+import type { z } from 'zod';
+import { HTTP_STATUS } from '../errors';
+import { ErrorBodySchema } from './schemas';
+
+export type Method = 'get' | 'head' | 'put' | 'post' | 'patch' | 'delete';
+
+export interface RouteSpec<Q extends z.ZodType | undefined, B extends z.ZodType | undefined> {
+  readonly method: Method;
+  /** The path as Express matches it (`:param`, `*rest`). */
+  readonly expressPath: string;
+  /** The same path in OpenAPI syntax (`{param}`). */
+  readonly openapiPath: string;
+  readonly summary: string;
+  readonly description?: string;
+  readonly tags: string[];
+  readonly params: z.ZodObject;
+  readonly query?: Q;
+  /** A JSON body checked by this schema, or a raw body described for the document. */
+  readonly body?: B;
+  readonly rawBody?: { readonly description: string };
+  readonly headers?: z.ZodObject;
+  readonly responses: Record<number, ResponseConfig>;
+  /** Error codes this route can answer with (documented as responses). */
+  readonly errors: ErrorCode[];
+  /** Body parsers and the like, run before validation. */
+  readonly before?: RequestHandler[];
+}
+
+export interface RouteInput<Q, B> {
+  readonly query: Q;
+  readonly body: B;
+}
+
+type Output<T> = T extends z.ZodType ? z.output<T> : undefined;
+
+function check<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issues = result.error.issues
+    .slice(0, 5)
+    .map((issue) => {
+      const path = issue.path.join('.');
+      return issue.code === 'unrecognized_keys'
+        ? `unknown ${where} field(s): ${issue.keys.join(', ')}`
+        : `${path === '' ? where : `${where} ${path}`}: ${issue.message}`;
+    })
+    .join('; ');
+  throw invalid('INVALID_ARGUMENT', issues);
+}
+
+/**
+ * Collects the /v1 routes: each one is mounted on the Express router with its validation, and
+ * registered, with the very same schemas, in the OpenAPI document.
+ */
+export class RouteTable {
+  readonly registry = new OpenAPIRegistry();
+  readonly router = express.Router();
+
+  add<Q extends z.ZodType | undefined = undefined, B extends z.ZodType | undefined = undefined>(
+    spec: RouteSpec<Q, B>,
+    handler: (req: Request, res: Response, input: RouteInput<Output<Q>, Output<B>>) => Promise<void> | void,
+  ): void {
+    const errorResponses: Record<number, ResponseConfig> = {};
+    for (const code of spec.errors) {
+      errorResponses[HTTP_STATUS[code]] ??= {
+        description: 'Error',
+        content: { 'application/json': { schema: ErrorBodySchema } },
+      };
+    }
+    this.registry.registerPath({
+      method: spec.method,
+      path: spec.openapiPath,
+      summary: spec.summary,
+      ...(spec.description === undefined ? {} : { description: spec.description }),
+      tags: spec.tags,
+      request: {
+        params: spec.params,
+        ...(spec.query === undefined ? {} : { query: spec.query as unknown as z.ZodObject }),
+        ...(spec.headers === undefined ? {} : { headers: spec.headers }),
+        ...(spec.body === undefined
+          ? spec.rawBody === undefined
+            ? {}
+            : {
+                body: {
+                  description: spec.rawBody.description,
+                  content: { '*/*': { schema: { type: 'string', format: 'binary' } } },
+                },
+              }
+          : { body: { content: { 'application/json': { schema: spec.body } } } }),
+      },
+      responses: { ...errorResponses, ...spec.responses },
+    });
+    const { query, body } = spec;
+    this.router[spec.method](spec.expressPath, ...(spec.before ?? []), async (req: Request, res: Response) => {
+      const input = {
+        query: query === undefined ? undefined : check(query, req.query, 'query'),
+        body: body === undefined ? undefined : check(body, req.body, 'body'),
+      } as RouteInput<Output<Q>, Output<B>>;
+      await handler(req, res, input);
+    });
+  }
+}

@@ -1,0 +1,183 @@
+import { z } from 'zod';
+
+/**
+ * The /v1 wire shapes. The same schemas validate requests and generate the OpenAPI document
+ * (`openapi.ts`), so the document cannot drift from what the routes accept.
+ */
+
+const timestamp = z.string().meta({
+  description: 'RFC 3339 date-time with an offset, microsecond precision',
+  example: '2024-11-05T10:20:30.123456Z',
+});
+
+export const ErrorBodySchema = z
+  .object({
+    error: z.object({
+      code: z.string().meta({ description: 'A domain error code such as KEY_NOT_FOUND or REVISION_MISMATCH' }),
+      message: z.string(),
+    }),
+  })
+  .meta({ id: 'Error' });
+
+export const RecordMetaSchema = z
+  .object({
+    key: z.string(),
+    contentType: z.string(),
+    size: z.number().int().meta({ description: 'Value length in bytes' }),
+    revision: z.number().int().meta({ description: 'Revision of the last write (also the ETag)' }),
+    createdRevision: z.number().int().meta({ description: 'Revision of the write that created the key' }),
+    created: timestamp,
+    updated: timestamp,
+  })
+  .meta({ id: 'RecordMeta' });
+
+export const RecordSchema = RecordMetaSchema.extend({
+  value: z.string().optional().meta({ description: 'The value: UTF-8 text or Base64, as `encoding` says' }),
+  encoding: z.enum(['utf8', 'base64']).optional(),
+}).meta({ id: 'Record' });
+
+export const CollectionSchema = z
+  .object({
+    space: z.string(),
+    name: z.string(),
+    versioned: z.boolean(),
+    maxValueBytes: z.number().int(),
+    tags: z.record(z.string(), z.string()),
+    revision: z.number().int(),
+    rootVersion: z.string().meta({ description: 'UUID of the root version node' }),
+    created: timestamp,
+    updated: timestamp,
+  })
+  .meta({ id: 'Collection' });
+
+export const SpaceParamsSchema = z.object({ space: z.string().meta({ description: 'Space name' }) });
+export const CollectionParamsSchema = SpaceParamsSchema.extend({
+  collection: z.string().meta({ description: 'Collection name' }),
+});
+export const RecordParamsSchema = CollectionParamsSchema.extend({
+  key: z.string().meta({ description: 'The record key: the rest of the path, `/` included' }),
+});
+
+const tags = z.record(z.string(), z.string());
+
+export const CreateCollectionBodySchema = z
+  .object({
+    name: z.string(),
+    maxValueBytes: z.number().int().positive().optional(),
+    tags: tags.optional(),
+  })
+  .strict()
+  .meta({ id: 'CreateCollection' });
+
+export const UpdateCollectionBodySchema = z
+  .object({
+    maxValueBytes: z.number().int().positive().optional(),
+    tags: tags.optional().meta({ description: 'Merged into the tags; an empty value removes a tag' }),
+    replaceTags: z.boolean().optional().meta({ description: 'Replace all tags instead of merging' }),
+  })
+  .strict()
+  .meta({ id: 'UpdateCollection' });
+
+export const PageQuerySchema = z
+  .object({
+    limit: z.string().regex(/^\d+$/).optional().meta({ description: 'Page size, 1–1000 (default 100)' }),
+    cursor: z.string().optional(),
+  })
+  .strict();
+
+export const CollectionListSchema = z
+  .object({ collections: z.array(CollectionSchema), cursor: z.string().nullable() })
+  .meta({ id: 'CollectionList' });
+
+const boolean = z.enum(['true', 'false', '1', '0']);
+const filterFields = {
+  prefix: z.string().optional().meta({ description: 'Only keys that start with this' }),
+  start: z.string().optional().meta({ description: 'Inclusive lower key bound' }),
+  end: z.string().optional().meta({ description: 'Inclusive upper key bound' }),
+  pattern: z.string().optional().meta({
+    description: 'Glob over whole keys: `*` any run, `?` one character, `\\` escapes; `%` and `_` are literal',
+  }),
+  createdAfter: timestamp.optional().meta({ description: 'created ≥ this' }),
+  createdBefore: timestamp.optional().meta({ description: 'created < this' }),
+  updatedAfter: timestamp.optional().meta({ description: 'updated ≥ this' }),
+  updatedBefore: timestamp.optional().meta({ description: 'updated < this' }),
+};
+
+export const FilterQuerySchema = z.object(filterFields).strict();
+
+export const ListQuerySchema = z
+  .object({
+    ...filterFields,
+    limit: z
+      .string()
+      .regex(/^\d+$/)
+      .optional()
+      .meta({ description: 'Most records to return (default 1000; no maximum: the list streams)' }),
+    cursor: z.string().optional().meta({ description: 'From the previous page' }),
+    keysOnly: boolean.optional().meta({ description: 'Leave values out' }),
+    reverse: boolean.optional(),
+    order: z.enum(['key', 'created']).optional().meta({ description: 'By key bytes (default) or by first creation' }),
+    format: z.enum(['json', 'ndjson']).optional().meta({ description: 'Or send Accept: application/x-ndjson' }),
+  })
+  .strict();
+
+export const RecordListSchema = z
+  .object({
+    records: z.array(RecordSchema),
+    cursor: z.string().nullable().meta({ description: 'Where the next page starts; null on the last page' }),
+  })
+  .meta({ id: 'RecordList' });
+
+export const CountSchema = z.object({ count: z.number().int() }).meta({ id: 'Count' });
+
+export const BatchEntrySchema = z
+  .object({
+    key: z.string(),
+    value: z.unknown().meta({ description: 'A string (utf8 or base64, per `encoding`) or any JSON value' }),
+    encoding: z
+      .enum(['utf8', 'base64', 'json'])
+      .optional()
+      .meta({ description: 'Default: utf8 for strings, json for any other JSON value' }),
+    contentType: z.string().optional(),
+    ifRevision: z.number().int().positive().optional().meta({ description: 'Write only at this revision' }),
+    ifAbsent: z.literal(true).optional().meta({ description: 'Write only if the key does not exist' }),
+    ifPresent: z.literal(true).optional().meta({ description: 'Write only if the key exists' }),
+  })
+  .strict()
+  .meta({ id: 'BatchEntry' });
+
+export const BatchBodySchema = z
+  .object({ records: z.array(BatchEntrySchema).meta({ description: 'Written in one transaction, all or nothing' }) })
+  .strict()
+  .meta({ id: 'Batch' });
+
+export const BatchResultSchema = z
+  .object({ records: z.array(RecordMetaSchema), created: z.number().int() })
+  .meta({ id: 'BatchResult' });
+
+export const BatchGetBodySchema = z
+  .object({ keys: z.array(z.string()), keysOnly: z.boolean().optional() })
+  .strict()
+  .meta({ id: 'BatchGet' });
+
+export const BatchGetResultSchema = z
+  .object({ records: z.array(RecordSchema.nullable()).meta({ description: 'One per key, null when absent' }) })
+  .meta({ id: 'BatchGetResult' });
+
+export const DeleteMatchingBodySchema = z
+  .object({
+    ...filterFields,
+    limit: z
+      .number()
+      .int()
+      .positive()
+      .max(100_000)
+      .optional()
+      .meta({ description: 'Most records to delete (default 10000)' }),
+  })
+  .strict()
+  .meta({ id: 'DeleteMatching' });
+
+export const DeleteMatchingResultSchema = z
+  .object({ deleted: z.number().int(), more: z.boolean().meta({ description: 'Matching records remain' }) })
+  .meta({ id: 'DeleteMatchingResult' });
