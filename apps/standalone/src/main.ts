@@ -1,0 +1,76 @@
+import { createApiRuntime, loadConfig as loadApiConfig } from '@rosetta/api';
+import { createApp, loadConfig as loadGatewayConfig, startHttpServer, type RecordApi } from '@rosetta/gateway';
+import { createLogger, ShutdownManager } from '@rosetta/platform';
+import { ChangeFeedService, CollectionService, RecordService, createDirectClient } from '@rosetta/proto';
+import {
+  createEmbeddedRelay,
+  createWorkerRuntime,
+  InProcessEventBus,
+  loadConfig as loadWorkerConfig,
+  MemoryCursorStore,
+} from '@rosetta/worker';
+
+/**
+ * The all-in-one process: api, worker and gateway in one Node process, wired through the
+ * direct binding instead of HTTP/2. Without DATABASE_URL it stores data with the embedded
+ * Postgres under ROSETTA_DATA_DIR; without REDIS_URL it caches in memory and runs the outbox
+ * relay on an in-process timer with an in-process event bus. Each part reads its own settings.
+ */
+async function main(): Promise<void> {
+  const apiConfig = loadApiConfig();
+  const gatewayConfig = loadGatewayConfig();
+  const workerConfig = loadWorkerConfig();
+  const logger = createLogger({ name: 'rosetta', level: gatewayConfig.LOG_LEVEL });
+  const shutdown = new ShutdownManager(logger, gatewayConfig.SHUTDOWN_TIMEOUT_MS);
+  shutdown.installSignalHandlers();
+
+  const runtime = await createApiRuntime(apiConfig, logger.child({ component: 'api' }));
+  shutdown.add('record service', () => runtime.close());
+  const api: RecordApi = {
+    records: createDirectClient(RecordService, runtime.impls.records),
+    collections: createDirectClient(CollectionService, runtime.impls.collections),
+    changes: createDirectClient(ChangeFeedService, runtime.impls.changes),
+  };
+
+  const workerLogger = logger.child({ component: 'worker' });
+  if (workerConfig.REDIS_URL === undefined) {
+    const bus = new InProcessEventBus((error, event) =>
+      workerLogger.warn({ err: error, revision: event.revision }, 'event listener failed'),
+    );
+    const relay = createEmbeddedRelay({
+      feed: api.changes,
+      publisher: bus,
+      cursor: new MemoryCursorStore(),
+      batch: workerConfig.RELAY_BATCH,
+      intervalMs: workerConfig.RELAY_INTERVAL_MS,
+      logger: workerLogger,
+    });
+    shutdown.add('outbox relay', () => relay.stop());
+  } else {
+    const worker = await createWorkerRuntime(workerConfig, workerLogger, api.changes);
+    shutdown.add('worker', () => worker.close());
+  }
+
+  const app = createApp({
+    api,
+    logger: logger.child({ component: 'gateway' }),
+    maxBodyBytes: gatewayConfig.MAX_BODY_BYTES,
+  });
+  const http = await startHttpServer(app, gatewayConfig.HOST, gatewayConfig.PORT);
+  shutdown.add('http server', () => http.close());
+
+  const storage =
+    apiConfig.DATABASE_URL === undefined
+      ? `embedded Postgres in ${apiConfig.ROSETTA_DATA_DIR}`
+      : 'Postgres at DATABASE_URL';
+  const cache = apiConfig.REDIS_URL === undefined ? 'in-process cache, jobs and events' : 'Redis cache, BullMQ jobs';
+  logger.info({ url: http.url, storage, cache }, 'rosetta listening');
+  process.stdout.write(
+    `\n  Rosetta is running at ${http.url}\n  storage: ${storage}; ${cache}\n  try: curl ${http.url}/v1/spaces/${apiConfig.ROSETTA_DEFAULT_SPACE}/collections\n\n`,
+  );
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

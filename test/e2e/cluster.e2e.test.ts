@@ -1,0 +1,166 @@
+import { Redis } from 'ioredis';
+import { createTestDatabase, redisPrefix, type TestDatabase } from '../support/database';
+import { REDIS_URL } from '../support/env';
+import { expectEventually } from '../support/expect-eventually';
+import { freePort, startService, waitUntilReady, type ServiceProcess } from '../support/processes';
+
+/**
+ * The cluster shape: api, worker and gateway as three processes, on the real Postgres and
+ * Redis, driven over HTTP like any client would.
+ */
+
+jest.setTimeout(180_000);
+
+let db: TestDatabase;
+let prefix: string;
+let api: ServiceProcess;
+let worker: ServiceProcess;
+let gateway: ServiceProcess;
+let base: string;
+let subscriber: Redis;
+const events: Array<{ op: string; key: string; revision: string }> = [];
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  prefix = redisPrefix();
+  const [apiPort, gatewayPort, workerPort] = [await freePort(), await freePort(), await freePort()];
+  api = startService('api', 'apps/api/dist/main.js', {
+    API_PORT: String(apiPort),
+    DATABASE_URL: db.url,
+    REDIS_URL,
+    REDIS_PREFIX: prefix,
+    MIGRATE_ON_START: 'true',
+    LOG_LEVEL: 'warn',
+  });
+  // The api speaks HTTP/2 only, which fetch does not: the gateway's readiness covers it.
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  worker = startService('worker', 'apps/worker/dist/main.js', {
+    API_URL: apiUrl,
+    REDIS_URL,
+    REDIS_PREFIX: prefix,
+    WORKER_HEALTH_PORT: String(workerPort),
+    RELAY_INTERVAL_MS: '100',
+    LOG_LEVEL: 'warn',
+  });
+  gateway = startService('gateway', 'apps/gateway/dist/main.js', {
+    PORT: String(gatewayPort),
+    API_URL: apiUrl,
+    LOG_LEVEL: 'warn',
+  });
+  base = `http://127.0.0.1:${gatewayPort}`;
+  await waitUntilReady(gateway, `${base}/readyz`);
+  await waitUntilReady(worker, `http://127.0.0.1:${workerPort}/readyz`);
+  subscriber = new Redis(REDIS_URL);
+  subscriber.on('message', (_channel: string, message: string) => {
+    events.push(JSON.parse(message) as { op: string; key: string; revision: string });
+  });
+  await subscriber.subscribe(`${prefix}events:default/e2e`);
+});
+
+afterAll(async () => {
+  subscriber?.disconnect();
+  await Promise.all([gateway, worker, api].filter(Boolean).map((s) => s.stop()));
+  await db?.drop();
+});
+
+const collectionUrl = () => `${base}/v1/spaces/default/collections/e2e`;
+
+it('serves /v1 across the three processes and relays change events through the worker', async () => {
+  const created = await fetch(`${base}/v1/spaces/default/collections`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'e2e' }),
+  });
+  expect(created.status).toBe(201);
+
+  const put = await fetch(`${collectionUrl()}/records/greeting`, {
+    method: 'PUT',
+    headers: { 'content-type': 'text/plain' },
+    body: 'hello',
+  });
+  expect(put.status).toBe(201);
+  const etag = put.headers.get('etag') ?? '';
+
+  const got = await fetch(`${collectionUrl()}/records/greeting`);
+  expect(await got.text()).toBe('hello');
+  expect(got.headers.get('etag')).toBe(etag);
+
+  const conflict = await fetch(`${collectionUrl()}/records/greeting`, {
+    method: 'PUT',
+    headers: { 'if-match': '"1"' },
+    body: 'nope',
+  });
+  expect(conflict.status).toBe(412);
+  expect(await conflict.json()).toEqual({
+    error: { code: 'REVISION_MISMATCH', message: expect.stringContaining('greeting') as string },
+  });
+
+  await expectEventually(
+    () => {
+      expect(events).toContainEqual(
+        expect.objectContaining({ op: 'put', key: 'greeting', revision: etag.replaceAll('"', '') }),
+      );
+    },
+    { timeoutMs: 10_000 },
+  );
+});
+
+it('streams a list of 100,000 records with flat gateway memory', async () => {
+  const value = 'x'.repeat(200);
+  for (let batch = 0; batch < 100; batch++) {
+    const records = Array.from({ length: 1000 }, (_, i) => ({
+      key: `bulk/${String(batch * 1000 + i).padStart(6, '0')}`,
+      value,
+    }));
+    const res = await fetch(`${collectionUrl()}/batch`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ records }),
+    });
+    expect(res.status).toBe(200);
+  }
+  const res = await fetch(`${collectionUrl()}/records?prefix=bulk/&limit=200000&format=ndjson`);
+  expect(res.status).toBe(200);
+  const decoder = new TextDecoder();
+  let buffered = '';
+  let count = 0;
+  let previous = '';
+  let last: unknown;
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    buffered += decoder.decode(chunk, { stream: true });
+    const lines = buffered.split('\n');
+    buffered = lines.pop() ?? '';
+    for (const line of lines) {
+      const item = JSON.parse(line) as { key?: string; done?: boolean };
+      if (item.key === undefined) {
+        last = item;
+        continue;
+      }
+      expect(item.key > previous).toBe(true);
+      previous = item.key;
+      count++;
+    }
+  }
+  expect(count).toBe(100_000);
+  expect(last).toEqual({ done: true, cursor: null });
+  expect(gateway.peakRss()).toBeLessThan(200 * 1024 * 1024);
+  expect(api.peakRss()).toBeLessThan(250 * 1024 * 1024);
+});
+
+it('answers bad input with clear errors over the wire', async () => {
+  const tooBig = await fetch(`${base}/v1/spaces/default/collections`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{"name": 1}',
+  });
+  expect(tooBig.status).toBe(400);
+  const missing = await fetch(`${base}/v1/spaces/default/collections/nope/records/x`);
+  expect(missing.status).toBe(404);
+  expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('COLLECTION_NOT_FOUND');
+});
+
+it('shuts every process down gracefully on SIGTERM', async () => {
+  expect(await gateway.stop()).toBe(143);
+  expect(await worker.stop()).toBe(143);
+  expect(await api.stop()).toBe(143);
+});
