@@ -1,6 +1,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { createTestDatabase, redisPrefix } from '../support/database';
+import { REDIS_URL } from '../support/env';
+import { expectEventually } from '../support/expect-eventually';
 import { freePort, startService, waitUntilReady, type ServiceProcess } from '../support/processes';
 
 /**
@@ -86,5 +90,48 @@ it('runs the whole store in one process and keeps its data across a restart', as
     expect((await fetch(`${base}/notes/records/d`)).status).toBe(404);
   } finally {
     expect(await second.stop()).toBe(143);
+  }
+});
+
+it('uses real Postgres, a Redis cache and BullMQ when DATABASE_URL and REDIS_URL are set', async () => {
+  const db = await createTestDatabase();
+  const prefix = redisPrefix();
+  const redis = new Redis(REDIS_URL);
+  const events: string[] = [];
+  redis.on('message', (_channel: string, message: string) => events.push(message));
+  await redis.subscribe(`${prefix}events:default/shared`);
+  const service = startService('standalone', 'apps/standalone/dist/main.js', {
+    PORT: String(port),
+    DATABASE_URL: db.url,
+    REDIS_URL,
+    REDIS_PREFIX: prefix,
+    WORKER_HEALTH_PORT: String(await freePort()),
+    RELAY_INTERVAL_MS: '100',
+    LOG_LEVEL: 'warn',
+  });
+  try {
+    await waitUntilReady(service, `http://127.0.0.1:${port}/readyz`);
+    expect(service.output()).toContain('storage: Postgres at DATABASE_URL; Redis cache, BullMQ jobs');
+    const base = `http://127.0.0.1:${port}/v1/spaces/default/collections`;
+    const created = await fetch(base, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'shared' }),
+    });
+    expect(created.status).toBe(201);
+    const put = await fetch(`${base}/shared/records/k`, { method: 'PUT', body: 'v' });
+    expect(put.status).toBe(201);
+    await expectEventually(() => expect(events.join('\n')).toContain('"key":"k"'), { timeoutMs: 10_000 });
+    const inspector = new Redis(REDIS_URL);
+    try {
+      expect(await inspector.keys(`${prefix}bull:*`)).not.toHaveLength(0);
+      expect(await inspector.keys(`${prefix}r:*`)).not.toHaveLength(0);
+    } finally {
+      inspector.disconnect();
+    }
+  } finally {
+    expect(await service.stop()).toBe(143);
+    redis.disconnect();
+    await db.drop();
   }
 });
