@@ -1,6 +1,5 @@
-import { ConnectError } from '@connectrpc/connect';
-import { readWireError } from '../../packages/proto/src';
 import { startTestApi, type TestApi } from '../support/api';
+import { wireCodeOf as codeOf } from '../support/errors';
 
 let api: TestApi;
 
@@ -9,15 +8,6 @@ beforeAll(async () => {
 });
 
 afterAll(() => api.close());
-
-async function codeOf(promise: Promise<unknown>) {
-  try {
-    await promise;
-    return undefined;
-  } catch (error) {
-    return error instanceof ConnectError ? readWireError(error).code : 'not a ConnectError';
-  }
-}
 
 it('creates, reads, lists, updates and deletes collections', async () => {
   const created = await api.collections.createCollection({

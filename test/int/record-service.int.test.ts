@@ -1,19 +1,9 @@
-import { ConnectError } from '@connectrpc/connect';
-import { readWireError, ScanOrder } from '../../packages/proto/src';
+import { ScanOrder } from '../../packages/proto/src';
 import { startTestApi, type TestApi } from '../support/api';
+import { wireCodeOf as codeOf } from '../support/errors';
 
 const bytes = (text: string) => Buffer.from(text);
 const text = (value: Uint8Array | undefined) => Buffer.from(value ?? new Uint8Array()).toString();
-
-async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
-  try {
-    await promise;
-    return undefined;
-  } catch (error) {
-    if (!(error instanceof ConnectError)) throw error;
-    return readWireError(error).code;
-  }
-}
 
 let api: TestApi;
 const collection = { space: 'default', collection: 'things' };

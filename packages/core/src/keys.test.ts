@@ -1,15 +1,6 @@
-import { DomainError } from './errors';
 import { MAX_KEY_BYTES, prefixUpperBound, validateKey } from './keys';
 import { compareUtf8 } from './utf8';
-
-function codeOf(fn: () => void): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (error) {
-    return error instanceof DomainError ? error.code : 'not a DomainError';
-  }
-}
+import { codeOf } from '../../../test/support/errors';
 
 describe('validateKey', () => {
   it.each(['a', 'a/b/c', 'with space', 'é😀', '%_*?', 'x'.repeat(MAX_KEY_BYTES)])('accepts %j', (key) => {

@@ -1,14 +1,5 @@
-import { type DomainError } from './errors';
 import { decodeCursor, encodeCursor, parseFilter, validateLimit } from './scan';
-
-const code = (fn: () => unknown) => {
-  try {
-    fn();
-    return undefined;
-  } catch (error) {
-    return (error as DomainError).code;
-  }
-};
+import { codeOf as code } from '../../../test/support/errors';
 
 describe('cursors', () => {
   it('round-trip a key position', () => {

@@ -1,4 +1,3 @@
-import { type DomainError } from './errors';
 import {
   DEFAULT_CONTENT_TYPE,
   assertValueSize,
@@ -9,15 +8,7 @@ import {
 import { resolveSettings } from './collections';
 import { validateBatchKeys } from './records';
 import { validateCollectionName, validateSpaceName } from './names';
-
-const code = (fn: () => unknown) => {
-  try {
-    fn();
-    return undefined;
-  } catch (error) {
-    return (error as DomainError).code;
-  }
-};
+import { codeOf as code } from '../../../test/support/errors';
 
 describe('content types', () => {
   it('defaults an empty one', () => {

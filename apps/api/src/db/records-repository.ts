@@ -68,38 +68,32 @@ const PUT_EVENT = `ev AS (
   SELECT revision, 'put', $6, $7, $1, $2, $8, key, content_type, $10, $9::bytea FROM up
 )`;
 
-const PUT_ALWAYS = {
-  name: 'records.put',
-  text: `WITH rev AS (SELECT nextval('revision_seq') AS r),
-up AS (
-  INSERT INTO records AS t (collection_id, node_id, key, value, content_type, created, updated, revision, created_revision)
-  SELECT $1, $2, $3, $4, $5, now(), now(), rev.r, rev.r FROM rev
-  ON CONFLICT (collection_id, node_id, key) DO UPDATE SET
+const INSERT_RECORD = `INSERT INTO records AS t
+    (collection_id, node_id, key, value, content_type, created, updated, revision, created_revision)`;
+
+// A write over a live record keeps its creation; over a tombstone (a delete in a versioned
+// collection) the key is born again.
+const UPSERT = `ON CONFLICT (collection_id, node_id, key) DO UPDATE SET
     value = EXCLUDED.value, content_type = EXCLUDED.content_type, updated = EXCLUDED.updated,
     revision = EXCLUDED.revision,
     created = CASE WHEN t.tombstone THEN EXCLUDED.created ELSE t.created END,
     created_revision = CASE WHEN t.tombstone THEN EXCLUDED.created_revision ELSE t.created_revision END,
-    tombstone = false
-  RETURNING ${META_T}
-), ${PUT_EVENT}
-SELECT * FROM up`,
-};
+    tombstone = false`;
 
-const PUT_ABSENT = {
-  name: 'records.put-absent',
+/** One record, always (`onlyIfAbsent` false) or only when the key is new (or a tombstone). */
+const putOne = (onlyIfAbsent: boolean) => ({
+  name: onlyIfAbsent ? 'records.put-absent' : 'records.put',
   text: `WITH rev AS (SELECT nextval('revision_seq') AS r),
 up AS (
-  INSERT INTO records AS t (collection_id, node_id, key, value, content_type, created, updated, revision, created_revision)
+  ${INSERT_RECORD}
   SELECT $1, $2, $3, $4, $5, now(), now(), rev.r, rev.r FROM rev
-  ON CONFLICT (collection_id, node_id, key) DO UPDATE SET
-    value = EXCLUDED.value, content_type = EXCLUDED.content_type, created = EXCLUDED.created,
-    updated = EXCLUDED.updated, revision = EXCLUDED.revision,
-    created_revision = EXCLUDED.created_revision, tombstone = false
-    WHERE t.tombstone
+  ${UPSERT}${onlyIfAbsent ? ' WHERE t.tombstone' : ''}
   RETURNING ${META_T}
 ), ${PUT_EVENT}
 SELECT * FROM up`,
-};
+});
+const PUT_ALWAYS = putOne(false);
+const PUT_ABSENT = putOne(true);
 
 const putIfPresent = (withRevision: boolean) => ({
   name: withRevision ? 'records.put-if-revision' : 'records.put-if-present',
@@ -120,14 +114,9 @@ const PUT_MANY = `WITH input AS (
   FROM unnest($6::text[], $7::bytea[], $8::text[]) WITH ORDINALITY AS i (k, v, ct, ord)
 ),
 up AS (
-  INSERT INTO records AS t (collection_id, node_id, key, value, content_type, created, updated, revision, created_revision)
+  ${INSERT_RECORD}
   SELECT $1, $2, k, v, ct, now(), now(), r, r FROM input
-  ON CONFLICT (collection_id, node_id, key) DO UPDATE SET
-    value = EXCLUDED.value, content_type = EXCLUDED.content_type, updated = EXCLUDED.updated,
-    revision = EXCLUDED.revision,
-    created = CASE WHEN t.tombstone THEN EXCLUDED.created ELSE t.created END,
-    created_revision = CASE WHEN t.tombstone THEN EXCLUDED.created_revision ELSE t.created_revision END,
-    tombstone = false
+  ${UPSERT}
   RETURNING ${META_T}, CASE WHEN octet_length(t.value) <= $9 THEN t.value END AS event_value
 ),
 ev AS (

@@ -1,14 +1,5 @@
-import { type DomainError } from '@rosetta/core';
 import { notModified, writeCondition } from './conditions';
-
-const code = (fn: () => unknown) => {
-  try {
-    fn();
-    return undefined;
-  } catch (error) {
-    return (error as DomainError).code;
-  }
-};
+import { codeOf as code } from '../../../../test/support/errors';
 
 describe('writeCondition', () => {
   it.each([
