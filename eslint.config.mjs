@@ -12,6 +12,7 @@ export default tseslint.config(
       'packages/proto/src/gen/**',
       'data/**',
       'coverage/**',
+      'bench/results/**',
     ],
   },
   js.configs.recommended,

@@ -1,12 +1,12 @@
 import request from 'supertest';
-import type { Express } from 'express';
+import type { RequestListener } from 'node:http';
 import { createApp } from '../../apps/gateway/src';
 import { silentLogger, startTestApi, type TestApi } from '../support/api';
 
 /** The /v1 API through createApp, over a real record service (direct binding, Postgres, Redis). */
 
 let api: TestApi;
-let app: Express;
+let app: RequestListener;
 const base = '/v1/spaces/default/collections';
 
 beforeAll(async () => {
@@ -267,5 +267,15 @@ describe('service endpoints', () => {
       'head',
       'put',
     ]);
+  });
+});
+
+describe('malformed paths', () => {
+  it('answers a bad percent-encoding with 400, on the read path and through Express', async () => {
+    expect(errorOf(await request(app).get(`${base}/docs/records/%E0%A4%A`).expect(400)).code).toBe('INVALID_ARGUMENT');
+    expect(errorOf(await request(app).put(`${base}/docs/records/%E0%A4%A`).send('x').expect(400)).code).toBe(
+      'INVALID_ARGUMENT',
+    );
+    expect(errorOf(await request(app).get(`${base}/%E0%A4%A`).expect(400)).code).toBe('INVALID_ARGUMENT');
   });
 });

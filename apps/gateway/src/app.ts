@@ -1,10 +1,11 @@
-import express, { type ErrorRequestHandler, type Express } from 'express';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import express, { type ErrorRequestHandler } from 'express';
 import type { Logger } from '@rosetta/platform';
-import { randomUUID } from 'node:crypto';
 import type { RecordApi } from './clients/record-api';
-import { toHttpFailure, type HttpFailure } from './errors';
+import { respondWithError } from './errors';
 import { collectionRoutes } from './v1/collections';
 import { openApiDocument } from './v1/openapi';
+import { matchRecordPath, recordReads } from './v1/record-reads';
 import { recordRoutes } from './v1/records';
 import { RouteTable } from './v1/route';
 
@@ -15,26 +16,12 @@ export interface AppDeps {
   readonly maxBodyBytes: number;
 }
 
-/** Errors of the body parsers (the `http-errors` they throw carry a `type`). */
-function bodyParserFailure(error: unknown): HttpFailure | undefined {
-  const type = (error as { type?: unknown } | null)?.type;
-  switch (type) {
-    case 'entity.too.large':
-      return { code: 'VALUE_TOO_LARGE', status: 413, message: 'request body is too large', unexpected: false };
-    case 'entity.parse.failed':
-      return { code: 'INVALID_ARGUMENT', status: 400, message: 'request body is not valid JSON', unexpected: false };
-    case 'encoding.unsupported':
-    case 'charset.unsupported':
-      return { code: 'UNSUPPORTED_MEDIA_TYPE', status: 415, message: 'unsupported body encoding', unexpected: false };
-    case 'request.aborted':
-      return { code: 'INVALID_ARGUMENT', status: 400, message: 'request aborted', unexpected: false };
-    default:
-      return undefined;
-  }
-}
-
-/** The gateway's Express app, without listening: tests drive it directly. */
-export function createApp(deps: AppDeps): Express {
+/**
+ * The gateway as one request listener, without listening (tests drive it with supertest).
+ * Reads of one record are answered before Express (see v1/record-reads.ts); everything else
+ * goes through the Express app and its route table.
+ */
+export function createApp(deps: AppDeps): RequestListener {
   const { api, logger } = deps;
   const app = express();
   app.disable('x-powered-by');
@@ -53,6 +40,7 @@ export function createApp(deps: AppDeps): Express {
   });
 
   const table = new RouteTable();
+  const readRecord = recordReads(table, api);
   recordRoutes(table, api, { maxBodyBytes: deps.maxBodyBytes });
   collectionRoutes(table, api);
   const document = JSON.stringify(openApiDocument(table));
@@ -64,22 +52,23 @@ export function createApp(deps: AppDeps): Express {
   app.use((req, res) => {
     res.status(404).json({ error: { code: 'ROUTE_NOT_FOUND', message: `no route for ${req.method} ${req.path}` } });
   });
-
-  const onError: ErrorRequestHandler = (error: unknown, req, res, _next) => {
-    const failure = bodyParserFailure(error) ?? toHttpFailure(error);
-    let message = failure.message;
-    if (failure.unexpected) {
-      const errorId = randomUUID();
-      logger.error({ err: error, errorId, method: req.method, path: req.path }, 'request failed');
-      message = `${message} (error id ${errorId})`;
-    }
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    if (failure.status === 503) res.set('retry-after', '1');
-    res.status(failure.status).json({ error: { code: failure.code, message } });
-  };
+  const onError: ErrorRequestHandler = (error: unknown, req, res, _next) => respondWithError(req, res, error, logger);
   app.use(onError);
-  return app;
+
+  return (req: IncomingMessage, res: ServerResponse) => {
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      let target;
+      try {
+        target = matchRecordPath(req.url ?? '');
+      } catch (error) {
+        respondWithError(req, res, error, logger);
+        return;
+      }
+      if (target !== undefined) {
+        readRecord(req, res, target).catch((error: unknown) => respondWithError(req, res, error, logger));
+        return;
+      }
+    }
+    app(req, res);
+  };
 }

@@ -1,5 +1,8 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Code, ConnectError } from '@connectrpc/connect';
 import { isDomainError, isErrorCode, type ErrorCode } from '@rosetta/core';
+import type { Logger } from '@rosetta/platform';
 import { readWireError } from '@rosetta/proto';
 
 /** The gateway's one mapping of domain codes onto HTTP statuses (the /v1 API and the defaults). */
@@ -66,4 +69,48 @@ function failure(code: ErrorCode, publicMessage: string | undefined): HttpFailur
     message: publicMessage ?? DEFAULT_MESSAGE[code] ?? code.toLowerCase().replaceAll('_', ' '),
     unexpected: code === 'INTERNAL',
   };
+}
+
+/** Errors of Express and its body parsers (`http-errors`, carrying a `type` or a client status). */
+function expressFailure(error: unknown): HttpFailure | undefined {
+  const { type, status } = (error ?? {}) as { type?: unknown; status?: unknown };
+  switch (type) {
+    case 'entity.too.large':
+      return { code: 'VALUE_TOO_LARGE', status: 413, message: 'request body is too large', unexpected: false };
+    case 'entity.parse.failed':
+      return { code: 'INVALID_ARGUMENT', status: 400, message: 'request body is not valid JSON', unexpected: false };
+    case 'encoding.unsupported':
+    case 'charset.unsupported':
+      return { code: 'UNSUPPORTED_MEDIA_TYPE', status: 415, message: 'unsupported body encoding', unexpected: false };
+    case 'request.aborted':
+      return { code: 'INVALID_ARGUMENT', status: 400, message: 'request aborted', unexpected: false };
+    default:
+      // Express's router: "Failed to decode param" for a malformed percent-encoding in a path.
+      return status === 400 && error instanceof URIError
+        ? { code: 'INVALID_ARGUMENT', status: 400, message: error.message, unexpected: false }
+        : undefined;
+  }
+}
+
+/**
+ * Answers a failed request with `{"error":{"code","message"}}` and its status: the one place
+ * every route's failures go through. Unexpected failures are logged with an error id that the
+ * caller sees instead of any detail; once a response has started, the connection is cut.
+ */
+export function respondWithError(req: IncomingMessage, res: ServerResponse, error: unknown, logger: Logger): void {
+  const failure = expressFailure(error) ?? toHttpFailure(error);
+  let message = failure.message;
+  if (failure.unexpected) {
+    const errorId = randomUUID();
+    logger.error({ err: error, errorId, method: req.method, url: req.url }, 'request failed');
+    message = `${message} (error id ${errorId})`;
+  }
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
+  if (failure.status === 503) headers['retry-after'] = '1';
+  res.writeHead(failure.status, headers);
+  res.end(JSON.stringify({ error: { code: failure.code, message } }));
 }

@@ -1,6 +1,5 @@
 import { once } from 'node:events';
-import type { Server } from 'node:http';
-import type { Express } from 'express';
+import { createServer, type RequestListener, type Server } from 'node:http';
 
 export interface HttpServer {
   readonly server: Server;
@@ -10,8 +9,9 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-export async function startHttpServer(app: Express, host: string, port: number): Promise<HttpServer> {
-  const server = app.listen(port, host);
+export async function startHttpServer(app: RequestListener, host: string, port: number): Promise<HttpServer> {
+  const server = createServer(app);
+  server.listen(port, host);
   await once(server, 'listening');
   const bound = server.address();
   const actualPort = typeof bound === 'object' && bound !== null ? bound.port : port;

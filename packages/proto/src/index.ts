@@ -6,3 +6,5 @@ export * from './direct-client';
 export * from './errors';
 export * from './jobs';
 export * from './events';
+export * from './rpc/client';
+export * from './rpc/server';

@@ -1,11 +1,10 @@
 import { createClient, type Client } from '@connectrpc/connect';
-import { createConnectTransport, Http2SessionManager } from '@connectrpc/connect-node';
-import { ChangeFeedService, CollectionService, RecordService } from '@rosetta/proto';
+import { ChangeFeedService, CollectionService, RecordService, createRpcTransport } from '@rosetta/proto';
 
 /**
  * The record service as the gateway sees it: one client per contract service. In the cluster
- * it speaks Connect over one reused HTTP/2 connection; in the all-in-one process it is the
- * direct binding (`createDirectClient`), with the same shape.
+ * it speaks the Connect protocol over HTTP/2 (`createRpcTransport`); in the all-in-one process
+ * it is the direct binding (`createDirectClient`), with the same shape.
  */
 export interface RecordApi {
   readonly records: Client<typeof RecordService>;
@@ -24,24 +23,15 @@ export interface HttpRecordApiOptions {
 }
 
 export function createHttpRecordApi(options: HttpRecordApiOptions): RecordApi & { close(): void } {
-  const sessionManager = new Http2SessionManager(options.baseUrl, {
-    // Detect a dead connection (the api restarted) instead of hanging on it.
-    pingIntervalMs: 10_000,
-    pingTimeoutMs: 5_000,
-  });
-  const transport = createConnectTransport({
-    httpVersion: '2',
+  const transport = createRpcTransport({
     baseUrl: options.baseUrl,
-    sessionManager,
-    useBinaryFormat: true,
     defaultTimeoutMs: options.timeoutMs,
-    readMaxBytes: options.maxMessageBytes,
-    writeMaxBytes: options.maxMessageBytes,
+    maxMessageBytes: options.maxMessageBytes,
   });
   return {
     records: createClient(RecordService, transport),
     collections: createClient(CollectionService, transport),
     changes: createClient(ChangeFeedService, transport),
-    close: () => sessionManager.abort(),
+    close: () => transport.close(),
   };
 }

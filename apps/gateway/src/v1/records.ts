@@ -5,7 +5,8 @@ import { invalid, parseRfc3339Micros, type WriteCondition } from '@rosetta/core'
 import { ScanOrder, type ConditionSchema, type PutEntrySchema, type RecordFilterSchema } from '@rosetta/proto';
 import { STREAM_TIMEOUT_MS, type RecordApi } from '../clients/record-api';
 import { jsonBody, rawBody } from './body';
-import { etagOf, notModified, writeCondition } from './conditions';
+import { etagOf, writeCondition } from './conditions';
+import { header } from './headers';
 import { recordJson, recordMetaJson, recordPath } from './render';
 import type { RouteTable } from './route';
 import {
@@ -47,11 +48,6 @@ function address(req: Request) {
 function keyOf(req: Request): string {
   const raw = (req.params as Record<string, unknown>).key;
   return Array.isArray(raw) ? raw.join('/') : String(raw ?? '');
-}
-
-function header(req: Request, name: string): string | undefined {
-  const value = req.headers[name];
-  return Array.isArray(value) ? value.join(', ') : value;
 }
 
 function micros(name: string, text: string | undefined): bigint | undefined {
@@ -149,66 +145,6 @@ export function recordRoutes(table: RouteTable, api: RecordApi, options: { maxBo
   const raw = rawBody(options.maxBodyBytes);
   const json = jsonBody(options.maxBodyBytes);
   const { records } = api;
-
-  table.add(
-    {
-      method: 'head',
-      expressPath: RECORD,
-      openapiPath: RECORD_DOC,
-      summary: 'A record’s headers, without its value',
-      tags: TAGS,
-      params: RecordParamsSchema,
-      responses: { 200: { description: 'The record exists; headers as for GET' } },
-      errors: ['KEY_NOT_FOUND', 'COLLECTION_NOT_FOUND', 'INVALID_KEY'],
-    },
-    async (req, res) => {
-      const { record } = await records.headRecord({ collection: address(req), key: keyOf(req) });
-      if (record === undefined) throw invalid('KEY_NOT_FOUND', 'no record has this key');
-      res.writeHead(200, {
-        'content-type': record.contentType,
-        'content-length': String(record.size),
-        etag: etagOf(record.revision),
-        'last-modified': new Date(Number(record.updatedUs / 1000n)).toUTCString(),
-      });
-      res.end();
-    },
-  );
-
-  table.add(
-    {
-      method: 'get',
-      expressPath: RECORD,
-      openapiPath: RECORD_DOC,
-      summary: 'Read a record: the value’s bytes, with its content type and revision (ETag)',
-      description: 'Honours If-None-Match with the ETag (304).',
-      tags: TAGS,
-      params: RecordParamsSchema,
-      responses: {
-        200: { description: 'The value', content: { '*/*': { schema: { type: 'string', format: 'binary' } } } },
-        304: { description: 'Not modified since the ETag sent in If-None-Match' },
-      },
-      errors: ['KEY_NOT_FOUND', 'COLLECTION_NOT_FOUND', 'INVALID_KEY'],
-    },
-    async (req, res) => {
-      const { record } = await records.getRecord({ collection: address(req), key: keyOf(req) });
-      if (record === undefined) throw invalid('KEY_NOT_FOUND', 'no record has this key');
-      const etag = etagOf(record.revision);
-      const lastModified = new Date(Number(record.updatedUs / 1000n)).toUTCString();
-      if (notModified(header(req, 'if-none-match'), record.revision)) {
-        res.writeHead(304, { etag, 'last-modified': lastModified });
-        res.end();
-        return;
-      }
-      const value = record.value;
-      res.writeHead(200, {
-        'content-type': record.contentType,
-        'content-length': String(value.byteLength),
-        etag,
-        'last-modified': lastModified,
-      });
-      res.end(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
-    },
-  );
 
   table.add(
     {

@@ -63,6 +63,21 @@ export class RouteTable {
     spec: RouteSpec<Q, B>,
     handler: (req: Request, res: Response, input: RouteInput<Output<Q>, Output<B>>) => Promise<void> | void,
   ): void {
+    this.document(spec);
+    const { query, body } = spec;
+    this.router[spec.method](spec.expressPath, ...(spec.before ?? []), async (req: Request, res: Response) => {
+      const input = {
+        query: query === undefined ? undefined : check(query, req.query, 'query'),
+        body: body === undefined ? undefined : check(body, req.body, 'body'),
+      } as RouteInput<Output<Q>, Output<B>>;
+      await handler(req, res, input);
+    });
+  }
+
+  /** Registers a route in the OpenAPI document only: for routes served outside Express. */
+  document<Q extends z.ZodType | undefined, B extends z.ZodType | undefined>(
+    spec: Omit<RouteSpec<Q, B>, 'expressPath' | 'before'>,
+  ): void {
     const errorResponses: Record<number, ResponseConfig> = {};
     for (const code of spec.errors) {
       errorResponses[HTTP_STATUS[code]] ??= {
@@ -92,14 +107,6 @@ export class RouteTable {
           : { body: { content: { 'application/json': { schema: spec.body } } } }),
       },
       responses: { ...errorResponses, ...spec.responses },
-    });
-    const { query, body } = spec;
-    this.router[spec.method](spec.expressPath, ...(spec.before ?? []), async (req: Request, res: Response) => {
-      const input = {
-        query: query === undefined ? undefined : check(query, req.query, 'query'),
-        body: body === undefined ? undefined : check(body, req.body, 'body'),
-      } as RouteInput<Output<Q>, Output<B>>;
-      await handler(req, res, input);
     });
   }
 }
