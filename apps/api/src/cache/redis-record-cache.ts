@@ -29,6 +29,7 @@ if not id then return {c, false} end
 return {c, redis.call('GET', ARGV[1] .. id .. ':' .. node .. ARGV[2]) or false}`;
 
 const REPAIR_RETRY_MS = 1000;
+const MAX_DECODED_COLLECTIONS = 1000;
 
 interface CacheCommands {
   rosettaStore(key: string, revision: number, payload: string | Buffer, ttlMs: number): Promise<number>;
@@ -53,6 +54,8 @@ export interface RedisRecordCacheOptions {
 export class RedisRecordCache implements RecordCache {
   private readonly redis: Redis & CacheCommands;
   private readonly repairs = new Map<string, number>();
+  /** Decoded collection entries by their exact text (which includes the revision), to parse each once. */
+  private readonly decoded = new Map<string, CacheEntry<Collection> | undefined>();
   private repairing: Promise<void> | undefined;
   private retry: NodeJS.Timeout | undefined;
 
@@ -96,7 +99,7 @@ export class RedisRecordCache implements RecordCache {
         `:${key}`,
       );
       return {
-        collection: c === null ? undefined : decodeCollection(c.toString('utf8')),
+        collection: c === null ? undefined : this.decodeCollection(c.toString('utf8')),
         record: r === null ? undefined : decodeRecord(key, r),
       };
     } catch (error) {
@@ -109,11 +112,22 @@ export class RedisRecordCache implements RecordCache {
     if (this.degraded) return undefined;
     try {
       const text = await this.redis.get(this.collectionKey(space, name));
-      return text === null ? undefined : decodeCollection(text);
+      return text === null ? undefined : this.decodeCollection(text);
     } catch (error) {
       this.logger.warn({ err: error }, 'cache lookup failed; reading the database');
       return undefined;
     }
+  }
+
+  private decodeCollection(text: string): CacheEntry<Collection> | undefined {
+    let entry = this.decoded.get(text);
+    if (entry === undefined && !this.decoded.has(text)) {
+      entry = decodeCollection(text);
+      // Entries are immutable (a change means a new revision, so new text); the map only needs a bound.
+      if (this.decoded.size >= MAX_DECODED_COLLECTIONS) this.decoded.clear();
+      this.decoded.set(text, entry);
+    }
+    return entry;
   }
 
   storeCollection(space: string, name: string, entry: CacheEntry<Collection>, source: StoreSource): Promise<void> {

@@ -1,5 +1,5 @@
 import type { DescService } from '@bufbuild/protobuf';
-import type { HandlerContext, ServiceImpl } from '@connectrpc/connect';
+import { Code, ConnectError, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
 import type { Logger } from '@rosetta/platform';
 import {
   ChangeFeedService as ChangeFeedServiceDesc,
@@ -48,6 +48,8 @@ function guarded<S extends DescService>(service: S, impl: ServiceImpl<S>, logger
             try {
               yield* handler(request, context) as AsyncIterable<unknown>;
             } catch (error) {
+              // A caller that went away mid-stream is not a failure of ours: nothing to log.
+              if (context.signal.aborted) throw new ConnectError('the caller cancelled', Code.Canceled);
               throw toConnectError(error, logger);
             }
           }

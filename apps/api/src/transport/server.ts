@@ -4,6 +4,13 @@ import { connectNodeAdapter } from '@connectrpc/connect-node';
 import { bind, ChangeFeedService, CollectionService, createUnaryFastPath, RecordService } from '@rosetta/proto';
 import type { ApiRuntime } from '../runtime';
 
+/**
+ * HTTP/2 buffers of one session (one gateway or worker connection). Node's default, 10 MB, is
+ * less than 64 concurrent streamed listings keep in flight; past it nghttp2 tears the whole
+ * session down (ENHANCE_YOUR_CALM) and every call on it fails.
+ */
+const SESSION_MEMORY_MB = 256;
+
 export interface RpcServerOptions {
   /** Largest message accepted or sent: a batch of values must fit. */
   readonly maxMessageBytes: number;
@@ -62,7 +69,7 @@ export function createRpcServer(runtime: ApiRuntime, options: RpcServerOptions):
     ],
     { maxMessageBytes: options.maxMessageBytes },
   );
-  const server = http2.createServer((req, res) => {
+  const server = http2.createServer({ maxSessionMemory: SESSION_MEMORY_MB }, (req, res) => {
     if (!fastPath(req, res)) handler(req, res);
   });
   // Without TCP_NODELAY, small responses wait for the peer's delayed ACK: ~40 ms per call.

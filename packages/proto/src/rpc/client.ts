@@ -28,6 +28,8 @@ export interface RpcTransport extends Transport {
 }
 
 const PING_INTERVAL_MS = 10_000;
+/** As on the server (apps/api transport): many concurrent streams outgrow Node's 10 MB default. */
+const SESSION_MEMORY_MB = 256;
 
 /** The lean path reads no response metadata: every unary response shares these (never written). */
 const NO_HEADERS = new Headers();
@@ -55,7 +57,7 @@ export function createRpcTransport(options: RpcTransportOptions): RpcTransport {
   const sessionManager = new Http2SessionManager(
     url,
     { pingIntervalMs: PING_INTERVAL_MS, pingTimeoutMs: 5_000 },
-    { createConnection },
+    { createConnection, maxSessionMemory: SESSION_MEMORY_MB },
   );
   const streaming = createConnectTransport({
     httpVersion: '2',
@@ -77,7 +79,7 @@ export function createRpcTransport(options: RpcTransportOptions): RpcTransport {
   };
   const openSession = (): http2.ClientHttp2Session => {
     if (session !== undefined && !session.closed && !session.destroyed) return session;
-    const fresh = http2.connect(url, { createConnection });
+    const fresh = http2.connect(url, { createConnection, maxSessionMemory: SESSION_MEMORY_MB });
     fresh.on('error', () => drop(fresh));
     fresh.on('close', () => drop(fresh));
     fresh.on('goaway', () => drop(fresh));
