@@ -1,0 +1,76 @@
+// Settings of one benchmark run, read once from the environment.
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const BENCH_DIR = join(ROOT, 'bench');
+export const RESULTS_DIR = join(BENCH_DIR, 'results');
+export const DOC_PATH = join(ROOT, 'docs', 'benchmarks.md');
+
+/** Every workload, in the order one round runs them. */
+// The export runs before list and put: those leave the gateway's heap grown (64 responses of
+// 1.3 MB in flight), which would be charged to the stream otherwise.
+export const WORKLOADS = ['node-http', 'express', 'export', 'hot-get', 'list', 'put', 'pgbench'];
+/** Workloads that need the api/gateway(/worker) cluster. */
+export const CLUSTER_WORKLOADS = new Set(['hot-get', 'list', 'export', 'put']);
+const ALIASES = { anchors: ['node-http', 'express'], cluster: ['hot-get', 'list', 'export', 'put'] };
+
+// Always local: the load and the backends stay on 127.0.0.1. The ports can move (for testing).
+export const PG = { host: '127.0.0.1', port: Number(process.env.BENCH_PG_PORT ?? 5432), user: 'postgres' };
+export const REDIS_URL = `redis://127.0.0.1:${Number(process.env.BENCH_REDIS_PORT ?? 6379)}`;
+export const DB_NAME = 'rosetta_bench';
+export const PGBENCH_DB_NAME = 'rosetta_bench_pg';
+export const SPACE = 'default';
+export const HOT_COLLECTION = 'bench';
+export const EXPORT_COLLECTION = 'export';
+export const VALUE_BYTES = 1024;
+export const LIST_RECORDS = 1000;
+export const EXPORT_BATCH = 1000;
+
+function positiveInt(name, fallback, { min = 1, max = Number.MAX_SAFE_INTEGER } = {}) {
+  const text = process.env[name];
+  if (text === undefined || text.trim() === '') return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`${name} must be an integer between ${min} and ${max} (got "${text}")`);
+  }
+  return value;
+}
+
+function selectedWorkloads() {
+  const text = process.env.BENCH_ONLY;
+  if (text === undefined || text.trim() === '') return [...WORKLOADS];
+  const wanted = new Set();
+  for (const raw of text.split(',')) {
+    const name = raw.trim();
+    if (name === '') continue;
+    const names = ALIASES[name] ?? [name];
+    for (const n of names) {
+      if (!WORKLOADS.includes(n)) {
+        throw new Error(
+          `BENCH_ONLY: unknown workload "${name}"; choose from ${[...WORKLOADS, 'anchors', 'cluster'].join(', ')}`,
+        );
+      }
+      wanted.add(n);
+    }
+  }
+  return WORKLOADS.filter((w) => wanted.has(w));
+}
+
+export function loadSettings() {
+  const workloads = selectedWorkloads();
+  return {
+    duration: positiveInt('BENCH_DURATION', 10, { max: 3600 }),
+    runs: positiveInt('BENCH_RUNS', 3, { max: 50 }),
+    connections: positiveInt('BENCH_CONNECTIONS', 64, { max: 10_000 }),
+    threads: positiveInt('BENCH_THREADS', Math.min(2, availableParallelism()), { max: 64 }),
+    warmup: positiveInt('BENCH_WARMUP', 2, { min: 0, max: 600 }),
+    exportRecords: positiveInt('BENCH_EXPORT_RECORDS', 100_000, { max: 10_000_000 }),
+    workloads,
+    withWorker: process.env.BENCH_NO_WORKER !== '1',
+    writeDocs: process.env.BENCH_WRITE_DOCS !== '0',
+    /** Diagnosis only: run gateway, api and worker under --cpu-prof (slower; figures not comparable). */
+    cpuProf: process.env.BENCH_CPU_PROF === '1',
+  };
+}

@@ -1,0 +1,369 @@
+// Turns the raw runs into medians, ratios, PASS/MISS verdicts and Markdown.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+
+export const BEGIN = '<!-- bench:begin -->';
+export const END = '<!-- bench:end -->';
+
+export const LABELS = {
+  'node-http': 'anchor: bare node:http, GET 1 KiB',
+  express: 'anchor: bare Express 5 route, GET 1 KiB',
+  'hot-get': 'hot GET through gateway → api (cached record)',
+  list: 'list 1000 records (JSON, ~1.3 MB/response)',
+  put: 'durable PUT 1 KiB, distinct keys',
+  pgbench: 'raw Postgres upsert 1 KiB (pgbench)',
+  export: 'NDJSON export, 100k records',
+};
+
+export function median(values) {
+  const v = values.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return undefined;
+  const mid = Math.floor(v.length / 2);
+  return v.length % 2 ? v[mid] : (v[mid - 1] + v[mid]) / 2;
+}
+
+function max(values) {
+  const v = values.filter((x) => typeof x === 'number' && Number.isFinite(x));
+  return v.length ? Math.max(...v) : undefined;
+}
+
+const METRICS = [
+  'rps',
+  'p50Ms',
+  'p75Ms',
+  'p90Ms',
+  'p99Ms',
+  'p999Ms',
+  'maxMs',
+  'meanMs',
+  'mbps',
+  'records',
+  'bytes',
+  'recordsPerSecond',
+  'mbPerSecond',
+  'ttfbMs',
+  'headersMs',
+  'totalMs',
+];
+
+/** Medians of every metric over the successful runs (peak RSS too; peakRssMax keeps the highest). */
+export function summarize(runs, name = '') {
+  const ok = runs.filter((r) => r.error === undefined);
+  const out = { name, runs: runs.length, ok: ok.length, errors: runs.filter((r) => r.error).map((r) => r.error) };
+  if (ok.length === 0) return out;
+  for (const m of METRICS) {
+    const v = median(ok.map((r) => r[m]));
+    if (v !== undefined) out[m] = v;
+  }
+  out.non2xx = ok.reduce((a, r) => a + (r.non2xx ?? 0), 0);
+  out.socketErrors = ok.reduce((a, r) => a + (r.socketErrors ?? 0), 0);
+  out.timeouts = ok.reduce((a, r) => a + (r.timeouts ?? 0), 0);
+  out.complete = ok.every((r) => r.complete !== false);
+  out.peakRss = {};
+  out.startRss = {};
+  out.cpu = {};
+  const names = new Set(ok.flatMap((r) => Object.keys(r.peakRss ?? {})));
+  out.gatewayPeakRssPerRun = ok.map((r) => r.peakRss?.gateway);
+  out.peakRssMax = {};
+  for (const n of names) {
+    out.peakRss[n] = median(ok.map((r) => r.peakRss?.[n]));
+    out.peakRssMax[n] = max(ok.map((r) => r.peakRss?.[n]));
+  }
+  const starts = new Set(ok.flatMap((r) => Object.keys(r.startRss ?? {})));
+  for (const n of starts) out.startRss[n] = median(ok.map((r) => r.startRss?.[n]));
+  const groups = new Set(ok.flatMap((r) => Object.keys(r.cpu ?? {})));
+  for (const g of groups) out.cpu[g] = median(ok.map((r) => r.cpu?.[g]));
+  return out;
+}
+
+const STREAM_RSS_LIMIT = 200 * 1e6;
+/** "other" CPU (processes outside the benchmark, kernel threads) above which a row is flagged. */
+export const DISTURBED_CPU_PCT = 30;
+
+/** The ratios the issue asks for, from figures of this one invocation. */
+export function ratios(summary, rounds) {
+  const s = (w) => summary[w];
+  const ratio = (a, b) => (a !== undefined && b !== undefined && b > 0 ? a / b : undefined);
+  const perRun = (a, b, field = 'rps') =>
+    rounds
+      .map((round) => ratio(round[a]?.[field], round[b]?.[field]))
+      .filter((x) => x !== undefined)
+      .map((x) => Math.round(x * 1000) / 1000);
+  const hot = s('hot-get');
+  const out = {
+    hotVsExpress: { value: ratio(hot?.rps, s('express')?.rps), perRun: perRun('hot-get', 'express') },
+    hotVsNode: { value: ratio(hot?.rps, s('node-http')?.rps), perRun: perRun('hot-get', 'node-http') },
+    putVsPgbench: { value: ratio(s('put')?.rps, s('pgbench')?.rps), perRun: perRun('put', 'pgbench') },
+    streamRssVsLimit: { value: ratio(s('export')?.peakRss?.gateway, STREAM_RSS_LIMIT) },
+  };
+  return out;
+}
+
+/** "2 of 3 runs failed" when some runs of the workloads failed, else ''. */
+function failedRuns(...workloads) {
+  return workloads
+    .filter((s) => s !== undefined && s.ok < s.runs)
+    .map((s) => `${s.runs - s.ok} of ${s.runs} ${s.name} runs failed`)
+    .join('; ');
+}
+
+/** PASS needs the figure and every run of the workloads involved to have succeeded. */
+export function targets(summary, r) {
+  const hot = summary['hot-get'];
+  const exp = summary.export;
+  const verdict = (ok, failures) => (ok === undefined ? 'n/a' : ok && failures === '' ? 'PASS' : 'MISS');
+  const note = (failures) => (failures === '' ? '' : ` (${failures})`);
+  const hotFailures = failedRuns(hot, summary.express);
+  const putFailures = failedRuns(summary.put, summary.pgbench);
+  const streamFailures = failedRuns(exp);
+  const hotOk =
+    r.hotVsExpress.value === undefined || hot?.p99Ms === undefined
+      ? undefined
+      : r.hotVsExpress.value >= 0.6 && hot.p99Ms < 15 && hot.non2xx === 0;
+  const putOk =
+    r.putVsPgbench.value === undefined ? undefined : r.putVsPgbench.value >= 0.5 && summary.put.non2xx === 0;
+  const rss = exp?.peakRss?.gateway;
+  const streamOk = rss === undefined ? undefined : rss < STREAM_RSS_LIMIT && exp.complete && exp.records >= 100_000;
+  return [
+    {
+      target: 'hot GET ≥ 60% of the bare Express route, p99 < 15 ms',
+      measured:
+        r.hotVsExpress.value === undefined
+          ? `not measured${note(hotFailures)}`
+          : `${pct(r.hotVsExpress.value)} of Express, p99 ${ms(hot.p99Ms)}${note(hotFailures)}`,
+      result: verdict(hotOk, hotFailures),
+    },
+    {
+      target: 'durable PUT ≥ 50% of the raw pgbench upsert, same concurrency',
+      measured:
+        r.putVsPgbench.value === undefined
+          ? `not measured${note(putFailures)}`
+          : `${pct(r.putVsPgbench.value)} of pgbench${note(putFailures)}`,
+      result: verdict(putOk, putFailures),
+    },
+    {
+      target: 'stream 100k records with gateway RSS < 200 MB',
+      measured:
+        rss === undefined
+          ? `not measured${note(streamFailures)}`
+          : `gateway peak ${mb(rss)} (${pct(rss / STREAM_RSS_LIMIT)} of 200 MB; ${mb(exp.startRss.gateway)} when the stream began, ` +
+            `${growth(rss, exp.startRss.gateway)} during it; runs: ${exp.gatewayPeakRssPerRun.map((x) => mb(x)).join(', ')}), ` +
+            `${num(exp.records)} records${exp.complete ? '' : ', INCOMPLETE'}${note(streamFailures)}`,
+      result: verdict(streamOk, streamFailures),
+    },
+  ];
+}
+
+export const num = (v, digits = 0) =>
+  v === undefined || Number.isNaN(v)
+    ? '–'
+    : v.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
+export const ms = (v) => (v === undefined ? '–' : `${num(v, v < 10 ? 2 : 1)} ms`);
+export const mb = (v) => (v === undefined || v === 0 ? '–' : `${num(v / 1e6, 0)} MB`);
+export const pct = (v) => (v === undefined ? '–' : `${num(v * 100, 1)}%`);
+const growth = (peak, start) =>
+  peak === undefined || start === undefined
+    ? '–'
+    : `${peak >= start ? '+' : '−'}${num(Math.abs(peak - start) / 1e6, 0)} MB`;
+const cpuCell = (v) => (v === undefined ? '–' : `${num(v, 0)}%`);
+
+function table(header, rows) {
+  const lines = [`| ${header.join(' | ')} |`, `|${header.map((h, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`];
+  for (const row of rows) lines.push(`| ${row.join(' | ')} |`);
+  return lines.join('\n');
+}
+
+/** The generated Markdown: settings, machine, tables, ratios, verdicts. */
+export function markdown(result) {
+  const { meta, summary, ratios: r, targets: t, hwm, seed } = result;
+  const out = [];
+  if (meta.aborted) out.push(`**Incomplete run**: ${meta.aborted}`, '');
+  out.push(
+    `Generated ${meta.date} by \`${meta.command}\` at commit \`${meta.git.commit}\`${meta.git.dirty ? ' (with uncommitted changes)' : ''}.`,
+    '',
+    `Machine: ${meta.machine.cpus} × ${meta.machine.cpuModel}, ${num(meta.machine.memoryBytes / 2 ** 30, 1)} GiB RAM, ` +
+      `Linux ${meta.machine.kernel}. Node ${meta.versions.node}, PostgreSQL ${meta.versions.postgres ?? '–'} ` +
+      `(synchronous_commit=${meta.postgresSettings?.synchronous_commit ?? '–'}, fsync=${meta.postgresSettings?.fsync ?? '–'}), ` +
+      `Redis ${meta.versions.redis ?? '–'}, ${meta.versions.loadgen ?? 'no HTTP load generator'}, ${meta.versions.pgbench ?? 'no pgbench'}, Express ${meta.versions.express}.`,
+    '',
+    `Settings: ${meta.settings.connections} connections, ${meta.settings.threads} load threads, ${meta.settings.duration} s per run after a ${meta.settings.warmup} s warm-up, ` +
+      `median of ${meta.settings.runs} interleaved run(s); workloads: ${meta.settings.workloads.join(', ')}; worker: ${meta.worker}.`,
+    '',
+  );
+  const httpRows = [];
+  for (const w of ['node-http', 'express', 'hot-get', 'list', 'put', 'pgbench']) {
+    const s = summary[w];
+    if (!s) continue;
+    if (s.ok === 0) {
+      const why = s.runs === 0 ? 'not run (run aborted)' : `all ${s.runs} runs failed: ${s.errors[0]?.split('\n')[0]}`;
+      httpRows.push([LABELS[w], `${s.ok}/${s.runs}`, why, '', '', '', '', '', '', '']);
+      continue;
+    }
+    const errs = (s.non2xx ?? 0) + (s.socketErrors ?? 0) + (s.timeouts ?? 0);
+    // Only the processes the workload goes through: the cluster sits idle during the others.
+    const cluster = !['node-http', 'express', 'pgbench'].includes(w);
+    httpRows.push([
+      LABELS[w],
+      `${s.ok}/${s.runs}`,
+      num(s.rps),
+      ms(s.p50Ms),
+      ms(s.p99Ms),
+      num(errs),
+      cluster ? mb(s.peakRss.gateway) : '–',
+      cluster ? mb(s.peakRss.api) : '–',
+      cluster ? mb(s.peakRss.worker) : '–',
+      mb(s.peakRss.anchor),
+    ]);
+  }
+  if (httpRows.length) {
+    out.push(
+      table(
+        ['Workload', 'runs ok', 'req/s', 'p50', 'p99', 'errors', 'gateway RSS', 'api RSS', 'worker RSS', 'anchor RSS'],
+        httpRows,
+      ),
+      '',
+    );
+  }
+  const e = summary.export;
+  if (e) {
+    if (e.ok === 0)
+      out.push(`Export: ${e.runs === 0 ? 'not run (run aborted)' : `all runs failed: ${e.errors[0]}`}`, '');
+    else
+      out.push(
+        table(
+          [
+            'Export (NDJSON)',
+            'runs ok',
+            'records',
+            'records/s',
+            'MB/s',
+            'first byte',
+            'total',
+            'gateway RSS start → peak',
+            'api RSS start → peak',
+            'worker RSS',
+          ],
+          [
+            [
+              `\`format=ndjson\`, ${num(e.bytes / 1e6, 1)} MB${e.complete ? '' : ' **incomplete**'}`,
+              `${e.ok}/${e.runs}`,
+              num(e.records),
+              num(e.recordsPerSecond),
+              num(e.mbPerSecond, 1),
+              ms(e.ttfbMs),
+              ms(e.totalMs),
+              `${mb(e.startRss.gateway)} → ${mb(e.peakRss.gateway)}`,
+              `${mb(e.startRss.api)} → ${mb(e.peakRss.api)}`,
+              mb(e.peakRss.worker),
+            ],
+          ],
+        ),
+        '',
+      );
+  }
+  out.push(
+    table(
+      ['Ratio (same invocation)', 'value', 'per run'],
+      [
+        ['hot GET / Express', pct(r.hotVsExpress.value), r.hotVsExpress.perRun.map((x) => pct(x)).join(', ') || '–'],
+        ['hot GET / node:http', pct(r.hotVsNode.value), r.hotVsNode.perRun.map((x) => pct(x)).join(', ') || '–'],
+        ['PUT / pgbench upsert', pct(r.putVsPgbench.value), r.putVsPgbench.perRun.map((x) => pct(x)).join(', ') || '–'],
+        ['stream gateway RSS / 200 MB', pct(r.streamRssVsLimit.value), '–'],
+      ],
+    ),
+    '',
+    table(
+      ['Target', 'measured', 'result'],
+      t.map((x) => [x.target, x.measured, `**${x.result}**`]),
+    ),
+    '',
+  );
+  const cpuRows = [];
+  for (const w of ['node-http', 'express', 'hot-get', 'list', 'export', 'put', 'pgbench']) {
+    const s = summary[w];
+    if (!s || s.ok === 0) continue;
+    const c = s.cpu;
+    cpuRows.push([
+      w,
+      cpuCell(c.gateway),
+      cpuCell(c.api),
+      cpuCell(c.worker),
+      cpuCell(c.anchor),
+      cpuCell(c.loadgen),
+      cpuCell(c.postgres),
+      cpuCell(c.redis),
+      cpuCell(c.runner),
+      cpuCell(c.kernel === undefined ? undefined : c.kernel + (c.irq ?? 0)),
+      cpuCell(c.other),
+      cpuCell(c.machine),
+    ]);
+  }
+  if (cpuRows.length) {
+    out.push(
+      `CPU time during the measured window, in % of one core (this machine has ${meta.machine.cpus} cores, so ${meta.machine.cpus * 100}% is all of it). ` +
+        '“kernel” is kernel threads and interrupts (loopback networking, memory reclaim); “other” is every process outside the benchmark (someone else’s build or tests) and time no process was seen to use:',
+      '',
+      table(
+        [
+          'Workload',
+          'gateway',
+          'api',
+          'worker',
+          'anchor',
+          'load gen',
+          'postgres',
+          'redis',
+          'bench runner',
+          'kernel',
+          'other',
+          'machine',
+        ],
+        cpuRows,
+      ),
+      '',
+    );
+  }
+  const failures = Object.values(summary).flatMap((x) =>
+    x.errors.map((error) => `- ${x.name}: ${error.split('\n')[0]}`),
+  );
+  if (failures.length) out.push('Failed runs (not counted in the medians):', '', ...failures, '');
+  const disturbed = Object.entries(summary)
+    .filter(([, x]) => x.ok > 0 && (x.cpu.other ?? 0) > DISTURBED_CPU_PCT)
+    .map(([w, x]) => `${w} (${cpuCell(x.cpu.other)})`);
+  if (disturbed.length) {
+    out.push(
+      `⚠ Processes outside the benchmark used more than ${DISTURBED_CPU_PCT}% of a core during: ${disturbed.join(', ')}. ` +
+        'Those figures are disturbed; rerun on a quiet machine.',
+      '',
+    );
+  }
+  const hwmRows = Object.entries(hwm).map(([name, bytes]) => [
+    name,
+    mb(meta.rssAfterStart?.[name]),
+    mb(meta.rssAfterSeed?.[name]),
+    mb(bytes),
+  ]);
+  if (hwmRows.length) {
+    out.push(table(['Process', 'RSS when ready', 'RSS after seeding', 'VmHWM at the end'], hwmRows), '');
+  }
+  if (seed) {
+    out.push(
+      `Seeding ${num(seed.records)} export records in batches of 1000 through \`POST …/batch\` took ${num(seed.seconds, 1)} s (${num(seed.recordsPerSecond)} records/s).`,
+      '',
+    );
+  }
+  if (meta.commands.length) {
+    out.push('Load commands of the last round:', '', '```sh', ...meta.commands, '```', '');
+  }
+  return out.join('\n');
+}
+
+/** Rewrites the generated block of the doc (creates the doc from `template` if it is missing). */
+export function writeDoc(path, block, template) {
+  const generated = `${BEGIN}\n${block.trimEnd()}\n${END}`;
+  let text = existsSync(path) ? readFileSync(path, 'utf8') : template;
+  const begin = text.indexOf(BEGIN);
+  const end = text.indexOf(END);
+  if (begin === -1 || end === -1 || end < begin) text = `${text.trimEnd()}\n\n${generated}\n`;
+  else text = `${text.slice(0, begin)}${generated}${text.slice(end + END.length)}`;
+  writeFileSync(path, text);
+}

@@ -1,0 +1,636 @@
+// `npm run bench`: the cluster shape of Rosetta next to two anchors, in one invocation, on this
+// machine. See docs/benchmarks.md for what is measured and how to read it.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpus, freemem, release, totalmem } from 'node:os';
+import { join, relative } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  checkPostgres,
+  checkRedis,
+  connectionsInUse,
+  databaseUrl,
+  deleteRedisPrefix,
+  dropDatabase,
+  preparePgbench,
+  recreateDatabase,
+  runPgbench,
+} from './lib/backends.mjs';
+import {
+  BENCH_DIR,
+  CLUSTER_WORKLOADS,
+  DB_NAME,
+  DOC_PATH,
+  EXPORT_COLLECTION,
+  HOT_COLLECTION,
+  PGBENCH_DB_NAME,
+  REDIS_URL,
+  RESULTS_DIR,
+  ROOT,
+  SPACE,
+  VALUE_BYTES,
+  loadSettings,
+} from './lib/config.mjs';
+import { DOC_TEMPLATE } from './lib/doc-template.mjs';
+import { closeAgent } from './lib/http.mjs';
+import { detectLoadgen, runLoad, setScriptDir } from './lib/loadgen.mjs';
+import { freePort, killAllNow, startService, stopAll, stopProcess, waitReady, which } from './lib/procs.mjs';
+import { markdown, mb, ms, num, ratios, summarize, targets, writeDoc } from './lib/report.mjs';
+import { Sampler, procAvailable, readMemory } from './lib/sampler.mjs';
+import { seedExport, seedHotAndList } from './lib/seed.mjs';
+import { streamNdjson } from './lib/stream.mjs';
+
+const HTTP_WORKLOADS = new Set(['node-http', 'express', 'hot-get', 'list', 'put']);
+/** Idle means: the services together use less than this much of one core. */
+const IDLE_CPU_PCT = 5;
+/** Quiet means: everything else on the machine uses less than this much of one core. */
+const QUIET_CPU_PCT = 30;
+const SETTLE_WINDOW_MS = 500;
+const SETTLE_MAX_MS = 60_000;
+const QUIET_MAX_MS = 15_000;
+/** Waiting for a quiet machine stops after this much in total, to keep a run's duration bounded. */
+const QUIET_BUDGET_MS = 60_000;
+
+const log = (...args) => console.log(...args);
+const warn = (text) => console.error(`\n  ! ${text}\n`);
+
+const state = {
+  services: {},
+  createdDbs: new Set(),
+  redisPrefix: undefined,
+  redisUsed: false,
+  cleaning: undefined,
+  interrupted: false,
+  quietWaitMs: 0,
+};
+
+/** First line a tool prints about itself (wrk -v exits with 1, so the status is ignored). */
+function tool(command, args) {
+  const r = spawnSync(command, args, { encoding: 'utf8' });
+  const text = `${r.stdout ?? ''}${r.stderr ?? ''}`.trim();
+  return text === '' ? undefined : text.split('\n')[0];
+}
+
+function gitInfo() {
+  const env = { ...process.env, GIT_OPTIONAL_LOCKS: '0' };
+  const run = (args) => {
+    try {
+      return execFileSync('git', args, {
+        cwd: ROOT,
+        env,
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      }).trim();
+    } catch {
+      return undefined;
+    }
+  };
+  const commit = run(['rev-parse', '--short', 'HEAD']) ?? 'unknown';
+  const status = run(['status', '--porcelain', '--untracked-files=no']);
+  return { commit, dirty: status === undefined ? undefined : status !== '' };
+}
+
+function expressVersion() {
+  try {
+    const pkg = join(ROOT, 'node_modules', 'express', 'package.json');
+    return JSON.parse(readFileSync(pkg, 'utf8')).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Stops every process, drops the databases and deletes the Redis keys; runs once. */
+function cleanup() {
+  state.cleaning ??= (async () => {
+    await stopAll().catch((e) => warn(`stopping processes: ${e.message}`));
+    for (const db of state.createdDbs) {
+      await dropDatabase(db).then(
+        () => state.createdDbs.delete(db),
+        (e) => warn(`could not drop database ${db}: ${e.message}`),
+      );
+    }
+    if (state.redisUsed && state.redisPrefix) {
+      await deleteRedisPrefix(state.redisPrefix).then(
+        (n) => log(`  deleted ${n} Redis keys under ${state.redisPrefix}`),
+        (e) => warn(`could not delete Redis keys under ${state.redisPrefix}: ${e.message}`),
+      );
+    }
+    closeAgent();
+  })();
+  return state.cleaning;
+}
+
+function installSignalHandlers() {
+  let interrupted = false;
+  const onSignal = (signal) => {
+    if (interrupted) {
+      killAllNow();
+      process.exit(130);
+    }
+    interrupted = true;
+    state.interrupted = true;
+    console.error(`\n${signal}: stopping everything and cleaning up (press Ctrl-C again to force)…`);
+    void cleanup().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
+  process.on('exit', killAllNow);
+  const onCrash = (error) => {
+    console.error('\nbenchmark crashed:', error);
+    void cleanup().finally(() => process.exit(1));
+  };
+  process.on('uncaughtException', onCrash);
+  process.on('unhandledRejection', onCrash);
+}
+
+/**
+ * Waits until the services are idle (e.g. the worker has relayed a PUT run's events) and the
+ * rest of the machine is quiet (Postgres done with its work, no one else's build running).
+ * Gives up on the machine after QUIET_MAX_MS: the run's CPU table then shows the interference.
+ */
+async function settle() {
+  const pids = {};
+  for (const [name, proc] of Object.entries(state.services)) if (proc.running) pids[name] = proc.pid;
+  if (!procAvailable) return { ms: 0, quiet: undefined };
+  const started = performance.now();
+  let quiet = false;
+  while (performance.now() - started < SETTLE_MAX_MS) {
+    const sampler = new Sampler(pids);
+    await sleep(SETTLE_WINDOW_MS);
+    const { cpu } = sampler.stop();
+    const ours = Object.keys(pids).reduce((a, name) => a + (cpu[name] ?? 0), 0);
+    const rest = Math.max(0, cpu.machine - ours - cpu.runner);
+    if (ours < IDLE_CPU_PCT && rest < QUIET_CPU_PCT) {
+      quiet = true;
+      break;
+    }
+    if (ours < IDLE_CPU_PCT) {
+      const waited = performance.now() - started;
+      if (waited > QUIET_MAX_MS || state.quietWaitMs + waited > QUIET_BUDGET_MS) break;
+    }
+  }
+  const ms = Math.round(performance.now() - started);
+  state.quietWaitMs += ms;
+  return { ms, quiet };
+}
+
+/** Current VmRSS of every running service (bytes). */
+function rssOfServices() {
+  const out = {};
+  for (const [name, proc] of Object.entries(state.services)) if (proc.running) out[name] = readMemory(proc.pid)?.rss;
+  return out;
+}
+
+function targetsFor(anchor) {
+  const t = {};
+  for (const name of ['gateway', 'api', 'worker']) {
+    const proc = state.services[name];
+    if (proc?.running) t[name] = proc.pid;
+  }
+  if (anchor) t.anchor = state.services[anchor]?.pid;
+  return t;
+}
+
+function assertRunning() {
+  for (const proc of Object.values(state.services)) {
+    if (!proc.running) {
+      throw new Error(
+        `${proc.name} is no longer running (${JSON.stringify(proc.exitInfo)}). Last lines of ${proc.logFile}:\n${proc.logTail()}`,
+      );
+    }
+  }
+}
+
+async function main() {
+  const settings = loadSettings();
+  const started = new Date();
+  const stamp = started.toISOString().replace(/[:.]/g, '-');
+  const logDir = join(RESULTS_DIR, `${stamp}-logs`);
+  log(`Rosetta benchmark — ${started.toISOString()}`);
+  log(
+    `  ${settings.connections} connections, ${settings.duration} s runs after ${settings.warmup} s warm-up, ` +
+      `${settings.runs} run(s), workloads: ${settings.workloads.join(', ')}`,
+  );
+
+  // ---- preflight: tools, builds, backends -------------------------------------------------
+  if (!procAvailable) warn('/proc is not readable here: no RSS or CPU figures');
+  if (settings.cpuProf) warn('BENCH_CPU_PROF=1: services run under --cpu-prof; figures are slower than usual');
+  const loadgen = detectLoadgen();
+  if (loadgen === undefined) {
+    warn(
+      'neither wrk nor autocannon was found: skipping the HTTP workloads (node-http, express, hot-get, list, put).\n' +
+        '    Install wrk from the distribution (apt-get install wrk) to measure them. Nothing is installed by this script.',
+    );
+    settings.workloads = settings.workloads.filter((w) => !HTTP_WORKLOADS.has(w));
+  } else if (loadgen.kind === 'autocannon') {
+    warn(`wrk was not found: using the autocannon already installed at ${loadgen.dir}`);
+  }
+  const pgbench = which('pgbench');
+  if (pgbench === undefined && settings.workloads.includes('pgbench')) {
+    warn('pgbench was not found (it ships with the Postgres client tools): skipping the pgbench workload');
+    settings.workloads = settings.workloads.filter((w) => w !== 'pgbench');
+  }
+  if (settings.workloads.length === 0) throw new Error('no workload left to run');
+  const needCluster = settings.workloads.some((w) => CLUSTER_WORKLOADS.has(w));
+  const needPostgres = needCluster || settings.workloads.includes('pgbench');
+  const dist = (app) => join(ROOT, 'apps', app, 'dist', 'main.js');
+  const profileDir = join(logDir, 'profiles');
+  // Each service is `node apps/<app>/dist/main.js`, started through a symlink to that file in the
+  // run's log directory (Node runs the real path, so nothing else changes): on a shared machine
+  // a `pkill -f dist/main.js` meant for someone else's processes would otherwise end the run.
+  // BENCH_DIRECT=1 starts `node apps/<app>/dist/main.js` literally.
+  const entryDir = join(logDir, 'entry');
+  const entry = (app) => {
+    if (process.env.BENCH_DIRECT === '1') return `apps/${app}/dist/main.js`;
+    const link = join(entryDir, `rosetta-bench-${app}.js`);
+    if (!existsSync(link)) {
+      mkdirSync(entryDir, { recursive: true });
+      symlinkSync(dist(app), link);
+    }
+    return relative(ROOT, link);
+  };
+  const serviceArgs = (app) =>
+    settings.cpuProf
+      ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${app}.cpuprofile`, entry(app)]
+      : [entry(app)];
+  if (needCluster) {
+    for (const app of ['api', 'gateway']) {
+      if (!existsSync(dist(app))) throw new Error(`${dist(app)} is missing: build first (npx turbo run build)`);
+    }
+  }
+  const withWorker = needCluster && settings.withWorker && existsSync(dist('worker'));
+  if (needCluster && !withWorker) {
+    warn(
+      settings.withWorker
+        ? 'apps/worker/dist/main.js is missing: running the cluster without the worker'
+        : 'BENCH_NO_WORKER=1: running the cluster without the worker',
+    );
+  }
+  const pgInfo = needPostgres ? await checkPostgres() : undefined;
+  const redisInfo = needCluster ? await checkRedis() : undefined;
+  if (settings.workloads.includes('pgbench') && pgInfo && settings.connections + 25 > pgInfo.maxConnections) {
+    warn(`pgbench with ${settings.connections} clients may exceed max_connections=${pgInfo.maxConnections}`);
+  }
+
+  const meta = {
+    date: started.toISOString(),
+    command: process.env.npm_lifecycle_event === 'bench' ? 'npm run bench' : 'node bench/run.mjs',
+    env: Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('BENCH_'))),
+    settings,
+    git: gitInfo(),
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      memoryBytes: totalmem(),
+      freeMemoryBytes: freemem(),
+      kernel: release(),
+    },
+    versions: {
+      node: process.versions.node,
+      postgres: pgInfo?.version,
+      redis: redisInfo?.version,
+      loadgen:
+        loadgen?.kind === 'wrk'
+          ? tool('wrk', ['-v'])?.split('\n')[0]?.split(' Copyright')[0]
+          : loadgen
+            ? 'autocannon'
+            : undefined,
+      pgbench: pgbench ? tool('pgbench', ['--version']) : undefined,
+      express: expressVersion(),
+    },
+    postgresSettings: pgInfo?.settings,
+    worker: withWorker ? 'running' : 'not running',
+    logDir,
+    commands: [],
+  };
+  log(
+    `  ${meta.machine.cpus} × ${meta.machine.cpuModel}, ${num(meta.machine.memoryBytes / 2 ** 30, 1)} GiB; Node ${meta.versions.node}` +
+      `${pgInfo ? `, PostgreSQL ${pgInfo.version}` : ''}${redisInfo ? `, Redis ${redisInfo.version}` : ''}, ${meta.versions.loadgen ?? 'no HTTP load generator'}`,
+  );
+  mkdirSync(logDir, { recursive: true });
+  setScriptDir(logDir);
+  log(`  logs: ${logDir}`);
+
+  // ---- start processes ------------------------------------------------------------------------
+  const ports = new Set();
+  const baseEnv = { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'warn' };
+  const urls = {};
+  for (const anchor of ['node-http', 'express']) {
+    if (!settings.workloads.includes(anchor)) continue;
+    const port = await freePort(ports);
+    state.services[anchor] = startService(anchor, process.execPath, [join(BENCH_DIR, 'anchors', `${anchor}.mjs`)], {
+      cwd: ROOT,
+      env: { ...baseEnv, PORT: String(port), HOST: '127.0.0.1' },
+      logFile: join(logDir, `${anchor}.log`),
+    });
+    urls[anchor] = `http://127.0.0.1:${port}`;
+  }
+  for (const anchor of ['node-http', 'express']) {
+    if (urls[anchor]) await waitReady(`${urls[anchor]}${recordPath('hot')}`, { watch: [state.services[anchor]] });
+  }
+
+  let seed;
+  if (needCluster) {
+    state.redisPrefix = `rosetta-bench-${process.pid}:`;
+    await recreateDatabase(DB_NAME);
+    state.createdDbs.add(DB_NAME);
+    const apiPort = await freePort(ports);
+    const gatewayPort = await freePort(ports);
+    const workerPort = await freePort(ports);
+    const apiUrl = `http://127.0.0.1:${apiPort}`;
+    state.redisUsed = true;
+    state.services.api = startService('api', process.execPath, serviceArgs('api'), {
+      cwd: ROOT,
+      env: {
+        ...baseEnv,
+        API_HOST: '127.0.0.1',
+        API_PORT: String(apiPort),
+        DATABASE_URL: databaseUrl(DB_NAME),
+        REDIS_URL,
+        REDIS_PREFIX: state.redisPrefix,
+      },
+      logFile: join(logDir, 'api.log'),
+    });
+    state.services.gateway = startService('gateway', process.execPath, serviceArgs('gateway'), {
+      cwd: ROOT,
+      env: { ...baseEnv, HOST: '127.0.0.1', PORT: String(gatewayPort), API_URL: apiUrl },
+      logFile: join(logDir, 'gateway.log'),
+    });
+    urls.gateway = `http://127.0.0.1:${gatewayPort}`;
+    log(
+      `  starting api (:${apiPort}) and gateway (:${gatewayPort})${withWorker ? ` and worker (health :${workerPort})` : ''}…`,
+    );
+    await waitReady(`${urls.gateway}/readyz`, { watch: [state.services.api, state.services.gateway] });
+    if (withWorker) {
+      state.services.worker = startService('worker', process.execPath, serviceArgs('worker'), {
+        cwd: ROOT,
+        env: {
+          ...baseEnv,
+          API_URL: apiUrl,
+          REDIS_URL,
+          REDIS_PREFIX: state.redisPrefix,
+          WORKER_HEALTH_HOST: '127.0.0.1',
+          WORKER_HEALTH_PORT: String(workerPort),
+        },
+        logFile: join(logDir, 'worker.log'),
+      });
+      try {
+        await waitReady(`http://127.0.0.1:${workerPort}/readyz`, { timeoutMs: 30_000, watch: [state.services.worker] });
+      } catch (error) {
+        warn(`the worker did not become ready, continuing without it:\n${error.message}`);
+        await stopProcess(state.services.worker);
+        delete state.services.worker;
+        meta.worker = 'failed to start';
+      }
+    }
+    meta.rssAfterStart = rssOfServices();
+    log('  cluster ready; seeding through /v1…');
+    if (settings.workloads.some((w) => ['hot-get', 'list', 'put'].includes(w))) await seedHotAndList(urls.gateway);
+    if (settings.workloads.includes('export')) {
+      let lastShown = 0;
+      seed = await seedExport(urls.gateway, settings.exportRecords, (done) => {
+        if (done - lastShown >= 20_000 || done === settings.exportRecords) {
+          lastShown = done;
+          log(`    export seed: ${num(done)} / ${num(settings.exportRecords)}`);
+        }
+      });
+      log(
+        `    seeded ${num(seed.records)} records in ${num(seed.seconds, 1)} s (${num(seed.recordsPerSecond)} records/s)`,
+      );
+    }
+  }
+
+  if (needCluster) meta.rssAfterSeed = rssOfServices();
+
+  let pgb;
+  const pgbenchDir = join(logDir, 'pgbench');
+  if (settings.workloads.includes('pgbench')) {
+    await recreateDatabase(PGBENCH_DB_NAME);
+    state.createdDbs.add(PGBENCH_DB_NAME);
+    pgb = await preparePgbench(PGBENCH_DB_NAME, pgbenchDir, VALUE_BYTES);
+  }
+
+  // ---- the rounds -----------------------------------------------------------------------------
+  const runs = Object.fromEntries(settings.workloads.map((w) => [w, []]));
+  const rounds = [];
+  try {
+    for (let round = 1; round <= settings.runs; round++) {
+      const results = {};
+      rounds.push(results);
+      for (const workload of settings.workloads) {
+        assertRunning();
+        const settled = await settle();
+        let result;
+        try {
+          result = await runWorkload(workload, round, { settings, loadgen, urls, pgb, pgbench, pgbenchDir, meta });
+        } catch (error) {
+          result = { error: error instanceof Error ? error.message : String(error) };
+          if (state.interrupted) return;
+          warn(`${workload} (run ${round}) failed: ${result.error}`);
+        }
+        result.settleMs = settled.ms;
+        result.quietBefore = settled.quiet;
+        runs[workload].push(result);
+        results[workload] = result;
+        if (!result.error) log(`  [run ${round}/${settings.runs}] ${describeRun(workload, result)}`);
+      }
+    }
+  } catch (error) {
+    // A service died (or was killed from outside): report what was measured, but do not
+    // overwrite the figures in the doc with an incomplete run.
+    if (state.interrupted) return;
+    meta.aborted = (error instanceof Error ? error.message : String(error)).split('. Last lines')[0].split('\n')[0];
+    warn(`run aborted: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = 1;
+  }
+
+  const hwm = {};
+  for (const [name, proc] of Object.entries(state.services)) {
+    if (proc.running) hwm[name] = readMemory(proc.pid)?.hwm;
+  }
+
+  await cleanup();
+
+  meta.ports = Object.fromEntries(Object.entries(urls).map(([name, url]) => [name, Number(new URL(url).port)]));
+  meta.commands = meta.commands.map((command) => {
+    let text = command.split(`${ROOT}/`).join('');
+    for (const [name, url] of Object.entries(urls)) text = text.split(url).join(`http://127.0.0.1:<${name}-port>`);
+    return text;
+  });
+
+  report({ meta, seed, hwm, runs, rounds }, join(RESULTS_DIR, `${stamp}.json`), settings.writeDocs);
+}
+
+/** Summary, ratios, verdicts; printed, saved as JSON and (for a complete run) written to the doc. */
+function report({ meta, seed, hwm, runs, rounds }, jsonPath, writeDocs) {
+  const summary = Object.fromEntries(Object.entries(runs).map(([w, r]) => [w, summarize(r, w)]));
+  const r = ratios(summary, rounds);
+  const t = targets(summary, r);
+  const result = { meta, seed, summary, ratios: r, targets: t, hwm, runs };
+  const block = markdown(result);
+  log(`\n${block}`);
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  writeFileSync(jsonPath, `${JSON.stringify(result, null, 2)}\n`);
+  log(`raw results: ${jsonPath}`);
+  if (meta.aborted) {
+    log(`incomplete run (${meta.aborted}): docs/benchmarks.md left as it was`);
+  } else if (writeDocs) {
+    writeDoc(DOC_PATH, block, DOC_TEMPLATE);
+    log(`updated ${DOC_PATH}`);
+  }
+  for (const x of t) log(`${x.result.padEnd(4)}  ${x.target} — ${x.measured}`);
+}
+
+function recordPath(key, collection = HOT_COLLECTION) {
+  return `/v1/spaces/${SPACE}/collections/${collection}/records/${key}`;
+}
+
+function describeRun(workload, r) {
+  const rss = Object.entries(r.peakRss ?? {})
+    .filter(([name]) => name !== 'loadgen')
+    .map(([name, bytes]) => `${name} ${mb(bytes)}`)
+    .join(', ');
+  const cpu = Object.entries(r.cpu ?? {})
+    .filter(([name, v]) => v >= 5 && !['others', 'unseen', 'irq'].includes(name))
+    .map(([name, v]) => `${name} ${num(v)}%`)
+    .join(' ');
+  if (workload === 'export') {
+    return (
+      `${workload.padEnd(9)} ${num(r.records)} records in ${ms(r.totalMs)}: ${num(r.recordsPerSecond)} rec/s, ` +
+      `${num(r.mbPerSecond, 1)} MB/s, first byte ${ms(r.ttfbMs)} | RSS ${rss} | CPU ${cpu}`
+    );
+  }
+  const errors = (r.non2xx ?? 0) + (r.socketErrors ?? 0) + (r.timeouts ?? 0);
+  return (
+    `${workload.padEnd(9)} ${num(r.rps).padStart(7)} req/s  p50 ${ms(r.p50Ms)}  p99 ${ms(r.p99Ms)}` +
+    `${errors ? `  ERRORS ${errors}` : ''} | RSS ${rss} | CPU ${cpu}`
+  );
+}
+
+async function runWorkload(workload, round, ctx) {
+  const { settings, loadgen, urls, pgb, pgbench, pgbenchDir, meta } = ctx;
+  const common = { connections: settings.connections, threads: settings.threads };
+  const anchor = workload === 'node-http' || workload === 'express' ? workload : undefined;
+
+  if (workload === 'export') return runExport(ctx, round);
+
+  if (workload === 'pgbench') {
+    const inUse = await connectionsInUse();
+    const max = (await checkPostgres()).maxConnections;
+    if (inUse + settings.connections > max) {
+      throw new Error(
+        `pgbench needs ${settings.connections} connections; ${inUse} of max_connections=${max} are in use`,
+      );
+    }
+    const spec = { pgbench, database: PGBENCH_DB_NAME, ...pgb, ...common, dir: pgbenchDir };
+    if (settings.warmup > 0) await runPgbench({ ...spec, duration: settings.warmup, log: false });
+    const sampler = new Sampler(targetsFor(undefined));
+    let window;
+    let r;
+    try {
+      r = await runPgbench({
+        ...spec,
+        duration: settings.duration,
+        log: true,
+        onStart: (pid) => sampler.add('loadgen', pid),
+      });
+    } finally {
+      window = sampler.stop();
+    }
+    if (round === settings.runs) meta.commands.push(r.command);
+    return { ...r, peakRss: window.peakRss, cpu: window.cpu, windowMs: window.windowMs };
+  }
+
+  let spec;
+  const base = anchor ? urls[anchor] : urls.gateway;
+  switch (workload) {
+    case 'node-http':
+    case 'express':
+    case 'hot-get':
+      spec = { url: `${base}${recordPath('hot')}`, method: 'GET' };
+      break;
+    case 'list':
+      spec = {
+        url: `${base}/v1/spaces/${SPACE}/collections/${HOT_COLLECTION}/records?prefix=list/&limit=1000`,
+        method: 'GET',
+      };
+      break;
+    case 'put':
+      spec = { url: `${base}${recordPath('put')}`, method: 'PUT', valueBytes: VALUE_BYTES };
+      break;
+    default:
+      throw new Error(`unknown workload ${workload}`);
+  }
+  const tag = `${recordPath('put')}/p${process.pid}-r${round}`;
+  if (settings.warmup > 0) {
+    await runLoad(loadgen, { ...spec, ...common, duration: settings.warmup, putBase: `${tag}-warm` });
+  }
+  const sampler = new Sampler(targetsFor(anchor));
+  let window;
+  let r;
+  try {
+    r = await runLoad(
+      loadgen,
+      { ...spec, ...common, duration: settings.duration, putBase: `${tag}-run` },
+      { onStart: (pid) => sampler.add('loadgen', pid) },
+    );
+  } finally {
+    window = sampler.stop();
+  }
+  if (round === settings.runs && r.command) meta.commands.push(r.command.replace(/p\d+-r\d+-run/, 'p<pid>-r<run>-run'));
+  if (r.requests === 0) throw new Error(`${workload}: no request completed`);
+  const failures = (r.non2xx ?? 0) + (r.socketErrors ?? 0) + (r.timeouts ?? 0);
+  if (failures > r.requests * 0.001) {
+    throw new Error(
+      `${workload}: ${failures} of ${r.requests} requests failed (non-2xx ${r.non2xx}, socket errors ${r.socketErrors}, timeouts ${r.timeouts}); run not counted`,
+    );
+  }
+  return { ...r, peakRss: window.peakRss, cpu: window.cpu, windowMs: window.windowMs };
+}
+
+async function runExport(ctx, round) {
+  const { settings, urls, meta } = ctx;
+  const listUrl = (limit) =>
+    `${urls.gateway}/v1/spaces/${SPACE}/collections/${EXPORT_COLLECTION}/records?prefix=export/&limit=${limit}&format=ndjson`;
+  // Warm-up: short complete exports of the same shape.
+  const warmUntil = performance.now() + settings.warmup * 1000;
+  while (performance.now() < warmUntil) await streamNdjson(listUrl(10_000));
+  await settle();
+  const limit = Math.max(200_000, settings.exportRecords * 2);
+  const sampler = new Sampler(targetsFor(undefined));
+  let window;
+  let r;
+  try {
+    r = await streamNdjson(listUrl(limit));
+  } finally {
+    window = sampler.stop();
+  }
+  if (round === settings.runs)
+    meta.commands.push(`node client: GET ${listUrl(limit).replace(urls.gateway, '')} (lines counted)`);
+  if (!r.complete) throw new Error(`export stream ended without its {"done":true} line after ${r.records} records`);
+  if (r.records !== settings.exportRecords)
+    throw new Error(`export returned ${r.records} records, expected ${settings.exportRecords}`);
+  return { ...r, startRss: window.startRss, peakRss: window.peakRss, cpu: window.cpu, windowMs: window.windowMs };
+}
+
+/** `node bench/run.mjs --from bench/results/<timestamp>.json` renders a saved run again. */
+function rerender(path) {
+  const saved = JSON.parse(readFileSync(path, 'utf8'));
+  const rounds = [];
+  for (const [w, list] of Object.entries(saved.runs)) list.forEach((run, i) => ((rounds[i] ??= {})[w] = run));
+  report({ ...saved, rounds }, path, process.env.BENCH_WRITE_DOCS !== '0');
+}
+
+installSignalHandlers();
+try {
+  if (process.argv[2] === '--from' && process.argv[3]) rerender(process.argv[3]);
+  else await main();
+} catch (error) {
+  if (!state.interrupted)
+    console.error(`\nbenchmark failed: ${error instanceof Error ? error.message : String(error)}`);
+  await cleanup();
+  process.exitCode = 1;
+}
+await cleanup();
