@@ -279,3 +279,52 @@ describe('malformed paths', () => {
     expect(errorOf(await request(app).get(`${base}/%E0%A4%A`).expect(400)).code).toBe('INVALID_ARGUMENT');
   });
 });
+
+describe('coalesced single-record requests', () => {
+  const record = (key: string) => `${base}/docs/records/${key}`;
+
+  it('answers each of many concurrent writes alone, even when one of their batch is refused', async () => {
+    const writes = Array.from({ length: 20 }, (_, i) =>
+      request(app)
+        .put(record(`many/${i}`))
+        .type('text/plain')
+        .send(i === 7 ? 'x'.repeat(5000) : `v${i}`),
+    );
+    const results = await Promise.all(writes);
+    results.forEach((res, i) => expect(res.status).toBe(i === 7 ? 413 : 201));
+    const reads = await Promise.all(Array.from({ length: 20 }, (_, i) => request(app).get(record(`many/${i}`))));
+    reads.forEach((res, i) => {
+      expect(res.status).toBe(i === 7 ? 404 : 200);
+      if (i !== 7) expect(res.text).toBe(`v${i}`);
+    });
+  });
+
+  it('keeps two concurrent writes of one key apart, and reads missing keys as 404 beside found ones', async () => {
+    const [a, b] = await Promise.all([
+      request(app).put(record('twice')).type('text/plain').send('first'),
+      request(app).put(record('twice')).type('text/plain').send('second'),
+    ]);
+    expect([a?.status, b?.status].sort()).toEqual([200, 201]);
+    const [found, missing, bad] = await Promise.all([
+      request(app).get(record('twice')),
+      request(app).get(record('never-written')),
+      request(app).get(record(encodeURIComponent('k'.repeat(1025)))),
+    ]);
+    expect(['first', 'second']).toContain(found?.text);
+    expect(missing?.status).toBe(404);
+    expect(bad?.status).toBe(400);
+  });
+
+  it('undoes a compressed body and refuses an unknown encoding', async () => {
+    const { gzipSync } = await import('node:zlib');
+    await request(app)
+      .put(record('zipped'))
+      .set('content-encoding', 'gzip')
+      .type('text/plain')
+      .send(gzipSync(Buffer.from('unzipped text')))
+      .expect(201);
+    expect((await request(app).get(record('zipped')).expect(200)).text).toBe('unzipped text');
+    const res = await request(app).put(record('weird')).set('content-encoding', 'lzma').send('x').expect(415);
+    expect(errorOf(res).code).toBe('UNSUPPORTED_MEDIA_TYPE');
+  });
+});

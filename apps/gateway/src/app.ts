@@ -5,7 +5,7 @@ import type { RecordApi } from './clients/record-api';
 import { respondWithError } from './errors';
 import { collectionRoutes } from './v1/collections';
 import { openApiDocument } from './v1/openapi';
-import { matchRecordPath, recordReads } from './v1/record-reads';
+import { singleRecords } from './v1/single-records';
 import { recordRoutes } from './v1/records';
 import { RouteTable } from './v1/route';
 
@@ -18,8 +18,8 @@ export interface AppDeps {
 
 /**
  * The gateway as one request listener, without listening (tests drive it with supertest).
- * Reads of one record are answered before Express (see v1/record-reads.ts); everything else
- * goes through the Express app and its route table.
+ * Reads and writes of one record are answered before Express (see v1/single-records.ts);
+ * everything else goes through the Express app and its route table.
  */
 export function createApp(deps: AppDeps): RequestListener {
   const { api, logger } = deps;
@@ -40,7 +40,7 @@ export function createApp(deps: AppDeps): RequestListener {
   });
 
   const table = new RouteTable();
-  const readRecord = recordReads(table, api);
+  const singleRecord = singleRecords(table, api, { maxBodyBytes: deps.maxBodyBytes });
   recordRoutes(table, api, { maxBodyBytes: deps.maxBodyBytes });
   collectionRoutes(table, api);
   const document = JSON.stringify(openApiDocument(table));
@@ -56,19 +56,6 @@ export function createApp(deps: AppDeps): RequestListener {
   app.use(onError);
 
   return (req: IncomingMessage, res: ServerResponse) => {
-    if (req.method === 'GET' || req.method === 'HEAD') {
-      let target;
-      try {
-        target = matchRecordPath(req.url ?? '');
-      } catch (error) {
-        respondWithError(req, res, error, logger);
-        return;
-      }
-      if (target !== undefined) {
-        readRecord(req, res, target).catch((error: unknown) => respondWithError(req, res, error, logger));
-        return;
-      }
-    }
-    app(req, res);
+    if (!singleRecord(req, res, (error) => respondWithError(req, res, error, logger))) app(req, res);
   };
 }

@@ -1,5 +1,5 @@
 import type { Collection, StoredRecord } from '@rosetta/core';
-import type { CacheEntry, CacheLookup, RecordCache, StoreSource } from '../services/ports';
+import type { CacheEntry, CacheLookup, RecordCache, RecordEntry, StoreSource } from '../services/ports';
 
 interface Slot {
   readonly revision: number;
@@ -71,15 +71,17 @@ export class MemoryRecordCache implements RecordCache {
     return `r\u0000${collection.id}\u0000${collection.rootNodeId}\u0000${key}`;
   }
 
-  async lookup(space: string, name: string, key: string): Promise<CacheLookup> {
+  async lookup(space: string, name: string, keys: readonly string[]): Promise<CacheLookup> {
     const collection = await this.lookupCollection(space, name);
     const live = collection?.value;
-    const slot = live === undefined ? undefined : this.read(MemoryRecordCache.recordKey(live, key));
-    const record =
-      slot === undefined || slot.kind === 'm'
+    if (live === undefined) return { collection, records: [] };
+    const records = keys.map((key) => {
+      const slot = this.read(MemoryRecordCache.recordKey(live, key));
+      return slot === undefined || slot.kind === 'm'
         ? undefined
         : { revision: slot.revision, value: slot.value as StoredRecord | undefined };
-    return { collection, record };
+    });
+    return { collection, records };
   }
 
   async lookupCollection(space: string, name: string): Promise<CacheEntry<Collection> | undefined> {
@@ -103,21 +105,18 @@ export class MemoryRecordCache implements RecordCache {
     });
   }
 
-  async storeRecord(
-    collection: Collection,
-    key: string,
-    entry: CacheEntry<StoredRecord>,
-    _source: StoreSource,
-  ): Promise<void> {
-    const size = entry.value?.value.byteLength ?? 0;
-    const kind = entry.value === undefined ? 't' : size > this.options.maxValueBytes ? 'm' : 'v';
-    this.write(MemoryRecordCache.recordKey(collection, key), {
-      revision: entry.revision,
-      kind,
-      value: kind === 'v' ? entry.value : undefined,
-      size: (kind === 'v' ? size : 0) + key.length + 64,
-      expires: this.now() + (kind === 'v' ? this.options.ttlMs : this.options.tombstoneTtlMs),
-    });
+  async storeRecords(collection: Collection, entries: readonly RecordEntry[], _source: StoreSource): Promise<void> {
+    for (const { key, entry } of entries) {
+      const size = entry.value?.value.byteLength ?? 0;
+      const kind = entry.value === undefined ? 't' : size > this.options.maxValueBytes ? 'm' : 'v';
+      this.write(MemoryRecordCache.recordKey(collection, key), {
+        revision: entry.revision,
+        kind,
+        value: kind === 'v' ? entry.value : undefined,
+        size: (kind === 'v' ? size : 0) + key.length + 64,
+        expires: this.now() + (kind === 'v' ? this.options.ttlMs : this.options.tombstoneTtlMs),
+      });
+    }
   }
 
   async close(): Promise<void> {

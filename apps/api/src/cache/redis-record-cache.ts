@@ -1,39 +1,58 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '@rosetta/platform';
-import type { Collection, StoredRecord } from '@rosetta/core';
-import type { CacheEntry, CacheLookup, RecordCache, StoreSource } from '../services/ports';
+import type { Collection } from '@rosetta/core';
+import type { CacheEntry, CacheLookup, RecordCache, RecordEntry, StoreSource } from '../services/ports';
 import { decodeCollection, decodeRecord, encodeCollection, encodeRecord, type EntryKind } from './entries';
 
-// "Set if newer": keep the stored entry when its revision is higher, or equal and not a marker.
-// GETRANGE reads only the header, however large the cached value.
+// "Set if newer", for each key: keep the stored entry when its revision is higher, or equal and
+// not a marker. ARGV holds (revision, payload, ttl ms) per key. GETRANGE reads only the header,
+// however large the cached value.
 const STORE = `
-local head = redis.call('GETRANGE', KEYS[1], 0, 40)
-if head ~= '' then
-  local rev, kind = string.match(head, '^(%d+)|(%a)')
-  if rev then
-    local old = tonumber(rev)
-    local new = tonumber(ARGV[1])
-    if old > new or (old == new and kind ~= 'm') then return 0 end
+local stored = 0
+for i = 1, #KEYS do
+  local new = tonumber(ARGV[3 * i - 2])
+  local keep = false
+  local head = redis.call('GETRANGE', KEYS[i], 0, 40)
+  if head ~= '' then
+    local rev, kind = string.match(head, '^(%d+)|(%a)')
+    if rev then
+      local old = tonumber(rev)
+      keep = old > new or (old == new and kind ~= 'm')
+    end
+  end
+  if not keep then
+    redis.call('SET', KEYS[i], ARGV[3 * i - 1], 'PX', ARGV[3 * i])
+    stored = stored + 1
   end
 end
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-return 1`;
+return stored`;
 
-// The collection entry and, when it is live, its record entry: one round trip for a hot GET.
-// The record key is built from the collection's id; both keys share the {space/name} hash tag.
+// The collection entry and, when it is live, its records' entries: one round trip for a read or
+// a batch of reads. Record keys are built from the collection's id (ARGV[1] is their common
+// head); they share the collection's {space/name} hash tag. Missing entries come back as nil.
 const LOOKUP = `
 local c = redis.call('GET', KEYS[1])
-if not c then return {false, false} end
+if not c then return {false} end
 local id, node = string.match(c, '^%d+|v|(%d+)|(%d+)|')
-if not id then return {c, false} end
-return {c, redis.call('GET', ARGV[1] .. id .. ':' .. node .. ARGV[2]) or false}`;
+if not id then return {c} end
+local head = ARGV[1] .. id .. ':' .. node .. ':'
+local out = {c}
+for i = 2, #ARGV do out[i] = redis.call('GET', head .. ARGV[i]) end
+return out`;
 
 const REPAIR_RETRY_MS = 1000;
 const MAX_DECODED_COLLECTIONS = 1000;
 
+interface StoreItem {
+  readonly key: string;
+  readonly revision: number;
+  readonly payload: string | Buffer;
+  readonly ttlMs: number;
+}
+
 interface CacheCommands {
-  rosettaStore(key: string, revision: number, payload: string | Buffer, ttlMs: number): Promise<number>;
-  rosettaLookupBuffer(key: string, recordHead: string, recordTail: string): Promise<[Buffer | null, Buffer | null]>;
+  rosettaStore(keyCount: number, ...keysThenArgs: Array<string | number | Buffer>): Promise<number>;
+  rosettaLookupBuffer(key: string, recordHead: string, ...keys: string[]): Promise<Array<Buffer | null>>;
 }
 
 export interface RedisRecordCacheOptions {
@@ -64,7 +83,7 @@ export class RedisRecordCache implements RecordCache {
     private readonly options: RedisRecordCacheOptions,
     private readonly logger: Logger,
   ) {
-    redis.defineCommand('rosettaStore', { numberOfKeys: 1, lua: STORE });
+    redis.defineCommand('rosettaStore', { lua: STORE });
     redis.defineCommand('rosettaLookup', { numberOfKeys: 1, lua: LOOKUP });
     this.redis = redis as Redis & CacheCommands;
     redis.on('ready', () => void this.repair());
@@ -90,17 +109,24 @@ export class RedisRecordCache implements RecordCache {
     return `${this.recordHead(collection.space, collection.name)}${collection.id}:${collection.rootNodeId}:${key}`;
   }
 
-  async lookup(space: string, name: string, key: string): Promise<CacheLookup | undefined> {
+  async lookup(space: string, name: string, keys: readonly string[]): Promise<CacheLookup | undefined> {
     if (this.degraded) return undefined;
     try {
-      const [c, r] = await this.redis.rosettaLookupBuffer(
+      const [c, ...entries] = await this.redis.rosettaLookupBuffer(
         this.collectionKey(space, name),
         this.recordHead(space, name),
-        `:${key}`,
+        ...keys,
       );
+      const collection = c === null || c === undefined ? undefined : this.decodeCollection(c.toString('utf8'));
       return {
-        collection: c === null ? undefined : this.decodeCollection(c.toString('utf8')),
-        record: r === null ? undefined : decodeRecord(key, r),
+        collection,
+        records:
+          collection?.value === undefined
+            ? []
+            : keys.map((key, i) => {
+                const entry = entries[i];
+                return entry === null || entry === undefined ? undefined : decodeRecord(key, entry);
+              }),
       };
     } catch (error) {
       this.logger.warn({ err: error }, 'cache lookup failed; reading the database');
@@ -131,35 +157,38 @@ export class RedisRecordCache implements RecordCache {
   }
 
   storeCollection(space: string, name: string, entry: CacheEntry<Collection>, source: StoreSource): Promise<void> {
-    const ttl = entry.value === undefined ? this.options.tombstoneTtlMs : this.options.ttlMs;
-    return this.store(this.collectionKey(space, name), entry.revision, encodeCollection(entry), ttl, source);
+    const ttlMs = entry.value === undefined ? this.options.tombstoneTtlMs : this.options.ttlMs;
+    return this.store(
+      [{ key: this.collectionKey(space, name), revision: entry.revision, payload: encodeCollection(entry), ttlMs }],
+      source,
+    );
   }
 
-  storeRecord(
-    collection: Collection,
-    key: string,
-    entry: CacheEntry<StoredRecord>,
-    source: StoreSource,
-  ): Promise<void> {
-    const kind: EntryKind =
-      entry.value === undefined ? 't' : entry.value.value.byteLength > this.options.maxValueBytes ? 'm' : 'v';
-    const ttl = kind === 'v' ? this.options.ttlMs : this.options.tombstoneTtlMs;
-    return this.store(this.recordKey(collection, key), entry.revision, encodeRecord(entry, kind), ttl, source);
+  storeRecords(collection: Collection, entries: readonly RecordEntry[], source: StoreSource): Promise<void> {
+    return this.store(
+      entries.map(({ key, entry }) => {
+        const kind: EntryKind =
+          entry.value === undefined ? 't' : entry.value.value.byteLength > this.options.maxValueBytes ? 'm' : 'v';
+        return {
+          key: this.recordKey(collection, key),
+          revision: entry.revision,
+          payload: encodeRecord(entry, kind),
+          ttlMs: kind === 'v' ? this.options.ttlMs : this.options.tombstoneTtlMs,
+        };
+      }),
+      source,
+    );
   }
 
-  private async store(
-    key: string,
-    revision: number,
-    payload: string | Buffer,
-    ttlMs: number,
-    source: StoreSource,
-  ): Promise<void> {
+  private async store(items: readonly StoreItem[], source: StoreSource): Promise<void> {
+    if (items.length === 0) return;
+    const args: Array<string | number | Buffer> = items.map((item) => item.key);
+    for (const item of items) args.push(item.revision, item.payload, item.ttlMs);
     try {
-      await this.redis.rosettaStore(key, revision, payload, ttlMs);
+      await this.redis.rosettaStore(items.length, ...args);
     } catch (error) {
       if (source === 'read') return;
-      const known = this.repairs.get(key) ?? 0;
-      this.repairs.set(key, Math.max(known, revision));
+      for (const { key, revision } of items) this.repairs.set(key, Math.max(this.repairs.get(key) ?? 0, revision));
       this.logger.error(
         { err: error, repairs: this.repairs.size },
         'cache store failed; cache reads off until repaired',
@@ -186,7 +215,7 @@ export class RedisRecordCache implements RecordCache {
     this.repairing ??= (async () => {
       try {
         for (const [key, revision] of [...this.repairs]) {
-          await this.redis.rosettaStore(key, revision, `${revision}|m\n`, this.options.tombstoneTtlMs);
+          await this.redis.rosettaStore(1, key, revision, `${revision}|m\n`, this.options.tombstoneTtlMs);
           if (this.repairs.get(key) === revision) this.repairs.delete(key);
         }
         if (this.repairs.size === 0) this.logger.info('cache repaired; cache reads back on');

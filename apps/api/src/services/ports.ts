@@ -102,10 +102,18 @@ export interface ChangesRepository {
 /** A cache entry: a live value, or a tombstone that says the thing is gone. */
 export type CacheEntry<T> = { readonly revision: number; readonly value: T | undefined };
 
+export interface RecordEntry {
+  readonly key: string;
+  readonly entry: CacheEntry<StoredRecord>;
+}
+
 export interface CacheLookup {
   readonly collection: CacheEntry<Collection> | undefined;
-  /** Undefined when missing, or when the cache holds only a "read the database" marker. */
-  readonly record: CacheEntry<StoredRecord> | undefined;
+  /**
+   * One per key asked for, in order, when the collection entry is live (empty otherwise); each
+   * undefined when missing, or when the cache holds only a "read the database" marker.
+   */
+  readonly records: ReadonlyArray<CacheEntry<StoredRecord> | undefined>;
 }
 
 /**
@@ -121,15 +129,16 @@ export type StoreSource = 'write' | 'read';
  * can never overwrite what a writer stored after committing. See docs/cache-consistency.md.
  */
 export interface RecordCache {
-  /** The collection entry and, when it is live, its record entry, in one round trip. Undefined if the cache is unavailable. */
-  lookup(space: string, name: string, key: string): Promise<CacheLookup | undefined>;
+  /** The collection entry and, when it is live, its records' entries, in one round trip. Undefined if the cache is unavailable. */
+  lookup(space: string, name: string, keys: readonly string[]): Promise<CacheLookup | undefined>;
   lookupCollection(space: string, name: string): Promise<CacheEntry<Collection> | undefined>;
   storeCollection(space: string, name: string, entry: CacheEntry<Collection>, source: StoreSource): Promise<void>;
   /**
-   * Stores a record entry; `value: undefined` is a tombstone (deleted). A value too large for
-   * the cache is stored as a marker: "revision N exists, read the database".
+   * Stores record entries, each by the same rule, in one round trip; `value: undefined` is a
+   * tombstone (deleted). A value too large for the cache is stored as a marker: "revision N
+   * exists, read the database".
    */
-  storeRecord(collection: Collection, key: string, entry: CacheEntry<StoredRecord>, source: StoreSource): Promise<void>;
+  storeRecords(collection: Collection, entries: readonly RecordEntry[], source: StoreSource): Promise<void>;
   /** Whether a store after a committed write failed and has not yet been repaired. */
   readonly degraded: boolean;
   close(): Promise<void>;

@@ -103,21 +103,22 @@ export class RecordService {
   async get(address: CollectionAddress, key: string): Promise<StoredRecord | undefined> {
     CollectionResolver.validate(address);
     validateKey(key);
-    const hit = await this.cache.lookup(address.space, address.name, key);
+    const hit = await this.cache.lookup(address.space, address.name, [key]);
     if (hit?.collection !== undefined) {
       const collection = hit.collection.value;
       if (collection === undefined) throw await this.resolver.notFound(address);
-      if (hit.record !== undefined) return hit.record.value;
+      const cached = hit.records[0];
+      if (cached !== undefined) return cached.value;
       const started = this.clock.now();
       const record = await this.records.get(collection, key);
-      this.populate(started, collection, record);
+      if (record !== undefined) this.populate(started, collection, [record]);
       return record;
     }
     const started = this.clock.now();
     const found = await this.records.findWithRecord(address.space, address.name, key);
     if (found === undefined) throw await this.resolver.notFound(address);
     this.resolver.populate(started, found.collection);
-    this.populate(started, found.collection, found.record);
+    if (found.record !== undefined) this.populate(started, found.collection, [found.record]);
     return found.record;
   }
 
@@ -127,9 +128,14 @@ export class RecordService {
     return this.records.head(collection, key);
   }
 
-  private populate(started: number, collection: Collection, record: StoredRecord | undefined): void {
-    if (record === undefined || this.clock.now() - started > POPULATE_WINDOW_MS) return;
-    void this.cache.storeRecord(collection, record.key, { revision: record.revision, value: record }, 'read');
+  /** Puts records read from the database into the cache, if the read is recent enough. */
+  private populate(started: number, collection: Collection, records: readonly StoredRecord[]): void {
+    if (records.length === 0 || this.clock.now() - started > POPULATE_WINDOW_MS) return;
+    void this.cache.storeRecords(
+      collection,
+      records.map((record) => ({ key: record.key, entry: { revision: record.revision, value: record } })),
+      'read',
+    );
   }
 
   private static checkPut(input: PutRecordInput, collection: Collection): PutInput {
@@ -146,10 +152,9 @@ export class RecordService {
     const put = RecordService.checkPut(input, collection);
     const outcome = await this.records.put(collection, put);
     if (outcome.kind === 'condition-failed') throw conditionFailed(put.condition, put.key);
-    await this.cache.storeRecord(
+    await this.cache.storeRecords(
       collection,
-      put.key,
-      { revision: outcome.record.revision, value: { ...outcome.record, value: put.value } },
+      [{ key: put.key, entry: { revision: outcome.record.revision, value: { ...outcome.record, value: put.value } } }],
       'write',
     );
     return { record: outcome.record, created: outcome.created };
@@ -168,7 +173,11 @@ export class RecordService {
       throw conditionFailed({ kind: 'revision', revision: expectedRevision ?? 0 }, key);
     }
     if (outcome.kind === 'absent') return { deleted: false, revision: 0 };
-    await this.cache.storeRecord(collection, key, { revision: outcome.revision, value: undefined }, 'write');
+    await this.cache.storeRecords(
+      collection,
+      [{ key, entry: { revision: outcome.revision, value: undefined } }],
+      'write',
+    );
     return { deleted: true, revision: outcome.revision };
   }
 
@@ -192,31 +201,59 @@ export class RecordService {
       const failed = puts.find((p) => p.key === outcome.key) as PutInput;
       throw conditionFailed(failed.condition, failed.key);
     }
-    await Promise.all(
-      outcome.records.map((record, i) =>
-        this.cache.storeRecord(
-          collection,
-          record.key,
-          { revision: record.revision, value: { ...record, value: (puts[i] as PutInput).value } },
-          'write',
-        ),
-      ),
+    await this.cache.storeRecords(
+      collection,
+      outcome.records.map((record, i) => ({
+        key: record.key,
+        entry: { revision: record.revision, value: { ...record, value: (puts[i] as PutInput).value } },
+      })),
+      'write',
     );
     return { records: outcome.records, createdCount: outcome.createdCount };
   }
 
-  /** One result per requested key, in order; undefined where no record has the key. */
+  /**
+   * One result per requested key, in order; undefined where no record has the key. The cache
+   * answers what it holds in one round trip; the database, in one query, what it does not.
+   */
   async batchGet(
     address: CollectionAddress,
     keys: readonly string[],
     withValues: boolean,
   ): Promise<Array<ScannedRecord | undefined>> {
+    CollectionResolver.validate(address);
     if (keys.length > MAX_BATCH_GET_KEYS) throw invalid('BATCH_TOO_LARGE', `at most ${MAX_BATCH_GET_KEYS} keys`);
     keys.forEach(validateKey);
-    const collection = await this.resolver.resolve(address);
-    const found = await this.records.getMany(collection, [...new Set(keys)], withValues);
-    const byKey = new Map(found.map((r) => [r.key, r]));
-    return keys.map((key) => byKey.get(key));
+    const unique = [...new Set(keys)];
+    const found = new Map<string, StoredRecord | undefined>();
+    let missing = unique;
+    let collection: Collection;
+    const hit = await this.cache.lookup(address.space, address.name, unique);
+    if (hit?.collection === undefined) {
+      collection = await this.resolver.resolve(address);
+    } else {
+      if (hit.collection.value === undefined) throw await this.resolver.notFound(address);
+      collection = hit.collection.value;
+      missing = unique.filter((key, i) => {
+        const cached = hit.records[i];
+        if (cached !== undefined) found.set(key, cached.value);
+        return cached === undefined;
+      });
+    }
+    if (missing.length > 0) {
+      const started = this.clock.now();
+      const loaded = (await this.records.getMany(collection, missing, true)).map((row): StoredRecord => ({
+        ...row,
+        value: row.value ?? new Uint8Array(0),
+      }));
+      for (const record of loaded) found.set(record.key, record);
+      this.populate(started, collection, loaded);
+    }
+    return keys.map((key) => {
+      const record = found.get(key);
+      if (record === undefined) return undefined;
+      return { ...record, size: record.value.byteLength, value: withValues ? record.value : undefined };
+    });
   }
 
   /**
@@ -283,10 +320,10 @@ export class RecordService {
     }
     const collection = await this.resolver.resolve(address);
     const { deleted, more } = await this.records.deleteMatching(collection, filter, size);
-    await Promise.all(
-      deleted.map(({ key, revision }) =>
-        this.cache.storeRecord(collection, key, { revision, value: undefined }, 'write'),
-      ),
+    await this.cache.storeRecords(
+      collection,
+      deleted.map(({ key, revision }) => ({ key, entry: { revision, value: undefined } })),
+      'write',
     );
     return { deleted: deleted.length, more };
   }

@@ -1,4 +1,6 @@
+import type { MessageInitShape } from '@bufbuild/protobuf';
 import { invalid, type WriteCondition } from '@rosetta/core';
+import type { ConditionSchema } from '@rosetta/proto';
 
 /** An entity-tag header: `*`, or the list of tags it names (quotes removed, weak ones marked). */
 type EtagList = '*' | Array<{ readonly tag: string; readonly weak: boolean }>;
@@ -52,4 +54,18 @@ export function notModified(ifNoneMatch: string | undefined, revision: number | 
   if (ifNoneMatch === undefined) return false;
   const tags = parseEtags(ifNoneMatch, 'If-None-Match');
   return tags === '*' || tags.some((t) => t.tag === String(revision));
+}
+
+/** A write condition as the record service's contract carries it (undefined: always). */
+export function conditionMessage(condition: WriteCondition): MessageInitShape<typeof ConditionSchema> | undefined {
+  switch (condition.kind) {
+    case 'revision':
+      return { kind: { case: 'expectedRevision', value: BigInt(condition.revision) } };
+    case 'absent':
+      return { kind: { case: 'createOnly', value: true } };
+    case 'present':
+      return { kind: { case: 'mustExist', value: true } };
+    default:
+      return undefined;
+  }
 }

@@ -2,12 +2,12 @@ import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { Request } from 'express';
 import type { z } from 'zod';
 import { invalid, parseRfc3339Micros, type WriteCondition } from '@rosetta/core';
-import { ScanOrder, type ConditionSchema, type PutEntrySchema, type RecordFilterSchema } from '@rosetta/proto';
+import { ScanOrder, type PutEntrySchema, type RecordFilterSchema } from '@rosetta/proto';
 import { STREAM_TIMEOUT_MS, type RecordApi } from '../clients/record-api';
-import { jsonBody, rawBody } from './body';
-import { etagOf, writeCondition } from './conditions';
+import { jsonBody } from './body';
+import { conditionMessage, writeCondition } from './conditions';
 import { header } from './headers';
-import { recordJson, recordMetaJson, recordPath } from './render';
+import { recordJson, recordMetaJson } from './render';
 import type { RouteTable } from './route';
 import {
   BatchBodySchema,
@@ -21,7 +21,6 @@ import {
   FilterQuerySchema,
   ListQuerySchema,
   RecordListSchema,
-  RecordMetaSchema,
   RecordParamsSchema,
 } from './schemas';
 import { clientGone, writeChunk } from './stream';
@@ -82,19 +81,6 @@ function filterOf(input: FilterText): FilterInit {
   };
 }
 
-function conditionMessage(condition: WriteCondition): MessageInitShape<typeof ConditionSchema> | undefined {
-  switch (condition.kind) {
-    case 'revision':
-      return { kind: { case: 'expectedRevision', value: BigInt(condition.revision) } };
-    case 'absent':
-      return { kind: { case: 'createOnly', value: true } };
-    case 'present':
-      return { kind: { case: 'mustExist', value: true } };
-    default:
-      return undefined;
-  }
-}
-
 const truthy = (value: string | undefined) => value === 'true' || value === '1';
 
 function batchEntry(
@@ -142,50 +128,8 @@ function batchEntry(
 }
 
 export function recordRoutes(table: RouteTable, api: RecordApi, options: { maxBodyBytes: number }): void {
-  const raw = rawBody(options.maxBodyBytes);
   const json = jsonBody(options.maxBodyBytes);
   const { records } = api;
-
-  table.add(
-    {
-      method: 'put',
-      expressPath: RECORD,
-      openapiPath: RECORD_DOC,
-      summary: 'Write a record: the body is the value, Content-Type is kept with it',
-      description:
-        'If-Match: "<revision>" writes only at that revision (compare-and-set); If-Match: * only over an existing record; If-None-Match: * only if the key is new. A failed condition is 412.',
-      tags: TAGS,
-      params: RecordParamsSchema,
-      rawBody: { description: 'The value, any bytes' },
-      before: raw,
-      responses: {
-        200: { description: 'Replaced', content: { 'application/json': { schema: RecordMetaSchema } } },
-        201: { description: 'Created', content: { 'application/json': { schema: RecordMetaSchema } } },
-      },
-      errors: ['REVISION_MISMATCH', 'VALUE_TOO_LARGE', 'COLLECTION_NOT_FOUND', 'INVALID_KEY', 'INVALID_CONTENT_TYPE'],
-    },
-    async (req, res) => {
-      const target = address(req);
-      const key = keyOf(req);
-      const condition = writeCondition(header(req, 'if-match'), header(req, 'if-none-match'));
-      const body: unknown = req.body;
-      const value = Buffer.isBuffer(body) ? body : Buffer.alloc(0);
-      const { record, created } = await records.putRecord({
-        collection: target,
-        key,
-        value,
-        contentType: header(req, 'content-type') ?? '',
-        condition: conditionMessage(condition),
-      });
-      if (record === undefined) throw new Error('the record service acknowledged a write without its record');
-      const headers: Record<string, string> = { etag: etagOf(record.revision) };
-      if (created) headers.location = recordPath(target.space, target.collection, key);
-      res
-        .status(created ? 201 : 200)
-        .set(headers)
-        .json(recordMetaJson(record));
-    },
-  );
 
   table.add(
     {

@@ -1,0 +1,72 @@
+import type { Client } from '@connectrpc/connect';
+import { validateKey } from '@rosetta/core';
+import type { Record as RecordMessage, RecordService } from '@rosetta/proto';
+
+interface Waiter {
+  readonly key: string;
+  resolve(record: RecordMessage | undefined): void;
+  reject(error: unknown): void;
+}
+
+interface Pending {
+  readonly collection: { readonly space: string; readonly collection: string };
+  readonly waiters: Waiter[];
+}
+
+/** Keys per BatchGet: a few dozen amortize the call; more would only delay the first answer. */
+const MAX_BATCH = 64;
+
+/**
+ * Coalesces the single-record reads that arrive in the same turn of the event loop into one
+ * BatchGet per collection (as DataLoader does). Under load, many GETs arrive together and one
+ * RPC — one HTTP/2 stream, one cache round trip in the record service — serves them all; alone,
+ * a read goes out as a plain GetRecord in the same turn, so nothing waits for company.
+ * Keys are checked here, so that one bad key cannot fail the others' batch.
+ */
+export class RecordReader {
+  private pending = new Map<string, Pending>();
+  private scheduled = false;
+
+  constructor(private readonly records: Client<typeof RecordService>) {}
+
+  get(collection: Pending['collection'], key: string): Promise<RecordMessage | undefined> {
+    validateKey(key);
+    return new Promise((resolve, reject) => {
+      const id = `${collection.space}\u0000${collection.collection}`;
+      let batch = this.pending.get(id);
+      if (batch === undefined) {
+        batch = { collection, waiters: [] };
+        this.pending.set(id, batch);
+      }
+      batch.waiters.push({ key, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const batches = this.pending;
+    this.pending = new Map();
+    for (const { collection, waiters } of batches.values()) {
+      for (let i = 0; i < waiters.length; i += MAX_BATCH) this.send(collection, waiters.slice(i, i + MAX_BATCH));
+    }
+  }
+
+  private send(collection: Pending['collection'], waiters: Waiter[]): void {
+    const [only] = waiters;
+    if (waiters.length === 1 && only !== undefined) {
+      this.records.getRecord({ collection, key: only.key }).then(
+        ({ record }) => only.resolve(record),
+        (error: unknown) => only.reject(error),
+      );
+      return;
+    }
+    this.records.batchGet({ collection, keys: waiters.map((w) => w.key) }).then(
+      ({ results }) => waiters.forEach((w, i) => w.resolve(results[i]?.record)),
+      (error: unknown) => waiters.forEach((w) => w.reject(error)),
+    );
+  }
+}

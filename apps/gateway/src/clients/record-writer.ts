@@ -1,0 +1,128 @@
+import type { MessageInitShape } from '@bufbuild/protobuf';
+import { Code, type Client } from '@connectrpc/connect';
+import { readWireError, type ConditionSchema, type Record as RecordMessage, type RecordService } from '@rosetta/proto';
+
+/** One write: what a PutEntry carries (a plain object, not a message). */
+export interface Entry {
+  readonly key: string;
+  readonly value: Uint8Array;
+  readonly contentType: string;
+  readonly condition: MessageInitShape<typeof ConditionSchema> | undefined;
+}
+
+export interface Written {
+  readonly record: RecordMessage | undefined;
+  readonly created: boolean;
+}
+
+interface Waiter {
+  readonly entry: Entry;
+  resolve(written: Written): void;
+  reject(error: unknown): void;
+}
+
+interface Pending {
+  readonly collection: { readonly space: string; readonly collection: string };
+  readonly waiters: Waiter[];
+}
+
+/** Entries per BatchPut, and their value bytes: enough to share a commit, small enough to stay quick. */
+const MAX_BATCH = 64;
+const MAX_BATCH_BYTES = 4 * 1024 * 1024;
+
+/**
+ * Coalesces the unconditional single-record writes that arrive in the same turn of the event
+ * loop into one BatchPut per collection: one RPC, one transaction, one commit (one fsync) for
+ * all of them. Each write is still acknowledged only after its transaction committed.
+ *
+ * A batch is all or nothing, so one bad write (a value over the collection's limit, say) would
+ * fail its neighbours: when a batch is refused for a domain reason, nothing was written, and
+ * each write is retried alone to get its own answer. Conditional writes, and writes of a key
+ * already waiting in the batch, go alone from the start.
+ */
+export class RecordWriter {
+  private pending = new Map<string, Pending>();
+  private scheduled = false;
+
+  constructor(private readonly records: Client<typeof RecordService>) {}
+
+  put(collection: Pending['collection'], entry: Entry): Promise<Written> {
+    if (entry.condition !== undefined) return this.putAlone(collection, entry);
+    return new Promise((resolve, reject) => {
+      const id = `${collection.space}\u0000${collection.collection}`;
+      let batch = this.pending.get(id);
+      if (batch === undefined) {
+        batch = { collection, waiters: [] };
+        this.pending.set(id, batch);
+      }
+      batch.waiters.push({ entry, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  private async putAlone(collection: Pending['collection'], entry: Entry): Promise<Written> {
+    const { record, created } = await this.records.putRecord({
+      collection,
+      key: entry.key,
+      value: entry.value,
+      contentType: entry.contentType,
+      condition: entry.condition,
+    });
+    return { record, created };
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const batches = this.pending;
+    this.pending = new Map();
+    for (const { collection, waiters } of batches.values()) {
+      let group: Waiter[] = [];
+      let keys = new Set<string>();
+      let bytes = 0;
+      for (const waiter of waiters) {
+        const size = waiter.entry.value.byteLength;
+        if (group.length === MAX_BATCH || bytes + size > MAX_BATCH_BYTES || keys.has(waiter.entry.key)) {
+          this.send(collection, group);
+          group = [];
+          keys = new Set();
+          bytes = 0;
+        }
+        group.push(waiter);
+        keys.add(waiter.entry.key);
+        bytes += size;
+      }
+      this.send(collection, group);
+    }
+  }
+
+  private send(collection: Pending['collection'], waiters: Waiter[]): void {
+    const alone = (waiter: Waiter) =>
+      this.putAlone(collection, waiter.entry).then(waiter.resolve, (error: unknown) => waiter.reject(error));
+    if (waiters.length === 0) return;
+    if (waiters.length === 1) {
+      void alone(waiters[0] as Waiter);
+      return;
+    }
+    this.records.batchPut({ collection, entries: waiters.map((w) => w.entry) }).then(
+      ({ records }) =>
+        waiters.forEach((w, i) => {
+          const record = records[i];
+          w.resolve({ record, created: record !== undefined && record.createdRevision === record.revision });
+        }),
+      (error: unknown) => {
+        // A domain refusal wrote nothing: let each write find out alone. A transport failure
+        // (the record service unreachable or too slow) is every write's answer; retrying each
+        // would only pile load onto an outage.
+        const { code, connectCode } = readWireError(error);
+        if (code !== undefined && code !== 'UNAVAILABLE' && code !== 'INTERNAL' && connectCode !== Code.Unavailable) {
+          waiters.forEach((w) => void alone(w));
+        } else {
+          waiters.forEach((w) => w.reject(error));
+        }
+      },
+    );
+  }
+}
