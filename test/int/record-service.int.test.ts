@@ -288,3 +288,32 @@ describe('scans', () => {
     expect((await api.records.getRecord({ collection: scanned, key: 'n/0001' })).record).toBeUndefined();
   });
 });
+
+describe('revisions of one key', () => {
+  it('grow in commit order, however writes and deletes race', async () => {
+    const raced = { space: 'default', collection: 'raced' };
+    await api.collections.createCollection({ collection: raced });
+    const wrong: string[] = [];
+    for (let round = 0; round < 150; round++) {
+      const key = `k${round % 3}`;
+      const ops = await Promise.all([
+        ...[1, 2, 3].map((n) =>
+          api.records
+            .putRecord({ collection: raced, key, value: bytes(`${round}:${n}`) })
+            .then((r) => ({ op: 'put', revision: r.record?.revision ?? 0n })),
+        ),
+        api.records.deleteRecord({ collection: raced, key }).then((r) => ({ op: 'delete', revision: r.revision })),
+      ]);
+      const last = ops.reduce((a, b) => (b.revision > a.revision ? b : a));
+      const { record } = await api.records.getRecord({ collection: raced, key });
+      // The operation that committed last decides the state, and it must hold the highest revision.
+      if (last.op === 'put' && record?.revision !== last.revision) {
+        wrong.push(`round ${round}: highest is a put at ${last.revision}, the key is at ${record?.revision}`);
+      }
+      if (last.op === 'delete' && record !== undefined && record.revision < last.revision) {
+        wrong.push(`round ${round}: deleted at ${last.revision}, yet the key is at ${record.revision}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+  });
+});

@@ -1,5 +1,5 @@
 import type { Collection, StoredRecord } from '@rosetta/core';
-import type { CacheEntry } from '../services/ports';
+import type { CacheEntry, RecordEntry } from '../services/ports';
 
 /**
  * How cache entries look as bytes (Redis). Every entry starts with `<revision>|<kind>`, which is
@@ -24,10 +24,16 @@ export function decodeCollection(text: string): CacheEntry<Collection> | undefin
   return { revision, value: JSON.parse(match[3] as string) as Collection };
 }
 
-export function encodeRecord(entry: CacheEntry<StoredRecord>, kind: EntryKind): Buffer {
-  const r = entry.value;
-  if (kind !== 'v' || r === undefined) return Buffer.from(`${entry.revision}|${kind}\n`);
-  const head = Buffer.from(`${entry.revision}|v|${r.createdRevision}|${r.created}|${r.updated}|${r.contentType}\n`);
+/** How an entry is kept: a live value small enough for the cache, else a tombstone or a marker. */
+export function entryKind(entry: RecordEntry, maxValueBytes: number): EntryKind {
+  if (entry.state !== 'live') return entry.state === 'deleted' ? 't' : 'm';
+  return entry.record.value.byteLength > maxValueBytes ? 'm' : 'v';
+}
+
+export function encodeRecord(revision: number, record: StoredRecord | undefined, kind: EntryKind): Buffer {
+  if (kind !== 'v' || record === undefined) return Buffer.from(`${revision}|${kind}\n`);
+  const r = record;
+  const head = Buffer.from(`${revision}|v|${r.createdRevision}|${r.created}|${r.updated}|${r.contentType}\n`);
   return Buffer.concat([head, r.value]);
 }
 

@@ -1,5 +1,6 @@
 import type { Collection, StoredRecord } from '@rosetta/core';
 import type { CacheEntry, CacheLookup, RecordCache, RecordEntry, StoreSource } from '../services/ports';
+import { entryKind } from './entries';
 
 interface Slot {
   readonly revision: number;
@@ -106,14 +107,14 @@ export class MemoryRecordCache implements RecordCache {
   }
 
   async storeRecords(collection: Collection, entries: readonly RecordEntry[], _source: StoreSource): Promise<void> {
-    for (const { key, entry } of entries) {
-      const size = entry.value?.value.byteLength ?? 0;
-      const kind = entry.value === undefined ? 't' : size > this.options.maxValueBytes ? 'm' : 'v';
-      this.write(MemoryRecordCache.recordKey(collection, key), {
+    for (const entry of entries) {
+      const kind = entryKind(entry, this.options.maxValueBytes);
+      const record = kind === 'v' && entry.state === 'live' ? entry.record : undefined;
+      this.write(MemoryRecordCache.recordKey(collection, entry.key), {
         revision: entry.revision,
         kind,
-        value: kind === 'v' ? entry.value : undefined,
-        size: (kind === 'v' ? size : 0) + key.length + 64,
+        value: record,
+        size: (record?.value.byteLength ?? 0) + entry.key.length + 64,
         expires: this.now() + (kind === 'v' ? this.options.ttlMs : this.options.tombstoneTtlMs),
       });
     }

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '@rosetta/platform';
 import type { Collection } from '@rosetta/core';
 import type { CacheEntry, CacheLookup, RecordCache, RecordEntry, StoreSource } from '../services/ports';
-import { decodeCollection, decodeRecord, encodeCollection, encodeRecord, type EntryKind } from './entries';
+import { decodeCollection, decodeRecord, encodeCollection, encodeRecord, entryKind } from './entries';
 
 // "Set if newer", for each key: keep the stored entry when its revision is higher, or equal and
 // not a marker. ARGV holds (revision, payload, ttl ms) per key. GETRANGE reads only the header,
@@ -166,13 +166,16 @@ export class RedisRecordCache implements RecordCache {
 
   storeRecords(collection: Collection, entries: readonly RecordEntry[], source: StoreSource): Promise<void> {
     return this.store(
-      entries.map(({ key, entry }) => {
-        const kind: EntryKind =
-          entry.value === undefined ? 't' : entry.value.value.byteLength > this.options.maxValueBytes ? 'm' : 'v';
+      entries.map((entry) => {
+        const kind = entryKind(entry, this.options.maxValueBytes);
         return {
-          key: this.recordKey(collection, key),
+          key: this.recordKey(collection, entry.key),
           revision: entry.revision,
-          payload: encodeRecord(entry, kind),
+          payload: encodeRecord(
+            entry.revision,
+            kind === 'v' && entry.state === 'live' ? entry.record : undefined,
+            kind,
+          ),
           ttlMs: kind === 'v' ? this.options.ttlMs : this.options.tombstoneTtlMs,
         };
       }),

@@ -71,14 +71,22 @@ const PUT_EVENT = `ev AS (
 const INSERT_RECORD = `INSERT INTO records AS t
     (collection_id, node_id, key, value, content_type, created, updated, revision, created_revision)`;
 
-// A write over a live record keeps its creation; over a tombstone (a delete in a versioned
-// collection) the key is born again.
+// Revisions of one key must grow in commit order: the cache keeps the entry with the highest
+// revision, and compare-and-set relies on it. A revision taken before the row lock could lose
+// that order (a writer that took revision N waits on one that took N+1 and commits after it),
+// so every write over an existing row — and a delete leaves its row, as a tombstone — takes a
+// fresh revision in its SET, which runs once the row is locked. A new key's first write has no
+// row to wait for, so the revision taken up front is safe.
+//
+// A write over a live record keeps its creation; over a tombstone the key is born again.
 const UPSERT = `ON CONFLICT (collection_id, node_id, key) DO UPDATE SET
-    value = EXCLUDED.value, content_type = EXCLUDED.content_type, updated = EXCLUDED.updated,
-    revision = EXCLUDED.revision,
-    created = CASE WHEN t.tombstone THEN EXCLUDED.created ELSE t.created END,
-    created_revision = CASE WHEN t.tombstone THEN EXCLUDED.created_revision ELSE t.created_revision END,
-    tombstone = false`;
+    (value, content_type, updated, revision, created, created_revision, tombstone) = (
+      SELECT EXCLUDED.value, EXCLUDED.content_type, EXCLUDED.updated, fresh.r,
+        CASE WHEN t.tombstone THEN EXCLUDED.created ELSE t.created END,
+        CASE WHEN t.tombstone THEN fresh.r ELSE t.created_revision END,
+        false
+      FROM (SELECT nextval('revision_seq') AS r) AS fresh
+    )`;
 
 /** One record, always (`onlyIfAbsent` false) or only when the key is new (or a tombstone). */
 const putOne = (onlyIfAbsent: boolean) => ({
@@ -97,10 +105,8 @@ const PUT_ABSENT = putOne(true);
 
 const putIfPresent = (withRevision: boolean) => ({
   name: withRevision ? 'records.put-if-revision' : 'records.put-if-present',
-  text: `WITH rev AS (SELECT nextval('revision_seq') AS r),
-up AS (
-  UPDATE records AS t SET value = $4, content_type = $5, updated = now(), revision = rev.r
-  FROM rev
+  text: `WITH up AS (
+  UPDATE records AS t SET value = $4, content_type = $5, updated = now(), revision = nextval('revision_seq')
   WHERE t.collection_id = $1 AND t.node_id = $2 AND t.key = $3 AND NOT t.tombstone${withRevision ? ' AND t.revision = $11' : ''}
   RETURNING ${META_T}
 ), ${PUT_EVENT}
@@ -127,16 +133,20 @@ ev AS (
 )
 SELECT key, content_type, created, updated, revision, created_revision, size FROM up`;
 
+// A delete leaves its row as a tombstone (value emptied), so that a write racing it finds the
+// row, waits for it, and takes a later revision (see UPSERT).
+const TOMBSTONE = `tombstone = true, value = ''::bytea, updated = now(), revision = nextval('revision_seq')`;
+
 const deleteSql = (withRevision: boolean) => ({
   name: withRevision ? 'records.delete-if-revision' : 'records.delete',
   text: `WITH del AS (
-  DELETE FROM records
+  UPDATE records SET ${TOMBSTONE}
   WHERE collection_id = $1 AND node_id = $2 AND key = $3 AND NOT tombstone${withRevision ? ' AND revision = $7' : ''}
-  RETURNING key, content_type
+  RETURNING key, content_type, revision
 ),
 ev AS (
   INSERT INTO change_events (revision, op, space, collection, collection_id, node_id, version, key, content_type)
-  SELECT nextval('revision_seq'), 'delete', $4, $5, $1, $2, $6, key, content_type FROM del
+  SELECT revision, 'delete', $4, $5, $1, $2, $6, key, content_type FROM del
   RETURNING revision
 )
 SELECT revision FROM ev`,
@@ -363,13 +373,14 @@ export class SqlRecordsRepository implements RecordsRepository {
          SELECT key FROM records WHERE ${conditions} ORDER BY key LIMIT ${params.add(batchSize)} FOR UPDATE SKIP LOCKED
        ),
        del AS (
-         DELETE FROM records r USING victims v
+         UPDATE records r SET ${TOMBSTONE}
+         FROM victims v
          WHERE r.collection_id = $1 AND r.node_id = $2 AND r.key = v.key
-         RETURNING r.key, r.content_type
+         RETURNING r.key, r.content_type, r.revision
        ),
        ev AS (
          INSERT INTO change_events (revision, op, space, collection, collection_id, node_id, version, key, content_type)
-         SELECT nextval('revision_seq'), 'delete', ${space}, ${name}, $1, $2, ${version}, key, content_type FROM del
+         SELECT revision, 'delete', ${space}, ${name}, $1, $2, ${version}, key, content_type FROM del
          RETURNING key, revision
        )
        SELECT key, revision FROM ev`,

@@ -102,10 +102,14 @@ export interface ChangesRepository {
 /** A cache entry: a live value, or a tombstone that says the thing is gone. */
 export type CacheEntry<T> = { readonly revision: number; readonly value: T | undefined };
 
-export interface RecordEntry {
-  readonly key: string;
-  readonly entry: CacheEntry<StoredRecord>;
-}
+/**
+ * What to cache about a key at a revision: its value (`live`, from a read), that it is gone
+ * (`deleted`, from a delete), or only that it changed (`changed`, from a write: readers must
+ * load it from the database, and their fill then replaces the entry).
+ */
+export type RecordEntry =
+  | { readonly key: string; readonly revision: number; readonly state: 'live'; readonly record: StoredRecord }
+  | { readonly key: string; readonly revision: number; readonly state: 'deleted' | 'changed' };
 
 export interface CacheLookup {
   readonly collection: CacheEntry<Collection> | undefined;
@@ -134,9 +138,8 @@ export interface RecordCache {
   lookupCollection(space: string, name: string): Promise<CacheEntry<Collection> | undefined>;
   storeCollection(space: string, name: string, entry: CacheEntry<Collection>, source: StoreSource): Promise<void>;
   /**
-   * Stores record entries, each by the same rule, in one round trip; `value: undefined` is a
-   * tombstone (deleted). A value too large for the cache is stored as a marker: "revision N
-   * exists, read the database".
+   * Stores record entries, each by the same rule, in one round trip. A live value too large for
+   * the cache is stored as `changed`.
    */
   storeRecords(collection: Collection, entries: readonly RecordEntry[], source: StoreSource): Promise<void>;
   /** Whether a store after a committed write failed and has not yet been repaired. */

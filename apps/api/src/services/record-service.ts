@@ -88,8 +88,8 @@ function positionOf(order: ScanOrder, record: RecordMeta): ScanPosition {
 
 /**
  * Record use cases: validation by core rules, then the repository, with the read cache kept
- * consistent (see docs/cache-consistency.md): every write stores its outcome in the cache,
- * at its revision, before it is acknowledged; readers populate only what is newer.
+ * consistent (see docs/cache-consistency.md): every write marks its key in the cache at its
+ * revision before it is acknowledged (changed, or deleted); readers fill only what is newer.
  */
 export class RecordService {
   constructor(
@@ -133,7 +133,7 @@ export class RecordService {
     if (records.length === 0 || this.clock.now() - started > POPULATE_WINDOW_MS) return;
     void this.cache.storeRecords(
       collection,
-      records.map((record) => ({ key: record.key, entry: { revision: record.revision, value: record } })),
+      records.map((record) => ({ key: record.key, revision: record.revision, state: 'live', record })),
       'read',
     );
   }
@@ -154,7 +154,7 @@ export class RecordService {
     if (outcome.kind === 'condition-failed') throw conditionFailed(put.condition, put.key);
     await this.cache.storeRecords(
       collection,
-      [{ key: put.key, entry: { revision: outcome.record.revision, value: { ...outcome.record, value: put.value } } }],
+      [{ key: put.key, revision: outcome.record.revision, state: 'changed' }],
       'write',
     );
     return { record: outcome.record, created: outcome.created };
@@ -173,11 +173,7 @@ export class RecordService {
       throw conditionFailed({ kind: 'revision', revision: expectedRevision ?? 0 }, key);
     }
     if (outcome.kind === 'absent') return { deleted: false, revision: 0 };
-    await this.cache.storeRecords(
-      collection,
-      [{ key, entry: { revision: outcome.revision, value: undefined } }],
-      'write',
-    );
+    await this.cache.storeRecords(collection, [{ key, revision: outcome.revision, state: 'deleted' }], 'write');
     return { deleted: true, revision: outcome.revision };
   }
 
@@ -203,10 +199,7 @@ export class RecordService {
     }
     await this.cache.storeRecords(
       collection,
-      outcome.records.map((record, i) => ({
-        key: record.key,
-        entry: { revision: record.revision, value: { ...record, value: (puts[i] as PutInput).value } },
-      })),
+      outcome.records.map((record) => ({ key: record.key, revision: record.revision, state: 'changed' })),
       'write',
     );
     return { records: outcome.records, createdCount: outcome.createdCount };
@@ -322,7 +315,7 @@ export class RecordService {
     const { deleted, more } = await this.records.deleteMatching(collection, filter, size);
     await this.cache.storeRecords(
       collection,
-      deleted.map(({ key, revision }) => ({ key, entry: { revision, value: undefined } })),
+      deleted.map(({ key, revision }) => ({ key, revision, state: 'deleted' })),
       'write',
     );
     return { deleted: deleted.length, more };
