@@ -59,8 +59,8 @@ export interface RecordServiceOptions {
 }
 
 export const DEFAULT_RECORD_SERVICE_OPTIONS: RecordServiceOptions = {
-  scanPageSize: 500,
-  scanPageBytes: 4 * 1024 * 1024,
+  scanPageSize: 200,
+  scanPageBytes: 1024 * 1024,
   maxBatchBytes: 64 * 1024 * 1024,
   defaultDeleteBatch: 1000,
   maxDeleteBatch: 10_000,
