@@ -1,16 +1,12 @@
 import type { Client } from '@connectrpc/connect';
 import { validateKey } from '@rosetta/core';
 import type { Record as RecordMessage, RecordService } from '@rosetta/proto';
+import { TurnBatcher, type CollectionRef } from './turn-batcher';
 
 interface Waiter {
   readonly key: string;
   resolve(record: RecordMessage | undefined): void;
   reject(error: unknown): void;
-}
-
-interface Pending {
-  readonly collection: { readonly space: string; readonly collection: string };
-  readonly waiters: Waiter[];
 }
 
 /** Keys per BatchGet: a few dozen amortize the call; more would only delay the first answer. */
@@ -24,38 +20,18 @@ const MAX_BATCH = 64;
  * Keys are checked here, so that one bad key cannot fail the others' batch.
  */
 export class RecordReader {
-  private pending = new Map<string, Pending>();
-  private scheduled = false;
+  private readonly batcher = new TurnBatcher<Waiter>((collection, waiters) => {
+    for (let i = 0; i < waiters.length; i += MAX_BATCH) this.send(collection, waiters.slice(i, i + MAX_BATCH));
+  });
 
   constructor(private readonly records: Client<typeof RecordService>) {}
 
-  get(collection: Pending['collection'], key: string): Promise<RecordMessage | undefined> {
+  get(collection: CollectionRef, key: string): Promise<RecordMessage | undefined> {
     validateKey(key);
-    return new Promise((resolve, reject) => {
-      const id = `${collection.space}\u0000${collection.collection}`;
-      let batch = this.pending.get(id);
-      if (batch === undefined) {
-        batch = { collection, waiters: [] };
-        this.pending.set(id, batch);
-      }
-      batch.waiters.push({ key, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
-      }
-    });
+    return new Promise((resolve, reject) => this.batcher.add(collection, { key, resolve, reject }));
   }
 
-  private flush(): void {
-    this.scheduled = false;
-    const batches = this.pending;
-    this.pending = new Map();
-    for (const { collection, waiters } of batches.values()) {
-      for (let i = 0; i < waiters.length; i += MAX_BATCH) this.send(collection, waiters.slice(i, i + MAX_BATCH));
-    }
-  }
-
-  private send(collection: Pending['collection'], waiters: Waiter[]): void {
+  private send(collection: CollectionRef, waiters: Waiter[]): void {
     const [only] = waiters;
     if (waiters.length === 1 && only !== undefined) {
       this.records.getRecord({ collection, key: only.key }).then(

@@ -1,6 +1,7 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { Code, type Client } from '@connectrpc/connect';
 import { readWireError, type ConditionSchema, type Record as RecordMessage, type RecordService } from '@rosetta/proto';
+import { TurnBatcher, type CollectionRef } from './turn-batcher';
 
 /** One write: what a PutEntry carries (a plain object, not a message). */
 export interface Entry {
@@ -21,11 +22,6 @@ interface Waiter {
   reject(error: unknown): void;
 }
 
-interface Pending {
-  readonly collection: { readonly space: string; readonly collection: string };
-  readonly waiters: Waiter[];
-}
-
 /** Entries per BatchPut, and their value bytes: enough to share a commit, small enough to stay quick. */
 const MAX_BATCH = 64;
 const MAX_BATCH_BYTES = 4 * 1024 * 1024;
@@ -41,29 +37,16 @@ const MAX_BATCH_BYTES = 4 * 1024 * 1024;
  * already waiting in the batch, go alone from the start.
  */
 export class RecordWriter {
-  private pending = new Map<string, Pending>();
-  private scheduled = false;
+  private readonly batcher = new TurnBatcher<Waiter>((collection, waiters) => this.flush(collection, waiters));
 
   constructor(private readonly records: Client<typeof RecordService>) {}
 
-  put(collection: Pending['collection'], entry: Entry): Promise<Written> {
+  put(collection: CollectionRef, entry: Entry): Promise<Written> {
     if (entry.condition !== undefined) return this.putAlone(collection, entry);
-    return new Promise((resolve, reject) => {
-      const id = `${collection.space}\u0000${collection.collection}`;
-      let batch = this.pending.get(id);
-      if (batch === undefined) {
-        batch = { collection, waiters: [] };
-        this.pending.set(id, batch);
-      }
-      batch.waiters.push({ entry, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
-      }
-    });
+    return new Promise((resolve, reject) => this.batcher.add(collection, { entry, resolve, reject }));
   }
 
-  private async putAlone(collection: Pending['collection'], entry: Entry): Promise<Written> {
+  private async putAlone(collection: CollectionRef, entry: Entry): Promise<Written> {
     const { record, created } = await this.records.putRecord({
       collection,
       key: entry.key,
@@ -74,31 +57,27 @@ export class RecordWriter {
     return { record, created };
   }
 
-  private flush(): void {
-    this.scheduled = false;
-    const batches = this.pending;
-    this.pending = new Map();
-    for (const { collection, waiters } of batches.values()) {
-      let group: Waiter[] = [];
-      let keys = new Set<string>();
-      let bytes = 0;
-      for (const waiter of waiters) {
-        const size = waiter.entry.value.byteLength;
-        if (group.length === MAX_BATCH || bytes + size > MAX_BATCH_BYTES || keys.has(waiter.entry.key)) {
-          this.send(collection, group);
-          group = [];
-          keys = new Set();
-          bytes = 0;
-        }
-        group.push(waiter);
-        keys.add(waiter.entry.key);
-        bytes += size;
+  /** Splits a turn's writes into batches: bounded in count and bytes, each key at most once. */
+  private flush(collection: CollectionRef, waiters: Waiter[]): void {
+    let group: Waiter[] = [];
+    let keys = new Set<string>();
+    let bytes = 0;
+    for (const waiter of waiters) {
+      const size = waiter.entry.value.byteLength;
+      if (group.length === MAX_BATCH || bytes + size > MAX_BATCH_BYTES || keys.has(waiter.entry.key)) {
+        this.send(collection, group);
+        group = [];
+        keys = new Set();
+        bytes = 0;
       }
-      this.send(collection, group);
+      group.push(waiter);
+      keys.add(waiter.entry.key);
+      bytes += size;
     }
+    this.send(collection, group);
   }
 
-  private send(collection: Pending['collection'], waiters: Waiter[]): void {
+  private send(collection: CollectionRef, waiters: Waiter[]): void {
     const alone = (waiter: Waiter) =>
       this.putAlone(collection, waiter.entry).then(waiter.resolve, (error: unknown) => waiter.reject(error));
     if (waiters.length === 0) return;
