@@ -27,8 +27,6 @@ export type WriteCondition =
   /** Only if a record has the key, whatever its revision (`If-Match: *`). */
   | { readonly kind: 'present' };
 
-export const ALWAYS: WriteCondition = { kind: 'always' };
-
 export interface PutInput {
   readonly key: string;
   readonly value: Uint8Array;
