@@ -31,6 +31,9 @@ import {
   SPACE,
   VALUE_BYTES,
   loadSettings,
+  AUTH_HEADERS,
+  BENCH_INTERNAL_SECRET,
+  BENCH_TOKEN,
 } from './lib/config.mjs';
 import { DOC_TEMPLATE } from './lib/doc-template.mjs';
 import { closeAgent } from './lib/http.mjs';
@@ -350,6 +353,8 @@ async function main() {
         DATABASE_URL: databaseUrl(DB_NAME),
         REDIS_URL,
         REDIS_PREFIX: state.redisPrefix,
+        ROSETTA_ADMIN_TOKEN: BENCH_TOKEN,
+        ROSETTA_INTERNAL_SECRET: BENCH_INTERNAL_SECRET,
       },
       logFile: join(logDir, 'api.log'),
     });
@@ -371,6 +376,7 @@ async function main() {
           API_URL: apiUrl,
           REDIS_URL,
           REDIS_PREFIX: state.redisPrefix,
+          ROSETTA_INTERNAL_SECRET: BENCH_INTERNAL_SECRET,
           WORKER_HEALTH_HOST: '127.0.0.1',
           WORKER_HEALTH_PORT: String(workerPort),
         },
@@ -549,16 +555,17 @@ async function runWorkload(workload, round, ctx) {
     case 'node-http':
     case 'express':
     case 'hot-get':
-      spec = { url: `${base}${recordPath('hot')}`, method: 'GET' };
+      spec = { url: `${base}${recordPath('hot')}`, method: 'GET', headers: AUTH_HEADERS };
       break;
     case 'list':
       spec = {
         url: `${base}/v1/spaces/${SPACE}/collections/${HOT_COLLECTION}/records?prefix=list/&limit=1000`,
         method: 'GET',
+        headers: AUTH_HEADERS,
       };
       break;
     case 'put':
-      spec = { url: `${base}${recordPath('put')}`, method: 'PUT', valueBytes: VALUE_BYTES };
+      spec = { url: `${base}${recordPath('put')}`, method: 'PUT', valueBytes: VALUE_BYTES, headers: AUTH_HEADERS };
       break;
     default:
       throw new Error(`unknown workload ${workload}`);

@@ -9,6 +9,7 @@ const autocannon = createRequire(join(options.dir, 'package.json'))(options.dir)
 
 const config = {
   url: options.url,
+  headers: options.headers,
   connections: options.connections,
   duration: options.duration,
   timeout: options.timeout,
@@ -19,7 +20,7 @@ if (options.method === 'PUT') {
   config.requests = [
     {
       method: 'PUT',
-      headers: { 'content-type': 'application/octet-stream' },
+      headers: { ...options.headers, 'content-type': 'application/octet-stream' },
       body,
       setupRequest: (req) => ({ ...req, path: `${options.putBase}/${++counter}` }),
     },

@@ -20,6 +20,10 @@ const ALIASES = { anchors: ['node-http', 'express'], cluster: ['hot-get', 'list'
 export const PG = { host: '127.0.0.1', port: Number(process.env.BENCH_PG_PORT ?? 5432), user: 'postgres' };
 export const REDIS_URL = `redis://127.0.0.1:${Number(process.env.BENCH_REDIS_PORT ?? 6379)}`;
 export const DB_NAME = 'rosetta_bench';
+/** The cluster runs with authentication: every request carries the admin's token (ROSETTA_ADMIN_TOKEN). */
+export const BENCH_TOKEN = 'rst_bench-admin-token-0123456789';
+export const BENCH_INTERNAL_SECRET = 'bench-internal-secret-0123456789abcdef';
+export const AUTH_HEADERS = { authorization: `Bearer ${BENCH_TOKEN}` };
 export const PGBENCH_DB_NAME = 'rosetta_bench_pg';
 export const SPACE = 'default';
 export const HOT_COLLECTION = 'bench';

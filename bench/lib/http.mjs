@@ -1,5 +1,7 @@
-// A small HTTP/1.1 client on node:http (keep-alive), for seeding and readiness probes.
+// A small HTTP/1.1 client on node:http (keep-alive), for seeding and readiness probes. Every
+// request carries the bench's admin token.
 import { Agent, request } from 'node:http';
+import { AUTH_HEADERS } from './config.mjs';
 
 const agent = new Agent({ keepAlive: true, maxSockets: 8 });
 
@@ -12,7 +14,11 @@ export function httpRequest(method, url, { body, headers = {}, timeoutMs = 60_00
       {
         method,
         agent,
-        headers: payload === undefined ? headers : { 'content-length': String(payload.length), ...headers },
+        headers: {
+          ...AUTH_HEADERS,
+          ...headers,
+          ...(payload === undefined ? {} : { 'content-length': String(payload.length) }),
+        },
       },
       (res) => {
         const chunks = [];

@@ -64,7 +64,7 @@ function parseWrk(stdout) {
 }
 
 /**
- * One load run. `spec` = { url, method: 'GET' | 'PUT', putBase?, valueBytes?, duration, connections, threads }.
+ * One load run. `spec` = { url, method: 'GET' | 'PUT', headers?, putBase?, valueBytes?, duration, connections, threads }.
  * For PUT, every request writes a new key under `putBase` (a path).
  */
 export async function runLoad(loadgen, spec, { onStart } = {}) {
@@ -78,6 +78,7 @@ export async function runLoad(loadgen, spec, { onStart } = {}) {
       '--latency',
       '--timeout',
       `${TIMEOUT_S}s`,
+      ...Object.entries(spec.headers ?? {}).flatMap(([name, value]) => ['-H', `${name}: ${value}`]),
       '-s',
       script,
       spec.url,
@@ -91,6 +92,7 @@ export async function runLoad(loadgen, spec, { onStart } = {}) {
     dir: loadgen.dir,
     url: spec.url,
     method: spec.method,
+    headers: spec.headers ?? {},
     putBase: spec.putBase,
     valueBytes: spec.valueBytes ?? 1024,
     duration: spec.duration,

@@ -1,5 +1,6 @@
 // The export client: streams an NDJSON listing and counts its lines without parsing them.
 import { request } from 'node:http';
+import { AUTH_HEADERS } from './config.mjs';
 import { performance } from 'node:perf_hooks';
 
 const NEWLINE = 0x0a;
@@ -17,7 +18,7 @@ export function streamNdjson(url, { timeoutMs = 300_000 } = {}) {
     let bytes = 0;
     let lines = 0;
     let tailText = '';
-    const req = request(url, { agent: false, headers: { accept: 'application/x-ndjson' } }, (res) => {
+    const req = request(url, { agent: false, headers: { ...AUTH_HEADERS, accept: 'application/x-ndjson' } }, (res) => {
       headersMs = performance.now() - t0;
       if (res.statusCode !== 200) {
         const chunks = [];

@@ -13,6 +13,7 @@ function init(args)
   local seed = "rosetta-bench-value-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJKLMNOPQRSTUVWXYZ|"
   body = string.rep(seed, math.ceil(size / #seed)):sub(1, size)
   headers = { ["Content-Type"] = "application/octet-stream" }
+  for name, value in pairs(wrk.headers) do headers[name] = value end
   counter = 0
 end
 

@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import { createTestDatabase, redisPrefix, type TestDatabase } from '../support/database';
-import { REDIS_URL } from '../support/env';
+import { authFetch, REDIS_URL, TEST_ADMIN_TOKEN, TEST_INTERNAL_SECRET } from '../support/env';
 import { expectEventually } from '../support/expect-eventually';
 import { freePort, startService, waitUntilReady, type ServiceProcess } from '../support/processes';
 
@@ -30,6 +32,8 @@ beforeAll(async () => {
     REDIS_URL,
     REDIS_PREFIX: prefix,
     MIGRATE_ON_START: 'true',
+    ROSETTA_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    ROSETTA_INTERNAL_SECRET: TEST_INTERNAL_SECRET,
     LOG_LEVEL: 'warn',
   });
   // The api speaks HTTP/2 only, which fetch does not: the gateway's readiness covers it.
@@ -40,6 +44,7 @@ beforeAll(async () => {
     REDIS_PREFIX: prefix,
     WORKER_HEALTH_PORT: String(workerPort),
     RELAY_INTERVAL_MS: '100',
+    ROSETTA_INTERNAL_SECRET: TEST_INTERNAL_SECRET,
     LOG_LEVEL: 'warn',
   });
   gateway = startService('gateway', 'apps/gateway/dist/main.js', {
@@ -63,17 +68,19 @@ afterAll(async () => {
   await db?.drop();
 });
 
+const call = authFetch();
+const run = promisify(execFile);
 const collectionUrl = () => `${base}/v1/spaces/default/collections/e2e`;
 
 it('serves /v1 across the three processes and relays change events through the worker', async () => {
-  const created = await fetch(`${base}/v1/spaces/default/collections`, {
+  const created = await call(`${base}/v1/spaces/default/collections`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ name: 'e2e' }),
   });
   expect(created.status).toBe(201);
 
-  const put = await fetch(`${collectionUrl()}/records/greeting`, {
+  const put = await call(`${collectionUrl()}/records/greeting`, {
     method: 'PUT',
     headers: { 'content-type': 'text/plain' },
     body: 'hello',
@@ -81,11 +88,11 @@ it('serves /v1 across the three processes and relays change events through the w
   expect(put.status).toBe(201);
   const etag = put.headers.get('etag') ?? '';
 
-  const got = await fetch(`${collectionUrl()}/records/greeting`);
+  const got = await call(`${collectionUrl()}/records/greeting`);
   expect(await got.text()).toBe('hello');
   expect(got.headers.get('etag')).toBe(etag);
 
-  const conflict = await fetch(`${collectionUrl()}/records/greeting`, {
+  const conflict = await call(`${collectionUrl()}/records/greeting`, {
     method: 'PUT',
     headers: { 'if-match': '"1"' },
     body: 'nope',
@@ -112,14 +119,14 @@ it('streams a list of 100,000 records with flat gateway memory', async () => {
       key: `bulk/${String(batch * 1000 + i).padStart(6, '0')}`,
       value,
     }));
-    const res = await fetch(`${collectionUrl()}/batch`, {
+    const res = await call(`${collectionUrl()}/batch`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ records }),
     });
     expect(res.status).toBe(200);
   }
-  const res = await fetch(`${collectionUrl()}/records?prefix=bulk/&limit=200000&format=ndjson`);
+  const res = await call(`${collectionUrl()}/records?prefix=bulk/&limit=200000&format=ndjson`);
   expect(res.status).toBe(200);
   const decoder = new TextDecoder();
   let buffered = '';
@@ -148,15 +155,45 @@ it('streams a list of 100,000 records with flat gateway memory', async () => {
 });
 
 it('answers bad input with clear errors over the wire', async () => {
-  const tooBig = await fetch(`${base}/v1/spaces/default/collections`, {
+  const tooBig = await call(`${base}/v1/spaces/default/collections`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: '{"name": 1}',
   });
   expect(tooBig.status).toBe(400);
-  const missing = await fetch(`${base}/v1/spaces/default/collections/nope/records/x`);
+  const missing = await call(`${base}/v1/spaces/default/collections/nope/records/x`);
   expect(missing.status).toBe(404);
   expect(((await missing.json()) as { error: { code: string } }).error.code).toBe('COLLECTION_NOT_FOUND');
+});
+
+it('administers accounts, spaces and tokens with the CLI, across the processes', async () => {
+  const cli = async (...args: string[]) => {
+    const { stdout } = await run(process.execPath, ['scripts/rosetta.mjs', '--url', base, ...args], {
+      env: { ...process.env, ROSETTA_TOKEN: TEST_ADMIN_TOKEN },
+    });
+    return JSON.parse(stdout) as Record<string, unknown>;
+  };
+  expect(await cli('accounts', 'create', 'dora@example.org', '--password', 'dora-password')).toMatchObject({
+    login: 'dora@example.org',
+    personalSpace: 'dora@example.org',
+  });
+  expect(await cli('spaces', 'create', 'crew')).toMatchObject({ name: 'crew', role: 'owner' });
+  expect(await cli('members', 'set', 'crew', 'dora@example.org', 'reader')).toMatchObject({ role: 'reader' });
+  const created = (await cli('tokens', 'create', '--account', 'dora@example.org', '--read-only')) as {
+    secret: string;
+  };
+  const dora = authFetch(created.secret);
+  expect((await dora(`${base}/v1/spaces/crew/collections`)).status).toBe(200);
+  const refused = await dora(`${base}/v1/spaces/crew/collections`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{"name":"x"}',
+  });
+  expect(refused.status).toBe(403);
+  const failure = await run(process.execPath, ['scripts/rosetta.mjs', '--url', base, 'accounts', 'list'], {
+    env: { ...process.env, ROSETTA_TOKEN: created.secret },
+  }).catch((error: { code: number; stderr: string }) => error);
+  expect(failure).toMatchObject({ code: 1, stderr: expect.stringContaining('PERMISSION_DENIED') });
 });
 
 it('shuts every process down gracefully on SIGTERM', async () => {

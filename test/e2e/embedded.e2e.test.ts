@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { createTestDatabase, redisPrefix } from '../support/database';
-import { REDIS_URL } from '../support/env';
+import { authFetch, REDIS_URL, TEST_ADMIN_TOKEN } from '../support/env';
 import { expectEventually } from '../support/expect-eventually';
 import { freePort, startService, waitUntilReady, type ServiceProcess } from '../support/processes';
 
@@ -36,15 +36,21 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 it('runs the whole store in one process and keeps its data across a restart', async () => {
   const base = `http://127.0.0.1:${port}/v1/spaces/default/collections`;
   const first = await start();
+  let call: typeof fetch = fetch;
   try {
     expect(first.output()).toContain(`Rosetta is running at http://127.0.0.1:${port}`);
-    const created = await fetch(base, {
+    // A first start without ROSETTA_ADMIN_PASSWORD or ROSETTA_ADMIN_TOKEN prints an admin token, once.
+    const token = /First start: the admin's API token[^\n]*\n\n\s+(rst_\S+)/.exec(first.output())?.[1];
+    expect(token).toBeDefined();
+    expect((await fetch(base)).status).toBe(401);
+    call = authFetch(token);
+    const created = await call(base, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ name: 'notes' }),
     });
     expect(created.status).toBe(201);
-    const batch = await fetch(`${base}/notes/batch`, {
+    const batch = await call(`${base}/notes/batch`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -52,13 +58,13 @@ it('runs the whole store in one process and keeps its data across a restart', as
       }),
     });
     expect(batch.status).toBe(200);
-    const put = await fetch(`${base}/notes/records/hello`, {
+    const put = await call(`${base}/notes/records/hello`, {
       method: 'PUT',
       headers: { 'content-type': 'text/plain' },
       body: 'world',
     });
     expect(put.status).toBe(201);
-    const duplicate = await fetch(`${base}/notes/batch`, {
+    const duplicate = await call(`${base}/notes/batch`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -76,18 +82,19 @@ it('runs the whole store in one process and keeps its data across a restart', as
 
   const second = await start();
   try {
-    const got = await fetch(`${base}/notes/records/hello`);
+    expect(second.output()).not.toContain('First start');
+    const got = await call(`${base}/notes/records/hello`);
     expect(await got.text()).toBe('world');
-    const listed = (await (await fetch(`${base}/notes/records?prefix=n/&limit=250`)).json()) as {
+    const listed = (await (await call(`${base}/notes/records?prefix=n/&limit=250`)).json()) as {
       records: Array<{ key: string; value: string }>;
       cursor: string | null;
     };
     expect(listed.records).toHaveLength(250);
     expect(listed.records[7]).toMatchObject({ key: 'n/007', value: '{"i":7}' });
     expect(listed.cursor).not.toBeNull();
-    const count = (await (await fetch(`${base}/notes/count?pattern=n/2*`)).json()) as { count: number };
+    const count = (await (await call(`${base}/notes/count?pattern=n/2*`)).json()) as { count: number };
     expect(count.count).toBe(100);
-    expect((await fetch(`${base}/notes/records/d`)).status).toBe(404);
+    expect((await call(`${base}/notes/records/d`)).status).toBe(404);
   } finally {
     expect(await second.stop()).toBe(143);
   }
@@ -107,19 +114,21 @@ it('uses real Postgres, a Redis cache and BullMQ when DATABASE_URL and REDIS_URL
     REDIS_PREFIX: prefix,
     WORKER_HEALTH_PORT: String(await freePort()),
     RELAY_INTERVAL_MS: '100',
+    ROSETTA_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
     LOG_LEVEL: 'warn',
   });
+  const call = authFetch();
   try {
     await waitUntilReady(service, `http://127.0.0.1:${port}/readyz`);
     expect(service.output()).toContain('storage: Postgres at DATABASE_URL; Redis cache, BullMQ jobs');
     const base = `http://127.0.0.1:${port}/v1/spaces/default/collections`;
-    const created = await fetch(base, {
+    const created = await call(base, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ name: 'shared' }),
     });
     expect(created.status).toBe(201);
-    const put = await fetch(`${base}/shared/records/k`, { method: 'PUT', body: 'v' });
+    const put = await call(`${base}/shared/records/k`, { method: 'PUT', body: 'v' });
     expect(put.status).toBe(201);
     await expectEventually(() => expect(events.join('\n')).toContain('"key":"k"'), { timeoutMs: 10_000 });
     const inspector = new Redis(REDIS_URL);

@@ -1,7 +1,7 @@
 import request from 'supertest';
 import type { RequestListener } from 'node:http';
 import { createApp } from '../../apps/gateway/src';
-import { silentLogger, startTestApi, type TestApi } from '../support/api';
+import { asAdmin, silentLogger, startTestApi, type TestApi } from '../support/api';
 
 /** The /v1 API through createApp, over a real record service (direct binding, Postgres, Redis). */
 
@@ -11,7 +11,7 @@ const base = '/v1/spaces/default/collections';
 
 beforeAll(async () => {
   api = await startTestApi();
-  app = createApp({ api, logger: silentLogger, maxBodyBytes: 1024 * 1024 });
+  app = asAdmin(createApp({ api, logger: silentLogger, maxBodyBytes: 1024 * 1024 }));
   await request(app).post(base).send({ name: 'docs', maxValueBytes: 4096 }).expect(201);
 });
 

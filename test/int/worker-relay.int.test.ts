@@ -9,17 +9,14 @@ import {
   MemoryCursorStore,
   type WorkerRuntime,
 } from '../../apps/worker/src';
+import { serviceClients } from '../support/api';
 import { expectEventually } from '../support/expect-eventually';
 import { createLogger } from '../../packages/platform/src';
 import {
   allEventsPattern,
-  ChangeFeedService,
-  CollectionService,
-  createDirectClient,
   decodeEventMessage,
   eventChannel,
   eventsRelayJob,
-  RecordService,
   type ChangeEvent,
 } from '../../packages/proto/src';
 import { createTestDatabase, redisPrefix, type TestDatabase } from '../support/database';
@@ -69,9 +66,9 @@ afterAll(async () => {
   await redis?.quit();
 });
 
-const feed = () => createDirectClient(ChangeFeedService, api.impls.changes);
-const collections = () => createDirectClient(CollectionService, api.impls.collections);
-const records = () => createDirectClient(RecordService, api.impls.records);
+const feed = () => serviceClients(api).changes;
+const collections = () => serviceClients(api).collections;
+const records = () => serviceClients(api).records;
 
 async function createAndPut(collection: string, key: string) {
   const ref = { space: 'default', collection };

@@ -1,8 +1,19 @@
 import pino from 'pino';
 import { createApiRuntime, loadConfig, type ApiRuntime } from '../../apps/api/src';
-import { createDirectClient, ChangeFeedService, CollectionService, RecordService } from '../../packages/proto/src';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import {
+  AdminService,
+  AuthService,
+  ChangeFeedService,
+  CollectionService,
+  createDirectClient,
+  HealthService,
+  RecordService,
+  ServiceGrant,
+  withHeaders,
+} from '../../packages/proto/src';
 import { createTestDatabase, redisPrefix, type TestDatabase } from './database';
-import { REDIS_URL } from './env';
+import { REDIS_URL, TEST_ADMIN_TOKEN, TEST_INTERNAL_SECRET } from './env';
 
 export const silentLogger = pino({ level: 'silent' });
 
@@ -12,6 +23,10 @@ export interface TestApi {
   readonly records: ReturnType<typeof createDirectClient<typeof RecordService>>;
   readonly collections: ReturnType<typeof createDirectClient<typeof CollectionService>>;
   readonly changes: ReturnType<typeof createDirectClient<typeof ChangeFeedService>>;
+  /** Authentication, without any grant (as the gateway calls it). */
+  readonly auth: ReturnType<typeof createDirectClient<typeof AuthService>>;
+  readonly admin: ReturnType<typeof createDirectClient<typeof AdminService>>;
+  readonly health: ReturnType<typeof createDirectClient<typeof HealthService>>;
   close(): Promise<void>;
 }
 
@@ -21,6 +36,28 @@ export interface TestApiOptions {
   /** Redis key prefix; share it to share the cache. `null` runs without Redis (in-process cache). */
   readonly redisPrefix?: string | null;
   readonly env?: Record<string, string>;
+}
+
+/**
+ * Direct clients of a runtime that act as the internal service (an admin): tests of records
+ * and collections use them; the access rules have their own tests. `auth` carries no grant.
+ */
+export function serviceClients(runtime: ApiRuntime) {
+  const auth = createDirectClient(AuthService, runtime.impls.auth);
+  const grant = new ServiceGrant(auth, runtime.internalSecret);
+  const headers = () => grant.headers();
+  return {
+    records: withHeaders(RecordService, createDirectClient(RecordService, runtime.impls.records), headers),
+    collections: withHeaders(
+      CollectionService,
+      createDirectClient(CollectionService, runtime.impls.collections),
+      headers,
+    ),
+    changes: withHeaders(ChangeFeedService, createDirectClient(ChangeFeedService, runtime.impls.changes), headers),
+    auth,
+    admin: withHeaders(AdminService, createDirectClient(AdminService, runtime.impls.admin), headers),
+    health: createDirectClient(HealthService, runtime.impls.health),
+  };
 }
 
 /** The record service on a fresh clone of the migrated template, reached through the direct binding. */
@@ -34,6 +71,8 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
       MIGRATE_ON_START: 'false',
       LOG_LEVEL: 'silent',
       PG_POOL_MAX: '10',
+      ROSETTA_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+      ROSETTA_INTERNAL_SECRET: TEST_INTERNAL_SECRET,
       ...options.env,
     }),
     silentLogger,
@@ -41,12 +80,23 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
   return {
     db,
     runtime,
-    records: createDirectClient(RecordService, runtime.impls.records),
-    collections: createDirectClient(CollectionService, runtime.impls.collections),
-    changes: createDirectClient(ChangeFeedService, runtime.impls.changes),
+    ...serviceClients(runtime),
     async close() {
       await runtime.close();
       if (options.db === undefined) await db.drop();
     },
+  };
+}
+
+/**
+ * A request listener that sends requests without credentials as the admin (its token): for the
+ * tests of what routes do, not of who may call them.
+ */
+export function asAdmin(listener: RequestListener): RequestListener {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    if (req.headers.authorization === undefined && req.headers['x-session-token'] === undefined) {
+      req.headers.authorization = `Bearer ${TEST_ADMIN_TOKEN}`;
+    }
+    listener(req, res);
   };
 }

@@ -20,3 +20,16 @@ export function runId(): string {
   if (id === undefined) throw new Error('the Jest global setup did not run (no ROSETTA_TEST_RUN_ID)');
   return id;
 }
+
+/** The admin token (ROSETTA_ADMIN_TOKEN) and internal secret the tests start services with. */
+export const TEST_ADMIN_TOKEN = 'rst_test-admin-token-0123456789';
+export const TEST_INTERNAL_SECRET = 'test-internal-secret-0123456789abcdef';
+
+/** fetch with a bearer token, unless the call sets its own Authorization. */
+export function authFetch(token: string = TEST_ADMIN_TOKEN): typeof fetch {
+  return (input, init) => {
+    const headers = new Headers(init?.headers);
+    if (!headers.has('authorization')) headers.set('authorization', `Bearer ${token}`);
+    return fetch(input, { ...init, headers });
+  };
+}

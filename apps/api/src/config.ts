@@ -55,6 +55,52 @@ export const ApiConfigSchema = z
       .default(64 * MiB),
     /** Space created at start-up, so that a new store is usable at once. */
     ROSETTA_DEFAULT_SPACE: z.string().default('default'),
+    /**
+     * The cluster's internal secret (at least 32 characters): signs the grants the gateway passes
+     * on each call and is the worker's credential. Every api and worker of a cluster must share it.
+     * Unset: a random one per process, which only an all-in-one process can use.
+     */
+    ROSETTA_INTERNAL_SECRET: envOptionalString().pipe(z.string().min(32).optional()),
+    /** Password of the `admin` account created at first start. Unset: no password login for it. */
+    ROSETTA_ADMIN_PASSWORD: envOptionalString().pipe(z.string().min(8).optional()),
+    /** Accepted as the `admin` account's API token (stored hashed; changing it revokes the old one). */
+    ROSETTA_ADMIN_TOKEN: envOptionalString().pipe(z.string().min(16).optional()),
+    /** Failed password attempts allowed per account within AUTH_FAILURE_WINDOW_SECONDS. */
+    AUTH_MAX_FAILURES_PER_ACCOUNT: z.coerce.number().int().min(1).default(10),
+    /** Failed password attempts allowed per client address within AUTH_FAILURE_WINDOW_SECONDS. */
+    AUTH_MAX_FAILURES_PER_ADDRESS: z.coerce.number().int().min(1).default(100),
+    /** Window of the failed-attempt limits (seconds); past a limit, attempts get 429 until it ends. */
+    AUTH_FAILURE_WINDOW_SECONDS: z.coerce.number().int().min(1).default(900),
+    /** Requests per second allowed per API token that sets no limit of its own; 0: unlimited. */
+    TOKEN_RATE_LIMIT: z.coerce.number().int().min(0).default(0),
+    /** Lifetime of run tokens that ask for none (seconds). */
+    RUN_TOKEN_TTL_SECONDS: z.coerce.number().int().min(1).default(3600),
+    /** Longest lifetime a run token may ask for (seconds). */
+    RUN_TOKEN_MAX_TTL_SECONDS: z.coerce.number().int().min(1).default(86_400),
+    /** JWKS URL of the issuer of external bearer JWTs. */
+    JWT_JWKS_URL: envOptionalString().pipe(z.url().optional()),
+    /** PEM public key (SPKI) that signs external JWTs, when there is no JWKS. */
+    JWT_PUBLIC_KEY: envOptionalString(),
+    /** Shared secret of HS256/384/512 external JWTs. */
+    JWT_SECRET: envOptionalString().pipe(z.string().min(32).optional()),
+    /** Required `iss` of external JWTs. Unset: not checked. */
+    JWT_ISSUER: envOptionalString(),
+    /** Required `aud` of external JWTs. Unset: not checked. */
+    JWT_AUDIENCE: envOptionalString(),
+    /** Space-separated accepted JWT algorithms (RS256 ES256 …). Unset: whatever the key allows. */
+    JWT_ALGORITHMS: envOptionalString(),
+    /** The claim that names the account. */
+    JWT_SUBJECT_CLAIM: z.string().min(1).default('sub'),
+    /** The claim that carries scopes (an array or a space-separated string). Kopano: kc.authorizedScopes. */
+    JWT_SCOPES_CLAIM: z.string().min(1).default('scope'),
+    /** A claim that must be boolean true, e.g. kc.isAccessToken. Unset: none. */
+    JWT_REQUIRED_TRUE_CLAIM: envOptionalString(),
+    /** Refuse JWTs without `exp`. */
+    JWT_REQUIRE_EXP: envBoolean(true),
+    /** Leeway for exp/nbf checks (seconds). */
+    JWT_CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).default(0),
+    /** Create an account the first time a JWT subject is seen. */
+    JWT_CREATE_ACCOUNTS: envBoolean(false),
     /** pino level: trace, debug, info, warn, error, fatal or silent. */
     LOG_LEVEL: envLogLevel(),
     /** Deadline for a graceful shutdown (ms). */

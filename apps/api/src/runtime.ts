@@ -1,8 +1,15 @@
+import { randomBytes } from 'node:crypto';
+import type { ServiceImpl } from '@connectrpc/connect';
 import { Redis } from 'ioredis';
+import type { HealthService } from '@rosetta/proto';
 import type { Logger } from '@rosetta/platform';
 import type { ApiConfig } from './config';
+import { GrantSigner } from './auth/grants';
+import { JwtVerifier } from './auth/jwt';
+import { PasswordAttempts, RequestRates } from './auth/rate-limits';
 import { MemoryRecordCache } from './cache/memory-record-cache';
 import { RedisRecordCache } from './cache/redis-record-cache';
+import { SqlAccountsRepository } from './db/accounts-repository';
 import { SqlChangesRepository } from './db/changes-repository';
 import { SqlCollectionsRepository } from './db/collections-repository';
 import { loadMigrations, migrate } from './db/migrate';
@@ -10,11 +17,16 @@ import { createPgClient } from './db/pg-client';
 import { createPgliteClient } from './db/pglite-client';
 import { SqlRecordsRepository } from './db/records-repository';
 import type { SqlClient } from './db/sql';
+import { AccessControl } from './services/access-control';
+import { AdminService } from './services/admin-service';
+import { AuthService } from './services/auth-service';
+import { bootstrapAdmin, type BootstrapResult } from './services/bootstrap';
 import { ChangeFeedService } from './services/change-feed-service';
 import { CollectionResolver, monotonicClock } from './services/collection-resolver';
 import { CollectionService } from './services/collection-service';
 import type { RecordCache } from './services/ports';
 import { RecordService } from './services/record-service';
+import { adminServiceImpl, authServiceImpl } from './transport/auth-routes';
 import { changeFeedServiceImpl, collectionServiceImpl, recordServiceImpl, type Services } from './transport/routes';
 
 export interface ApiRuntime {
@@ -25,7 +37,14 @@ export interface ApiRuntime {
     readonly records: ReturnType<typeof recordServiceImpl>;
     readonly collections: ReturnType<typeof collectionServiceImpl>;
     readonly changes: ReturnType<typeof changeFeedServiceImpl>;
+    readonly auth: ReturnType<typeof authServiceImpl>;
+    readonly admin: ReturnType<typeof adminServiceImpl>;
+    readonly health: ServiceImpl<typeof HealthService>;
   };
+  /** What the first start created; `generatedToken` is to be printed once. */
+  readonly bootstrap: BootstrapResult;
+  /** The internal secret in use (the configured one, or one made up for this process). */
+  readonly internalSecret: string;
   /** Whether Postgres answers (and Redis, when configured). */
   ready(): Promise<boolean>;
   /** Closes the cache, then Redis, then the database. */
@@ -84,6 +103,42 @@ export async function createApiRuntime(config: ApiConfig, logger: Logger): Promi
   const collectionsRepository = new SqlCollectionsRepository(db);
   await collectionsRepository.ensureSpace(config.ROSETTA_DEFAULT_SPACE);
   const resolver = new CollectionResolver(collectionsRepository, cache, monotonicClock);
+  const accounts = new SqlAccountsRepository(db);
+  const bootstrap = await bootstrapAdmin(accounts, {
+    adminPassword: config.ROSETTA_ADMIN_PASSWORD,
+    adminToken: config.ROSETTA_ADMIN_TOKEN,
+    defaultSpace: config.ROSETTA_DEFAULT_SPACE,
+  });
+  const internalSecret = config.ROSETTA_INTERNAL_SECRET ?? randomBytes(32).toString('base64url');
+  const signer = new GrantSigner(internalSecret);
+  const access = new AccessControl(accounts, signer, new RequestRates(redis, config.REDIS_PREFIX), monotonicClock);
+  const auth = new AuthService(
+    accounts,
+    signer,
+    new PasswordAttempts(redis, config.REDIS_PREFIX, {
+      maxFailuresPerAccount: config.AUTH_MAX_FAILURES_PER_ACCOUNT,
+      maxFailuresPerAddress: config.AUTH_MAX_FAILURES_PER_ADDRESS,
+      failureWindowSeconds: config.AUTH_FAILURE_WINDOW_SECONDS,
+    }),
+    new JwtVerifier({
+      jwksUrl: config.JWT_JWKS_URL,
+      publicKey: config.JWT_PUBLIC_KEY,
+      secret: config.JWT_SECRET,
+      issuer: config.JWT_ISSUER,
+      audience: config.JWT_AUDIENCE,
+      algorithms: (config.JWT_ALGORITHMS ?? '').split(' ').filter((a) => a !== ''),
+      subjectClaim: config.JWT_SUBJECT_CLAIM,
+      scopesClaim: config.JWT_SCOPES_CLAIM,
+      requiredTrueClaim: config.JWT_REQUIRED_TRUE_CLAIM ?? '',
+      clockToleranceSeconds: config.JWT_CLOCK_TOLERANCE_SECONDS,
+      requireExp: config.JWT_REQUIRE_EXP,
+    }),
+    {
+      internalSecret,
+      defaultTokenRateLimit: config.TOKEN_RATE_LIMIT,
+      createJwtAccounts: config.JWT_CREATE_ACCOUNTS,
+    },
+  );
   const services: Services = {
     records: new RecordService(new SqlRecordsRepository(db), resolver, cache, monotonicClock),
     collections: new CollectionService(collectionsRepository, resolver, cache, {
@@ -91,6 +146,17 @@ export async function createApiRuntime(config: ApiConfig, logger: Logger): Promi
       maxValueBytesCeiling: config.MAX_VALUE_BYTES_CEILING,
     }),
     changes: new ChangeFeedService(new SqlChangesRepository(db)),
+    access,
+    auth,
+    admin: new AdminService(accounts, access, {
+      runTokenTtlSeconds: config.RUN_TOKEN_TTL_SECONDS,
+      runTokenMaxTtlSeconds: config.RUN_TOKEN_MAX_TTL_SECONDS,
+    }),
+  };
+  const ready = async () => {
+    const database = await db.ping();
+    const cacheUp = redis === undefined || redis.status === 'ready';
+    return database && cacheUp;
   };
   return {
     services,
@@ -100,12 +166,13 @@ export async function createApiRuntime(config: ApiConfig, logger: Logger): Promi
       records: recordServiceImpl(services, logger),
       collections: collectionServiceImpl(services, logger),
       changes: changeFeedServiceImpl(services, logger),
+      auth: authServiceImpl(services, logger),
+      admin: adminServiceImpl(services, logger),
+      health: { check: async () => ({ ready: await ready().catch(() => false) }) },
     },
-    async ready() {
-      const database = await db.ping();
-      const cacheUp = redis === undefined || redis.status === 'ready';
-      return database && cacheUp;
-    },
+    bootstrap,
+    internalSecret,
+    ready,
     async close() {
       await cache.close();
       if (redis !== undefined) await redis.quit().catch(() => redis?.disconnect());

@@ -25,6 +25,15 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   RECORD_EXISTS: 412,
   VERSION_NOT_FOUND: 404,
   VERSION_LOCKED: 409,
+  UNAUTHENTICATED: 401,
+  PERMISSION_DENIED: 403,
+  RATE_LIMITED: 429,
+  ACCOUNT_NOT_FOUND: 404,
+  ACCOUNT_EXISTS: 409,
+  SPACE_EXISTS: 409,
+  TOKEN_NOT_FOUND: 404,
+  MEMBER_NOT_FOUND: 404,
+  LAST_OWNER: 409,
   UNAVAILABLE: 503,
   INTERNAL: 500,
 };
@@ -42,6 +51,8 @@ export interface HttpFailure {
   readonly message: string;
   /** Set for failures the caller cannot do anything about: log it. */
   readonly unexpected: boolean;
+  /** For RATE_LIMITED: whole seconds until a retry may succeed. */
+  readonly retryAfterSeconds?: number | undefined;
 }
 
 /**
@@ -50,11 +61,13 @@ export interface HttpFailure {
  */
 export function toHttpFailure(error: unknown): HttpFailure {
   if (isDomainError(error)) {
-    return failure(error.code, error.publicMessage);
+    return { ...failure(error.code, error.publicMessage), retryAfterSeconds: error.retryAfterSeconds };
   }
   if (error instanceof ConnectError) {
     const wire = readWireError(error);
-    if (wire.code !== undefined && isErrorCode(wire.code)) return failure(wire.code, wire.publicMessage);
+    if (wire.code !== undefined && isErrorCode(wire.code)) {
+      return { ...failure(wire.code, wire.publicMessage), retryAfterSeconds: wire.retryAfterSeconds };
+    }
     if (wire.connectCode === Code.Unavailable || wire.connectCode === Code.DeadlineExceeded) {
       return { ...failure('UNAVAILABLE', undefined), unexpected: true };
     }
@@ -111,6 +124,8 @@ export function respondWithError(req: IncomingMessage, res: ServerResponse, erro
   }
   const headers: Record<string, string> = { 'content-type': 'application/json; charset=utf-8' };
   if (failure.status === 503) headers['retry-after'] = '1';
+  if (failure.retryAfterSeconds !== undefined) headers['retry-after'] = String(failure.retryAfterSeconds);
+  if (failure.status === 401) headers['www-authenticate'] = 'Bearer realm="rosetta", Basic realm="rosetta"';
   res.writeHead(failure.status, headers);
   res.end(JSON.stringify({ error: { code: failure.code, message } }));
 }

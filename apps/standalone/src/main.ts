@@ -1,7 +1,17 @@
-import { createApiRuntime, loadConfig as loadApiConfig } from '@rosetta/api';
+import { createApiRuntime, firstStartBanner, loadConfig as loadApiConfig } from '@rosetta/api';
 import { createApp, loadConfig as loadGatewayConfig, startHttpServer, type RecordApi } from '@rosetta/gateway';
 import { createLogger, ShutdownManager } from '@rosetta/platform';
-import { ChangeFeedService, CollectionService, RecordService, createDirectClient } from '@rosetta/proto';
+import {
+  AdminService,
+  AuthService,
+  ChangeFeedService,
+  CollectionService,
+  HealthService,
+  RecordService,
+  ServiceGrant,
+  createDirectClient,
+  withHeaders,
+} from '@rosetta/proto';
 import {
   createEmbeddedRelay,
   createWorkerRuntime,
@@ -30,7 +40,12 @@ async function main(): Promise<void> {
     records: createDirectClient(RecordService, runtime.impls.records),
     collections: createDirectClient(CollectionService, runtime.impls.collections),
     changes: createDirectClient(ChangeFeedService, runtime.impls.changes),
+    auth: createDirectClient(AuthService, runtime.impls.auth),
+    admin: createDirectClient(AdminService, runtime.impls.admin),
+    health: createDirectClient(HealthService, runtime.impls.health),
   };
+  const grant = new ServiceGrant(api.auth, runtime.internalSecret);
+  const feed = withHeaders(ChangeFeedService, api.changes, () => grant.headers());
 
   const workerLogger = logger.child({ component: 'worker' });
   if (workerConfig.REDIS_URL === undefined) {
@@ -38,7 +53,7 @@ async function main(): Promise<void> {
       workerLogger.warn({ err: error, revision: event.revision }, 'event listener failed'),
     );
     const relay = createEmbeddedRelay({
-      feed: api.changes,
+      feed,
       publisher: bus,
       cursor: new MemoryCursorStore(),
       batch: workerConfig.RELAY_BATCH,
@@ -47,7 +62,7 @@ async function main(): Promise<void> {
     });
     shutdown.add('outbox relay', () => relay.stop());
   } else {
-    const worker = await createWorkerRuntime(workerConfig, workerLogger, api.changes);
+    const worker = await createWorkerRuntime(workerConfig, workerLogger, feed);
     shutdown.add('worker', () => worker.close());
   }
 
@@ -65,8 +80,12 @@ async function main(): Promise<void> {
       : 'Postgres at DATABASE_URL';
   const cache = apiConfig.REDIS_URL === undefined ? 'in-process cache, jobs and events' : 'Redis cache, BullMQ jobs';
   logger.info({ url: http.url, storage, cache }, 'rosetta listening');
+  const token = runtime.bootstrap.generatedToken;
+  const credential = token === undefined ? '<your token>' : token;
   process.stdout.write(
-    `\n  Rosetta is running at ${http.url}\n  storage: ${storage}; ${cache}\n  try: curl ${http.url}/v1/spaces/${apiConfig.ROSETTA_DEFAULT_SPACE}/collections\n\n`,
+    `\n  Rosetta is running at ${http.url}\n  storage: ${storage}; ${cache}\n` +
+      (token === undefined ? '' : firstStartBanner(token)) +
+      `  try: curl -H 'Authorization: Bearer ${credential}' ${http.url}/v1/spaces/${apiConfig.ROSETTA_DEFAULT_SPACE}/collections\n\n`,
   );
 }
 

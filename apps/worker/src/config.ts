@@ -6,6 +6,8 @@ export const WorkerConfigSchema = z.object({
   API_URL: z.url({ protocol: /^https?$/ }).default('http://127.0.0.1:8081'),
   /** Redis for BullMQ, the event bus and the relay cursor; the worker process requires it (see requireRedisUrl). */
   REDIS_URL: envOptionalString(),
+  /** The cluster's internal secret, shared with the api: the worker's credential. Required by the worker process. */
+  ROSETTA_INTERNAL_SECRET: envOptionalString().pipe(z.string().min(32).optional()),
   /** Prefix of every Redis key and channel, so deployments (and tests) can share a server. */
   REDIS_PREFIX: z.string().default('rosetta:'),
   /** How often the outbox relay runs (ms); each run drains everything committed so far. */
@@ -26,6 +28,16 @@ export type WorkerConfig = z.output<typeof WorkerConfigSchema>;
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): WorkerConfig {
   return parseEnv(WorkerConfigSchema, env);
+}
+
+/** The worker process authenticates to the record service with the internal secret; it must be set. */
+export function requireInternalSecret(config: WorkerConfig): string {
+  if (config.ROSETTA_INTERNAL_SECRET === undefined) {
+    throw new Error(
+      "invalid configuration:\n  ROSETTA_INTERNAL_SECRET: required by the worker process (the same value as the api's)",
+    );
+  }
+  return config.ROSETTA_INTERNAL_SECRET;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { createClient } from '@connectrpc/connect';
 import { createLogger, ShutdownManager } from '@rosetta/platform';
-import { ChangeFeedService, createRpcTransport } from '@rosetta/proto';
-import { loadConfig, requireRedisUrl } from './config';
+import { AuthService, ChangeFeedService, createRpcTransport, ServiceGrant, withHeaders } from '@rosetta/proto';
+import { loadConfig, requireInternalSecret, requireRedisUrl } from './config';
 import { createWorkerRuntime } from './runtime';
 
 /** A hung call would hold the relay job (and its BullMQ lock) for as long as it hangs. */
@@ -12,6 +12,7 @@ const MAX_MESSAGE_BYTES = 128 * 1024 * 1024;
 async function main(): Promise<void> {
   const config = loadConfig();
   requireRedisUrl(config);
+  const secret = requireInternalSecret(config);
   const logger = createLogger({ name: 'worker', level: config.LOG_LEVEL });
   const shutdown = new ShutdownManager(logger, config.SHUTDOWN_TIMEOUT_MS);
   shutdown.installSignalHandlers();
@@ -21,7 +22,8 @@ async function main(): Promise<void> {
     maxMessageBytes: MAX_MESSAGE_BYTES,
   });
   shutdown.add('record service connection', () => transport.close());
-  const feed = createClient(ChangeFeedService, transport);
+  const grant = new ServiceGrant(createClient(AuthService, transport), secret);
+  const feed = withHeaders(ChangeFeedService, createClient(ChangeFeedService, transport), () => grant.headers());
   const runtime = await createWorkerRuntime(config, logger, feed);
   shutdown.add('worker runtime', () => runtime.close());
   logger.info({ api: config.API_URL, health: runtime.healthUrl }, 'worker running');

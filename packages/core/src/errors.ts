@@ -39,6 +39,24 @@ export const ERROR_CODES = [
   'VERSION_NOT_FOUND',
   /** The version node is committed (locked) and refuses writes. */
   'VERSION_LOCKED',
+  /** The request carries no credential, or one that is wrong, expired, revoked or disabled. */
+  'UNAUTHENTICATED',
+  /** The caller is known but may not do this (role, token scope, read-only credential). */
+  'PERMISSION_DENIED',
+  /** Too many attempts or requests; retry after the time given. */
+  'RATE_LIMITED',
+  /** No account has that name. */
+  'ACCOUNT_NOT_FOUND',
+  /** An account with that name (or a space with its personal space's name) already exists. */
+  'ACCOUNT_EXISTS',
+  /** A space with that name already exists. */
+  'SPACE_EXISTS',
+  /** No token has that id (or it belongs to another account). */
+  'TOKEN_NOT_FOUND',
+  /** The account is not a member of the space. */
+  'MEMBER_NOT_FOUND',
+  /** The change would leave a space without an owner. */
+  'LAST_OWNER',
   /** A dependency (database, cache, another service) is unavailable; retrying may succeed. */
   'UNAVAILABLE',
   /** An unexpected failure; the details are logged, never sent. */
@@ -56,6 +74,8 @@ export function isErrorCode(value: unknown): value is ErrorCode {
 export interface DomainErrorOptions {
   /** A message safe to show to the caller; when absent, transports show a generic text for the code. */
   publicMessage?: string;
+  /** For RATE_LIMITED: whole seconds until a retry may succeed. */
+  retryAfterSeconds?: number;
   cause?: unknown;
 }
 
@@ -64,11 +84,13 @@ export class DomainError extends Error {
   override readonly name = 'DomainError';
   readonly code: ErrorCode;
   readonly publicMessage: string | undefined;
+  readonly retryAfterSeconds: number | undefined;
 
   constructor(code: ErrorCode, message: string, options: DomainErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.publicMessage = options.publicMessage;
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
 

@@ -1,3 +1,4 @@
+export * from './access';
 export * from './collections';
 export * from './errors';
 export * from './events';

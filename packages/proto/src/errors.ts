@@ -7,13 +7,24 @@ export interface WireError {
   /** A domain ErrorCode, or undefined when the failure was not a domain error. */
   readonly code: string | undefined;
   readonly publicMessage: string | undefined;
+  /** For RATE_LIMITED: whole seconds until a retry may succeed. */
+  readonly retryAfterSeconds: number | undefined;
   /** The Connect status (tells UNAVAILABLE and DEADLINE_EXCEEDED from the rest). */
   readonly connectCode: Code;
 }
 
 /** Builds the ConnectError the record service returns for a domain error. */
-export function wireError(connectCode: Code, code: string, publicMessage: string | undefined): ConnectError {
-  const detail = create(ErrorDetailSchema, { code, publicMessage: publicMessage ?? '' });
+export function wireError(
+  connectCode: Code,
+  code: string,
+  publicMessage: string | undefined,
+  retryAfterSeconds?: number,
+): ConnectError {
+  const detail = create(ErrorDetailSchema, {
+    code,
+    publicMessage: publicMessage ?? '',
+    retryAfterSeconds: retryAfterSeconds ?? 0,
+  });
   return new ConnectError(publicMessage ?? code, connectCode, undefined, [{ desc: ErrorDetailSchema, value: detail }]);
 }
 
@@ -24,6 +35,7 @@ export function readWireError(error: unknown): WireError {
   return {
     code: detail?.code || undefined,
     publicMessage: detail?.publicMessage || undefined,
+    retryAfterSeconds: detail?.retryAfterSeconds || undefined,
     connectCode: connectError.code,
   };
 }

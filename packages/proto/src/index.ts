@@ -8,3 +8,6 @@ export * from './jobs';
 export * from './events';
 export * from './rpc/client';
 export * from './rpc/server';
+export * from './gen/rosetta/v1/auth_pb';
+export * from './gen/rosetta/v1/health_pb';
+export * from './grants';

@@ -24,6 +24,15 @@ export const CONNECT_CODES: Record<ErrorCode, Code> = {
   RECORD_EXISTS: Code.AlreadyExists,
   VERSION_NOT_FOUND: Code.NotFound,
   VERSION_LOCKED: Code.FailedPrecondition,
+  UNAUTHENTICATED: Code.Unauthenticated,
+  PERMISSION_DENIED: Code.PermissionDenied,
+  RATE_LIMITED: Code.ResourceExhausted,
+  ACCOUNT_NOT_FOUND: Code.NotFound,
+  ACCOUNT_EXISTS: Code.AlreadyExists,
+  SPACE_EXISTS: Code.AlreadyExists,
+  TOKEN_NOT_FOUND: Code.NotFound,
+  MEMBER_NOT_FOUND: Code.NotFound,
+  LAST_OWNER: Code.FailedPrecondition,
   UNAVAILABLE: Code.Unavailable,
   INTERNAL: Code.Internal,
 };
@@ -37,7 +46,7 @@ export function toConnectError(error: unknown, logger: Logger): ConnectError {
     if (error.code === 'INTERNAL' || error.code === 'UNAVAILABLE') {
       logger.warn({ err: error, code: error.code }, error.message);
     }
-    return wireError(CONNECT_CODES[error.code], error.code, error.publicMessage);
+    return wireError(CONNECT_CODES[error.code], error.code, error.publicMessage, error.retryAfterSeconds);
   }
   if (error instanceof ConnectError && error.code === Code.Canceled) return error;
   const errorId = randomUUID();

@@ -1,13 +1,19 @@
 import type { DescService } from '@bufbuild/protobuf';
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
+import { authorizeFilter, authorizeKeys, scopesShowCollection, type Principal } from '@rosetta/core';
 import type { Logger } from '@rosetta/platform';
 import {
+  requestHeaderValue,
   ChangeFeedService as ChangeFeedServiceDesc,
   CollectionService as CollectionServiceDesc,
   RecordService as RecordServiceDesc,
   ScanOrder,
   type CollectionRef,
 } from '@rosetta/proto';
+import { GRANT_HEADER } from '../auth/grants';
+import type { AccessControl } from '../services/access-control';
+import type { AdminService } from '../services/admin-service';
+import type { AuthService } from '../services/auth-service';
 import type { ChangeFeedService } from '../services/change-feed-service';
 import type { CollectionAddress } from '../services/collection-resolver';
 import type { CollectionService } from '../services/collection-service';
@@ -26,7 +32,14 @@ export interface Services {
   readonly records: RecordService;
   readonly collections: CollectionService;
   readonly changes: ChangeFeedService;
+  readonly access: AccessControl;
+  readonly auth: AuthService;
+  readonly admin: AdminService;
 }
+
+/** The caller of a call, from the grant it carries (UNAUTHENTICATED without a valid one). */
+export const principalOf = (access: AccessControl, context: HandlerContext): Principal =>
+  access.principal(requestHeaderValue(context, GRANT_HEADER));
 
 const address = (ref: CollectionRef | undefined): CollectionAddress => ({
   space: ref?.space ?? '',
@@ -36,7 +49,7 @@ const address = (ref: CollectionRef | undefined): CollectionAddress => ({
 type AnyHandler = (request: never, context: HandlerContext) => unknown;
 
 /** Wraps every method so that any error leaves as a ConnectError carrying its domain code. */
-function guarded<S extends DescService>(service: S, impl: ServiceImpl<S>, logger: Logger): ServiceImpl<S> {
+export function guarded<S extends DescService>(service: S, impl: ServiceImpl<S>, logger: Logger): ServiceImpl<S> {
   const handlers = impl as unknown as Record<string, AnyHandler>;
   const out: Record<string, AnyHandler> = {};
   for (const method of service.methods) {
@@ -65,22 +78,49 @@ function guarded<S extends DescService>(service: S, impl: ServiceImpl<S>, logger
 }
 
 export function recordServiceImpl(services: Services, logger: Logger): ServiceImpl<typeof RecordServiceDesc> {
-  const { records } = services;
+  const { records, access } = services;
+  /** Authorizes a call on records: `keys` must lie within the principal's scopes. */
+  const allow = async (
+    context: HandlerContext,
+    ref: CollectionRef | undefined,
+    level: 'read' | 'write',
+    keys: readonly string[],
+  ) => {
+    const target = address(ref);
+    const principal = principalOf(access, context);
+    authorizeKeys(
+      await access.check(principal, { space: target.space, collection: target.name }, level, Math.max(1, keys.length)),
+      keys,
+    );
+    return target;
+  };
+  /** Authorizes a call on a filtered set of records: the filter is narrowed to the scopes. */
+  const allowFilter = async (
+    context: HandlerContext,
+    ref: CollectionRef | undefined,
+    level: 'read' | 'write',
+    filter: ReturnType<typeof fromFilter>,
+  ) => {
+    const target = address(ref);
+    const principal = principalOf(access, context);
+    const scopes = await access.check(principal, { space: target.space, collection: target.name }, level);
+    return { target, filter: authorizeFilter(scopes, filter) };
+  };
   return guarded(
     RecordServiceDesc,
     {
-      async getRecord(req) {
-        const record = await records.get(address(req.collection), req.key);
+      async getRecord(req, context) {
+        const record = await records.get(await allow(context, req.collection, 'read', [req.key]), req.key);
         return {
           record: record === undefined ? undefined : recordMessage({ ...record, size: record.value.byteLength }),
         };
       },
-      async headRecord(req) {
-        const record = await records.head(address(req.collection), req.key);
+      async headRecord(req, context) {
+        const record = await records.head(await allow(context, req.collection, 'read', [req.key]), req.key);
         return { record: record === undefined ? undefined : recordMessage(record) };
       },
-      async putRecord(req) {
-        const { record, created } = await records.put(address(req.collection), {
+      async putRecord(req, context) {
+        const { record, created } = await records.put(await allow(context, req.collection, 'write', [req.key]), {
           key: req.key,
           value: req.value,
           contentType: req.contentType,
@@ -88,17 +128,23 @@ export function recordServiceImpl(services: Services, logger: Logger): ServiceIm
         });
         return { record: recordMessage(record), created };
       },
-      async deleteRecord(req) {
+      async deleteRecord(req, context) {
         const { deleted, revision } = await records.delete(
-          address(req.collection),
+          await allow(context, req.collection, 'write', [req.key]),
           req.key,
           optionalNum(req.expectedRevision),
         );
         return { deleted, revision: BigInt(revision) };
       },
-      async batchPut(req) {
+      async batchPut(req, context) {
+        const target = await allow(
+          context,
+          req.collection,
+          'write',
+          req.entries.map((e) => e.key),
+        );
         const { records: written, createdCount } = await records.batchPut(
-          address(req.collection),
+          target,
           req.entries.map((e) => ({
             key: e.key,
             value: e.value,
@@ -108,13 +154,15 @@ export function recordServiceImpl(services: Services, logger: Logger): ServiceIm
         );
         return { records: written.map(recordMessage), createdCount };
       },
-      async batchGet(req) {
-        const found = await records.batchGet(address(req.collection), req.keys, !req.omitValues);
+      async batchGet(req, context) {
+        const target = await allow(context, req.collection, 'read', req.keys);
+        const found = await records.batchGet(target, req.keys, !req.omitValues);
         return { results: found.map((r) => ({ record: r === undefined ? undefined : recordMessage(r) })) };
       },
       async *scan(req, context) {
-        const chunks = records.scan(address(req.collection), {
-          filter: fromFilter(req.filter),
+        const { target, filter } = await allowFilter(context, req.collection, 'read', fromFilter(req.filter));
+        const chunks = records.scan(target, {
+          filter,
           order: req.order === ScanOrder.CREATED ? 'created' : 'key',
           reverse: req.reverse,
           limit: optionalNum(req.limit),
@@ -126,15 +174,13 @@ export function recordServiceImpl(services: Services, logger: Logger): ServiceIm
           yield { records: chunk.records.map(recordMessage), done: chunk.done, nextCursor: chunk.nextCursor };
         }
       },
-      async count(req) {
-        return { count: BigInt(await records.count(address(req.collection), fromFilter(req.filter))) };
+      async count(req, context) {
+        const { target, filter } = await allowFilter(context, req.collection, 'read', fromFilter(req.filter));
+        return { count: BigInt(await records.count(target, filter)) };
       },
-      async deleteMatching(req) {
-        const { deleted, more } = await records.deleteMatching(
-          address(req.collection),
-          fromFilter(req.filter),
-          req.batchSize || undefined,
-        );
+      async deleteMatching(req, context) {
+        const { target, filter } = await allowFilter(context, req.collection, 'write', fromFilter(req.filter));
+        const { deleted, more } = await records.deleteMatching(target, filter, req.batchSize || undefined);
         return { deleted: BigInt(deleted), more };
       },
     },
@@ -143,34 +189,46 @@ export function recordServiceImpl(services: Services, logger: Logger): ServiceIm
 }
 
 export function collectionServiceImpl(services: Services, logger: Logger): ServiceImpl<typeof CollectionServiceDesc> {
-  const { collections } = services;
+  const { collections, access } = services;
+  const allow = async (context: HandlerContext, ref: CollectionRef | undefined, level: 'read' | 'write' | 'manage') => {
+    const target = address(ref);
+    await access.check(principalOf(access, context), { space: target.space, collection: target.name }, level);
+    return target;
+  };
   return guarded(
     CollectionServiceDesc,
     {
-      async createCollection(req) {
-        const created = await collections.create(address(req.collection), {
+      async createCollection(req, context) {
+        const created = await collections.create(await allow(context, req.collection, 'write'), {
           maxValueBytes: optionalNum(req.maxValueBytes),
           tags: req.tags,
         });
         return { collection: collectionMessage(created) };
       },
-      async getCollection(req) {
-        return { collection: collectionMessage(await collections.get(address(req.collection))) };
+      async getCollection(req, context) {
+        return { collection: collectionMessage(await collections.get(await allow(context, req.collection, 'read'))) };
       },
-      async listCollections(req) {
+      async listCollections(req, context) {
+        const principal = principalOf(access, context);
+        await access.check(principal, { space: req.space }, 'read');
         const page = await collections.list(req.space, req.limit || undefined, req.cursor || undefined);
-        return { collections: page.collections.map(collectionMessage), nextCursor: page.nextCursor };
+        return {
+          collections: page.collections
+            .filter((c) => scopesShowCollection(principal, c.space, c.name))
+            .map(collectionMessage),
+          nextCursor: page.nextCursor,
+        };
       },
-      async updateCollection(req) {
-        const updated = await collections.update(address(req.collection), {
+      async updateCollection(req, context) {
+        const updated = await collections.update(await allow(context, req.collection, 'manage'), {
           maxValueBytes: optionalNum(req.maxValueBytes),
           tags: Object.keys(req.tags).length > 0 ? req.tags : undefined,
           replaceTags: req.replaceTags,
         });
         return { collection: collectionMessage(updated) };
       },
-      async deleteCollection(req) {
-        await collections.delete(address(req.collection));
+      async deleteCollection(req, context) {
+        await collections.delete(await allow(context, req.collection, 'manage'));
         return {};
       },
     },
@@ -179,15 +237,17 @@ export function collectionServiceImpl(services: Services, logger: Logger): Servi
 }
 
 export function changeFeedServiceImpl(services: Services, logger: Logger): ServiceImpl<typeof ChangeFeedServiceDesc> {
-  const { changes } = services;
+  const { changes, access } = services;
   return guarded(
     ChangeFeedServiceDesc,
     {
-      async readChanges(req) {
+      async readChanges(req, context) {
+        access.requireAdmin(principalOf(access, context));
         const { events, position } = await changes.read(req.after, req.limit);
         return { events: events.map(changeEventMessage), position };
       },
-      async tailPosition() {
+      async tailPosition(_req, context) {
+        access.requireAdmin(principalOf(access, context));
         return { position: await changes.tail() };
       },
     },

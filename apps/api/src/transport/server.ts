@@ -1,7 +1,16 @@
 import http2 from 'node:http2';
 import type { Socket } from 'node:net';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
-import { bind, ChangeFeedService, CollectionService, createUnaryFastPath, RecordService } from '@rosetta/proto';
+import {
+  AdminService,
+  AuthService,
+  bind,
+  ChangeFeedService,
+  CollectionService,
+  createUnaryFastPath,
+  HealthService,
+  RecordService,
+} from '@rosetta/proto';
 import type { ApiRuntime } from '../runtime';
 
 /**
@@ -37,6 +46,9 @@ export function createRpcServer(runtime: ApiRuntime, options: RpcServerOptions):
       router.service(RecordService, runtime.impls.records);
       router.service(CollectionService, runtime.impls.collections);
       router.service(ChangeFeedService, runtime.impls.changes);
+      router.service(AuthService, runtime.impls.auth);
+      router.service(AdminService, runtime.impls.admin);
+      router.service(HealthService, runtime.impls.health);
     },
     readMaxBytes: options.maxMessageBytes,
     writeMaxBytes: options.maxMessageBytes,
@@ -66,6 +78,9 @@ export function createRpcServer(runtime: ApiRuntime, options: RpcServerOptions):
       bind(RecordService, runtime.impls.records),
       bind(CollectionService, runtime.impls.collections),
       bind(ChangeFeedService, runtime.impls.changes),
+      bind(AuthService, runtime.impls.auth),
+      bind(AdminService, runtime.impls.admin),
+      bind(HealthService, runtime.impls.health),
     ],
     { maxMessageBytes: options.maxMessageBytes },
   );

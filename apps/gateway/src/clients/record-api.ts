@@ -1,5 +1,13 @@
 import { createClient, type Client } from '@connectrpc/connect';
-import { ChangeFeedService, CollectionService, RecordService, createRpcTransport } from '@rosetta/proto';
+import {
+  AdminService,
+  AuthService,
+  ChangeFeedService,
+  CollectionService,
+  HealthService,
+  RecordService,
+  createRpcTransport,
+} from '@rosetta/proto';
 
 /**
  * The record service as the gateway sees it: one client per contract service. In the cluster
@@ -10,6 +18,9 @@ export interface RecordApi {
   readonly records: Client<typeof RecordService>;
   readonly collections: Client<typeof CollectionService>;
   readonly changes: Client<typeof ChangeFeedService>;
+  readonly auth: Client<typeof AuthService>;
+  readonly admin: Client<typeof AdminService>;
+  readonly health: Client<typeof HealthService>;
 }
 
 /** Deadline for a streamed scan: long enough to export millions of records. */
@@ -32,6 +43,9 @@ export function createHttpRecordApi(options: HttpRecordApiOptions): RecordApi & 
     records: createClient(RecordService, transport),
     collections: createClient(CollectionService, transport),
     changes: createClient(ChangeFeedService, transport),
+    auth: createClient(AuthService, transport),
+    admin: createClient(AdminService, transport),
+    health: createClient(HealthService, transport),
     close: () => transport.close(),
   };
 }

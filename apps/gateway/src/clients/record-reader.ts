@@ -1,7 +1,7 @@
 import type { Client } from '@connectrpc/connect';
 import { validateKey } from '@rosetta/core';
 import type { Record as RecordMessage, RecordService } from '@rosetta/proto';
-import { TurnBatcher, type CollectionRef } from './turn-batcher';
+import { TurnBatcher, type CallerHeaders, type CollectionRef } from './turn-batcher';
 
 interface Waiter {
   readonly key: string;
@@ -20,27 +20,28 @@ const MAX_BATCH = 64;
  * Keys are checked here, so that one bad key cannot fail the others' batch.
  */
 export class RecordReader {
-  private readonly batcher = new TurnBatcher<Waiter>((collection, waiters) => {
-    for (let i = 0; i < waiters.length; i += MAX_BATCH) this.send(collection, waiters.slice(i, i + MAX_BATCH));
+  private readonly batcher = new TurnBatcher<Waiter>((collection, caller, waiters) => {
+    for (let i = 0; i < waiters.length; i += MAX_BATCH) this.send(collection, caller, waiters.slice(i, i + MAX_BATCH));
   });
 
   constructor(private readonly records: Client<typeof RecordService>) {}
 
-  get(collection: CollectionRef, key: string): Promise<RecordMessage | undefined> {
+  get(caller: CallerHeaders, collection: CollectionRef, key: string): Promise<RecordMessage | undefined> {
     validateKey(key);
-    return new Promise((resolve, reject) => this.batcher.add(collection, { key, resolve, reject }));
+    return new Promise((resolve, reject) => this.batcher.add(collection, caller, { key, resolve, reject }));
   }
 
-  private send(collection: CollectionRef, waiters: Waiter[]): void {
+  private send(collection: CollectionRef, caller: CallerHeaders, waiters: Waiter[]): void {
     const [only] = waiters;
+    const options = { headers: caller.headers };
     if (waiters.length === 1 && only !== undefined) {
-      this.records.getRecord({ collection, key: only.key }).then(
+      this.records.getRecord({ collection, key: only.key }, options).then(
         ({ record }) => only.resolve(record),
         (error: unknown) => only.reject(error),
       );
       return;
     }
-    this.records.batchGet({ collection, keys: waiters.map((w) => w.key) }).then(
+    this.records.batchGet({ collection, keys: waiters.map((w) => w.key) }, options).then(
       ({ results }) => waiters.forEach((w, i) => w.resolve(results[i]?.record)),
       (error: unknown) => waiters.forEach((w) => w.reject(error)),
     );

@@ -1,7 +1,7 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { Code, type Client } from '@connectrpc/connect';
 import { readWireError, type ConditionSchema, type Record as RecordMessage, type RecordService } from '@rosetta/proto';
-import { TurnBatcher, type CollectionRef } from './turn-batcher';
+import { TurnBatcher, type CallerHeaders, type CollectionRef } from './turn-batcher';
 
 /** One write: what a PutEntry carries (a plain object, not a message). */
 export interface Entry {
@@ -37,35 +37,40 @@ const MAX_BATCH_BYTES = 4 * 1024 * 1024;
  * already waiting in the batch, go alone from the start.
  */
 export class RecordWriter {
-  private readonly batcher = new TurnBatcher<Waiter>((collection, waiters) => this.flush(collection, waiters));
+  private readonly batcher = new TurnBatcher<Waiter>((collection, caller, waiters) =>
+    this.flush(collection, caller, waiters),
+  );
 
   constructor(private readonly records: Client<typeof RecordService>) {}
 
-  put(collection: CollectionRef, entry: Entry): Promise<Written> {
-    if (entry.condition !== undefined) return this.putAlone(collection, entry);
-    return new Promise((resolve, reject) => this.batcher.add(collection, { entry, resolve, reject }));
+  put(caller: CallerHeaders, collection: CollectionRef, entry: Entry): Promise<Written> {
+    if (entry.condition !== undefined) return this.putAlone(caller, collection, entry);
+    return new Promise((resolve, reject) => this.batcher.add(collection, caller, { entry, resolve, reject }));
   }
 
-  private async putAlone(collection: CollectionRef, entry: Entry): Promise<Written> {
-    const { record, created } = await this.records.putRecord({
-      collection,
-      key: entry.key,
-      value: entry.value,
-      contentType: entry.contentType,
-      condition: entry.condition,
-    });
+  private async putAlone(caller: CallerHeaders, collection: CollectionRef, entry: Entry): Promise<Written> {
+    const { record, created } = await this.records.putRecord(
+      {
+        collection,
+        key: entry.key,
+        value: entry.value,
+        contentType: entry.contentType,
+        condition: entry.condition,
+      },
+      { headers: caller.headers },
+    );
     return { record, created };
   }
 
   /** Splits a turn's writes into batches: bounded in count and bytes, each key at most once. */
-  private flush(collection: CollectionRef, waiters: Waiter[]): void {
+  private flush(collection: CollectionRef, caller: CallerHeaders, waiters: Waiter[]): void {
     let group: Waiter[] = [];
     let keys = new Set<string>();
     let bytes = 0;
     for (const waiter of waiters) {
       const size = waiter.entry.value.byteLength;
       if (group.length === MAX_BATCH || bytes + size > MAX_BATCH_BYTES || keys.has(waiter.entry.key)) {
-        this.send(collection, group);
+        this.send(collection, caller, group);
         group = [];
         keys = new Set();
         bytes = 0;
@@ -74,18 +79,18 @@ export class RecordWriter {
       keys.add(waiter.entry.key);
       bytes += size;
     }
-    this.send(collection, group);
+    this.send(collection, caller, group);
   }
 
-  private send(collection: CollectionRef, waiters: Waiter[]): void {
+  private send(collection: CollectionRef, caller: CallerHeaders, waiters: Waiter[]): void {
     const alone = (waiter: Waiter) =>
-      this.putAlone(collection, waiter.entry).then(waiter.resolve, (error: unknown) => waiter.reject(error));
+      this.putAlone(caller, collection, waiter.entry).then(waiter.resolve, (error: unknown) => waiter.reject(error));
     if (waiters.length === 0) return;
     if (waiters.length === 1) {
       void alone(waiters[0] as Waiter);
       return;
     }
-    this.records.batchPut({ collection, entries: waiters.map((w) => w.entry) }).then(
+    this.records.batchPut({ collection, entries: waiters.map((w) => w.entry) }, { headers: caller.headers }).then(
       ({ records }) =>
         waiters.forEach((w, i) => {
           const record = records[i];

@@ -4,22 +4,28 @@ export interface CollectionRef {
   readonly collection: string;
 }
 
+/** Whose calls a batch makes: the headers (a grant) every call of the batch carries. */
+export interface CallerHeaders {
+  readonly grant: string;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
 /**
- * Collects items per collection until the current turn of the event loop ends (setImmediate:
- * after every request the poll phase delivered), then hands each collection's items over at
- * once. What arrives together goes out together; nothing waits for a later turn.
+ * Collects items per collection and caller until the current turn of the event loop ends (setImmediate:
+ * after every request the poll phase delivered), then hands each group's items over at
+ * once (a batch call carries one caller's grant, so callers never share one). What arrives together goes out together; nothing waits for a later turn.
  */
 export class TurnBatcher<T> {
-  private pending = new Map<string, { collection: CollectionRef; items: T[] }>();
+  private pending = new Map<string, { collection: CollectionRef; caller: CallerHeaders; items: T[] }>();
   private scheduled = false;
 
-  constructor(private readonly flush: (collection: CollectionRef, items: T[]) => void) {}
+  constructor(private readonly flush: (collection: CollectionRef, caller: CallerHeaders, items: T[]) => void) {}
 
-  add(collection: CollectionRef, item: T): void {
-    const id = `${collection.space}\u0000${collection.collection}`;
+  add(collection: CollectionRef, caller: CallerHeaders, item: T): void {
+    const id = `${collection.space}\u0000${collection.collection}\u0000${caller.grant}`;
     let group = this.pending.get(id);
     if (group === undefined) {
-      group = { collection, items: [] };
+      group = { collection, caller, items: [] };
       this.pending.set(id, group);
     }
     group.items.push(item);
@@ -29,7 +35,7 @@ export class TurnBatcher<T> {
         this.scheduled = false;
         const groups = this.pending;
         this.pending = new Map();
-        for (const { collection: ref, items } of groups.values()) this.flush(ref, items);
+        for (const { collection: ref, caller, items } of groups.values()) this.flush(ref, caller, items);
       });
     }
   }

@@ -41,12 +41,15 @@ export function collectionRoutes(table: RouteTable, api: RecordApi): void {
       responses: { 200: { description: 'A page', content: { 'application/json': { schema: CollectionListSchema } } } },
       errors: ['SPACE_NOT_FOUND', 'INVALID_ARGUMENT', 'INVALID_CURSOR'],
     },
-    async (req, res, { query }) => {
-      const page = await collections.listCollections({
-        space: String(req.params.space),
-        limit: query.limit === undefined ? 0 : Number(query.limit),
-        cursor: query.cursor ?? '',
-      });
+    async (req, res, { query, caller }) => {
+      const page = await collections.listCollections(
+        {
+          space: String(req.params.space),
+          limit: query.limit === undefined ? 0 : Number(query.limit),
+          cursor: query.cursor ?? '',
+        },
+        { headers: caller.headers },
+      );
       res.json({ collections: page.collections.map(collectionJson), cursor: page.nextCursor || null });
     },
   );
@@ -64,13 +67,16 @@ export function collectionRoutes(table: RouteTable, api: RecordApi): void {
       responses: { 201: collectionResponse },
       errors: ['COLLECTION_EXISTS', 'SPACE_NOT_FOUND', 'INVALID_NAME', 'INVALID_ARGUMENT', 'UNSUPPORTED_MEDIA_TYPE'],
     },
-    async (req, res, { body }) => {
+    async (req, res, { body, caller }) => {
       const space = String(req.params.space);
-      const { collection } = await collections.createCollection({
-        collection: { space, collection: body.name },
-        maxValueBytes: body.maxValueBytes === undefined ? undefined : BigInt(body.maxValueBytes),
-        tags: body.tags ?? {},
-      });
+      const { collection } = await collections.createCollection(
+        {
+          collection: { space, collection: body.name },
+          maxValueBytes: body.maxValueBytes === undefined ? undefined : BigInt(body.maxValueBytes),
+          tags: body.tags ?? {},
+        },
+        { headers: caller.headers },
+      );
       if (collection === undefined) throw new Error('the record service created a collection without returning it');
       res
         .status(201)
@@ -90,8 +96,8 @@ export function collectionRoutes(table: RouteTable, api: RecordApi): void {
       responses: { 200: collectionResponse },
       errors: ['COLLECTION_NOT_FOUND', 'SPACE_NOT_FOUND', 'INVALID_NAME'],
     },
-    async (req, res) => {
-      const { collection } = await collections.getCollection({ collection: ref(req) });
+    async (req, res, { caller }) => {
+      const { collection } = await collections.getCollection({ collection: ref(req) }, { headers: caller.headers });
       if (collection === undefined) throw new Error('the record service found a collection without returning it');
       res.json(collectionJson(collection));
     },
@@ -110,13 +116,16 @@ export function collectionRoutes(table: RouteTable, api: RecordApi): void {
       responses: { 200: collectionResponse },
       errors: ['COLLECTION_NOT_FOUND', 'INVALID_ARGUMENT', 'UNSUPPORTED_MEDIA_TYPE'],
     },
-    async (req, res, { body }) => {
-      const { collection } = await collections.updateCollection({
-        collection: ref(req),
-        maxValueBytes: body.maxValueBytes === undefined ? undefined : BigInt(body.maxValueBytes),
-        tags: body.tags ?? {},
-        replaceTags: body.replaceTags ?? false,
-      });
+    async (req, res, { body, caller }) => {
+      const { collection } = await collections.updateCollection(
+        {
+          collection: ref(req),
+          maxValueBytes: body.maxValueBytes === undefined ? undefined : BigInt(body.maxValueBytes),
+          tags: body.tags ?? {},
+          replaceTags: body.replaceTags ?? false,
+        },
+        { headers: caller.headers },
+      );
       if (collection === undefined) throw new Error('the record service updated a collection without returning it');
       res.json(collectionJson(collection));
     },
@@ -133,8 +142,8 @@ export function collectionRoutes(table: RouteTable, api: RecordApi): void {
       responses: { 204: { description: 'Deleted' } },
       errors: ['COLLECTION_NOT_FOUND', 'SPACE_NOT_FOUND'],
     },
-    async (req, res) => {
-      await collections.deleteCollection({ collection: ref(req) });
+    async (req, res, { caller }) => {
+      await collections.deleteCollection({ collection: ref(req) }, { headers: caller.headers });
       res.status(204).end();
     },
   );

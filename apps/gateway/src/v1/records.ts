@@ -143,14 +143,17 @@ export function recordRoutes(table: RouteTable, api: RecordApi, options: { maxBo
       responses: { 204: { description: 'Deleted' } },
       errors: ['KEY_NOT_FOUND', 'REVISION_MISMATCH', 'COLLECTION_NOT_FOUND', 'INVALID_KEY'],
     },
-    async (req, res) => {
+    async (req, res, { caller }) => {
       const condition = writeCondition(header(req, 'if-match'), undefined);
       if (condition.kind === 'absent') throw new Error('unreachable: no If-None-Match on delete');
-      const { deleted } = await records.deleteRecord({
-        collection: address(req),
-        key: keyOf(req),
-        expectedRevision: condition.kind === 'revision' ? BigInt(condition.revision) : undefined,
-      });
+      const { deleted } = await records.deleteRecord(
+        {
+          collection: address(req),
+          key: keyOf(req),
+          expectedRevision: condition.kind === 'revision' ? BigInt(condition.revision) : undefined,
+        },
+        { headers: caller.headers },
+      );
       if (!deleted) {
         throw condition.kind === 'present'
           ? invalid('REVISION_MISMATCH', 'no record has this key')
@@ -182,7 +185,7 @@ export function recordRoutes(table: RouteTable, api: RecordApi, options: { maxBo
       },
       errors: ['INVALID_ARGUMENT', 'INVALID_CURSOR', 'INVALID_PATTERN', 'COLLECTION_NOT_FOUND'],
     },
-    async (req, res, { query }) => {
+    async (req, res, { query, caller }) => {
       const ndjson =
         query.format === 'ndjson' ||
         (query.format === undefined &&
@@ -199,7 +202,7 @@ export function recordRoutes(table: RouteTable, api: RecordApi, options: { maxBo
           cursor: query.cursor ?? '',
           keysOnly,
         },
-        { signal, timeoutMs: STREAM_TIMEOUT_MS },
+        { signal, timeoutMs: STREAM_TIMEOUT_MS, headers: caller.headers },
       );
       const iterator = chunks[Symbol.asyncIterator]();
       // The first chunk decides the status: an unknown collection or a bad cursor is still a
@@ -250,8 +253,11 @@ export function recordRoutes(table: RouteTable, api: RecordApi, options: { maxBo
       responses: { 200: { description: 'The count', content: { 'application/json': { schema: CountSchema } } } },
       errors: ['INVALID_ARGUMENT', 'INVALID_PATTERN', 'COLLECTION_NOT_FOUND'],
     },
-    async (req, res, { query }) => {
-      const { count } = await records.count({ collection: address(req), filter: filterOf(query) });
+    async (req, res, { query, caller }) => {
+      const { count } = await records.count(
+        { collection: address(req), filter: filterOf(query) },
+        { headers: caller.headers },
+      );
       res.json({ count: Number(count) });
     },
   );
@@ -279,9 +285,9 @@ export function recordRoutes(table: RouteTable, api: RecordApi, options: { maxBo
         'COLLECTION_NOT_FOUND',
       ],
     },
-    async (req, res, { body }) => {
+    async (req, res, { body, caller }) => {
       const entries: Array<MessageInitShape<typeof PutEntrySchema>> = body.records.map(batchEntry);
-      const result = await records.batchPut({ collection: address(req), entries });
+      const result = await records.batchPut({ collection: address(req), entries }, { headers: caller.headers });
       res.json({ records: result.records.map(recordMetaJson), created: result.createdCount });
     },
   );
@@ -301,9 +307,12 @@ export function recordRoutes(table: RouteTable, api: RecordApi, options: { maxBo
       },
       errors: ['INVALID_ARGUMENT', 'INVALID_KEY', 'BATCH_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE', 'COLLECTION_NOT_FOUND'],
     },
-    async (req, res, { body }) => {
+    async (req, res, { body, caller }) => {
       const keysOnly = body.keysOnly === true;
-      const { results } = await records.batchGet({ collection: address(req), keys: body.keys, omitValues: keysOnly });
+      const { results } = await records.batchGet(
+        { collection: address(req), keys: body.keys, omitValues: keysOnly },
+        { headers: caller.headers },
+      );
       res.json({ records: results.map((r) => (r.record === undefined ? null : recordJson(r.record, !keysOnly))) });
     },
   );
@@ -325,18 +334,21 @@ export function recordRoutes(table: RouteTable, api: RecordApi, options: { maxBo
       },
       errors: ['INVALID_ARGUMENT', 'INVALID_PATTERN', 'UNSUPPORTED_MEDIA_TYPE', 'COLLECTION_NOT_FOUND'],
     },
-    async (req, res, { body }) => {
+    async (req, res, { body, caller }) => {
       const { limit = DEFAULT_DELETE_LIMIT, ...filter } = body;
       const target = address(req);
       const filterMessage = filterOf(filter);
       let deleted = 0;
       let more = true;
       while (more && deleted < limit) {
-        const result = await records.deleteMatching({
-          collection: target,
-          filter: filterMessage,
-          batchSize: Math.min(DELETE_BATCH, limit - deleted),
-        });
+        const result = await records.deleteMatching(
+          {
+            collection: target,
+            filter: filterMessage,
+            batchSize: Math.min(DELETE_BATCH, limit - deleted),
+          },
+          { headers: caller.headers },
+        );
         deleted += Number(result.deleted);
         more = result.more;
       }

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import getRawBody from 'raw-body';
 import { invalid } from '@rosetta/core';
+import type { Caller } from '../auth/callers';
 import type { RecordApi } from '../clients/record-api';
 import { RecordReader } from '../clients/record-reader';
 import { RecordWriter } from '../clients/record-writer';
@@ -73,7 +74,12 @@ const TAGS = ['records'];
  * arriving together are coalesced into batch calls (RecordReader, RecordWriter). The routes
  * are documented in the OpenAPI document like every other.
  */
-export function singleRecords(table: RouteTable, api: RecordApi, options: { readonly maxBodyBytes: number }) {
+export function singleRecords(
+  table: RouteTable,
+  api: RecordApi,
+  authenticate: (req: IncomingMessage) => Promise<Caller>,
+  options: { readonly maxBodyBytes: number },
+) {
   const reader = new RecordReader(api.records);
   const writer = new RecordWriter(api.records);
   const readErrors = ['KEY_NOT_FOUND', 'COLLECTION_NOT_FOUND', 'INVALID_KEY'] as const;
@@ -117,9 +123,10 @@ export function singleRecords(table: RouteTable, api: RecordApi, options: { read
 
   async function read(req: IncomingMessage, res: ServerResponse, target: RecordTarget): Promise<void> {
     const head = req.method === 'HEAD';
+    const caller = await authenticate(req);
     const record = head
-      ? (await api.records.headRecord(target)).record
-      : await reader.get(target.collection, target.key);
+      ? (await api.records.headRecord(target, { headers: caller.headers })).record
+      : await reader.get(caller, target.collection, target.key);
     if (record === undefined) throw invalid('KEY_NOT_FOUND', 'no record has this key');
     const etag = etagOf(record.revision);
     const lastModified = new Date(Number(record.updatedUs / 1000n)).toUTCString();
@@ -143,9 +150,10 @@ export function singleRecords(table: RouteTable, api: RecordApi, options: { read
   }
 
   async function write(req: IncomingMessage, res: ServerResponse, target: RecordTarget): Promise<void> {
+    const caller = await authenticate(req);
     const condition = writeCondition(header(req, 'if-match'), header(req, 'if-none-match'));
     const value = await readBody(req, options.maxBodyBytes);
-    const { record, created } = await writer.put(target.collection, {
+    const { record, created } = await writer.put(caller, target.collection, {
       key: target.key,
       value,
       contentType: header(req, 'content-type') ?? '',

@@ -115,6 +115,17 @@ export function createUnaryFastPath(
   };
 }
 
+const RAW_HEADER = Symbol('rawHeader');
+
+/**
+ * One request header of a call, read without building the context's Headers object when the
+ * lean path served the call (a handler that checks one header on every call needs no more).
+ */
+export function requestHeaderValue(context: HandlerContext, name: string): string | null {
+  const raw = (context as { [RAW_HEADER]?: (name: string) => string | null })[RAW_HEADER];
+  return raw === undefined ? context.requestHeader.get(name) : raw(name);
+}
+
 /**
  * A HandlerContext whose costly parts (the AbortSignal, the header objects) are made only when a
  * handler asks for them: unary handlers rarely do, and building them eagerly (as
@@ -124,7 +135,11 @@ function lazyContext(
   route: Route,
   req: http2.Http2ServerRequest,
   timeoutMs: number | undefined,
-): HandlerContext & { metadata(): Record<string, string>; done(): void } {
+): HandlerContext & {
+  metadata(): Record<string, string>;
+  done(): void;
+  [RAW_HEADER](name: string): string | null;
+} {
   const started = Date.now();
   let controller: AbortController | undefined;
   let requestHeader: Headers | undefined;
@@ -162,6 +177,10 @@ function lazyContext(
         }
       }
       return requestHeader;
+    },
+    [RAW_HEADER](name: string) {
+      const value = req.headers[name];
+      return typeof value === 'string' ? value : null;
     },
     get responseHeader() {
       return (responseHeader ??= new Headers());

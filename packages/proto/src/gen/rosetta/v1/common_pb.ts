@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file rosetta/v1/common.proto.
  */
 export const file_rosetta_v1_common: GenFile = /*@__PURE__*/
-  fileDesc("Chdyb3NldHRhL3YxL2NvbW1vbi5wcm90bxIKcm9zZXR0YS52MSIyCg1Db2xsZWN0aW9uUmVmEg0KBXNwYWNlGAEgASgJEhIKCmNvbGxlY3Rpb24YAiABKAkiMwoLRXJyb3JEZXRhaWwSDAoEY29kZRgBIAEoCRIWCg5wdWJsaWNfbWVzc2FnZRgCIAEoCWIGcHJvdG8z");
+  fileDesc("Chdyb3NldHRhL3YxL2NvbW1vbi5wcm90bxIKcm9zZXR0YS52MSIyCg1Db2xsZWN0aW9uUmVmEg0KBXNwYWNlGAEgASgJEhIKCmNvbGxlY3Rpb24YAiABKAkiUAoLRXJyb3JEZXRhaWwSDAoEY29kZRgBIAEoCRIWCg5wdWJsaWNfbWVzc2FnZRgCIAEoCRIbChNyZXRyeV9hZnRlcl9zZWNvbmRzGAMgASgNYgZwcm90bzM");
 
 /**
  * Names a collection: its space and its name.
@@ -56,6 +56,13 @@ export type ErrorDetail = Message<"rosetta.v1.ErrorDetail"> & {
    * @generated from field: string public_message = 2;
    */
   publicMessage: string;
+
+  /**
+   * For RATE_LIMITED: whole seconds until a retry may succeed; 0 otherwise.
+   *
+   * @generated from field: uint32 retry_after_seconds = 3;
+   */
+  retryAfterSeconds: number;
 };
 
 /**

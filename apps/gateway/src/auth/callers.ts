@@ -1,0 +1,86 @@
+import type { Client } from '@connectrpc/connect';
+import { GRANT_HEADER, type AuthService, type CredentialSchema, type Principal } from '@rosetta/proto';
+import type { MessageInitShape } from '@bufbuild/protobuf';
+
+export type CredentialInit = MessageInitShape<typeof CredentialSchema>;
+
+/** An authenticated caller: its principal, and the headers that carry its grant on every call. */
+export interface Caller {
+  readonly principal: Principal;
+  readonly grant: string;
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+interface Entry {
+  caller: Caller;
+  /** performance.now() after which the entry must not be used. */
+  until: number;
+  /** performance.now() after which a use starts a refresh in the background. */
+  refreshAt: number;
+  refreshing: boolean;
+}
+
+/** Stop using a grant this long before the record service's expiry. */
+const SAFETY_MS = 100;
+const CACHE_LIMIT = 100_000;
+
+/**
+ * Turns credentials into callers through the record service's Authenticate, and remembers each
+ * answer for as long as its grant lives (under a second): a revoked token or a disabled account
+ * is refused everywhere within that. Hot credentials are refreshed in the background before
+ * they lapse, so a steady stream of requests never waits for authentication. Failures are not
+ * remembered: password failures must each reach the service's attempt counters.
+ */
+export class Callers {
+  private readonly entries = new Map<string, Entry>();
+  private readonly pending = new Map<string, Promise<Caller>>();
+
+  constructor(private readonly auth: Client<typeof AuthService>) {}
+
+  /**
+   * The caller for a credential; `cacheKey` identifies the credential exactly (the raw header
+   * value, say), `clientAddress` feeds per-address limits of password attempts.
+   */
+  authenticate(cacheKey: string, credential: () => CredentialInit, clientAddress: string): Promise<Caller> {
+    const now = performance.now();
+    const entry = this.entries.get(cacheKey);
+    if (entry !== undefined && entry.until > now) {
+      if (entry.refreshAt <= now && !entry.refreshing) {
+        entry.refreshing = true;
+        this.fetch(cacheKey, credential(), clientAddress).catch(() => this.entries.delete(cacheKey));
+      }
+      return Promise.resolve(entry.caller);
+    }
+    return this.fetch(cacheKey, credential(), clientAddress);
+  }
+
+  private fetch(cacheKey: string, credential: CredentialInit, clientAddress: string): Promise<Caller> {
+    let pending = this.pending.get(cacheKey);
+    if (pending === undefined) {
+      const started = performance.now();
+      const startedWall = Date.now();
+      pending = this.auth
+        .authenticate({ credential, clientAddress })
+        .then(({ principal, grant, grantExpiresMs }) => {
+          if (principal === undefined) throw new Error('Authenticate answered without a principal');
+          const caller: Caller = { principal, grant, headers: { [GRANT_HEADER]: grant } };
+          const lifetime = Number(grantExpiresMs) - startedWall - SAFETY_MS;
+          if (lifetime > 0) {
+            if (this.entries.size >= CACHE_LIMIT) this.entries.clear();
+            this.entries.set(cacheKey, {
+              caller,
+              until: started + lifetime,
+              refreshAt: started + lifetime / 2,
+              refreshing: false,
+            });
+          } else {
+            this.entries.delete(cacheKey);
+          }
+          return caller;
+        })
+        .finally(() => this.pending.delete(cacheKey));
+      this.pending.set(cacheKey, pending);
+    }
+    return pending;
+  }
+}
