@@ -1,10 +1,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { CREDENTIAL_KINDS, DomainError, type CredentialKind, type Principal } from '@rosetta/core';
-import { GrantSchema, type Principal as PrincipalMessage } from '@rosetta/proto';
-
-/** The header that carries a grant on every call after Authenticate. */
-export { GRANT_HEADER } from '@rosetta/proto';
+import { GrantSchema, PrincipalSchema, type Principal as PrincipalMessage } from '@rosetta/proto';
 
 /**
  * How long a grant stays valid. Whatever caches principals (the gateway, this service) keeps
@@ -16,20 +13,14 @@ export const GRANT_TTL_MS = 1000;
 const VERIFIED_CACHE_LIMIT = 10_000;
 
 export function principalMessage(principal: Principal, personalSpace: string): PrincipalMessage {
-  return {
-    $typeName: 'rosetta.v1.Principal',
+  return create(PrincipalSchema, {
+    ...principal,
     accountId: BigInt(principal.accountId),
-    account: principal.account,
-    host: principal.host,
-    admin: principal.admin,
-    readOnly: principal.readOnly,
-    scopes: principal.scopes.map((s) => ({ $typeName: 'rosetta.v1.Scope', ...s })),
-    via: principal.via,
     credentialId: BigInt(principal.credentialId),
+    scopes: [...principal.scopes],
     externalScopes: [...principal.externalScopes],
     personalSpace,
-    rateLimit: principal.rateLimit,
-  };
+  });
 }
 
 const isCredentialKind = (value: string): value is CredentialKind =>

@@ -85,12 +85,25 @@ export class AuthService {
     return { principal: message, grant, expiresMs };
   }
 
+  /** The principal of an account; unless `details` says otherwise, unscoped, read-write and unlimited. */
   private accountPrincipal(
     account: AccountRecord,
-    details: Pick<Principal, 'via' | 'credentialId' | 'readOnly' | 'scopes' | 'externalScopes' | 'rateLimit'>,
+    details: Pick<Principal, 'via'> &
+      Partial<Pick<Principal, 'credentialId' | 'readOnly' | 'scopes' | 'externalScopes' | 'rateLimit'>>,
   ): Principal {
     if (account.disabled) throw failed(`account ${account.name} is disabled`);
-    return { accountId: account.id, account: account.name, host: account.host, admin: account.admin, ...details };
+    return {
+      accountId: account.id,
+      account: account.name,
+      host: account.host,
+      admin: account.admin,
+      credentialId: 0,
+      readOnly: false,
+      scopes: [],
+      externalScopes: [],
+      rateLimit: 0,
+      ...details,
+    };
   }
 
   async authenticate(credential: Credential, clientAddress: string): Promise<Authenticated> {
@@ -106,7 +119,6 @@ export class AuthService {
           credentialId: token.id,
           readOnly: token.readOnly,
           scopes: token.scopes,
-          externalScopes: [],
           rateLimit: token.rateLimit || this.settings.defaultTokenRateLimit,
         });
         void this.accounts.touchToken(token.id).catch(() => undefined);
@@ -119,35 +131,18 @@ export class AuthService {
           via: 'session',
           credentialId: session.id,
           readOnly: session.readOnly,
-          scopes: [],
-          externalScopes: [],
-          rateLimit: 0,
         });
         return this.issue(principal, session.account.personalSpace);
       }
       case 'password': {
         const account = await this.checkPassword(credential, clientAddress);
-        const principal = this.accountPrincipal(account, {
-          via: 'password',
-          credentialId: 0,
-          readOnly: false,
-          scopes: [],
-          externalScopes: [],
-          rateLimit: 0,
-        });
+        const principal = this.accountPrincipal(account, { via: 'password' });
         return this.issue(principal, account.personalSpace);
       }
       case 'jwt': {
         const verified = await this.jwt.verify(credential.jwt);
         const account = await this.jwtAccount(verified.issuer, verified.subject);
-        const principal = this.accountPrincipal(account, {
-          via: 'jwt',
-          credentialId: 0,
-          readOnly: false,
-          scopes: [],
-          externalScopes: verified.scopes,
-          rateLimit: 0,
-        });
+        const principal = this.accountPrincipal(account, { via: 'jwt', externalScopes: verified.scopes });
         return this.issue(principal, account.personalSpace);
       }
       case 'service': {
@@ -228,14 +223,7 @@ export class AuthService {
     const account = await this.checkPassword(credential, clientAddress);
     const session = newSessionSecret();
     const id = await this.accounts.createSession(account.id, hashSecret(session), readOnly);
-    const principal = this.accountPrincipal(account, {
-      via: 'session',
-      credentialId: id,
-      readOnly,
-      scopes: [],
-      externalScopes: [],
-      rateLimit: 0,
-    });
+    const principal = this.accountPrincipal(account, { via: 'session', credentialId: id, readOnly });
     return { session, principal: principalMessage(principal, account.personalSpace) };
   }
 

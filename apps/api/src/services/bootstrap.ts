@@ -20,6 +20,20 @@ export interface BootstrapResult {
   readonly generatedToken: string | undefined;
 }
 
+/** An unrestricted, never-expiring token of the admin. */
+function addAdminToken(accounts: AccountsRepository, admin: AccountRecord, name: string, secretHash: Uint8Array) {
+  return accounts.createToken({
+    accountId: admin.id,
+    kind: 'token',
+    name,
+    secretHash,
+    scopes: [],
+    readOnly: false,
+    rateLimit: 0,
+    expiresInSeconds: undefined,
+  });
+}
+
 /**
  * Makes a new store usable: on first start, an `admin` account (with ROSETTA_ADMIN_PASSWORD
  * when set) that owns the default space. ROSETTA_ADMIN_TOKEN, when set, is the admin's API token
@@ -48,31 +62,13 @@ export async function bootstrapAdmin(
     const known = await accounts.findToken(hash);
     if (known === undefined) {
       await accounts.revokeTokensNamed(admin.id, CONFIGURED_TOKEN_NAME);
-      await accounts.createToken({
-        accountId: admin.id,
-        kind: 'token',
-        name: CONFIGURED_TOKEN_NAME,
-        secretHash: hash,
-        scopes: [],
-        readOnly: false,
-        rateLimit: 0,
-        expiresInSeconds: undefined,
-      });
+      await addAdminToken(accounts, admin, CONFIGURED_TOKEN_NAME, hash);
     }
     return { admin, generatedToken: undefined };
   }
   if (!firstStart || settings.adminPassword !== undefined) return { admin, generatedToken: undefined };
   const generatedToken = newTokenSecret();
-  await accounts.createToken({
-    accountId: admin.id,
-    kind: 'token',
-    name: 'generated at first start',
-    secretHash: hashSecret(generatedToken),
-    scopes: [],
-    readOnly: false,
-    rateLimit: 0,
-    expiresInSeconds: undefined,
-  });
+  await addAdminToken(accounts, admin, 'generated at first start', hashSecret(generatedToken));
   return { admin, generatedToken };
 }
 

@@ -10,10 +10,11 @@ import {
   type Credential as CredentialMessage,
   type PasswordCredential,
   type TokenSchema,
+  GRANT_HEADER,
   requestHeaderValue,
 } from '@rosetta/proto';
 import type { AccountName, AccountRecord, TokenRecord } from '../services/auth-ports';
-import { GRANT_HEADER, principalMessage } from '../auth/grants';
+import { principalMessage } from '../auth/grants';
 import { personalSpaceOf, type Credential } from '../services/auth-service';
 import { num } from './mappers';
 import { guarded, principalOf, type Services } from './routes';

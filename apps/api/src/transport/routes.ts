@@ -3,6 +3,7 @@ import { Code, ConnectError, type HandlerContext, type ServiceImpl } from '@conn
 import { authorizeFilter, authorizeKeys, scopesShowCollection, type Principal } from '@rosetta/core';
 import type { Logger } from '@rosetta/platform';
 import {
+  GRANT_HEADER,
   requestHeaderValue,
   ChangeFeedService as ChangeFeedServiceDesc,
   CollectionService as CollectionServiceDesc,
@@ -10,7 +11,6 @@ import {
   ScanOrder,
   type CollectionRef,
 } from '@rosetta/proto';
-import { GRANT_HEADER } from '../auth/grants';
 import type { AccessControl } from '../services/access-control';
 import type { AdminService } from '../services/admin-service';
 import type { AuthService } from '../services/auth-service';

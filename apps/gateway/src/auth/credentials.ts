@@ -55,15 +55,21 @@ export function v1Credential(req: IncomingMessage): FoundCredential | undefined 
     if (basic === undefined) throw unauthenticated('Authorization must be "Bearer <token>" or "Basic <credentials>"');
     return { key: `p ${authorization}`, credential: () => passwordCredential(basic.login, basic.password) };
   }
-  const session = req.headers['x-session-token'];
+  const session = sessionToken(req);
   if (session !== undefined) {
-    if (typeof session !== 'string' || !SESSION_SHAPE.test(session)) {
-      throw unauthenticated('X-Session-Token must be 64 hex digits');
-    }
-    const value = session.toLowerCase();
-    return { key: `s ${value}`, credential: () => ({ kind: { case: 'session', value } }) };
+    return { key: `s ${session}`, credential: () => ({ kind: { case: 'session', value: session } }) };
   }
   return undefined;
+}
+
+/** The session in X-Session-Token, lower-cased; undefined when there is none, refused when malformed. */
+export function sessionToken(req: IncomingMessage): string | undefined {
+  const session = req.headers['x-session-token'];
+  if (session === undefined) return undefined;
+  if (typeof session !== 'string' || !SESSION_SHAPE.test(session)) {
+    throw unauthenticated('X-Session-Token must be 64 hex digits');
+  }
+  return session.toLowerCase();
 }
 
 /** The client's address, for per-address limits of password attempts. */

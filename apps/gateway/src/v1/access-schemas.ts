@@ -127,6 +127,8 @@ export const SessionSchema = z
 
 export const LogoutQuerySchema = z.object({ all: z.enum(['true', 'false']).optional() });
 
+export const LogoutResultSchema = z.object({ ended: z.number().int() }).meta({ id: 'LogoutResult' });
+
 export const WhoAmISchema = z
   .object({
     account: login,

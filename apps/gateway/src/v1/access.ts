@@ -3,7 +3,7 @@ import type { z } from 'zod';
 import { formatMicros } from '@rosetta/core';
 import type { Account, Principal, Scope, Space, Token } from '@rosetta/proto';
 import type { Caller } from '../auth/callers';
-import { clientAddress, parseBasic, splitLogin, unauthenticated } from '../auth/credentials';
+import { clientAddress, parseBasic, sessionToken, splitLogin, unauthenticated } from '../auth/credentials';
 import type { RecordApi } from '../clients/record-api';
 import {
   AccountListSchema,
@@ -15,6 +15,7 @@ import {
   CreateTokenBodySchema,
   LoginBodySchema,
   LogoutQuerySchema,
+  LogoutResultSchema,
   MemberListSchema,
   MemberParamsSchema,
   MemberSchema,
@@ -33,13 +34,10 @@ import type { RouteTable } from './route';
 import { PageQuerySchema, SpaceParamsSchema } from './schemas';
 
 const json = jsonBody(64 * 1024);
-const ok = (description: string, schema: Parameters<typeof jsonContent>[0]) => ({
+const ok = (description: string, schema: z.ZodType) => ({
   description,
-  content: jsonContent(schema),
+  content: { 'application/json': { schema } },
 });
-function jsonContent(schema: typeof AccountSchema | typeof SpaceSchema | object) {
-  return { 'application/json': { schema: schema as typeof AccountSchema } };
-}
 
 const loginOf = (name: string, host: string) => (host === '' ? name : `${name}@${host}`);
 const time = (us: bigint) => (us === 0n ? null : formatMicros(Number(us)));
@@ -156,15 +154,13 @@ export function accessRoutes(table: RouteTable, api: RecordApi): void {
       tags: ['auth'],
       params: SpaceParamsSchema.pick({}),
       query: LogoutQuerySchema,
-      responses: { 200: { description: 'Ended', content: jsonContent({}) } },
+      responses: { 200: ok('How many sessions ended', LogoutResultSchema) },
       errors: ['UNAUTHENTICATED'],
     },
     async (req, res, { query }) => {
-      const session = req.headers['x-session-token'];
-      if (typeof session !== 'string' || !/^[0-9a-fA-F]{64}$/.test(session)) {
-        throw unauthenticated('X-Session-Token must be the session to end');
-      }
-      const { ended } = await auth.logout({ session: session.toLowerCase(), all: query.all === 'true' });
+      const session = sessionToken(req);
+      if (session === undefined) throw unauthenticated('X-Session-Token must be the session to end');
+      const { ended } = await auth.logout({ session, all: query.all === 'true' });
       res.json({ ended });
     },
   );
