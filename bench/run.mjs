@@ -36,6 +36,7 @@ import {
   BENCH_TOKEN,
 } from './lib/config.mjs';
 import { DOC_TEMPLATE } from './lib/doc-template.mjs';
+import { measureAuthCost } from './lib/auth-cost.mjs';
 import { closeAgent } from './lib/http.mjs';
 import { detectLoadgen, runLoad, setScriptDir } from './lib/loadgen.mjs';
 import { freePort, killAllNow, startService, stopAll, stopProcess, waitReady, which } from './lib/procs.mjs';
@@ -452,6 +453,10 @@ async function main() {
     process.exitCode = 1;
   }
 
+  const authCost = settings.workloads.includes('hot-get') && !meta.aborted ? await measureAuthCost() : undefined;
+  if (authCost !== undefined)
+    meta.commands.push('in process: bench/lib/auth-cost.mjs (gateway and api auth code, built)');
+
   const hwm = {};
   for (const [name, proc] of Object.entries(state.services)) {
     if (proc.running) hwm[name] = readMemory(proc.pid)?.hwm;
@@ -466,15 +471,15 @@ async function main() {
     return text;
   });
 
-  report({ meta, seed, hwm, runs, rounds }, join(RESULTS_DIR, `${stamp}.json`), settings.writeDocs);
+  report({ meta, seed, hwm, runs, rounds, authCost }, join(RESULTS_DIR, `${stamp}.json`), settings.writeDocs);
 }
 
 /** Summary, ratios, verdicts; printed, saved as JSON and (for a complete run) written to the doc. */
-function report({ meta, seed, hwm, runs, rounds }, jsonPath, writeDocs) {
+function report({ meta, seed, hwm, runs, rounds, authCost }, jsonPath, writeDocs) {
   const summary = Object.fromEntries(Object.entries(runs).map(([w, r]) => [w, summarize(r, w)]));
   const r = ratios(summary, rounds);
-  const t = targets(summary, r);
-  const result = { meta, seed, summary, ratios: r, targets: t, hwm, runs };
+  const t = targets(summary, r, authCost);
+  const result = { meta, seed, summary, ratios: r, targets: t, hwm, runs, authCost };
   const block = markdown(result);
   log(`\n${block}`);
   mkdirSync(RESULTS_DIR, { recursive: true });

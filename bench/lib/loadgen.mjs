@@ -86,7 +86,11 @@ export async function runLoad(loadgen, spec, { onStart } = {}) {
     if (spec.method === 'PUT') args.push('--', spec.putBase, String(spec.valueBytes ?? 1024));
     const { code, stdout, stderr } = await runCommand('wrk', loadgen.path, args, { onStart });
     if (code !== 0) throw new Error(`wrk exited with ${code}: ${stderr || stdout}`);
-    return { ...parseWrk(stdout), tool: 'wrk', command: `wrk ${args.join(' ')}` };
+    return {
+      ...parseWrk(stdout),
+      tool: 'wrk',
+      command: `wrk ${args.map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' ')}`,
+    };
   }
   const options = {
     dir: loadgen.dir,
