@@ -89,8 +89,17 @@ export const ApiConfigSchema = z
     JWT_AUDIENCE: envOptionalString(),
     /** Space-separated accepted JWT algorithms (RS256 ES256 …). Unset: whatever the key allows. */
     JWT_ALGORITHMS: envOptionalString(),
-    /** The claim that names the account. */
-    JWT_SUBJECT_CLAIM: z.string().min(1).default('sub'),
+    /** Where the account's name is: comma-separated claim paths, tried in order (`/` steps into objects). */
+    JWT_SUBJECT_CLAIM: z
+      .string()
+      .default('sub')
+      .transform((value) =>
+        value
+          .split(',')
+          .map((path) => path.trim())
+          .filter((path) => path !== ''),
+      )
+      .refine((paths) => paths.length > 0, 'name at least one claim'),
     /** The claim that carries scopes (an array or a space-separated string). Kopano: kc.authorizedScopes. */
     JWT_SCOPES_CLAIM: z.string().min(1).default('scope'),
     /** A claim that must be boolean true, e.g. kc.isAccessToken. Unset: none. */

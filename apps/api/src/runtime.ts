@@ -127,7 +127,7 @@ export async function createApiRuntime(config: ApiConfig, logger: Logger): Promi
       issuer: config.JWT_ISSUER,
       audience: config.JWT_AUDIENCE,
       algorithms: (config.JWT_ALGORITHMS ?? '').split(' ').filter((a) => a !== ''),
-      subjectClaim: config.JWT_SUBJECT_CLAIM,
+      subjectClaims: config.JWT_SUBJECT_CLAIM,
       scopesClaim: config.JWT_SCOPES_CLAIM,
       requiredTrueClaim: config.JWT_REQUIRED_TRUE_CLAIM ?? '',
       clockToleranceSeconds: config.JWT_CLOCK_TOLERANCE_SECONDS,

@@ -52,6 +52,7 @@ describe('parseFilter', () => {
 
   it('refuses an over-long prefix', () => {
     expect(code(() => parseFilter({ prefix: 'x'.repeat(1025) }))).toBe('INVALID_ARGUMENT');
+    expect(code(() => parseFilter({ prefix: 'a\u0000b' }))).toBe('INVALID_ARGUMENT');
   });
 });
 

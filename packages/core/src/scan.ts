@@ -39,8 +39,11 @@ function checkTime(name: string, value: number | undefined): void {
 
 export function parseFilter(input: RecordFilterInput): RecordFilter {
   const { prefix, start, end } = input;
-  if (prefix !== undefined && (utf8ByteLength(prefix) > MAX_KEY_BYTES || !prefix.isWellFormed())) {
-    throw invalid('INVALID_ARGUMENT', `prefix must be valid UTF-8 of at most ${MAX_KEY_BYTES} bytes`);
+  if (
+    prefix !== undefined &&
+    (utf8ByteLength(prefix) > MAX_KEY_BYTES || !prefix.isWellFormed() || prefix.includes('\u0000'))
+  ) {
+    throw invalid('INVALID_ARGUMENT', `prefix must be valid UTF-8 of at most ${MAX_KEY_BYTES} bytes, without NUL`);
   }
   if (start !== undefined) validateKey(start);
   if (end !== undefined) validateKey(end);

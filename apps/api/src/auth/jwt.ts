@@ -12,8 +12,12 @@ export interface JwtSettings {
   readonly audience: string | undefined;
   /** Accepted algorithms; empty: whatever the key allows. */
   readonly algorithms: readonly string[];
-  /** The claim naming the subject (an account name or an external id). */
-  readonly subjectClaim: string;
+  /**
+   * Where the subject (an account name or an external id) is: claim paths tried in order, the
+   * first non-empty string wins. A path's steps are claim names joined by `/`, so Kopano's
+   * `kc.identity/kc.i.id` reads `{"kc.identity": {"kc.i.id": …}}`.
+   */
+  readonly subjectClaims: readonly string[];
   /** The claim carrying scopes: an array of strings or one space-separated string. */
   readonly scopesClaim: string;
   /** A claim that must be boolean true (Kopano: `kc.isAccessToken`); empty: none. */
@@ -29,6 +33,18 @@ export interface VerifiedJwt {
   readonly scopes: string[];
 }
 
+const isNonEmptyString = (value: unknown): value is string => typeof value === 'string' && value !== '';
+
+/** The value at a `/`-separated path of claim names, undefined where the path leads nowhere. */
+function claimAt(payload: JWTPayload, path: string): unknown {
+  let value: unknown = payload;
+  for (const step of path.split('/')) {
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+    value = (value as Record<string, unknown>)[step];
+  }
+  return value;
+}
+
 const refused = (why: string, cause?: unknown) =>
   new DomainError('UNAUTHENTICATED', `jwt refused: ${why}`, { publicMessage: 'invalid bearer token', cause });
 
@@ -36,7 +52,7 @@ const refused = (why: string, cause?: unknown) =>
  * Verifies external bearer JWTs: signature against a JWKS (fetched and cached by jose, keys
  * picked by `kid`), a PEM key or a shared secret; then issuer, audience, `exp` (required
  * unless configured otherwise), `nbf`, a required boolean claim, and reads the subject and scopes. Claim names are
- * taken literally, so `kc.authorizedScopes` is one claim, not a path.
+ * taken literally (`kc.authorizedScopes` is one claim); only subject paths have steps.
  */
 export class JwtVerifier {
   private key: Promise<KeyLike | Uint8Array | JWTVerifyGetKey> | undefined;
@@ -79,8 +95,8 @@ export class JwtVerifier {
     if (settings.requiredTrueClaim !== '' && payload[settings.requiredTrueClaim] !== true) {
       throw refused(`claim ${settings.requiredTrueClaim} is not true`);
     }
-    const subject = payload[settings.subjectClaim];
-    if (typeof subject !== 'string' || subject === '') throw refused(`no ${settings.subjectClaim} claim`);
+    const subject = settings.subjectClaims.map((path) => claimAt(payload, path)).find(isNonEmptyString);
+    if (subject === undefined) throw refused(`no subject in ${settings.subjectClaims.join(' or ')}`);
     const raw = payload[settings.scopesClaim];
     const scopes =
       typeof raw === 'string'

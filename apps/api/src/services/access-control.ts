@@ -1,4 +1,13 @@
-import { authorize, DomainError, type Access, type Principal, type Role, type Scope, type Target } from '@rosetta/core';
+import {
+  authorize,
+  DomainError,
+  validateSpaceName,
+  type Access,
+  type Principal,
+  type Role,
+  type Scope,
+  type Target,
+} from '@rosetta/core';
 import { GRANT_TTL_MS, type GrantSigner } from '../auth/grants';
 import type { RequestRates } from '../auth/rate-limits';
 import type { AccountsRepository } from './auth-ports';
@@ -27,6 +36,8 @@ export class AccessControl {
   }
 
   async roleOf(principal: Principal, space: string): Promise<Role | undefined> {
+    // A name no space can have never reaches the database (a NUL would make Postgres fail).
+    validateSpaceName(space);
     const key = `${principal.accountId} ${space}`;
     const now = this.clock.now();
     const cached = this.roles.get(key);
