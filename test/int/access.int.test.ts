@@ -79,6 +79,26 @@ describe('authentication', () => {
     expect(app.routes.filter((r) => r.public).map((r) => r.openapiPath)).toEqual(['/v1/auth/login', '/v1/auth/logout']);
   });
 
+  it("answers every legacy dialect route without credentials with the dialect's own refusal", async () => {
+    const routes = app.legacyRoutes.filter((r) => !r.public);
+    expect(new Set(routes.map((r) => r.dialect))).toEqual(new Set(['kopano-kvs', 'rivet', 'prosody']));
+    for (const route of routes) {
+      const call = request(app)[route.method.toLowerCase() as 'get'](route.path);
+      const res = await (route.method === 'GET' ? call : call.type('json').send('{}'));
+      expect([route.dialect, route.method, route.path, res.status]).toEqual([
+        route.dialect,
+        route.method,
+        route.path,
+        route.unauthenticatedStatus,
+      ]);
+    }
+    expect(app.legacyRoutes.filter((r) => r.public).map((r) => `${r.method} ${r.path}`)).toEqual([
+      'GET /login',
+      'GET /logout',
+      'OPTIONS /data/notes',
+    ]);
+  });
+
   it('knows who is calling, by token, password, session and JWT', async () => {
     const who = async (set: (r: request.Test) => request.Test) =>
       (await set(request(app).get('/v1/auth/whoami')).expect(200)).body as { account: string; via: string };

@@ -4,7 +4,11 @@ import type { Logger } from '@rosetta/platform';
 import { Callers } from './auth/callers';
 import { authenticateV1 } from './auth/credentials';
 import type { RecordApi } from './clients/record-api';
+import { RecordReader } from './clients/record-reader';
+import { RecordWriter } from './clients/record-writer';
 import { respondWithError } from './errors';
+import { applyCors } from './legacy/cors';
+import { legacyDialects, legacyOptions, type DialectRoute, type LegacyOptions } from './legacy';
 import { accessRoutes } from './v1/access';
 import { collectionRoutes } from './v1/collections';
 import { openApiDocument } from './v1/openapi';
@@ -17,14 +21,28 @@ export interface AppDeps {
   readonly logger: Logger;
   /** Largest request body (bytes). */
   readonly maxBodyBytes: number;
+  /** Proxies whose X-Forwarded-For names the client (TRUST_PROXY); none when unset. */
+  readonly trustedProxies?: readonly string[];
+  /** Options of the legacy dialects; their defaults when unset. */
+  readonly legacy?: LegacyOptions;
+}
+
+/** A route of a legacy dialect, for the test that walks them all. */
+export interface LegacyRoute extends DialectRoute {
+  readonly dialect: string;
+  readonly unauthenticatedStatus: number;
 }
 
 /**
  * The gateway as one request listener, without listening (tests drive it with supertest).
- * Reads and writes of one record are answered before Express (see v1/single-records.ts);
- * everything else goes through the Express app and its route table.
+ * Reads and writes of one record, and the legacy dialects, are answered before Express (see
+ * v1/single-records.ts and legacy/); everything else goes through the Express app and its
+ * route table.
  */
-export function createApp(deps: AppDeps): RequestListener & { readonly routes: RouteTable['routes'] } {
+export function createApp(deps: AppDeps): RequestListener & {
+  readonly routes: RouteTable['routes'];
+  readonly legacyRoutes: readonly LegacyRoute[];
+} {
   const { api, logger } = deps;
   const app = express();
   app.disable('x-powered-by');
@@ -42,13 +60,18 @@ export function createApp(deps: AppDeps): RequestListener & { readonly routes: R
     }
   });
 
-  const callers = new Callers(api.auth);
+  const callers = new Callers(api.auth, deps.trustedProxies);
   const authenticate = (req: IncomingMessage) => authenticateV1(callers, req);
   const table = new RouteTable(authenticate);
-  const singleRecord = singleRecords(table, api, authenticate, { maxBodyBytes: deps.maxBodyBytes });
+  const reader = new RecordReader(api.records);
+  const writer = new RecordWriter(api.records);
+  const singleRecord = singleRecords(table, api, authenticate, { reader, writer, maxBodyBytes: deps.maxBodyBytes });
+  const options = deps.legacy ?? legacyOptions({});
+  const dialects = legacyDialects({ api, callers, reader, writer, logger, maxBodyBytes: deps.maxBodyBytes }, options);
+  const v1Cors = options.v1Cors;
   recordRoutes(table, api, { maxBodyBytes: deps.maxBodyBytes });
   collectionRoutes(table, api);
-  accessRoutes(table, api);
+  accessRoutes(table, api, callers);
   const document = JSON.stringify(openApiDocument(table));
   app.get('/v1/openapi.json', (_req, res) => {
     res.type('application/json').send(document);
@@ -62,7 +85,13 @@ export function createApp(deps: AppDeps): RequestListener & { readonly routes: R
   app.use(onError);
 
   const listener = (req: IncomingMessage, res: ServerResponse) => {
-    if (!singleRecord(req, res, (error) => respondWithError(req, res, error, logger))) app(req, res);
+    if (v1Cors.enabled && req.url?.startsWith('/v1/') === true && applyCors(v1Cors, req, res)) return;
+    if (singleRecord(req, res, (error) => respondWithError(req, res, error, logger))) return;
+    for (const dialect of dialects) if (dialect.handle(req, res)) return;
+    app(req, res);
   };
-  return Object.assign(listener, { routes: table.routes });
+  const legacyRoutes = dialects.flatMap((d) =>
+    d.routes.map((route) => ({ ...route, dialect: d.name, unauthenticatedStatus: d.unauthenticatedStatus })),
+  );
+  return Object.assign(listener, { routes: table.routes, legacyRoutes });
 }

@@ -1,26 +1,39 @@
 import { z } from 'zod';
-import { envLogLevel, envPort, parseEnv } from '@rosetta/platform';
+import { envLogLevel, envOptionalString, envPort, parseEnv } from '@rosetta/platform';
+import { LegacyConfigSchema } from './legacy/config';
 
-export const GatewayConfigSchema = z.object({
-  /** Interface the HTTP server binds to. */
-  HOST: z.string().default('127.0.0.1'),
-  /** Port of the HTTP server. */
-  PORT: envPort(8080),
-  /** Base URL of the record service (HTTP/2 cleartext). Ignored by the all-in-one process. */
-  API_URL: z.url().default('http://127.0.0.1:8081'),
-  /** Deadline for one call to the record service (ms); streams are exempt once started. */
-  API_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
-  /** Largest request body accepted (bytes): a value, or a batch of them. */
-  MAX_BODY_BYTES: z.coerce
-    .number()
-    .int()
-    .min(1024)
-    .default(64 * 1024 * 1024),
-  /** pino level: trace, debug, info, warn, error, fatal or silent. */
-  LOG_LEVEL: envLogLevel(),
-  /** Deadline for a graceful shutdown (ms). */
-  SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
-});
+export const GatewayConfigSchema = z
+  .object({
+    /** Interface the HTTP server binds to. */
+    HOST: z.string().default('127.0.0.1'),
+    /** Port of the HTTP server. */
+    PORT: envPort(8080),
+    /** Base URL of the record service (HTTP/2 cleartext). Ignored by the all-in-one process. */
+    API_URL: z.url().default('http://127.0.0.1:8081'),
+    /** Deadline for one call to the record service (ms); streams are exempt once started. */
+    API_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+    /** Largest request body accepted (bytes): a value, or a batch of them. */
+    MAX_BODY_BYTES: z.coerce
+      .number()
+      .int()
+      .min(1024)
+      .default(64 * 1024 * 1024),
+    /** pino level: trace, debug, info, warn, error, fatal or silent. */
+    LOG_LEVEL: envLogLevel(),
+    /**
+     * Proxies whose X-Forwarded-For is believed for the client's address (per-address limits of
+     * password attempts): comma-separated addresses, subnets, or loopback / linklocal / uniquelocal.
+     */
+    TRUST_PROXY: envOptionalString().transform((value) =>
+      value
+        ?.split(',')
+        .map((item) => item.trim())
+        .filter((item) => item !== ''),
+    ),
+    /** Deadline for a graceful shutdown (ms). */
+    SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  })
+  .extend(LegacyConfigSchema.shape);
 
 export type GatewayConfig = z.output<typeof GatewayConfigSchema>;
 

@@ -38,6 +38,23 @@ export const HTTP_STATUS: Record<ErrorCode, number> = {
   INTERNAL: 500,
 };
 
+/**
+ * A dialect's mapping of domain codes onto its statuses: the gateway's own, changed where the
+ * dialect answers differently, and limited to the statuses the dialect can render (others
+ * become `fallback`).
+ */
+export function dialectStatuses<S extends number>(
+  differences: Partial<Record<ErrorCode, S>>,
+  renderable: readonly S[],
+  fallback: S,
+): Record<ErrorCode, S> {
+  const table = {} as Record<ErrorCode, S>;
+  for (const [code, status] of Object.entries(HTTP_STATUS) as [ErrorCode, number][]) {
+    table[code] = differences[code] ?? renderable.find((s) => s === status) ?? fallback;
+  }
+  return table;
+}
+
 /** Generic texts for codes whose error carries no public message. */
 const DEFAULT_MESSAGE: Partial<Record<ErrorCode, string>> = {
   UNAVAILABLE: 'the store is temporarily unavailable; retry shortly',
@@ -106,18 +123,24 @@ function expressFailure(error: unknown): HttpFailure | undefined {
 }
 
 /**
- * Answers a failed request with `{"error":{"code","message"}}` and its status: the one place
- * every route's failures go through. Unexpected failures are logged with an error id that the
- * caller sees instead of any detail; once a response has started, the connection is cut.
+ * What a failed request answers, whatever raised the error: the one place every route's
+ * failures (of /v1 and of every dialect) go through. Unexpected failures are logged with an
+ * error id that the caller sees in the message instead of any detail.
+ */
+export function failureOf(req: IncomingMessage, error: unknown, logger: Logger): HttpFailure {
+  const failure = expressFailure(error) ?? toHttpFailure(error);
+  if (!failure.unexpected) return failure;
+  const errorId = randomUUID();
+  logger.error({ err: error, errorId, method: req.method, url: req.url }, 'request failed');
+  return { ...failure, message: `${failure.message} (error id ${errorId})` };
+}
+
+/**
+ * Answers a failed /v1 request with `{"error":{"code","message"}}` and its status; once a
+ * response has started, the connection is cut.
  */
 export function respondWithError(req: IncomingMessage, res: ServerResponse, error: unknown, logger: Logger): void {
-  const failure = expressFailure(error) ?? toHttpFailure(error);
-  let message = failure.message;
-  if (failure.unexpected) {
-    const errorId = randomUUID();
-    logger.error({ err: error, errorId, method: req.method, url: req.url }, 'request failed');
-    message = `${message} (error id ${errorId})`;
-  }
+  const failure = failureOf(req, error, logger);
   if (res.headersSent) {
     res.destroy();
     return;
@@ -127,5 +150,5 @@ export function respondWithError(req: IncomingMessage, res: ServerResponse, erro
   if (failure.retryAfterSeconds !== undefined) headers['retry-after'] = String(failure.retryAfterSeconds);
   if (failure.status === 401) headers['www-authenticate'] = 'Bearer realm="rosetta", Basic realm="rosetta"';
   res.writeHead(failure.status, headers);
-  res.end(JSON.stringify({ error: { code: failure.code, message } }));
+  res.end(JSON.stringify({ error: { code: failure.code, message: failure.message } }));
 }

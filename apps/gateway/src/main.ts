@@ -1,5 +1,6 @@
 import { createLogger, ShutdownManager } from '@rosetta/platform';
 import { createApp } from './app';
+import { legacyOptions } from './legacy';
 import { createHttpRecordApi } from './clients/record-api';
 import { loadConfig } from './config';
 import { startHttpServer } from './server';
@@ -15,7 +16,13 @@ async function main(): Promise<void> {
     maxMessageBytes: config.MAX_BODY_BYTES * 2,
   });
   shutdown.add('record service client', () => api.close());
-  const app = createApp({ api, logger, maxBodyBytes: config.MAX_BODY_BYTES });
+  const app = createApp({
+    api,
+    logger,
+    maxBodyBytes: config.MAX_BODY_BYTES,
+    legacy: legacyOptions(config),
+    trustedProxies: config.TRUST_PROXY ?? [],
+  });
   const http = await startHttpServer(app, config.HOST, config.PORT);
   shutdown.add('http server', () => http.close());
   logger.info({ url: http.url, api: config.API_URL }, 'gateway listening');

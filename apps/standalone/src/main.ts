@@ -1,5 +1,11 @@
 import { createApiRuntime, firstStartBanner, loadConfig as loadApiConfig } from '@rosetta/api';
-import { createApp, loadConfig as loadGatewayConfig, startHttpServer, type RecordApi } from '@rosetta/gateway';
+import {
+  createApp,
+  legacyOptions,
+  loadConfig as loadGatewayConfig,
+  startHttpServer,
+  type RecordApi,
+} from '@rosetta/gateway';
 import { createLogger, ShutdownManager } from '@rosetta/platform';
 import {
   AdminService,
@@ -70,6 +76,8 @@ async function main(): Promise<void> {
     api,
     logger: logger.child({ component: 'gateway' }),
     maxBodyBytes: gatewayConfig.MAX_BODY_BYTES,
+    legacy: legacyOptions(gatewayConfig),
+    trustedProxies: gatewayConfig.TRUST_PROXY ?? [],
   });
   const http = await startHttpServer(app, gatewayConfig.HOST, gatewayConfig.PORT);
   shutdown.add('http server', () => http.close());

@@ -1,4 +1,6 @@
+import type { IncomingMessage } from 'node:http';
 import type { Client } from '@connectrpc/connect';
+import proxyaddr from 'proxy-addr';
 import { GRANT_HEADER, type AuthService, type CredentialSchema, type Principal } from '@rosetta/proto';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 
@@ -35,7 +37,26 @@ export class Callers {
   private readonly entries = new Map<string, Entry>();
   private readonly pending = new Map<string, Promise<Caller>>();
 
-  constructor(private readonly auth: Client<typeof AuthService>) {}
+  private readonly trust: (address: string, hop: number) => boolean;
+
+  /**
+   * `trustedProxies`: addresses, subnets or the names `loopback`, `linklocal`, `uniquelocal` of
+   * the proxies whose X-Forwarded-For is believed (none by default).
+   */
+  constructor(
+    private readonly auth: Client<typeof AuthService>,
+    trustedProxies: readonly string[] = [],
+  ) {
+    this.trust = proxyaddr.compile([...trustedProxies]);
+  }
+
+  /**
+   * The client's address, for per-address limits of password attempts: the connection's peer,
+   * or the nearest address in X-Forwarded-For that a trusted proxy did not add itself.
+   */
+  clientAddress(req: IncomingMessage): string {
+    return proxyaddr(req, this.trust);
+  }
 
   /**
    * The caller for a credential; `cacheKey` identifies the credential exactly (the raw header

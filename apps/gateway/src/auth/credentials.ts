@@ -72,12 +72,9 @@ export function sessionToken(req: IncomingMessage): string | undefined {
   return session.toLowerCase();
 }
 
-/** The client's address, for per-address limits of password attempts. */
-export const clientAddress = (req: IncomingMessage): string => req.socket.remoteAddress ?? '';
-
 /** The caller of a native (/v1) request; UNAUTHENTICATED when it carries no credential. */
 export async function authenticateV1(callers: Callers, req: IncomingMessage): Promise<Caller> {
   const found = v1Credential(req);
   if (found === undefined) throw unauthenticated('authentication required');
-  return callers.authenticate(found.key, found.credential, clientAddress(req));
+  return callers.authenticate(found.key, found.credential, callers.clientAddress(req));
 }

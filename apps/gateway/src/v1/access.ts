@@ -3,7 +3,8 @@ import type { z } from 'zod';
 import { formatMicros } from '@rosetta/core';
 import type { Account, Principal, Scope, Space, Token } from '@rosetta/proto';
 import type { Caller } from '../auth/callers';
-import { clientAddress, parseBasic, sessionToken, splitLogin, unauthenticated } from '../auth/credentials';
+import { parseBasic, sessionToken, splitLogin, unauthenticated } from '../auth/credentials';
+import type { Callers } from '../auth/callers';
 import type { RecordApi } from '../clients/record-api';
 import {
   AccountListSchema,
@@ -105,7 +106,7 @@ const call = (caller: Caller) => ({ headers: caller.headers });
  * Sessions, spaces, members, tokens and (for admins) accounts, on the native API. Every rule
  * (who may do what) is the record service's; these routes only translate.
  */
-export function accessRoutes(table: RouteTable, api: RecordApi): void {
+export function accessRoutes(table: RouteTable, api: RecordApi, callers: Callers): void {
   const { auth, admin } = api;
 
   table.addPublic(
@@ -134,7 +135,7 @@ export function accessRoutes(table: RouteTable, api: RecordApi): void {
       }
       const { session, principal } = await auth.login({
         password: { ...splitLogin(credentials.login), password: credentials.password },
-        clientAddress: clientAddress(req),
+        clientAddress: callers.clientAddress(req),
         readOnly: credentials.readOnly,
       });
       res.json({

@@ -6,7 +6,7 @@ import { ScanOrder, type PutEntrySchema, type RecordFilterSchema } from '@rosett
 import { STREAM_TIMEOUT_MS, type RecordApi } from '../clients/record-api';
 import { jsonBody } from './body';
 import { conditionMessage, writeCondition } from './conditions';
-import { header } from './headers';
+import { header } from '../http/headers';
 import { recordJson, recordMetaJson } from './render';
 import type { RouteTable } from './route';
 import {
@@ -23,7 +23,8 @@ import {
   RecordListSchema,
   RecordParamsSchema,
 } from './schemas';
-import { clientGone, writeChunk } from './stream';
+import { writeChunk } from '../http/write-chunk';
+import { clientGone } from './stream';
 
 const COLLECTION = '/v1/spaces/:space/collections/:collection';
 const COLLECTION_DOC = '/v1/spaces/{space}/collections/{collection}';

@@ -1,13 +1,12 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
-import getRawBody from 'raw-body';
 import { invalid } from '@rosetta/core';
 import type { Caller } from '../auth/callers';
 import type { RecordApi } from '../clients/record-api';
-import { RecordReader } from '../clients/record-reader';
-import { RecordWriter } from '../clients/record-writer';
+import type { RecordReader } from '../clients/record-reader';
+import type { RecordWriter } from '../clients/record-writer';
 import { conditionMessage, etagOf, notModified, writeCondition } from './conditions';
-import { header } from './headers';
+import { header } from '../http/headers';
+import { readBody } from '../http/read-body';
 import { recordMetaJson, recordPath } from './render';
 import type { RouteTable } from './route';
 import { RecordMetaSchema, RecordParamsSchema } from './schemas';
@@ -46,24 +45,6 @@ export function matchRecordPath(url: string): RecordTarget | undefined {
   };
 }
 
-/** The request body, decompressed as Content-Encoding says, refused past `limit` bytes. */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const encoding = (header(req, 'content-encoding') ?? 'identity').trim().toLowerCase();
-  const length = header(req, 'content-length');
-  if (encoding === 'identity') return getRawBody(req, { limit, length });
-  const inflate =
-    encoding === 'gzip'
-      ? createGunzip()
-      : encoding === 'deflate'
-        ? createInflate()
-        : encoding === 'br'
-          ? createBrotliDecompress()
-          : undefined;
-  if (inflate === undefined) throw invalid('UNSUPPORTED_MEDIA_TYPE', `unsupported Content-Encoding "${encoding}"`);
-  req.pipe(inflate);
-  return getRawBody(inflate, { limit });
-}
-
 const RECORD_DOC = '/v1/spaces/{space}/collections/{collection}/records/{key}';
 const TAGS = ['records'];
 
@@ -78,10 +59,9 @@ export function singleRecords(
   table: RouteTable,
   api: RecordApi,
   authenticate: (req: IncomingMessage) => Promise<Caller>,
-  options: { readonly maxBodyBytes: number },
+  options: { readonly reader: RecordReader; readonly writer: RecordWriter; readonly maxBodyBytes: number },
 ) {
-  const reader = new RecordReader(api.records);
-  const writer = new RecordWriter(api.records);
+  const { reader, writer } = options;
   const readErrors = ['KEY_NOT_FOUND', 'COLLECTION_NOT_FOUND', 'INVALID_KEY'] as const;
   table.document({
     method: 'head',

@@ -1,25 +1,5 @@
 import type { Response } from 'express';
 
-/**
- * Writes a chunk and waits while the socket's buffer is full, so a slow reader slows the reads
- * behind it instead of growing memory. Resolves false when the client has gone.
- */
-export async function writeChunk(res: Response, chunk: string): Promise<boolean> {
-  if (res.destroyed) return false;
-  if (res.write(chunk)) return true;
-  return new Promise<boolean>((resolve) => {
-    const done = (ok: boolean) => {
-      res.off('drain', onDrain);
-      res.off('close', onClose);
-      resolve(ok);
-    };
-    const onDrain = () => done(true);
-    const onClose = () => done(false);
-    res.on('drain', onDrain);
-    res.on('close', onClose);
-  });
-}
-
 /** An AbortSignal that fires when the client goes away before the response is complete. */
 export function clientGone(res: Response): AbortSignal {
   const controller = new AbortController();
