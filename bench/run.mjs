@@ -34,7 +34,10 @@ import {
   AUTH_HEADERS,
   BENCH_INTERNAL_SECRET,
   BENCH_TOKEN,
+  DIALECT_WORKLOADS,
+  PEER_WORKLOADS,
 } from './lib/config.mjs';
+import { KOPANO_API_ENV, preparePeerProsody, seedDialects } from './lib/dialects.mjs';
 import { DOC_TEMPLATE } from './lib/doc-template.mjs';
 import { measureAuthCost } from './lib/auth-cost.mjs';
 import { closeAgent } from './lib/http.mjs';
@@ -45,7 +48,15 @@ import { Sampler, procAvailable, readMemory } from './lib/sampler.mjs';
 import { seedExport, seedHotAndList } from './lib/seed.mjs';
 import { streamNdjson } from './lib/stream.mjs';
 
-const HTTP_WORKLOADS = new Set(['node-http', 'express', 'hot-get', 'list', 'put']);
+const HTTP_WORKLOADS = new Set([
+  'node-http',
+  'express',
+  'hot-get',
+  'list',
+  'put',
+  ...DIALECT_WORKLOADS,
+  ...PEER_WORKLOADS,
+]);
 /** Idle means: the services together use less than this much of one core. */
 const IDLE_CPU_PCT = 5;
 /** Quiet means: everything else on the machine uses less than this much of one core. */
@@ -64,6 +75,9 @@ const state = {
   createdDbs: new Set(),
   redisPrefix: undefined,
   redisUsed: false,
+  peerProsody: undefined,
+  /** Paths and credentials of the dialect workloads (kept out of the saved results). */
+  dialects: undefined,
   cleaning: undefined,
   interrupted: false,
   quietWaitMs: 0,
@@ -108,6 +122,7 @@ function expressVersion() {
 function cleanup() {
   state.cleaning ??= (async () => {
     await stopAll().catch((e) => warn(`stopping processes: ${e.message}`));
+    await state.peerProsody?.stop().catch((e) => warn(`stopping the Prosody peer: ${e.message}`));
     for (const db of state.createdDbs) {
       await dropDatabase(db).then(
         () => state.createdDbs.delete(db),
@@ -193,7 +208,7 @@ function targetsFor(anchor) {
     const proc = state.services[name];
     if (proc?.running) t[name] = proc.pid;
   }
-  if (anchor) t.anchor = state.services[anchor]?.pid;
+  if (anchor) t.anchor = anchor === 'peer-prosody' ? state.peerProsody?.pid : state.services[anchor]?.pid;
   return t;
 }
 
@@ -356,6 +371,7 @@ async function main() {
         REDIS_PREFIX: state.redisPrefix,
         ROSETTA_ADMIN_TOKEN: BENCH_TOKEN,
         ROSETTA_INTERNAL_SECRET: BENCH_INTERNAL_SECRET,
+        ...KOPANO_API_ENV,
       },
       logFile: join(logDir, 'api.log'),
     });
@@ -395,6 +411,8 @@ async function main() {
     meta.rssAfterStart = rssOfServices();
     log('  cluster ready; seeding through /v1…');
     if (settings.workloads.some((w) => ['hot-get', 'list', 'put'].includes(w))) await seedHotAndList(urls.gateway);
+    if (settings.workloads.some((w) => DIALECT_WORKLOADS.includes(w)))
+      state.dialects = await seedDialects(urls.gateway);
     if (settings.workloads.includes('export')) {
       let lastShown = 0;
       seed = await seedExport(urls.gateway, settings.exportRecords, (done) => {
@@ -410,6 +428,17 @@ async function main() {
   }
 
   if (needCluster) meta.rssAfterSeed = rssOfServices();
+
+  if (settings.workloads.some((w) => PEER_WORKLOADS.includes(w))) {
+    state.peerProsody = await preparePeerProsody(warn);
+    if (state.peerProsody === undefined)
+      settings.workloads = settings.workloads.filter((w) => !PEER_WORKLOADS.includes(w));
+    else {
+      urls['peer-prosody'] = state.peerProsody.url;
+      const version = tool('dpkg-query', ['-W', '-f=${Version}', 'prosody']);
+      meta.versions.prosody = `Prosody ${version ?? '(version unknown)'} (peer)`;
+    }
+  }
 
   let pgb;
   const pgbenchDir = join(logDir, 'pgbench');
@@ -494,6 +523,11 @@ function report({ meta, seed, hwm, runs, rounds, authCost }, jsonPath, writeDocs
   for (const x of t) log(`${x.result.padEnd(4)}  ${x.target} — ${x.measured}`);
 }
 
+/** Headers with the ones set to undefined (to leave the admin token out) removed. */
+function withoutUndefined(headers) {
+  return Object.fromEntries(Object.entries(headers).filter(([, value]) => value !== undefined));
+}
+
 function recordPath(key, collection = HOT_COLLECTION) {
   return `/v1/spaces/${SPACE}/collections/${collection}/records/${key}`;
 }
@@ -523,7 +557,12 @@ function describeRun(workload, r) {
 async function runWorkload(workload, round, ctx) {
   const { settings, loadgen, urls, pgb, pgbench, pgbenchDir, meta } = ctx;
   const common = { connections: settings.connections, threads: settings.threads };
-  const anchor = workload === 'node-http' || workload === 'express' ? workload : undefined;
+  const anchor =
+    workload === 'node-http' || workload === 'express'
+      ? workload
+      : PEER_WORKLOADS.includes(workload)
+        ? 'peer-prosody'
+        : undefined;
 
   if (workload === 'export') return runExport(ctx, round);
 
@@ -572,12 +611,29 @@ async function runWorkload(workload, round, ctx) {
     case 'put':
       spec = { url: `${base}${recordPath('put')}`, method: 'PUT', valueBytes: VALUE_BYTES, headers: AUTH_HEADERS };
       break;
+    case 'kopano-get':
+    case 'rivet-get':
+    case 'prosody-get': {
+      const { path, headers } = state.dialects[workload.split('-')[0]];
+      spec = { url: `${base}${path}`, method: 'GET', headers: withoutUndefined(headers) };
+      break;
+    }
+    case 'peer-prosody-get':
+      spec = { url: `${base}${state.peerProsody.get.path}`, method: 'GET', headers: state.peerProsody.get.headers };
+      break;
+    case 'prosody-put':
+    case 'peer-prosody-put': {
+      const headers = workload === 'prosody-put' ? state.dialects.prosody.headers : state.peerProsody.put.headers;
+      spec = { url: `${base}/data/`, method: 'PUT', script: 'prosody-put', valueBytes: VALUE_BYTES, headers };
+      break;
+    }
     default:
       throw new Error(`unknown workload ${workload}`);
   }
-  const tag = `${recordPath('put')}/p${process.pid}-r${round}`;
+  const tag = spec.script === 'prosody-put' ? '/data/bench_' : `${recordPath('put')}/p${process.pid}-r${round}`;
+  const putBase = (phase) => (spec.script === 'prosody-put' ? tag : `${tag}-${phase}`);
   if (settings.warmup > 0) {
-    await runLoad(loadgen, { ...spec, ...common, duration: settings.warmup, putBase: `${tag}-warm` });
+    await runLoad(loadgen, { ...spec, ...common, duration: settings.warmup, putBase: putBase('warm') });
   }
   const sampler = new Sampler(targetsFor(anchor));
   let window;
@@ -585,7 +641,7 @@ async function runWorkload(workload, round, ctx) {
   try {
     r = await runLoad(
       loadgen,
-      { ...spec, ...common, duration: settings.duration, putBase: `${tag}-run` },
+      { ...spec, ...common, duration: settings.duration, putBase: putBase('run') },
       { onStart: (pid) => sampler.add('loadgen', pid) },
     );
   } finally {

@@ -11,10 +11,32 @@ export const DOC_PATH = join(ROOT, 'docs', 'benchmarks.md');
 /** Every workload, in the order one round runs them. */
 // The export runs before list and put: those leave the gateway's heap grown (64 responses of
 // 1.3 MB in flight), which would be charged to the stream otherwise.
-export const WORKLOADS = ['node-http', 'express', 'export', 'hot-get', 'list', 'put', 'pgbench'];
+export const WORKLOADS = [
+  'node-http',
+  'express',
+  'export',
+  'hot-get',
+  'list',
+  'put',
+  'kopano-get',
+  'rivet-get',
+  'prosody-get',
+  'prosody-put',
+  'peer-prosody-get',
+  'peer-prosody-put',
+  'pgbench',
+];
+/** The legacy dialects' workloads, and the real peers they are compared with. */
+export const DIALECT_WORKLOADS = ['kopano-get', 'rivet-get', 'prosody-get', 'prosody-put'];
+export const PEER_WORKLOADS = ['peer-prosody-get', 'peer-prosody-put'];
 /** Workloads that need the api/gateway(/worker) cluster. */
-export const CLUSTER_WORKLOADS = new Set(['hot-get', 'list', 'export', 'put']);
-const ALIASES = { anchors: ['node-http', 'express'], cluster: ['hot-get', 'list', 'export', 'put'] };
+export const CLUSTER_WORKLOADS = new Set(['hot-get', 'list', 'export', 'put', ...DIALECT_WORKLOADS]);
+const ALIASES = {
+  anchors: ['node-http', 'express'],
+  cluster: ['hot-get', 'list', 'export', 'put'],
+  dialects: DIALECT_WORKLOADS,
+  prosody: ['prosody-get', 'prosody-put', ...PEER_WORKLOADS],
+};
 
 // Always local: the load and the backends stay on 127.0.0.1. The ports can move (for testing).
 export const PG = { host: '127.0.0.1', port: Number(process.env.BENCH_PG_PORT ?? 5432), user: 'postgres' };
@@ -24,6 +46,17 @@ export const DB_NAME = 'rosetta_bench';
 export const BENCH_TOKEN = 'rst_bench-admin-token-0123456789';
 export const BENCH_INTERNAL_SECRET = 'bench-internal-secret-0123456789abcdef';
 export const AUTH_HEADERS = { authorization: `Bearer ${BENCH_TOKEN}` };
+/** Kopano's JWTs are signed with this shared secret (the api's JWT_SECRET in the bench). */
+export const BENCH_JWT_SECRET = 'bench-jwt-secret-0123456789abcdef0123456789';
+/** The account the Rivet and Prosody workloads log in as. */
+export const BENCH_USER = { name: 'bench', host: 'localhost', password: 'bench-password-0123' };
+/** The real Prosody 0.12 of ../shared/peers/prosody.sh, and its test account. */
+export const PEER_PROSODY = {
+  url: `http://127.0.0.1:${Number(process.env.PROSODY_HTTP_PORT ?? 5280)}`,
+  login: 'test@localhost',
+  password: 'testpass',
+  script: process.env.BENCH_PEERS_DIR ?? join(ROOT, '..', 'shared', 'peers'),
+};
 export const PGBENCH_DB_NAME = 'rosetta_bench_pg';
 export const SPACE = 'default';
 export const HOT_COLLECTION = 'bench';

@@ -16,6 +16,11 @@ invocation, so that the figures can be read as ratios rather than as absolute nu
 | \`put\` | \`PUT …/bench/records/put/p<pid>-r<run>-run/<thread>/<n>\`: a 1 KiB value to a new key each time, acknowledged after commit (bench/lua/put.lua) |
 | \`pgbench\` | the raw Postgres limit for \`put\`: \`INSERT … ON CONFLICT DO UPDATE\` of a 1 KiB value under a random integer key, prepared, in its own database |
 | \`export\` | \`GET …/export/records?prefix=export/&limit=200000&format=ndjson\`: 100,000 records of 1 KiB streamed to a Node client that counts lines |
+| \`kopano-get\` | \`GET /api/kvs/v1/kv/user/bench/hot?raw=1\` with a Kopano access token (an HS256 JWT with \`kc.isAccessToken\` and \`kc.authorizedScopes: ["kopano/kvs"]\`): a 1 KiB record written through Kopano |
+| \`rivet-get\` | \`GET /store/bench@localhost/hot\` with the \`X-Session-Token\` of a Rivet \`/login\`: a 1 KiB record written through Rivet |
+| \`prosody-get\` | \`GET /data/bench\` with Basic \`bench@localhost\`: a JSON document holding 1 KiB of text |
+| \`prosody-put\` | \`PUT /data/bench_<t>_<xy>\` of that document, \`Content-Type: application/json\` (bench/lua/prosody-put.lua: each wrk thread cycles through 676 stores, as store names hold only letters) |
+| \`peer-prosody-get\`, \`peer-prosody-put\` | the same two requests against a real Prosody 0.12 from Debian on 127.0.0.1:5280 (\`../shared/peers/prosody.sh\`: its data-access module, Basic \`test@localhost\` checked with a PBKDF2 hash on every request, internal file storage) |
 
 The anchors run as their own processes; gateway, api and worker run as in the cluster shape
 (\`node apps/<app>/dist/main.js\`, \`NODE_ENV=production\`, \`LOG_LEVEL=warn\`, other settings at their
@@ -27,7 +32,8 @@ HTTP workloads run \`wrk -t2 -c64 -d10s --latency --timeout 30s\` after a 2 s wa
 are wrk's own histogram, printed by bench/lua/report.lua); the pgbench workload runs
 \`pgbench -n -c 64 -j 2 -T 10 -M prepared\` after a 2 s warm-up, and its p50/p99 come from its
 per-transaction log. Each workload runs \`BENCH_RUNS\` times (default 3), interleaved (one round
-runs every workload once, in the order node-http, express, export, hot-get, list, put, pgbench),
+runs every workload once, in the order node-http, express, export, hot-get, list, put, kopano-get,
+rivet-get, prosody-get, prosody-put, peer-prosody-get, peer-prosody-put, pgbench),
 and the tables show the median of the runs (peak RSS too; the JSON keeps the highest). Before each workload
 the runner waits until the gateway, api and worker are idle again (the worker relays the change
 events of a PUT run after it) and, for up to 15 s (60 s in all), until the rest of the machine is quiet.
@@ -50,7 +56,8 @@ BENCH_ONLY=hot-get,express node bench/run.mjs    # only some workloads (also: an
 | \`BENCH_DURATION\` | 10 | seconds per measured run |
 | \`BENCH_RUNS\` | 3 | runs per workload (the median is reported) |
 | \`BENCH_CONNECTIONS\` | 64 | concurrent connections (wrk \`-c\`, pgbench \`-c\`) |
-| \`BENCH_ONLY\` | all | comma list of \`node-http\`, \`express\`, \`hot-get\`, \`list\`, \`put\`, \`pgbench\`, \`export\` (or \`anchors\`, \`cluster\`) |
+| \`BENCH_ONLY\` | all | comma list of \`node-http\`, \`express\`, \`hot-get\`, \`list\`, \`put\`, \`pgbench\`, \`export\`, \`kopano-get\`, \`rivet-get\`, \`prosody-get\`, \`prosody-put\`, \`peer-prosody-get\`, \`peer-prosody-put\` (or \`anchors\`, \`cluster\`, \`dialects\`, \`prosody\`) |
+| \`BENCH_PEERS_DIR\` | \`../shared/peers\` | where \`prosody.sh\` is: without a Prosody answering on 127.0.0.1:5280, the runner starts one with it (Debian's prosody is installed; needs root) and stops it at the end; without either, the peer rows are skipped |
 | \`BENCH_WARMUP\` | 2 | warm-up seconds before each run |
 | \`BENCH_THREADS\` | 2 | wrk and pgbench threads |
 | \`BENCH_EXPORT_RECORDS\` | 100000 | records seeded for and read by the export |
@@ -83,6 +90,9 @@ same two cores as Postgres). The targets of the issue are expressed as such rati
 - hot GET ≥ 60% of the bare Express route, with p99 < 15 ms;
 - durable PUT ≥ 50% of the raw pgbench upsert at the same concurrency;
 - streaming 100k records with gateway RSS < 200 MB.
+- the Prosody dialect's GET and PUT ≥ 10× a real Prosody 0.12 at the same concurrency (Prosody
+  re-hashes the Basic password on every request; Rosetta caches a verified credential for under a
+  second, so a revoked account is still refused within one).
 
 The export table shows the gateway's RSS when the stream began and its peak during it: RSS only
 grows back slowly after a burst, so a gateway that has just served 64 concurrent 1.3 MB lists

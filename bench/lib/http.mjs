@@ -14,11 +14,14 @@ export function httpRequest(method, url, { body, headers = {}, timeoutMs = 60_00
       {
         method,
         agent,
-        headers: {
-          ...AUTH_HEADERS,
-          ...headers,
-          ...(payload === undefined ? {} : { 'content-length': String(payload.length) }),
-        },
+        // A header given as undefined is left out (the admin token, for a request that must not carry it).
+        headers: Object.fromEntries(
+          Object.entries({
+            ...AUTH_HEADERS,
+            ...headers,
+            ...(payload === undefined ? {} : { 'content-length': String(payload.length) }),
+          }).filter(([, value]) => value !== undefined),
+        ),
       },
       (res) => {
         const chunks = [];

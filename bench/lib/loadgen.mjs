@@ -7,7 +7,11 @@ import { BENCH_DIR, ROOT } from './config.mjs';
 import { runCommand, which } from './procs.mjs';
 
 const REPORT_LUA = readFileSync(join(BENCH_DIR, 'lua', 'report.lua'), 'utf8');
-const PUT_LUA = readFileSync(join(BENCH_DIR, 'lua', 'put.lua'), 'utf8');
+/** wrk scripts that write: a new key per request, or a Prosody store per request. */
+const WRITE_SCRIPTS = {
+  put: readFileSync(join(BENCH_DIR, 'lua', 'put.lua'), 'utf8'),
+  'prosody-put': readFileSync(join(BENCH_DIR, 'lua', 'prosody-put.lua'), 'utf8'),
+};
 /** Per-request timeout: a 1000-record list under 64 connections can take a while. */
 const TIMEOUT_S = 30;
 
@@ -64,13 +68,15 @@ function parseWrk(stdout) {
 }
 
 /**
- * One load run. `spec` = { url, method: 'GET' | 'PUT', headers?, putBase?, valueBytes?, duration, connections, threads }.
- * For PUT, every request writes a new key under `putBase` (a path).
+ * One load run. `spec` = { url, method: 'GET' | 'PUT', headers?, putBase?, valueBytes?, script?, duration, connections, threads }.
+ * For PUT, every request writes a new key under `putBase` (a path); `script: 'prosody-put'`
+ * writes Prosody stores named `<putBase><letters>` instead (wrk only).
  */
 export async function runLoad(loadgen, spec, { onStart } = {}) {
+  const writes = spec.script ?? (spec.method === 'PUT' ? 'put' : undefined);
   if (loadgen.kind === 'wrk') {
-    const script = join(scriptDir, spec.method === 'PUT' ? 'wrk-put.lua' : 'wrk-get.lua');
-    writeFileSync(script, `${spec.method === 'PUT' ? PUT_LUA : ''}\n${REPORT_LUA}`);
+    const script = join(scriptDir, `wrk-${writes ?? 'get'}.lua`);
+    writeFileSync(script, `${writes === undefined ? '' : WRITE_SCRIPTS[writes]}\n${REPORT_LUA}`);
     const args = [
       `-t${spec.threads}`,
       `-c${spec.connections}`,
@@ -83,7 +89,7 @@ export async function runLoad(loadgen, spec, { onStart } = {}) {
       script,
       spec.url,
     ];
-    if (spec.method === 'PUT') args.push('--', spec.putBase, String(spec.valueBytes ?? 1024));
+    if (writes !== undefined) args.push('--', spec.putBase, String(spec.valueBytes ?? 1024));
     const { code, stdout, stderr } = await runCommand('wrk', loadgen.path, args, { onStart });
     if (code !== 0) throw new Error(`wrk exited with ${code}: ${stderr || stdout}`);
     return {
@@ -92,6 +98,7 @@ export async function runLoad(loadgen, spec, { onStart } = {}) {
       command: `wrk ${args.map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' ')}`,
     };
   }
+  if (writes === 'prosody-put') throw new Error('the Prosody PUT workload needs wrk (apt-get install wrk)');
   const options = {
     dir: loadgen.dir,
     url: spec.url,

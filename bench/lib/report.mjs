@@ -1,5 +1,6 @@
 // Turns the raw runs into medians, ratios, PASS/MISS verdicts and Markdown.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { WORKLOADS } from './config.mjs';
 
 export const BEGIN = '<!-- bench:begin -->';
 export const END = '<!-- bench:end -->';
@@ -12,7 +13,19 @@ export const LABELS = {
   put: 'durable PUT 1 KiB, distinct keys',
   pgbench: 'raw Postgres upsert 1 KiB (pgbench)',
   export: 'NDJSON export, 100k records',
+  'kopano-get': 'Kopano kvs GET `?raw=1` 1 KiB (JWT)',
+  'rivet-get': 'Rivet GET 1 KiB (session)',
+  'prosody-get': 'Prosody data_access GET, 1 KiB JSON (Basic)',
+  'prosody-put': 'Prosody data_access PUT, 1 KiB JSON (Basic)',
+  'peer-prosody-get': 'peer: Prosody 0.12 GET, same document',
+  'peer-prosody-put': 'peer: Prosody 0.12 PUT, same document',
 };
+
+/** The rows of the HTTP table, in the order a round runs them; the anchors and peers do not go through the cluster. */
+const HTTP_ROWS = WORKLOADS.filter((w) => w !== 'export');
+const OUTSIDE_CLUSTER = new Set(['node-http', 'express', 'pgbench', 'peer-prosody-get', 'peer-prosody-put']);
+/** Rosetta's Prosody dialect must serve at least this many times a real Prosody's throughput. */
+const PROSODY_FACTOR = 10;
 
 export function median(values) {
   const v = values.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
@@ -94,6 +107,14 @@ export function ratios(summary, rounds) {
     hotVsNode: { value: ratio(hot?.rps, s('node-http')?.rps), perRun: perRun('hot-get', 'node-http') },
     putVsPgbench: { value: ratio(s('put')?.rps, s('pgbench')?.rps), perRun: perRun('put', 'pgbench') },
     streamRssVsLimit: { value: ratio(s('export')?.peakRss?.gateway, STREAM_RSS_LIMIT) },
+    prosodyGetVsPeer: {
+      value: ratio(s('prosody-get')?.rps, s('peer-prosody-get')?.rps),
+      perRun: perRun('prosody-get', 'peer-prosody-get'),
+    },
+    prosodyPutVsPeer: {
+      value: ratio(s('prosody-put')?.rps, s('peer-prosody-put')?.rps),
+      perRun: perRun('prosody-put', 'peer-prosody-put'),
+    },
   };
   return out;
 }
@@ -121,6 +142,17 @@ export function targets(summary, r, authCost) {
       : r.hotVsExpress.value >= 0.6 && hot.p99Ms < 15 && hot.non2xx === 0;
   const putOk =
     r.putVsPgbench.value === undefined ? undefined : r.putVsPgbench.value >= 0.5 && summary.put.non2xx === 0;
+  const prosodyFailures = failedRuns(
+    summary['prosody-get'],
+    summary['peer-prosody-get'],
+    summary['prosody-put'],
+    summary['peer-prosody-put'],
+  );
+  const { prosodyGetVsPeer: pg, prosodyPutVsPeer: pp } = r;
+  const prosodyOk =
+    pg.value === undefined || pp.value === undefined
+      ? undefined
+      : pg.value >= PROSODY_FACTOR && pp.value >= PROSODY_FACTOR;
   const rss = exp?.peakRss?.gateway;
   const streamOk = rss === undefined ? undefined : rss < STREAM_RSS_LIMIT && exp.complete && exp.records >= 100_000;
   return [
@@ -149,6 +181,14 @@ export function targets(summary, r, authCost) {
             `${growth(rss, exp.startRss.gateway)} during it; runs: ${exp.gatewayPeakRssPerRun.map((x) => mb(x)).join(', ')}), ` +
             `${num(exp.records)} records${exp.complete ? '' : ', INCOMPLETE'}${note(streamFailures)}`,
       result: verdict(streamOk, streamFailures),
+    },
+    {
+      target: `Prosody dialect GET and PUT ≥ ${PROSODY_FACTOR}× a real Prosody 0.12, same concurrency`,
+      measured:
+        pg.value === undefined || pp.value === undefined
+          ? `not measured${note(prosodyFailures)}`
+          : `GET ${num(pg.value, 1)}×, PUT ${num(pp.value, 1)}×${note(prosodyFailures)}`,
+      result: verdict(prosodyOk, prosodyFailures),
     },
     {
       target: 'authentication adds < 0.2 ms per request (cached principals)',
@@ -192,14 +232,14 @@ export function markdown(result) {
     `Machine: ${meta.machine.cpus} × ${meta.machine.cpuModel}, ${num(meta.machine.memoryBytes / 2 ** 30, 1)} GiB RAM, ` +
       `Linux ${meta.machine.kernel}. Node ${meta.versions.node}, PostgreSQL ${meta.versions.postgres ?? '–'} ` +
       `(synchronous_commit=${meta.postgresSettings?.synchronous_commit ?? '–'}, fsync=${meta.postgresSettings?.fsync ?? '–'}), ` +
-      `Redis ${meta.versions.redis ?? '–'}, ${meta.versions.loadgen ?? 'no HTTP load generator'}, ${meta.versions.pgbench ?? 'no pgbench'}, Express ${meta.versions.express}.`,
+      `Redis ${meta.versions.redis ?? '–'}, ${meta.versions.loadgen ?? 'no HTTP load generator'}, ${meta.versions.pgbench ?? 'no pgbench'}, Express ${meta.versions.express}${meta.versions.prosody ? `, ${meta.versions.prosody}` : ''}.`,
     '',
     `Settings: ${meta.settings.connections} connections, ${meta.settings.threads} load threads, ${meta.settings.duration} s per run after a ${meta.settings.warmup} s warm-up, ` +
       `median of ${meta.settings.runs} interleaved run(s); workloads: ${meta.settings.workloads.join(', ')}; worker: ${meta.worker}.`,
     '',
   );
   const httpRows = [];
-  for (const w of ['node-http', 'express', 'hot-get', 'list', 'put', 'pgbench']) {
+  for (const w of HTTP_ROWS) {
     const s = summary[w];
     if (!s) continue;
     if (s.ok === 0) {
@@ -209,7 +249,7 @@ export function markdown(result) {
     }
     const errs = (s.non2xx ?? 0) + (s.socketErrors ?? 0) + (s.timeouts ?? 0);
     // Only the processes the workload goes through: the cluster sits idle during the others.
-    const cluster = !['node-http', 'express', 'pgbench'].includes(w);
+    const cluster = !OUTSIDE_CLUSTER.has(w);
     httpRows.push([
       LABELS[w],
       `${s.ok}/${s.runs}`,
@@ -277,6 +317,14 @@ export function markdown(result) {
         ['hot GET / node:http', pct(r.hotVsNode.value), r.hotVsNode.perRun.map((x) => pct(x)).join(', ') || '–'],
         ['PUT / pgbench upsert', pct(r.putVsPgbench.value), r.putVsPgbench.perRun.map((x) => pct(x)).join(', ') || '–'],
         ['stream gateway RSS / 200 MB', pct(r.streamRssVsLimit.value), '–'],
+        ...[
+          ['Prosody dialect GET / real Prosody', r.prosodyGetVsPeer],
+          ['Prosody dialect PUT / real Prosody', r.prosodyPutVsPeer],
+        ].map(([label, x]) => [
+          label,
+          x.value === undefined ? '–' : `${num(x.value, 1)}×`,
+          x.perRun.map((v) => `${num(v, 1)}×`).join(', ') || '–',
+        ]),
       ],
     ),
     '',
@@ -287,7 +335,7 @@ export function markdown(result) {
     '',
   );
   const cpuRows = [];
-  for (const w of ['node-http', 'express', 'hot-get', 'list', 'export', 'put', 'pgbench']) {
+  for (const w of WORKLOADS) {
     const s = summary[w];
     if (!s || s.ok === 0) continue;
     const c = s.cpu;
