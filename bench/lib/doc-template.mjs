@@ -93,6 +93,10 @@ same two cores as Postgres). The targets of the issue are expressed as such rati
 - the Prosody dialect's GET and PUT ≥ 10× a real Prosody 0.12 at the same concurrency (Prosody
   re-hashes the Basic password on every request; Rosetta caches a verified credential for under a
   second, so a revoked account is still refused within one).
+  The two do not do the same work on a write: Prosody renames a file without fsync, Rosetta
+  acknowledges a PUT after its transaction (and its change event) committed with
+  synchronous_commit=on, so the PUT ratio is bounded by the durable-write path that
+  \`PUT / pgbench\` measures.
 
 The export table shows the gateway's RSS when the stream began and its peak during it: RSS only
 grows back slowly after a burst, so a gateway that has just served 64 concurrent 1.3 MB lists
