@@ -1,25 +1,11 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { legacyOptions } from './config';
 import { applyCors, corsPolicy, type CorsPolicy } from './cors';
 
-const requestStyle: CorsPolicy = {
-  enabled: true,
-  origins: '*',
-  methods: ['HEAD', 'GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
-  headers: '*',
-  exposeHeaders: [],
-  maxAgeSeconds: undefined,
-  style: 'request',
-};
-const alwaysStyle: CorsPolicy = {
-  enabled: true,
-  origins: '*',
-  methods: ['GET', 'OPTIONS', 'PUT', 'POST', 'DELETE'],
-  headers: ['Content-Type'],
-  exposeHeaders: [],
-  maxAgeSeconds: 7200,
-  style: 'always',
-};
+/** The dialects' own defaults: Kopano's rs/cors AllowAll once switched on, Prosody's mod_http. */
+const requestStyle = legacyOptions({ KOPANO_KVS_ALLOW_CORS: true }).kopano.cors;
+const alwaysStyle = legacyOptions({}).prosody.cors;
 
 /** A server that applies the policy, then answers 418 when the policy did not answer. */
 async function serve(policy: CorsPolicy): Promise<{ url: string; server: Server }> {

@@ -62,8 +62,9 @@ function offerOf(format: DataFormat, ranges: readonly MediaRange[]): Offer | und
 }
 
 /**
- * The format a GET without a format item is answered in, by its Accept header: the module only
- * has a TODO for this, and always answers JSON. Ours picks the format the header rates highest
+ * The format a GET without a format item is answered in, by its Accept header. The original
+ * module ignores the header and always answers JSON (its README lists negotiation as wanted);
+ * ours picks the format the header rates highest
  * (ties: the more specific match, then the range named first, then JSON); no header, or one
  * without any valid range, is JSON; a header that rules out both formats is undefined (406).
  */
