@@ -13,6 +13,9 @@ export const unauthenticated = (why: string) => new DomainError('UNAUTHENTICATED
 const JWT_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 const SESSION_SHAPE = /^[0-9a-fA-F]{64}$/;
 
+/** A session token's shape: 64 hex digits (issued lower-case; either case is accepted). */
+export const isSessionToken = (value: string): boolean => SESSION_SHAPE.test(value);
+
 /** `user` or `user@host`: accounts names never contain `@`, so the last one splits. */
 export function splitLogin(login: string): { name: string; host: string } {
   const at = login.lastIndexOf('@');
@@ -66,7 +69,7 @@ export function v1Credential(req: IncomingMessage): FoundCredential | undefined 
 export function sessionToken(req: IncomingMessage): string | undefined {
   const session = req.headers['x-session-token'];
   if (session === undefined) return undefined;
-  if (typeof session !== 'string' || !SESSION_SHAPE.test(session)) {
+  if (typeof session !== 'string' || !isSessionToken(session)) {
     throw unauthenticated('X-Session-Token must be 64 hex digits');
   }
   return session.toLowerCase();

@@ -1,8 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { invalid } from '@rosetta/core';
-import { parseBasic, unauthenticated } from '../../auth/credentials';
-
-const SESSION_SHAPE = /^[0-9a-fA-F]{64}$/;
+import { isSessionToken, parseBasic, unauthenticated } from '../../auth/credentials';
 
 /** The first value of a request header, as Go's `Header.Get` reads it (Node joins repeated ones). */
 export function firstHeader(req: IncomingMessage, name: string): string | undefined {
@@ -16,13 +14,13 @@ export function firstHeader(req: IncomingMessage, name: string): string | undefi
  */
 export function sessionOf(value: string | undefined): string {
   if (value === undefined || value === '') throw unauthenticated('X-Session-Token is required');
-  if (!SESSION_SHAPE.test(value)) throw invalid('INVALID_ARGUMENT', 'X-Session-Token must be 64 hex digits');
+  if (!isSessionToken(value)) throw invalid('INVALID_ARGUMENT', 'X-Session-Token must be 64 hex digits');
   return value.toLowerCase();
 }
 
 /** A well-formed session in `X-Session-Token`, or undefined (for `/logout`, where the header is optional). */
 export function optionalSessionOf(value: string | undefined): string | undefined {
-  return value !== undefined && SESSION_SHAPE.test(value) ? value.toLowerCase() : undefined;
+  return value !== undefined && isSessionToken(value) ? value.toLowerCase() : undefined;
 }
 
 /** The login and password of `/login` and `/logout`: a missing or malformed Basic header is 400, as Rivet answers. */
