@@ -21,6 +21,8 @@ import { REDIS_URL } from '../support/env';
  */
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** The racing tests run dozens of durable rounds: seconds alone, more on a machine busy with the other suites. */
+const ROUNDS_TIMEOUT_MS = 30_000;
 
 /** Delays the cache fills of readers, the dangerous writes; a writer's own stores go at once. */
 class SlowFills implements RecordCache {
@@ -108,68 +110,76 @@ afterAll(async () => {
 
 const pick = () => nodes[Math.floor(Math.random() * nodes.length)] as Node;
 
-it('serves no value older than an acknowledged write, under concurrent writers and readers', async () => {
-  const keys = ['k0', 'k1', 'k2'];
-  const acked = new Map<string, number>();
-  const stale: string[] = [];
-  let reads = 0;
-  let writes = 0;
-  const until = Date.now() + 3000;
+it(
+  'serves no value older than an acknowledged write, under concurrent writers and readers',
+  async () => {
+    const keys = ['k0', 'k1', 'k2'];
+    const acked = new Map<string, number>();
+    const stale: string[] = [];
+    let reads = 0;
+    let writes = 0;
+    const until = Date.now() + 3000;
 
-  const writer = async (id: number) => {
-    for (let seq = 0; Date.now() < until; seq++) {
-      const key = keys[seq % keys.length] as string;
-      const { record } = await pick().records.put(address, { key, value: Buffer.from(`${id}:${seq}`) });
-      acked.set(key, Math.max(acked.get(key) ?? 0, record.revision));
-      writes++;
-    }
-  };
-  const reader = async () => {
-    while (Date.now() < until) {
-      const key = keys[Math.floor(Math.random() * keys.length)] as string;
-      const floor = acked.get(key) ?? 0;
-      // Half the reads go through batch reads, which fill the cache the same way.
-      const record =
-        reads % 2 === 0
-          ? await pick().records.get(address, key)
-          : (await pick().records.batchGet(address, [key, 'absent'], true))[0];
-      reads++;
-      const seen = record?.revision ?? 0;
-      if (seen < floor) stale.push(`${key}: read revision ${seen} after revision ${floor} was acknowledged`);
-    }
-  };
-  await Promise.all([...[0, 1, 2, 3].map(writer), ...Array.from({ length: 8 }, reader)]);
-  expect(stale).toEqual([]);
-  expect(writes).toBeGreaterThan(200);
-  expect(reads).toBeGreaterThan(500);
-});
+    const writer = async (id: number) => {
+      for (let seq = 0; Date.now() < until; seq++) {
+        const key = keys[seq % keys.length] as string;
+        const { record } = await pick().records.put(address, { key, value: Buffer.from(`${id}:${seq}`) });
+        acked.set(key, Math.max(acked.get(key) ?? 0, record.revision));
+        writes++;
+      }
+    };
+    const reader = async () => {
+      while (Date.now() < until) {
+        const key = keys[Math.floor(Math.random() * keys.length)] as string;
+        const floor = acked.get(key) ?? 0;
+        // Half the reads go through batch reads, which fill the cache the same way.
+        const record =
+          reads % 2 === 0
+            ? await pick().records.get(address, key)
+            : (await pick().records.batchGet(address, [key, 'absent'], true))[0];
+        reads++;
+        const seen = record?.revision ?? 0;
+        if (seen < floor) stale.push(`${key}: read revision ${seen} after revision ${floor} was acknowledged`);
+      }
+    };
+    await Promise.all([...[0, 1, 2, 3].map(writer), ...Array.from({ length: 8 }, reader)]);
+    expect(stale).toEqual([]);
+    expect(writes).toBeGreaterThan(200);
+    expect(reads).toBeGreaterThan(500);
+  },
+  ROUNDS_TIMEOUT_MS,
+);
 
-it('never resurrects a deleted record from a slow reader’s fill', async () => {
-  const resurrected: string[] = [];
-  const redis = new Redis(REDIS_URL);
-  let fills = 0;
-  for (let round = 0; round < 60; round++) {
-    const key = `d${round % 5}`;
-    await pick().records.put(address, { key, value: Buffer.from(`round ${round}`) });
-    // The entry expires (as under memory pressure or after its TTL), so readers miss, load the
-    // live row, and fill the cache up to 15 ms later — after the delete below.
-    const [entry] = await redis.keys(`${prefix}r:*:${key}`);
-    if (entry !== undefined) fills += await redis.del(entry);
-    const racing = Array.from({ length: 6 }, () => pick().records.get(address, key));
-    await sleep(Math.random() * 3);
-    const deleted = await pick().records.delete(address, key, undefined);
-    expect(deleted.deleted).toBe(true);
-    await Promise.all(racing);
-    await sleep(20);
-    for (const node of nodes) {
-      const seen = await node.records.get(address, key);
-      if (seen !== undefined) resurrected.push(`${key} round ${round}: revision ${seen.revision}`);
+it(
+  'never resurrects a deleted record from a slow reader’s fill',
+  async () => {
+    const resurrected: string[] = [];
+    const redis = new Redis(REDIS_URL);
+    let fills = 0;
+    for (let round = 0; round < 60; round++) {
+      const key = `d${round % 5}`;
+      await pick().records.put(address, { key, value: Buffer.from(`round ${round}`) });
+      // The entry expires (as under memory pressure or after its TTL), so readers miss, load the
+      // live row, and fill the cache up to 15 ms later — after the delete below.
+      const [entry] = await redis.keys(`${prefix}r:*:${key}`);
+      if (entry !== undefined) fills += await redis.del(entry);
+      const racing = Array.from({ length: 6 }, () => pick().records.get(address, key));
+      await sleep(Math.random() * 3);
+      const deleted = await pick().records.delete(address, key, undefined);
+      expect(deleted.deleted).toBe(true);
+      await Promise.all(racing);
+      await sleep(20);
+      for (const node of nodes) {
+        const seen = await node.records.get(address, key);
+        if (seen !== undefined) resurrected.push(`${key} round ${round}: revision ${seen.revision}`);
+      }
     }
-  }
-  redis.disconnect();
-  expect(resurrected).toEqual([]);
-  expect(fills).toBe(60);
-});
+    redis.disconnect();
+    expect(resurrected).toEqual([]);
+    expect(fills).toBe(60);
+  },
+  ROUNDS_TIMEOUT_MS,
+);
 
 it('never serves a deleted collection’s records under a recreated one', async () => {
   const other = { space: 'default', name: 'reborn' };
