@@ -12,6 +12,16 @@ export function validateSpaceName(name: string): void {
   }
 }
 
+const SPACE_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** A space's id: a hyphenated UUID, in either case. Returns it lower-cased, as stored. */
+export function validateSpaceId(id: string): string {
+  if (!SPACE_ID.test(id)) {
+    throw invalid('INVALID_ARGUMENT', 'space id must be a UUID (8-4-4-4-12 hexadecimal digits)');
+  }
+  return id.toLowerCase();
+}
+
 /** Longest collection name, in characters. */
 export const MAX_COLLECTION_NAME = 200;
 

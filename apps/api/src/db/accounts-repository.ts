@@ -79,17 +79,25 @@ const toToken = (row: TokenRow): TokenRecord => ({
 
 interface SpaceRow {
   name: string;
+  id: string;
   kind: SpaceKind;
   created: number;
   role?: Role | null;
 }
 
-const SPACE_COLUMNS = `s.name, s.kind, ${us('s.created')} AS created`;
+const SPACE_COLUMNS = `s.name, s.uuid::text AS id, s.kind, ${us('s.created')} AS created`;
 
-async function insertSpace(tx: SqlExecutor, name: string, kind: SpaceKind): Promise<number | undefined> {
+/** Inserts a space (with the given UUID, or a random one); undefined when its name or UUID is taken. */
+async function insertSpace(
+  tx: SqlExecutor,
+  name: string,
+  kind: SpaceKind,
+  uuid: string | undefined,
+): Promise<number | undefined> {
   const { rows } = await tx.query<{ id: number }>(
-    'INSERT INTO spaces (name, kind) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING RETURNING id',
-    [name, kind],
+    `INSERT INTO spaces (name, kind, uuid) VALUES ($1, $2, COALESCE($3::uuid, gen_random_uuid()))
+     ON CONFLICT DO NOTHING RETURNING id`,
+    [name, kind, uuid ?? null],
   );
   return rows[0]?.id;
 }
@@ -101,7 +109,7 @@ export class SqlAccountsRepository implements AccountsRepository {
     account: AccountName & { passwordHash: string | null; admin: boolean; personalSpace: string },
   ): Promise<AccountRecord | undefined> {
     return this.db.transaction(async (tx) => {
-      const spaceId = await insertSpace(tx, account.personalSpace, 'personal');
+      const spaceId = await insertSpace(tx, account.personalSpace, 'personal', undefined);
       if (spaceId === undefined) return undefined;
       const { rows } = await tx.query<{ id: number }>(
         `INSERT INTO accounts (name, host, password_hash, admin, personal_space_id) VALUES ($1, $2, $3, $4, $5)
@@ -174,9 +182,9 @@ export class SqlAccountsRepository implements AccountsRepository {
     });
   }
 
-  async createSpace(name: string, ownerId: number): Promise<SpaceRecord | undefined> {
+  async createSpace(name: string, ownerId: number, uuid: string | undefined): Promise<SpaceRecord | undefined> {
     return this.db.transaction(async (tx) => {
-      const id = await insertSpace(tx, name, 'shared');
+      const id = await insertSpace(tx, name, 'shared', uuid);
       if (id === undefined) return undefined;
       await tx.query(`INSERT INTO space_members (space_id, account_id, role) VALUES ($1, $2, 'owner')`, [id, ownerId]);
       const { rows } = await tx.query<SpaceRow>(`SELECT ${SPACE_COLUMNS} FROM spaces s WHERE s.id = $1`, [id]);
@@ -197,7 +205,13 @@ export class SqlAccountsRepository implements AccountsRepository {
            WHERE m.account_id = $1 ORDER BY s.name`,
       accountId === undefined ? [] : [accountId],
     );
-    return rows.map((row) => ({ name: row.name, kind: row.kind, created: row.created, role: row.role ?? undefined }));
+    return rows.map((row) => ({
+      name: row.name,
+      id: row.id,
+      kind: row.kind,
+      created: row.created,
+      role: row.role ?? undefined,
+    }));
   }
 
   async deleteSpace(name: string): Promise<boolean> {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Collection, CollectionSettings } from '@rosetta/core';
-import type { CollectionChanges, CollectionsRepository } from '../services/ports';
+import type { CollectionChanges, CollectionStats, CollectionsRepository } from '../services/ports';
 import { us } from './sql-fragments';
 import type { SqlClient } from './sql';
 
@@ -59,6 +59,37 @@ export class SqlCollectionsRepository implements CollectionsRepository {
       [space, name],
     );
     return rows[0] === undefined ? undefined : toCollection(rows[0]);
+  }
+
+  async findByName(name: string, spaceId: string | undefined, limit: number) {
+    const { rows } = await this.db.query<{ space: string; name: string }>(
+      spaceId === undefined
+        ? {
+            name: 'collections.find-by-name',
+            text: `SELECT s.name AS space, c.name FROM collections c JOIN spaces s ON s.id = c.space_id
+                   WHERE c.name = $1 AND s.kind = 'shared' ORDER BY s.name LIMIT $2`,
+          }
+        : {
+            name: 'collections.find-in-space',
+            text: `SELECT s.name AS space, c.name FROM collections c JOIN spaces s ON s.id = c.space_id
+                   WHERE c.name = $1 AND s.uuid = $3::uuid LIMIT $2`,
+          },
+      spaceId === undefined ? [name, limit] : [name, limit, spaceId],
+    );
+    return rows;
+  }
+
+  async stats(collection: Collection): Promise<CollectionStats> {
+    // octet_length reads a TOASTed value's size from its pointer, without fetching the value.
+    const { rows } = await this.db.query<{ records: number; bytes: number; last: number | null }>(
+      `SELECT count(*) FILTER (WHERE NOT tombstone)::int8 AS records,
+         COALESCE(sum(octet_length(key) + octet_length(value)) FILTER (WHERE NOT tombstone), 0)::int8 AS bytes,
+         ${us('max(updated)')} AS last
+       FROM records WHERE collection_id = $1 AND node_id = $2`,
+      [collection.id, collection.rootNodeId],
+    );
+    const row = rows[0];
+    return { records: row?.records ?? 0, bytes: row?.bytes ?? 0, lastRecordChange: row?.last ?? 0 };
   }
 
   async spaceExists(space: string): Promise<boolean> {

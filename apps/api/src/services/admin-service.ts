@@ -5,6 +5,7 @@ import {
   permissionDenied,
   validateCollectionName,
   validateSpaceName,
+  validateSpaceId,
   type Principal,
   type Role,
   type Scope,
@@ -144,14 +145,16 @@ export class AdminService {
     if (!(await this.accounts.deleteAccount(account.id))) throw accountNotFound(name);
   }
 
-  async createSpace(principal: Principal, name: string): Promise<SpaceRecord> {
+  async createSpace(principal: Principal, name: string, id: string | undefined): Promise<SpaceRecord> {
     validateSpaceName(name);
+    const uuid = id === undefined ? undefined : validateSpaceId(id);
     this.requireFullCredential(principal);
     if (principal.accountId === 0) throw permissionDenied('the internal service owns no spaces');
-    const created = await this.accounts.createSpace(name, principal.accountId);
+    const created = await this.accounts.createSpace(name, principal.accountId, uuid);
     if (created === undefined) {
-      throw new DomainError('SPACE_EXISTS', `space ${name} exists`, {
-        publicMessage: `a space named "${name}" already exists`,
+      const taken = uuid === undefined ? `a space named "${name}"` : `a space named "${name}" or with the id ${uuid}`;
+      throw new DomainError('SPACE_EXISTS', `space ${name} (${uuid ?? 'new id'}) exists`, {
+        publicMessage: `${taken} already exists`,
       });
     }
     this.access.forgetSpace(name);

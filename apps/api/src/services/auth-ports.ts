@@ -23,6 +23,8 @@ export type SpaceKind = 'personal' | 'shared';
 
 export interface SpaceRecord {
   readonly name: string;
+  /** The space's UUID, lower-case and hyphenated (OpenFn's project id). */
+  readonly id: string;
   readonly kind: SpaceKind;
   readonly created: number;
 }
@@ -95,8 +97,8 @@ export interface AccountsRepository {
   /** Deletes the account, its credentials and its personal space with everything in it. */
   deleteAccount(id: number): Promise<boolean>;
 
-  /** Creates a shared space owned by `ownerId`; undefined when the name is taken. */
-  createSpace(name: string, ownerId: number): Promise<SpaceRecord | undefined>;
+  /** Creates a shared space owned by `ownerId` (with `uuid`, or a random one); undefined when the name or UUID is taken. */
+  createSpace(name: string, ownerId: number, uuid: string | undefined): Promise<SpaceRecord | undefined>;
   findSpace(name: string): Promise<SpaceRecord | undefined>;
   /** Every space (`accountId` undefined) or the spaces the account belongs to, with its role. */
   listSpaces(accountId: number | undefined): Promise<Array<SpaceRecord & { role: Role | undefined }>>;

@@ -2,12 +2,14 @@ import {
   invalid,
   resolveSettings,
   validateMaxValueBytes,
+  validateCollectionName,
+  validateSpaceId,
   validateSpaceName,
   validateTags,
   type Collection,
 } from '@rosetta/core';
 import { CollectionResolver, type CollectionAddress } from './collection-resolver';
-import type { CollectionsRepository, RecordCache } from './ports';
+import type { CollectionStats, CollectionsRepository, RecordCache } from './ports';
 
 export interface CollectionLimits {
   /** maxValueBytes of a collection created without one. */
@@ -62,6 +64,24 @@ export class CollectionService {
 
   get(address: CollectionAddress): Promise<Collection> {
     return this.resolver.resolve(address);
+  }
+
+  /**
+   * The collections named `name` in the space with the UUID `spaceId`, or across the shared
+   * spaces; at most two, which is enough to tell one match from an ambiguous name.
+   */
+  async find(name: string, spaceId: string | undefined): Promise<CollectionAddress[]> {
+    validateCollectionName(name);
+    const uuid = spaceId === undefined ? undefined : validateSpaceId(spaceId);
+    const found = await this.collections.findByName(name, uuid, 2);
+    return found.map((c) => ({ space: c.space, name: c.name }));
+  }
+
+  /** Records, bytes and the last change of a collection (the later of its records' and its own). */
+  async stats(address: CollectionAddress): Promise<CollectionStats & { lastModified: number }> {
+    const collection = await this.resolver.resolve(address);
+    const stats = await this.collections.stats(collection);
+    return { ...stats, lastModified: Math.max(stats.lastRecordChange, collection.updated) };
   }
 
   async list(

@@ -77,8 +77,23 @@ export interface CollectionChanges {
   readonly tags?: Readonly<Record<string, string>> | undefined;
 }
 
+/** A collection's records counted and sized. */
+export interface CollectionStats {
+  readonly records: number;
+  /** Bytes of their keys and values. */
+  readonly bytes: number;
+  /** Microseconds: the last write or delete of a record (0 when there never was one). */
+  readonly lastRecordChange: number;
+}
+
 export interface CollectionsRepository {
   find(space: string, name: string): Promise<Collection | undefined>;
+  /**
+   * Up to `limit` collections named `name`: in the space with the UUID `spaceId`, or in any
+   * shared space when it is undefined. Spaces come back by name.
+   */
+  findByName(name: string, spaceId: string | undefined, limit: number): Promise<Array<{ space: string; name: string }>>;
+  stats(collection: Collection): Promise<CollectionStats>;
   spaceExists(space: string): Promise<boolean>;
   /** Creates the space if it does not exist. */
   ensureSpace(space: string): Promise<void>;

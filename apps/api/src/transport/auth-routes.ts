@@ -142,7 +142,7 @@ export function adminServiceImpl(services: Services, logger: Logger): ServiceImp
         return {};
       },
       async createSpace(req, context) {
-        const space = await admin.createSpace(principalOf(access, context), req.name);
+        const space = await admin.createSpace(principalOf(access, context), req.name, req.id || undefined);
         return { space: { ...space, createdUs: BigInt(space.created), role: 'owner' } };
       },
       async getSpace(req, context) {

@@ -1,6 +1,13 @@
 import type { DescService } from '@bufbuild/protobuf';
 import { Code, ConnectError, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
-import { authorizeFilter, authorizeKeys, scopesShowCollection, type Principal } from '@rosetta/core';
+import {
+  authorizeFilter,
+  authorizeKeys,
+  DomainError,
+  scopesShowCollection,
+  type ErrorCode,
+  type Principal,
+} from '@rosetta/core';
 import type { Logger } from '@rosetta/platform';
 import {
   GRANT_HEADER,
@@ -45,6 +52,9 @@ const address = (ref: CollectionRef | undefined): CollectionAddress => ({
   space: ref?.space ?? '',
   name: ref?.collection ?? '',
 });
+
+/** What `authorize` answers a caller that may not read a collection. */
+const DENIALS: ReadonlySet<ErrorCode> = new Set(['SPACE_NOT_FOUND', 'PERMISSION_DENIED']);
 
 type AnyHandler = (request: never, context: HandlerContext) => unknown;
 
@@ -230,6 +240,28 @@ export function collectionServiceImpl(services: Services, logger: Logger): Servi
       async deleteCollection(req, context) {
         await collections.delete(await allow(context, req.collection, 'manage'));
         return {};
+      },
+      async findCollections(req, context) {
+        const principal = principalOf(access, context);
+        const found = await collections.find(req.name, req.spaceId || undefined);
+        const [only] = found;
+        if (found.length !== 1 || only === undefined) return { matches: found.length };
+        const readable = await access.check(principal, { space: only.space, collection: only.name }, 'read').then(
+          () => true,
+          (error: unknown) => {
+            if (error instanceof DomainError && DENIALS.has(error.code)) return false;
+            throw error;
+          },
+        );
+        return { matches: 1, collection: readable ? { space: only.space, collection: only.name } : undefined };
+      },
+      async collectionStats(req, context) {
+        const stats = await collections.stats(await allow(context, req.collection, 'read'));
+        return {
+          records: BigInt(stats.records),
+          bytes: BigInt(stats.bytes),
+          lastModifiedUs: BigInt(stats.lastModified),
+        };
       },
     },
     logger,

@@ -44,6 +44,7 @@ export const AccountParamsSchema = z.object({ account: login });
 export const SpaceSchema = z
   .object({
     name: z.string(),
+    id: z.uuid().meta({ description: "The space's UUID (an OpenFn project id)" }),
     kind: z.enum(['personal', 'shared']),
     role: z.string().nullable().meta({ description: 'Your role: owner, writer or reader' }),
     created: timestamp,
@@ -52,7 +53,15 @@ export const SpaceSchema = z
 
 export const SpaceListSchema = z.object({ spaces: z.array(SpaceSchema) }).meta({ id: 'SpaceList' });
 
-export const CreateSpaceBodySchema = z.strictObject({ name: z.string() }).meta({ id: 'CreateSpace' });
+export const CreateSpaceBodySchema = z
+  .strictObject({
+    name: z.string(),
+    id: z
+      .string()
+      .optional()
+      .meta({ description: 'A UUID for the space (an OpenFn project id to keep); absent: a new random one' }),
+  })
+  .meta({ id: 'CreateSpace' });
 
 export const MemberSchema = z
   .object({ space: z.string(), account: login, role: z.enum(['owner', 'writer', 'reader']) })

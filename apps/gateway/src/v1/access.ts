@@ -77,6 +77,7 @@ const tokenJson = (t: Token) => ({
 
 const spaceJson = (s: Space) => ({
   name: s.name,
+  id: s.id,
   kind: s.kind,
   role: s.role === '' ? null : s.role,
   created: formatMicros(Number(s.createdUs)),
@@ -213,7 +214,7 @@ export function accessRoutes(table: RouteTable, api: RecordApi, callers: Callers
       errors: ['SPACE_EXISTS', 'INVALID_NAME', 'INVALID_ARGUMENT'],
     },
     async (_req, res, { body, caller }) => {
-      const { space: created } = await admin.createSpace({ name: body.name }, call(caller));
+      const { space: created } = await admin.createSpace({ name: body.name, id: body.id ?? '' }, call(caller));
       if (created === undefined) throw new Error('the record service created a space without returning it');
       res
         .status(201)

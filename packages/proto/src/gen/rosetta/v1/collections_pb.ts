@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file rosetta/v1/collections.proto.
  */
 export const file_rosetta_v1_collections: GenFile = /*@__PURE__*/
-  fileDesc("Chxyb3NldHRhL3YxL2NvbGxlY3Rpb25zLnByb3RvEgpyb3NldHRhLnYxIoICCgpDb2xsZWN0aW9uEg0KBXNwYWNlGAEgASgJEgwKBG5hbWUYAiABKAkSEQoJdmVyc2lvbmVkGAMgASgIEhcKD21heF92YWx1ZV9ieXRlcxgEIAEoAxIuCgR0YWdzGAUgAygLMiAucm9zZXR0YS52MS5Db2xsZWN0aW9uLlRhZ3NFbnRyeRISCgpjcmVhdGVkX3VzGAYgASgDEhIKCnVwZGF0ZWRfdXMYByABKAMSEAoIcmV2aXNpb24YCCABKAMSFAoMcm9vdF92ZXJzaW9uGAkgASgJGisKCVRhZ3NFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIooCChdDcmVhdGVDb2xsZWN0aW9uUmVxdWVzdBItCgpjb2xsZWN0aW9uGAEgASgLMhkucm9zZXR0YS52MS5Db2xsZWN0aW9uUmVmEhYKCXZlcnNpb25lZBgCIAEoCEgAiAEBEhwKD21heF92YWx1ZV9ieXRlcxgDIAEoA0gBiAEBEjsKBHRhZ3MYBCADKAsyLS5yb3NldHRhLnYxLkNyZWF0ZUNvbGxlY3Rpb25SZXF1ZXN0LlRhZ3NFbnRyeRorCglUYWdzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIMCgpfdmVyc2lvbmVkQhIKEF9tYXhfdmFsdWVfYnl0ZXMiQAoSQ29sbGVjdGlvblJlc3BvbnNlEioKCmNvbGxlY3Rpb24YASABKAsyFi5yb3NldHRhLnYxLkNvbGxlY3Rpb24iRQoUR2V0Q29sbGVjdGlvblJlcXVlc3QSLQoKY29sbGVjdGlvbhgBIAEoCzIZLnJvc2V0dGEudjEuQ29sbGVjdGlvblJlZiJGChZMaXN0Q29sbGVjdGlvbnNSZXF1ZXN0Eg0KBXNwYWNlGAEgASgJEg0KBWxpbWl0GAIgASgFEg4KBmN1cnNvchgDIAEoCSJbChdMaXN0Q29sbGVjdGlvbnNSZXNwb25zZRIrCgtjb2xsZWN0aW9ucxgBIAMoCzIWLnJvc2V0dGEudjEuQ29sbGVjdGlvbhITCgtuZXh0X2N1cnNvchgCIAEoCSL6AQoXVXBkYXRlQ29sbGVjdGlvblJlcXVlc3QSLQoKY29sbGVjdGlvbhgBIAEoCzIZLnJvc2V0dGEudjEuQ29sbGVjdGlvblJlZhIcCg9tYXhfdmFsdWVfYnl0ZXMYAiABKANIAIgBARI7CgR0YWdzGAMgAygLMi0ucm9zZXR0YS52MS5VcGRhdGVDb2xsZWN0aW9uUmVxdWVzdC5UYWdzRW50cnkSFAoMcmVwbGFjZV90YWdzGAQgASgIGisKCVRhZ3NFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQhIKEF9tYXhfdmFsdWVfYnl0ZXMiSAoXRGVsZXRlQ29sbGVjdGlvblJlcXVlc3QSLQoKY29sbGVjdGlvbhgBIAEoCzIZLnJvc2V0dGEudjEuQ29sbGVjdGlvblJlZiIaChhEZWxldGVDb2xsZWN0aW9uUmVzcG9uc2Uy0wMKEUNvbGxlY3Rpb25TZXJ2aWNlElcKEENyZWF0ZUNvbGxlY3Rpb24SIy5yb3NldHRhLnYxLkNyZWF0ZUNvbGxlY3Rpb25SZXF1ZXN0Gh4ucm9zZXR0YS52MS5Db2xsZWN0aW9uUmVzcG9uc2USUQoNR2V0Q29sbGVjdGlvbhIgLnJvc2V0dGEudjEuR2V0Q29sbGVjdGlvblJlcXVlc3QaHi5yb3NldHRhLnYxLkNvbGxlY3Rpb25SZXNwb25zZRJaCg9MaXN0Q29sbGVjdGlvbnMSIi5yb3NldHRhLnYxLkxpc3RDb2xsZWN0aW9uc1JlcXVlc3QaIy5yb3NldHRhLnYxLkxpc3RDb2xsZWN0aW9uc1Jlc3BvbnNlElcKEFVwZGF0ZUNvbGxlY3Rpb24SIy5yb3NldHRhLnYxLlVwZGF0ZUNvbGxlY3Rpb25SZXF1ZXN0Gh4ucm9zZXR0YS52MS5Db2xsZWN0aW9uUmVzcG9uc2USXQoQRGVsZXRlQ29sbGVjdGlvbhIjLnJvc2V0dGEudjEuRGVsZXRlQ29sbGVjdGlvblJlcXVlc3QaJC5yb3NldHRhLnYxLkRlbGV0ZUNvbGxlY3Rpb25SZXNwb25zZWIGcHJvdG8z", [file_rosetta_v1_common]);
+  fileDesc("Chxyb3NldHRhL3YxL2NvbGxlY3Rpb25zLnByb3RvEgpyb3NldHRhLnYxIoICCgpDb2xsZWN0aW9uEg0KBXNwYWNlGAEgASgJEgwKBG5hbWUYAiABKAkSEQoJdmVyc2lvbmVkGAMgASgIEhcKD21heF92YWx1ZV9ieXRlcxgEIAEoAxIuCgR0YWdzGAUgAygLMiAucm9zZXR0YS52MS5Db2xsZWN0aW9uLlRhZ3NFbnRyeRISCgpjcmVhdGVkX3VzGAYgASgDEhIKCnVwZGF0ZWRfdXMYByABKAMSEAoIcmV2aXNpb24YCCABKAMSFAoMcm9vdF92ZXJzaW9uGAkgASgJGisKCVRhZ3NFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBIooCChdDcmVhdGVDb2xsZWN0aW9uUmVxdWVzdBItCgpjb2xsZWN0aW9uGAEgASgLMhkucm9zZXR0YS52MS5Db2xsZWN0aW9uUmVmEhYKCXZlcnNpb25lZBgCIAEoCEgAiAEBEhwKD21heF92YWx1ZV9ieXRlcxgDIAEoA0gBiAEBEjsKBHRhZ3MYBCADKAsyLS5yb3NldHRhLnYxLkNyZWF0ZUNvbGxlY3Rpb25SZXF1ZXN0LlRhZ3NFbnRyeRorCglUYWdzRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJOgI4AUIMCgpfdmVyc2lvbmVkQhIKEF9tYXhfdmFsdWVfYnl0ZXMiQAoSQ29sbGVjdGlvblJlc3BvbnNlEioKCmNvbGxlY3Rpb24YASABKAsyFi5yb3NldHRhLnYxLkNvbGxlY3Rpb24iRQoUR2V0Q29sbGVjdGlvblJlcXVlc3QSLQoKY29sbGVjdGlvbhgBIAEoCzIZLnJvc2V0dGEudjEuQ29sbGVjdGlvblJlZiJGChZMaXN0Q29sbGVjdGlvbnNSZXF1ZXN0Eg0KBXNwYWNlGAEgASgJEg0KBWxpbWl0GAIgASgFEg4KBmN1cnNvchgDIAEoCSJbChdMaXN0Q29sbGVjdGlvbnNSZXNwb25zZRIrCgtjb2xsZWN0aW9ucxgBIAMoCzIWLnJvc2V0dGEudjEuQ29sbGVjdGlvbhITCgtuZXh0X2N1cnNvchgCIAEoCSL6AQoXVXBkYXRlQ29sbGVjdGlvblJlcXVlc3QSLQoKY29sbGVjdGlvbhgBIAEoCzIZLnJvc2V0dGEudjEuQ29sbGVjdGlvblJlZhIcCg9tYXhfdmFsdWVfYnl0ZXMYAiABKANIAIgBARI7CgR0YWdzGAMgAygLMi0ucm9zZXR0YS52MS5VcGRhdGVDb2xsZWN0aW9uUmVxdWVzdC5UYWdzRW50cnkSFAoMcmVwbGFjZV90YWdzGAQgASgIGisKCVRhZ3NFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAk6AjgBQhIKEF9tYXhfdmFsdWVfYnl0ZXMiSAoXRGVsZXRlQ29sbGVjdGlvblJlcXVlc3QSLQoKY29sbGVjdGlvbhgBIAEoCzIZLnJvc2V0dGEudjEuQ29sbGVjdGlvblJlZiIaChhEZWxldGVDb2xsZWN0aW9uUmVzcG9uc2UiOAoWRmluZENvbGxlY3Rpb25zUmVxdWVzdBIMCgRuYW1lGAEgASgJEhAKCHNwYWNlX2lkGAIgASgJIlkKF0ZpbmRDb2xsZWN0aW9uc1Jlc3BvbnNlEg8KB21hdGNoZXMYASABKAUSLQoKY29sbGVjdGlvbhgCIAEoCzIZLnJvc2V0dGEudjEuQ29sbGVjdGlvblJlZiJTChdDb2xsZWN0aW9uU3RhdHNSZXNwb25zZRIPCgdyZWNvcmRzGAEgASgDEg0KBWJ5dGVzGAIgASgDEhgKEGxhc3RfbW9kaWZpZWRfdXMYAyABKAMyiQUKEUNvbGxlY3Rpb25TZXJ2aWNlElcKEENyZWF0ZUNvbGxlY3Rpb24SIy5yb3NldHRhLnYxLkNyZWF0ZUNvbGxlY3Rpb25SZXF1ZXN0Gh4ucm9zZXR0YS52MS5Db2xsZWN0aW9uUmVzcG9uc2USUQoNR2V0Q29sbGVjdGlvbhIgLnJvc2V0dGEudjEuR2V0Q29sbGVjdGlvblJlcXVlc3QaHi5yb3NldHRhLnYxLkNvbGxlY3Rpb25SZXNwb25zZRJaCg9MaXN0Q29sbGVjdGlvbnMSIi5yb3NldHRhLnYxLkxpc3RDb2xsZWN0aW9uc1JlcXVlc3QaIy5yb3NldHRhLnYxLkxpc3RDb2xsZWN0aW9uc1Jlc3BvbnNlElcKEFVwZGF0ZUNvbGxlY3Rpb24SIy5yb3NldHRhLnYxLlVwZGF0ZUNvbGxlY3Rpb25SZXF1ZXN0Gh4ucm9zZXR0YS52MS5Db2xsZWN0aW9uUmVzcG9uc2USXQoQRGVsZXRlQ29sbGVjdGlvbhIjLnJvc2V0dGEudjEuRGVsZXRlQ29sbGVjdGlvblJlcXVlc3QaJC5yb3NldHRhLnYxLkRlbGV0ZUNvbGxlY3Rpb25SZXNwb25zZRJaCg9GaW5kQ29sbGVjdGlvbnMSIi5yb3NldHRhLnYxLkZpbmRDb2xsZWN0aW9uc1JlcXVlc3QaIy5yb3NldHRhLnYxLkZpbmRDb2xsZWN0aW9uc1Jlc3BvbnNlElgKD0NvbGxlY3Rpb25TdGF0cxIgLnJvc2V0dGEudjEuR2V0Q29sbGVjdGlvblJlcXVlc3QaIy5yb3NldHRhLnYxLkNvbGxlY3Rpb25TdGF0c1Jlc3BvbnNlYgZwcm90bzM", [file_rosetta_v1_common]);
 
 /**
  * @generated from message rosetta.v1.Collection
@@ -255,6 +255,91 @@ export const DeleteCollectionResponseSchema: GenMessage<DeleteCollectionResponse
   messageDesc(file_rosetta_v1_collections, 8);
 
 /**
+ * @generated from message rosetta.v1.FindCollectionsRequest
+ */
+export type FindCollectionsRequest = Message<"rosetta.v1.FindCollectionsRequest"> & {
+  /**
+   * The collection's name.
+   *
+   * @generated from field: string name = 1;
+   */
+  name: string;
+
+  /**
+   * A space's UUID: look only there. Empty: look in every shared space.
+   *
+   * @generated from field: string space_id = 2;
+   */
+  spaceId: string;
+};
+
+/**
+ * Describes the message rosetta.v1.FindCollectionsRequest.
+ * Use `create(FindCollectionsRequestSchema)` to create a new message.
+ */
+export const FindCollectionsRequestSchema: GenMessage<FindCollectionsRequest> = /*@__PURE__*/
+  messageDesc(file_rosetta_v1_collections, 9);
+
+/**
+ * @generated from message rosetta.v1.FindCollectionsResponse
+ */
+export type FindCollectionsResponse = Message<"rosetta.v1.FindCollectionsResponse"> & {
+  /**
+   * How many collections have the name (in that space, or across the shared spaces).
+   *
+   * @generated from field: int32 matches = 1;
+   */
+  matches: number;
+
+  /**
+   * The match, when there is exactly one and the caller may read it.
+   *
+   * @generated from field: rosetta.v1.CollectionRef collection = 2;
+   */
+  collection?: CollectionRef | undefined;
+};
+
+/**
+ * Describes the message rosetta.v1.FindCollectionsResponse.
+ * Use `create(FindCollectionsResponseSchema)` to create a new message.
+ */
+export const FindCollectionsResponseSchema: GenMessage<FindCollectionsResponse> = /*@__PURE__*/
+  messageDesc(file_rosetta_v1_collections, 10);
+
+/**
+ * @generated from message rosetta.v1.CollectionStatsResponse
+ */
+export type CollectionStatsResponse = Message<"rosetta.v1.CollectionStatsResponse"> & {
+  /**
+   * Live records.
+   *
+   * @generated from field: int64 records = 1;
+   */
+  records: bigint;
+
+  /**
+   * Their keys and values, in bytes.
+   *
+   * @generated from field: int64 bytes = 2;
+   */
+  bytes: bigint;
+
+  /**
+   * The last write or delete of a record, or the collection's own last change if later.
+   *
+   * @generated from field: int64 last_modified_us = 3;
+   */
+  lastModifiedUs: bigint;
+};
+
+/**
+ * Describes the message rosetta.v1.CollectionStatsResponse.
+ * Use `create(CollectionStatsResponseSchema)` to create a new message.
+ */
+export const CollectionStatsResponseSchema: GenMessage<CollectionStatsResponse> = /*@__PURE__*/
+  messageDesc(file_rosetta_v1_collections, 11);
+
+/**
  * @generated from service rosetta.v1.CollectionService
  */
 export const CollectionService: GenService<{
@@ -299,6 +384,27 @@ export const CollectionService: GenService<{
     methodKind: "unary";
     input: typeof DeleteCollectionRequestSchema;
     output: typeof DeleteCollectionResponseSchema;
+  },
+  /**
+   * Looks a collection up by name across spaces, as OpenFn resolves `/collections/<name>`: any
+   * authenticated caller learns how many match, and the match itself only if it may read it.
+   *
+   * @generated from rpc rosetta.v1.CollectionService.FindCollections
+   */
+  findCollections: {
+    methodKind: "unary";
+    input: typeof FindCollectionsRequestSchema;
+    output: typeof FindCollectionsResponseSchema;
+  },
+  /**
+   * Counts and sizes a collection's records (reads them all: its cost grows with the collection).
+   *
+   * @generated from rpc rosetta.v1.CollectionService.CollectionStats
+   */
+  collectionStats: {
+    methodKind: "unary";
+    input: typeof GetCollectionRequestSchema;
+    output: typeof CollectionStatsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_rosetta_v1_collections, 0);
