@@ -81,10 +81,11 @@ describe('authentication', () => {
 
   it("answers every legacy dialect route without credentials with the dialect's own refusal", async () => {
     const routes = app.legacyRoutes.filter((r) => !r.public);
-    expect(new Set(routes.map((r) => r.dialect))).toEqual(new Set(['kopano-kvs', 'rivet', 'prosody']));
+    expect(new Set(routes.map((r) => r.dialect))).toEqual(new Set(['kopano-kvs', 'rivet', 'prosody', 'openfn']));
     for (const route of routes) {
       const call = request(app)[route.method.toLowerCase() as 'get'](route.path);
-      const res = await (route.method === 'GET' ? call : call.type('json').send('{}'));
+      // Node itself refuses a HEAD that carries a body, before any dialect sees it.
+      const res = await (['GET', 'HEAD'].includes(route.method) ? call : call.type('json').send('{}'));
       expect([route.dialect, route.method, route.path, res.status]).toEqual([
         route.dialect,
         route.method,
@@ -310,6 +311,27 @@ describe('tokens', () => {
   });
 });
 
+describe('space ids', () => {
+  it('gives every space a UUID, keeps one given at creation, and refuses a taken or malformed one', async () => {
+    const alice = await tokenFor('alice');
+    const bob = await tokenFor('bob');
+    const id = '4f0c2d1e-9b8a-4c7d-8e6f-5a4b3c2d1e0f';
+    const created = await request(app)
+      .post('/v1/spaces')
+      .set('authorization', alice)
+      .send({ name: 'kept-id', id: id.toUpperCase() })
+      .expect(201);
+    expect(created.body).toMatchObject({ name: 'kept-id', id, kind: 'shared' });
+    const again = await request(app).post('/v1/spaces').set('authorization', bob).send({ name: 'other', id });
+    expect([again.status, errorOf(again).code]).toEqual([409, 'SPACE_EXISTS']);
+    const malformed = await request(app).post('/v1/spaces').set('authorization', bob).send({ name: 'x', id: 'nope' });
+    expect([malformed.status, errorOf(malformed).code]).toEqual([400, 'INVALID_ARGUMENT']);
+    const personal = await request(app).get('/v1/spaces/alice').set('authorization', alice).expect(200);
+    expect(personal.body.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    expect((await request(app).get('/v1/spaces/kept-id').set('authorization', alice).expect(200)).body.id).toBe(id);
+  });
+});
+
 describe('roles in a shared space', () => {
   it('readers read, writers write, owners manage; members come and go within a second', async () => {
     const alice = await tokenFor('alice');
@@ -440,5 +462,50 @@ describe('isolation', () => {
     expect(still.text).toBe('alice-only');
     const spaces = await request(app).get('/v1/spaces').set('authorization', bob).expect(200);
     expect((spaces.body.spaces as Array<{ name: string }>).map((s) => s.name)).not.toContain('alice');
+  });
+
+  it("keeps a project's OpenFn items out of reach of other accounts and other projects' run tokens", async () => {
+    const alice = await tokenFor('alice');
+    const bob = await tokenFor('bob');
+    const created = await request(app).post('/v1/spaces').set('authorization', alice).send({ name: 'alice-project' });
+    expect(created.status).toBe(201);
+    const projectId = (created.body as { id: string }).id;
+    await request(app)
+      .post('/v1/spaces/alice-project/collections')
+      .set('authorization', alice)
+      .send({ name: 'secret-items' })
+      .expect(201);
+    await put(alice, '/v1/spaces/alice-project/collections/secret-items/records/k', 'alice-only').expect(201);
+    await request(app).post('/v1/spaces').set('authorization', bob).send({ name: 'bob-project' }).expect(201);
+    const run = await request(app).post('/v1/spaces/bob-project/run-tokens').set('authorization', bob).send({});
+    const bobRun = `Bearer ${(run.body as { secret: string }).secret}`;
+    for (const credential of [bob, bobRun]) {
+      for (const query of ['', `?project_id=${projectId}`]) {
+        const base = '/collections/secret-items';
+        const attempts: Array<[string, request.Test]> = [
+          ['list', request(app).get(`${base}${query}`)],
+          ['count', request(app).head(`${base}${query}`)],
+          ['get', request(app).get(`${base}/k${query}`)],
+          ['put', request(app).put(`${base}/k${query}`).send({ value: 'bob' })],
+          [
+            'post',
+            request(app)
+              .post(`${base}${query}`)
+              .send({ items: [{ key: 'k', value: 'bob' }] }),
+          ],
+          ['delete', request(app).delete(`${base}/k${query}`)],
+          ['delete many', request(app).delete(`${base}${query}`)],
+        ];
+        for (const [name, attempt] of attempts) {
+          const res = await attempt.set('authorization', credential);
+          expect([name, query, res.status]).toEqual([name, query, 401]);
+        }
+      }
+    }
+    const still = await request(app)
+      .get('/v1/spaces/alice-project/collections/secret-items/records/k')
+      .set('authorization', alice)
+      .expect(200);
+    expect(still.text).toBe('alice-only');
   });
 });

@@ -42,6 +42,16 @@ export const bearerCredential = (token: string): CredentialInit =>
   JWT_SHAPE.test(token) ? { kind: { case: 'jwt', value: token } } : { kind: { case: 'token', value: token } };
 
 /**
+ * The token of `Authorization: Bearer <token>`, taken as kapi and Lightning take it: the scheme
+ * is case-sensitive, exactly one space follows, and the rest (spaces included) is the token.
+ */
+export function exactBearerToken(authorization: string | undefined): string | undefined {
+  if (authorization === undefined || !authorization.startsWith('Bearer ')) return undefined;
+  const token = authorization.slice('Bearer '.length);
+  return token === '' ? undefined : token;
+}
+
+/**
  * The credential of a native (/v1) request: `Authorization: Bearer <token or JWT>`,
  * `Authorization: Basic <user[@host]:password>`, or `X-Session-Token: <64 hex digits>`.
  * Undefined when there is none; a malformed one is refused.

@@ -39,6 +39,14 @@ export const LegacyConfigSchema = z.object({
     .int()
     .min(1024)
     .default(10 * 1024 * 1024),
+  /** Lightning's quirk: `_` in an OpenFn key pattern matches any one character. `0` makes it literal. */
+  OPENFN_UNDERSCORE_WILDCARD: envBoolean(true),
+  /** Largest OpenFn request body (Lightning's JSON parser limit). */
+  OPENFN_MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(10 * 1024 * 1024),
 });
 
 export type LegacyEnv = z.output<typeof LegacyConfigSchema>;
@@ -59,12 +67,18 @@ export interface ProsodyOptions {
   readonly cors: CorsPolicy;
 }
 
+export interface OpenFnOptions {
+  readonly underscoreWildcard: boolean;
+  readonly maxBodyBytes: number;
+}
+
 export interface LegacyOptions {
   /** CORS of the native API: not a legacy dialect, but configured the same way. */
   readonly v1Cors: CorsPolicy;
   readonly kopano: KopanoOptions;
   readonly rivet: RivetOptions;
   readonly prosody: ProsodyOptions;
+  readonly openfn: OpenFnOptions;
 }
 
 /** The dialects' options from their environment variables; `legacyOptions({})` gives the defaults. */
@@ -121,5 +135,6 @@ export function legacyOptions(env: Partial<LegacyEnv>): LegacyOptions {
         { origins: e.PROSODY_CORS_ORIGINS, methods: e.PROSODY_CORS_METHODS, headers: e.PROSODY_CORS_HEADERS },
       ),
     },
+    openfn: { underscoreWildcard: e.OPENFN_UNDERSCORE_WILDCARD, maxBodyBytes: e.OPENFN_MAX_BODY_BYTES },
   };
 }

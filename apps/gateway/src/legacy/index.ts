@@ -1,6 +1,7 @@
 import type { LegacyOptions } from './config';
 import type { Dialect, DialectContext } from './dialect';
 import { kopanoDialect } from './kopano/routes';
+import { openFnDialect } from './openfn/routes';
 import { prosodyDialect } from './prosody/routes';
 import { rivetDialect } from './rivet/routes';
 
@@ -13,5 +14,6 @@ export function legacyDialects(context: DialectContext, options: LegacyOptions):
     kopanoDialect(context, options.kopano),
     rivetDialect(context, options.rivet),
     prosodyDialect(context, options.prosody),
+    openFnDialect(context, options.openfn),
   ];
 }

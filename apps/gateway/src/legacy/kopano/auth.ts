@@ -1,21 +1,9 @@
 import type { IncomingMessage } from 'node:http';
 import { DomainError } from '@rosetta/core';
 import type { Caller } from '../../auth/callers';
-import { bearerCredential, unauthenticated } from '../../auth/credentials';
+import { bearerCredential, exactBearerToken, unauthenticated } from '../../auth/credentials';
 import type { KopanoOptions } from '../config';
 import type { DialectContext } from '../dialect';
-
-const SCHEME = 'Bearer ';
-
-/**
- * The token of `Authorization: Bearer <token>`, taken as kapi takes it: the scheme is
- * case-sensitive, exactly one space follows, and the rest (spaces included) is the token.
- */
-export function bearerToken(authorization: string | undefined): string | undefined {
-  if (authorization === undefined || !authorization.startsWith(SCHEME)) return undefined;
-  const token = authorization.slice(SCHEME.length);
-  return token === '' ? undefined : token;
-}
 
 /**
  * The caller of a kvs request. A JWT is verified by the record service (signature, time
@@ -28,7 +16,7 @@ export async function kopanoCaller(
   options: KopanoOptions,
   req: IncomingMessage,
 ): Promise<Caller> {
-  const token = bearerToken(req.headers.authorization);
+  const token = exactBearerToken(req.headers.authorization);
   if (token === undefined) throw unauthenticated('Authorization must be "Bearer <token>"');
   const caller = await context.callers.authenticate(
     `b ${token}`,
