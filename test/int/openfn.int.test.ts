@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { connect } from 'node:net';
 import type { Server as HttpServer } from 'node:http';
 import fc from 'fast-check';
@@ -722,6 +723,61 @@ describe('beyond the original: keys only and counts', () => {
     expect(whole.headers['x-last-modified']).toBe(last);
     expect(whole.headers['last-modified']).toBe(new Date(last ?? '').toUTCString());
     expect(shape(await as(tokens.alice, 'HEAD', '/collections/extras?nope=1'))).toEqual([400, JSON_TYPE, '']);
+  });
+});
+
+describe('streaming', () => {
+  const ITEMS = 20_000;
+  const value = 'v'.repeat(1000);
+
+  beforeAll(async () => {
+    await createCollection('project-a', 'stream', tokens.alice);
+    for (let i = 0; i < ITEMS; i += 1000) {
+      const items = Array.from({ length: 1000 }, (_, j) => ({ key: `s${i + j}`, value }));
+      expect((await upsert(tokens.alice, 'stream', items)).status).toBe(200);
+    }
+  });
+
+  /** How many scan pages the record service has read from Postgres so far. */
+  const pagesRead = (spy: jest.SpyInstance) =>
+    spy.mock.calls.filter(([sql]) => typeof sql === 'string' && sql.includes('ORDER BY created_revision')).length;
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  it('reads only as fast as a slow client takes, and stops reading when it goes away', async () => {
+    const spy = jest.spyOn(api.runtime.db, 'query');
+    try {
+      const req = httpRequest({
+        host: '127.0.0.1',
+        port: portOf(server),
+        path: `/collections/stream?limit=${ITEMS}`,
+        headers: { authorization: `Bearer ${tokens.alice}` },
+        agent: false,
+      });
+      const firstChunk = new Promise<void>((resolve, reject) => {
+        req.on('response', (res) => {
+          res.once('data', () => {
+            res.pause();
+            resolve();
+          });
+        });
+        req.on('error', reject);
+      });
+      req.end();
+      await firstChunk;
+      await sleep(500);
+      const whilePaused = pagesRead(spy);
+      // 20,000 items of 1 KB are 100 pages; a paused reader holds the stream at the socket buffers.
+      expect(whilePaused).toBeGreaterThan(0);
+      expect(whilePaused).toBeLessThan(50);
+      req.destroy();
+      await sleep(300);
+      const afterClose = pagesRead(spy);
+      await sleep(500);
+      expect(pagesRead(spy)).toBe(afterClose);
+      expect(afterClose - whilePaused).toBeLessThanOrEqual(1);
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
 
