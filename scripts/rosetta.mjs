@@ -10,7 +10,7 @@ const USAGE = `usage: npm run rosetta -- <command> [options]
   accounts create <login> [--password P] [--admin]
   accounts update <login> [--password P] [--admin true|false] [--disabled true|false]
   accounts tokens <login>                      (admins: another account's tokens)
-  spaces list [--all] | get <name> | create <name> | delete <name>
+  spaces list [--all] | get <name> | create <name> [--id UUID] | delete <name>
   members list <space> | set <space> <login> <owner|writer|reader> | remove <space> <login>
   tokens list | revoke <id>
   tokens create [--name N] [--scope SPACE[/COLLECTION][:rw][@PREFIX]]... [--read-only]
@@ -38,6 +38,7 @@ const { values, positionals } = parseArgs({
     expires: { type: 'string' },
     'rate-limit': { type: 'string' },
     account: { type: 'string' },
+    id: { type: 'string' },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
@@ -127,7 +128,7 @@ async function run([resource, verb, a, b, c]) {
     case 'spaces get':
       return call('GET', `/v1/spaces/${seg(a, 'space')}`);
     case 'spaces create':
-      return call('POST', '/v1/spaces', { name: a });
+      return call('POST', '/v1/spaces', { name: a, id: values.id });
     case 'spaces delete':
       return call('DELETE', `/v1/spaces/${seg(a, 'space')}`);
     case 'members list':

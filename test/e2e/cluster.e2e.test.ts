@@ -177,7 +177,12 @@ it('administers accounts, spaces and tokens with the CLI, across the processes',
     login: 'dora@example.org',
     personalSpace: 'dora@example.org',
   });
-  expect(await cli('spaces', 'create', 'crew')).toMatchObject({ name: 'crew', role: 'owner' });
+  const crewId = '5e6f7a8b-9c0d-4e1f-a2b3-c4d5e6f7a8b9';
+  expect(await cli('spaces', 'create', 'crew', '--id', crewId)).toMatchObject({
+    name: 'crew',
+    id: crewId,
+    role: 'owner',
+  });
   expect(await cli('members', 'set', 'crew', 'dora@example.org', 'reader')).toMatchObject({ role: 'reader' });
   const created = (await cli('tokens', 'create', '--account', 'dora@example.org', '--read-only')) as {
     secret: string;
@@ -194,6 +199,43 @@ it('administers accounts, spaces and tokens with the CLI, across the processes',
     env: { ...process.env, ROSETTA_TOKEN: created.secret },
   }).catch((error: { code: number; stderr: string }) => error);
   expect(failure).toMatchObject({ code: 1, stderr: expect.stringContaining('PERMISSION_DENIED') });
+});
+
+it('serves an OpenFn workflow across the processes: a project by its id, upserts, paged listing', async () => {
+  const call = authFetch();
+  const projectId = '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d';
+  const json = (body: unknown) => ({
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+  expect((await call(`${base}/v1/spaces`, json({ name: 'openfn-e2e', id: projectId }))).status).toBe(201);
+  expect((await call(`${base}/v1/spaces/openfn-e2e/collections`, json({ name: 'breeds' }))).status).toBe(201);
+  const items = Array.from({ length: 1500 }, (_, i) => ({ key: `breed-${i}`, value: JSON.stringify({ i }) }));
+  for (let i = 0; i < items.length; i += 1000) {
+    const upsert = await call(
+      `${base}/collections/breeds?project_id=${projectId}`,
+      json({ items: items.slice(i, i + 1000) }),
+    );
+    expect([upsert.status, await upsert.text()]).toEqual([
+      200,
+      `{"error":null,"upserted":${Math.min(1000, items.length - i)}}`,
+    ]);
+  }
+  const keys: string[] = [];
+  let cursor: string | null = null;
+  do {
+    const query: string = cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`;
+    const page = (await (await call(`${base}/collections/breeds?limit=700${query}`)).json()) as {
+      items: Array<{ key: string }>;
+      cursor: string | null;
+    };
+    keys.push(...page.items.map((item) => item.key));
+    cursor = page.cursor;
+  } while (cursor !== null);
+  expect(keys).toEqual(items.map((item) => item.key));
+  const head = await call(`${base}/collections/breeds?key=breed-1*`, { method: 'HEAD' });
+  expect(head.headers.get('x-item-count')).toBe('611');
 });
 
 it('shuts every process down gracefully on SIGTERM', async () => {
