@@ -118,6 +118,25 @@ describe('single records', () => {
 });
 
 describe('batches', () => {
+  it('answer with the counts alone when asked to omit the records', async () => {
+    const written = await api.records.batchPut({
+      collection,
+      entries: [
+        { key: 'omit/1', value: bytes('1') },
+        { key: 'omit/2', value: bytes('2') },
+      ],
+      omitRecords: true,
+    });
+    expect([written.records, written.createdCount]).toEqual([[], 2]);
+    const again = await api.records.batchPut({
+      collection,
+      entries: [{ key: 'omit/1', value: bytes('3') }],
+      omitRecords: true,
+    });
+    expect([again.records, again.createdCount]).toEqual([[], 0]);
+    expect((await api.records.getRecord({ collection, key: 'omit/1' })).record?.value).toEqual(bytes('3'));
+  });
+
   it('write all or nothing', async () => {
     const first = await api.records.batchPut({
       collection,

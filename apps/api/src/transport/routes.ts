@@ -162,7 +162,7 @@ export function recordServiceImpl(services: Services, logger: Logger): ServiceIm
             condition: fromCondition(e.condition),
           })),
         );
-        return { records: written.map(recordMessage), createdCount };
+        return { records: req.omitRecords ? [] : written.map(recordMessage), createdCount };
       },
       async batchGet(req, context) {
         const target = await allow(context, req.collection, 'read', req.keys);

@@ -87,7 +87,7 @@ export async function putBatch(request: KvsRequest, req: IncomingMessage, res: S
   const entries = parseBatch(await readBody(req, MAX_BATCH_BODY_BYTES), key);
   if (entries.length > 0) {
     await creatingCollection(context, caller, place, () =>
-      context.api.records.batchPut({ collection: place, entries }, { headers: caller.headers }),
+      context.api.records.batchPut({ collection: place, entries, omitRecords: true }, { headers: caller.headers }),
     );
   }
   sendEmpty(res, 200);

@@ -226,6 +226,7 @@ export async function postItems(request: ItemsRequest): Promise<void> {
           value: encoder.encode(item.value),
           contentType: VALUE_CONTENT_TYPE,
         })),
+        omitRecords: true,
       },
       { headers: request.caller.headers },
     );
