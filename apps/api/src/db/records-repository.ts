@@ -346,7 +346,13 @@ export class SqlRecordsRepository implements RecordsRepository {
              sum(octet_length(value)) OVER (ORDER BY ${column} ${direction} ROWS UNBOUNDED PRECEDING) AS running
            FROM records WHERE ${where.join(' AND ')} ORDER BY ${column} ${direction} LIMIT ${limit}
          ) page ORDER BY ${column} ${direction}`;
-    const { rows } = await this.db.query<RecordRow>(sql, params.values);
+    // Pages must come off the index in order. Right after a bulk load, before autovacuum has
+    // analyzed the table, the planner thinks a collection holds a handful of rows and prefers to
+    // fetch all of them and sort: every page would then cost the whole remaining collection.
+    const { rows } = await this.db.transaction(async (tx) => {
+      await tx.query('SET LOCAL enable_sort = off');
+      return tx.query<RecordRow>(sql, params.values);
+    });
     return rows.map(toScanned);
   }
 
