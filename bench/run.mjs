@@ -36,7 +36,10 @@ import {
   BENCH_TOKEN,
   DIALECT_WORKLOADS,
   PEER_WORKLOADS,
+  OPENFN_MILLION,
+  OPENFN_WORKLOADS,
 } from './lib/config.mjs';
+import { OPENFN_COLLECTIONS, OPENFN_SPACE, prepareOpenFn, streamItems, upsertItems } from './lib/openfn.mjs';
 import { KOPANO_API_ENV, preparePeerProsody, seedDialects } from './lib/dialects.mjs';
 import { DOC_TEMPLATE } from './lib/doc-template.mjs';
 import { measureAuthCost } from './lib/auth-cost.mjs';
@@ -427,6 +430,9 @@ async function main() {
     }
   }
 
+  if (needCluster && settings.workloads.some((w) => OPENFN_WORKLOADS.includes(w)))
+    await seedOpenFn(urls.gateway, settings);
+
   if (needCluster) meta.rssAfterSeed = rssOfServices();
 
   if (settings.workloads.some((w) => PEER_WORKLOADS.includes(w))) {
@@ -541,6 +547,12 @@ function describeRun(workload, r) {
     .filter(([name, v]) => v >= 5 && !['others', 'unseen', 'irq'].includes(name))
     .map(([name, v]) => `${name} ${num(v)}%`)
     .join(' ');
+  if (workload.startsWith('openfn-')) {
+    return (
+      `${workload.padEnd(9)} ${num(r.items)} items in ${ms(r.totalMs ?? r.seconds * 1000)}: ${num(r.itemsPerSecond)} items/s` +
+      `${r.ttfbMs === undefined ? `, p50 ${ms(r.p50Ms)} p99 ${ms(r.p99Ms)} per batch` : `, first byte ${ms(r.ttfbMs)}`} | RSS ${rss} | CPU ${cpu}`
+    );
+  }
   if (workload === 'export') {
     return (
       `${workload.padEnd(9)} ${num(r.records)} records in ${ms(r.totalMs)}: ${num(r.recordsPerSecond)} rec/s, ` +
@@ -565,6 +577,8 @@ async function runWorkload(workload, round, ctx) {
         : undefined;
 
   if (workload === 'export') return runExport(ctx, round);
+  if (workload === 'openfn-upsert') return runOpenFnUpsert(ctx, round);
+  if (workload === 'openfn-list' || workload === 'openfn-list-1m') return runOpenFnList(workload, ctx, round);
 
   if (workload === 'pgbench') {
     const inUse = await connectionsInUse();
@@ -680,6 +694,65 @@ async function runExport(ctx, round) {
   if (!r.complete) throw new Error(`export stream ended without its {"done":true} line after ${r.records} records`);
   if (r.records !== settings.exportRecords)
     throw new Error(`export returned ${r.records} records, expected ${settings.exportRecords}`);
+  return { ...r, startRss: window.startRss, peakRss: window.peakRss, cpu: window.cpu, windowMs: window.windowMs };
+}
+
+/** The OpenFn project, and the collections the listings read (the 1M one only when it runs). */
+async function seedOpenFn(base, settings) {
+  await prepareOpenFn(base);
+  const seedList = async (collection, total) => {
+    let lastShown = 0;
+    const seeded = await upsertItems(base, collection, total, 'item-', (done) => {
+      if (done - lastShown >= 100_000 || done === total) {
+        lastShown = done;
+        log(`    openfn seed (${collection}): ${num(done)} / ${num(total)}`);
+      }
+    });
+    log(`    seeded ${num(total)} OpenFn items in ${num(seeded.seconds, 1)} s (${num(seeded.itemsPerSecond)} items/s)`);
+  };
+  if (settings.workloads.includes('openfn-list')) await seedList(OPENFN_COLLECTIONS.list, settings.openfnItems);
+  if (settings.workloads.includes('openfn-list-1m')) await seedList(OPENFN_COLLECTIONS.list1m, OPENFN_MILLION);
+}
+
+/** 100k items (BENCH_OPENFN_ITEMS) upserted in POSTs of 1000, fresh keys each run. */
+async function runOpenFnUpsert(ctx, round) {
+  const { settings, urls, meta } = ctx;
+  const collection = OPENFN_COLLECTIONS.upsert;
+  if (settings.warmup > 0) await upsertItems(urls.gateway, collection, 10_000, `warm-r${round}-`);
+  await settle();
+  const sampler = new Sampler(targetsFor(undefined));
+  let window;
+  let r;
+  try {
+    r = await upsertItems(urls.gateway, collection, settings.openfnItems, `run-r${round}-`);
+  } finally {
+    window = sampler.stop();
+  }
+  if (round === settings.runs)
+    meta.commands.push(
+      `node client: POST /collections/${collection} {"items": [1000 × ~256 B]} × ${num(settings.openfnItems / 1000)}, 4 in flight (project ${OPENFN_SPACE})`,
+    );
+  return { ...r, totalMs: r.seconds * 1000, peakRss: window.peakRss, cpu: window.cpu, windowMs: window.windowMs };
+}
+
+/** One GET of a whole collection (limit = its size), items counted as they stream in. */
+async function runOpenFnList(workload, ctx, round) {
+  const { settings, urls, meta } = ctx;
+  const million = workload === 'openfn-list-1m';
+  const total = million ? OPENFN_MILLION : settings.openfnItems;
+  const url = `${urls.gateway}/collections/${million ? OPENFN_COLLECTIONS.list1m : OPENFN_COLLECTIONS.list}?limit=${total}`;
+  await settle();
+  const sampler = new Sampler(targetsFor(undefined));
+  let window;
+  let r;
+  try {
+    r = await streamItems(url);
+  } finally {
+    window = sampler.stop();
+  }
+  if (round === settings.runs) meta.commands.push(`node client: GET ${url.replace(urls.gateway, '')} (items counted)`);
+  if (!r.complete || r.items !== total)
+    throw new Error(`${workload} returned ${r.items} of ${total} items${r.complete ? '' : ', incomplete'}`);
   return { ...r, startRss: window.startRss, peakRss: window.peakRss, cpu: window.cpu, windowMs: window.windowMs };
 }
 

@@ -15,9 +15,11 @@ export const WORKLOADS = [
   'node-http',
   'express',
   'export',
+  'openfn-list',
   'hot-get',
   'list',
   'put',
+  'openfn-upsert',
   'kopano-get',
   'rivet-get',
   'prosody-get',
@@ -25,17 +27,32 @@ export const WORKLOADS = [
   'peer-prosody-get',
   'peer-prosody-put',
   'pgbench',
+  'openfn-list-1m',
 ];
+/** Workloads run only when BENCH_ONLY names them (they take minutes). */
+export const OPT_IN_WORKLOADS = ['openfn-list-1m'];
+/** The OpenFn collections workloads: bulk upserts and whole streamed listings. */
+export const OPENFN_WORKLOADS = ['openfn-list', 'openfn-upsert', 'openfn-list-1m'];
+/** Items of the 1M listing. */
+export const OPENFN_MILLION = 1_000_000;
 /** The legacy dialects' workloads, and the real peers they are compared with. */
 export const DIALECT_WORKLOADS = ['kopano-get', 'rivet-get', 'prosody-get', 'prosody-put'];
 export const PEER_WORKLOADS = ['peer-prosody-get', 'peer-prosody-put'];
 /** Workloads that need the api/gateway(/worker) cluster. */
-export const CLUSTER_WORKLOADS = new Set(['hot-get', 'list', 'export', 'put', ...DIALECT_WORKLOADS]);
+export const CLUSTER_WORKLOADS = new Set([
+  'hot-get',
+  'list',
+  'export',
+  'put',
+  ...DIALECT_WORKLOADS,
+  ...OPENFN_WORKLOADS,
+]);
 const ALIASES = {
   anchors: ['node-http', 'express'],
   cluster: ['hot-get', 'list', 'export', 'put'],
   dialects: DIALECT_WORKLOADS,
   prosody: ['prosody-get', 'prosody-put', ...PEER_WORKLOADS],
+  openfn: ['openfn-upsert', 'openfn-list'],
 };
 
 // Always local: the load and the backends stay on 127.0.0.1. The ports can move (for testing).
@@ -77,7 +94,7 @@ function positiveInt(name, fallback, { min = 1, max = Number.MAX_SAFE_INTEGER } 
 
 function selectedWorkloads() {
   const text = process.env.BENCH_ONLY;
-  if (text === undefined || text.trim() === '') return [...WORKLOADS];
+  if (text === undefined || text.trim() === '') return WORKLOADS.filter((w) => !OPT_IN_WORKLOADS.includes(w));
   const wanted = new Set();
   for (const raw of text.split(',')) {
     const name = raw.trim();
@@ -104,6 +121,7 @@ export function loadSettings() {
     threads: positiveInt('BENCH_THREADS', Math.min(2, availableParallelism()), { max: 64 }),
     warmup: positiveInt('BENCH_WARMUP', 2, { min: 0, max: 600 }),
     exportRecords: positiveInt('BENCH_EXPORT_RECORDS', 100_000, { max: 10_000_000 }),
+    openfnItems: positiveInt('BENCH_OPENFN_ITEMS', 100_000, { max: 10_000_000 }),
     workloads,
     withWorker: process.env.BENCH_NO_WORKER !== '1',
     writeDocs: process.env.BENCH_WRITE_DOCS !== '0',

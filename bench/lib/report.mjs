@@ -1,6 +1,6 @@
 // Turns the raw runs into medians, ratios, PASS/MISS verdicts and Markdown.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { WORKLOADS } from './config.mjs';
+import { OPENFN_WORKLOADS, WORKLOADS } from './config.mjs';
 
 export const BEGIN = '<!-- bench:begin -->';
 export const END = '<!-- bench:end -->';
@@ -19,10 +19,13 @@ export const LABELS = {
   'prosody-put': 'Prosody data_access PUT, 1 KiB JSON (Basic)',
   'peer-prosody-get': 'peer: Prosody 0.12 GET, same document',
   'peer-prosody-put': 'peer: Prosody 0.12 PUT, same document',
+  'openfn-upsert': 'OpenFn upsert, POSTs of 1000 items of ~256 B, 4 in flight',
+  'openfn-list': 'OpenFn listing of the whole collection, one GET',
+  'openfn-list-1m': 'OpenFn listing of 1,000,000 items, one GET',
 };
 
 /** The rows of the HTTP table, in the order a round runs them; the anchors and peers do not go through the cluster. */
-const HTTP_ROWS = WORKLOADS.filter((w) => w !== 'export');
+const HTTP_ROWS = WORKLOADS.filter((w) => w !== 'export' && !OPENFN_WORKLOADS.includes(w));
 const OUTSIDE_CLUSTER = new Set(['node-http', 'express', 'pgbench', 'peer-prosody-get', 'peer-prosody-put']);
 /** Rosetta's Prosody dialect must serve at least this many times a real Prosody's throughput. */
 const PROSODY_FACTOR = 10;
@@ -56,6 +59,8 @@ const METRICS = [
   'ttfbMs',
   'headersMs',
   'totalMs',
+  'items',
+  'itemsPerSecond',
 ];
 
 /** Medians of every metric over the successful runs (peak RSS too; peakRssMax keeps the highest). */
@@ -89,6 +94,10 @@ export function summarize(runs, name = '') {
 }
 
 const STREAM_RSS_LIMIT = 200 * 1e6;
+/** OpenFn: bulk upserts must reach this many items per second; listings stay under this RSS and start this fast. */
+const OPENFN_UPSERT_TARGET = 20_000;
+const OPENFN_RSS_LIMIT = 250 * 1e6;
+const OPENFN_FIRST_BYTE_MS = 100;
 /** "other" CPU (processes outside the benchmark, kernel threads) above which a row is flagged. */
 export const DISTURBED_CPU_PCT = 30;
 
@@ -190,6 +199,7 @@ export function targets(summary, r, authCost) {
           : `GET ${num(pg.value, 1)}×, PUT ${num(pp.value, 1)}×${note(prosodyFailures)}`,
       result: verdict(prosodyOk, prosodyFailures),
     },
+    ...openFnTargets(summary),
     {
       target: 'authentication adds < 0.2 ms per request (cached principals)',
       measured:
@@ -200,6 +210,93 @@ export function targets(summary, r, authCost) {
       result: verdict(authCost === undefined ? undefined : authCost.perRequestUs < 200, ''),
     },
   ];
+}
+
+/** The OpenFn issue's targets: upsert throughput, and flat, quick listings of 100k and 1M items. */
+function openFnTargets(summary) {
+  const verdict = (ok, failures) => (ok === undefined ? 'n/a' : ok && failures === '' ? 'PASS' : 'MISS');
+  const note = (failures) => (failures === '' ? '' : ` (${failures})`);
+  const up = summary['openfn-upsert'];
+  const rows = [];
+  if (up !== undefined) {
+    const failures = failedRuns(up);
+    rows.push({
+      target: `OpenFn upsert in batches of 1000 ≥ ${num(OPENFN_UPSERT_TARGET)} items/s`,
+      measured:
+        up.itemsPerSecond === undefined
+          ? `not measured${note(failures)}`
+          : `${num(up.itemsPerSecond)} items/s${note(failures)}`,
+      result: verdict(
+        up.itemsPerSecond === undefined ? undefined : up.itemsPerSecond >= OPENFN_UPSERT_TARGET,
+        failures,
+      ),
+    });
+  }
+  for (const w of ['openfn-list', 'openfn-list-1m']) {
+    const s = summary[w];
+    if (s === undefined) continue;
+    const failures = failedRuns(s);
+    const { gateway, api } = s.peakRss ?? {};
+    const ok =
+      s.ttfbMs === undefined
+        ? undefined
+        : s.ttfbMs < OPENFN_FIRST_BYTE_MS && gateway < OPENFN_RSS_LIMIT && api < OPENFN_RSS_LIMIT;
+    rows.push({
+      target: `OpenFn listing of ${num(s.items ?? 0)} items: first byte < ${OPENFN_FIRST_BYTE_MS} ms, gateway and api RSS < 250 MB each`,
+      measured:
+        s.ttfbMs === undefined
+          ? `not measured${note(failures)}`
+          : `first byte ${ms(s.ttfbMs)}; gateway ${mb(s.startRss.gateway)} → ${mb(gateway)}, api ${mb(s.startRss.api)} → ${mb(api)}${note(failures)}`,
+      result: verdict(ok, failures),
+    });
+  }
+  return rows;
+}
+
+/** The OpenFn table: upserts by items/s and batch latency, listings like the export. */
+function openFnTable(summary) {
+  const rows = [];
+  for (const w of OPENFN_WORKLOADS) {
+    const s = summary[w];
+    if (s === undefined) continue;
+    if (s.ok === 0) {
+      rows.push([LABELS[w], `0/${s.runs}`, s.errors[0]?.split('\n')[0] ?? 'not run', '', '', '', '', '', '']);
+      continue;
+    }
+    const listing = w !== 'openfn-upsert';
+    rows.push([
+      LABELS[w],
+      `${s.ok}/${s.runs}`,
+      num(s.items),
+      num(s.itemsPerSecond),
+      listing
+        ? `first byte ${ms(s.ttfbMs)}, ${num(s.mbPerSecond, 1)} MB/s`
+        : `p50 ${ms(s.p50Ms)}, p99 ${ms(s.p99Ms)} per POST`,
+      ms(s.totalMs),
+      listing ? `${mb(s.startRss.gateway)} → ${mb(s.peakRss.gateway)}` : mb(s.peakRss.gateway),
+      listing ? `${mb(s.startRss.api)} → ${mb(s.peakRss.api)}` : mb(s.peakRss.api),
+      mb(s.peakRss.worker),
+    ]);
+  }
+  return rows.length === 0
+    ? []
+    : [
+        table(
+          [
+            'OpenFn collections',
+            'runs ok',
+            'items',
+            'items/s',
+            'latency',
+            'total',
+            'gateway RSS',
+            'api RSS',
+            'worker RSS',
+          ],
+          rows,
+        ),
+        '',
+      ];
 }
 
 export const num = (v, digits = 0) =>
@@ -309,6 +406,7 @@ export function markdown(result) {
         '',
       );
   }
+  out.push(...openFnTable(summary));
   out.push(
     table(
       ['Ratio (same invocation)', 'value', 'per run'],
