@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { encodeCursor as nativeCursor, MAX_BATCH_ENTRIES, type RecordFilterInput } from '@rosetta/core';
+import { encodeCursor as nativeCursor, MAX_BATCH_ENTRIES } from '@rosetta/core';
 import type { Record as RecordMessage } from '@rosetta/proto';
 import type { Caller } from '../../auth/callers';
 import { toHttpFailure } from '../../errors';
@@ -39,7 +39,6 @@ const CHUNK_ITEMS = 100;
 const FORMAT_ERROR = 'Format error';
 
 const codeOf = (error: unknown) => toHttpFailure(error).code;
-const ref = (place: Place) => ({ space: place.space, collection: place.collection });
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -69,26 +68,20 @@ const itemOf = (record: RecordMessage, withValue: boolean): Item => ({
   updated: Number(record.updatedUs),
 });
 
-/** The record filter of a listing's key pattern and time bounds; undefined when it matches nothing. */
-export function filterOf(query: ListQuery, options: OpenFnOptions): RecordFilterInput | undefined {
+const micros = (us: number | undefined) => (us === undefined ? undefined : BigInt(us));
+
+/** The contract's filter for a listing's key pattern and time bounds; undefined when it matches nothing. */
+function filterOf(query: ListQuery, options: OpenFnOptions) {
   const pattern = query.key === undefined ? undefined : globOf(query.key, options.underscoreWildcard);
   if (query.key !== undefined && pattern === undefined) return undefined;
   return {
     pattern,
-    createdAfter: query.createdAfter,
-    createdBefore: query.createdBefore,
-    updatedAfter: query.updatedAfter,
-    updatedBefore: query.updatedBefore,
+    createdAfterUs: micros(query.createdAfter),
+    createdBeforeUs: micros(query.createdBefore),
+    updatedAfterUs: micros(query.updatedAfter),
+    updatedBeforeUs: micros(query.updatedBefore),
   };
 }
-
-const protoFilter = (filter: RecordFilterInput) => ({
-  pattern: filter.pattern,
-  createdAfterUs: filter.createdAfter === undefined ? undefined : BigInt(filter.createdAfter),
-  createdBeforeUs: filter.createdBefore === undefined ? undefined : BigInt(filter.createdBefore),
-  updatedAfterUs: filter.updatedAfter === undefined ? undefined : BigInt(filter.updatedAfter),
-  updatedBeforeUs: filter.updatedBefore === undefined ? undefined : BigInt(filter.updatedBefore),
-});
 
 /**
  * `GET /collections/:name`: items in order of first creation, streamed while they are read
@@ -113,7 +106,7 @@ export async function listItems(request: ItemsRequest): Promise<void> {
   };
   if (filter !== undefined && query.limit > 0) {
     const records = scanRecords(context, caller, place, {
-      filter: protoFilter(filter),
+      filter,
       order: 1,
       limit: BigInt(query.limit + 1),
       keysOnly,
@@ -140,7 +133,7 @@ export async function listItems(request: ItemsRequest): Promise<void> {
 
 /** `GET /collections/:name/:key`: the item, or 204 with no body. */
 export async function getItem(request: ItemsRequest, key: string): Promise<void> {
-  const record = await request.context.reader.get(request.caller, ref(request.place), key);
+  const record = await request.context.reader.get(request.caller, request.place, key);
   if (record === undefined) {
     request.res.writeHead(204, { 'cache-control': CACHE_CONTROL });
     request.res.end();
@@ -170,7 +163,7 @@ export async function putItem(request: ItemsRequest, key: string): Promise<void>
     return;
   }
   try {
-    await request.context.writer.put(request.caller, ref(request.place), {
+    await request.context.writer.put(request.caller, request.place, {
       key,
       value: encoder.encode(value),
       contentType: VALUE_CONTENT_TYPE,
@@ -220,7 +213,7 @@ export async function postItems(request: ItemsRequest): Promise<void> {
   try {
     await request.context.api.records.batchPut(
       {
-        collection: ref(request.place),
+        collection: request.place,
         entries: items.map((item) => ({
           key: item.key,
           value: encoder.encode(item.value),
@@ -244,7 +237,7 @@ export async function deleteItem(request: ItemsRequest, key: string): Promise<vo
     validItemKey(key) &&
     (
       await request.context.api.records.deleteRecord(
-        { collection: ref(request.place), key },
+        { collection: request.place, key },
         { headers: request.caller.headers },
       )
     ).deleted;
@@ -261,7 +254,7 @@ export async function deleteItems(request: ItemsRequest, pattern: string | undef
   if (pattern === undefined || glob !== undefined) {
     for (let more = true; more;) {
       const answer = await request.context.api.records.deleteMatching(
-        { collection: ref(request.place), filter: { pattern: glob } },
+        { collection: request.place, filter: { pattern: glob } },
         { headers: request.caller.headers },
       );
       total += Number(answer.deleted);
@@ -285,10 +278,7 @@ export async function countItems(request: ItemsRequest): Promise<void> {
   };
   const unfiltered = filter !== undefined && Object.values(filter).every((v) => v === undefined);
   if (unfiltered) {
-    const stats = await context.api.collections.collectionStats(
-      { collection: ref(place) },
-      { headers: caller.headers },
-    );
+    const stats = await context.api.collections.collectionStats({ collection: place }, { headers: caller.headers });
     const lastModified = Number(stats.lastModifiedUs);
     headers['x-item-count'] = String(stats.records);
     headers['x-item-bytes'] = String(stats.bytes);
@@ -298,12 +288,7 @@ export async function countItems(request: ItemsRequest): Promise<void> {
     const count =
       filter === undefined
         ? 0n
-        : (
-            await context.api.records.count(
-              { collection: ref(place), filter: protoFilter(filter) },
-              { headers: caller.headers },
-            )
-          ).count;
+        : (await context.api.records.count({ collection: place, filter }, { headers: caller.headers })).count;
     headers['x-item-count'] = String(count);
   }
   res.writeHead(200, headers);
