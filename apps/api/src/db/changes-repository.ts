@@ -1,6 +1,6 @@
 import { invalid, type ChangeEvent, type ChangeOp } from '@rosetta/core';
 import type { ChangesRepository } from '../services/ports';
-import { us } from './sql-fragments';
+import { queryInIndexOrder, us } from './sql-fragments';
 import type { SqlClient } from './sql';
 
 interface EventRow {
@@ -44,7 +44,7 @@ export class SqlChangesRepository implements ChangesRepository {
 
   async read(after: string | undefined, limit: number): Promise<{ events: ChangeEvent[]; position: string }> {
     const [txid, id] = parsePosition(after);
-    const { rows } = await this.db.query<EventRow>(READ, [txid, id, limit]);
+    const { rows } = await queryInIndexOrder<EventRow>(this.db, READ, [txid, id, limit]);
     const events = rows.map((row): ChangeEvent => ({
       position: `${row.txid}.${row.id}`,
       revision: row.revision,

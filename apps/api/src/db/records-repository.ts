@@ -16,7 +16,7 @@ import type {
   ScannedRecord,
 } from '../services/ports';
 import { collectionColumns, toCollection, type CollectionRow } from './collections-repository';
-import { Params, filterConditions, us } from './sql-fragments';
+import { Params, filterConditions, queryInIndexOrder, us } from './sql-fragments';
 import type { SqlClient, SqlExecutor } from './sql';
 
 interface MetaRow {
@@ -346,13 +346,7 @@ export class SqlRecordsRepository implements RecordsRepository {
              sum(octet_length(value)) OVER (ORDER BY ${column} ${direction} ROWS UNBOUNDED PRECEDING) AS running
            FROM records WHERE ${where.join(' AND ')} ORDER BY ${column} ${direction} LIMIT ${limit}
          ) page ORDER BY ${column} ${direction}`;
-    // Pages must come off the index in order. Right after a bulk load, before autovacuum has
-    // analyzed the table, the planner thinks a collection holds a handful of rows and prefers to
-    // fetch all of them and sort: every page would then cost the whole remaining collection.
-    const { rows } = await this.db.transaction(async (tx) => {
-      await tx.query('SET LOCAL enable_sort = off');
-      return tx.query<RecordRow>(sql, params.values);
-    });
+    const { rows } = await queryInIndexOrder<RecordRow>(this.db, sql, params.values);
     return rows.map(toScanned);
   }
 

@@ -1,5 +1,5 @@
 import { prefixUpperBound, type RecordFilter } from '@rosetta/core';
-import type { SqlParam } from './sql';
+import type { SqlClient, SqlParam, SqlQuery } from './sql';
 
 /** Collects parameters and hands out their `$n` placeholders. */
 export class Params {
@@ -44,4 +44,17 @@ export function filterConditions(filter: RecordFilter, params: Params, where: st
   if (filter.createdBefore !== undefined) where.push(`created < ${fromUs(params.add(filter.createdBefore))}`);
   if (filter.updatedAfter !== undefined) where.push(`updated >= ${fromUs(params.add(filter.updatedAfter))}`);
   if (filter.updatedBefore !== undefined) where.push(`updated < ${fromUs(params.add(filter.updatedBefore))}`);
+}
+
+/**
+ * Runs a query whose rows must come off an index in order (pages of a scan, reads of the change
+ * feed). Right after a bulk load, before autovacuum has analyzed the table, the planner thinks it
+ * holds a handful of rows and prefers to fetch all of them and sort: every page would then cost
+ * the whole rest of the table. Sorting is switched off for this one statement.
+ */
+export async function queryInIndexOrder<Row>(db: SqlClient, query: SqlQuery | string, params: readonly SqlParam[]) {
+  return db.transaction(async (tx) => {
+    await tx.query('SET LOCAL enable_sort = off');
+    return tx.query<Row>(query, params);
+  });
 }
