@@ -4,11 +4,14 @@ import { RedisRecordCache } from '../../apps/api/src/cache/redis-record-cache';
 import { SqlCollectionsRepository } from '../../apps/api/src/db/collections-repository';
 import { createPgClient } from '../../apps/api/src/db/pg-client';
 import { SqlRecordsRepository } from '../../apps/api/src/db/records-repository';
+import { SqlVersionedRecordsRepository } from '../../apps/api/src/db/versioned-records-repository';
+import { SqlVersionsRepository } from '../../apps/api/src/db/versions-repository';
 import type { SqlClient } from '../../apps/api/src/db/sql';
 import { CollectionResolver, monotonicClock } from '../../apps/api/src/services/collection-resolver';
 import { CollectionService } from '../../apps/api/src/services/collection-service';
 import type { CacheEntry, RecordCache, RecordEntry, StoreSource } from '../../apps/api/src/services/ports';
 import { RecordService } from '../../apps/api/src/services/record-service';
+import { VersionService } from '../../apps/api/src/services/version-service';
 import { silentLogger } from '../support/api';
 import { createTestDatabase, redisPrefix, type TestDatabase } from '../support/database';
 import { REDIS_URL } from '../support/env';
@@ -74,10 +77,18 @@ function startNode(db: TestDatabase, prefix: string): Node {
   );
   const collectionsRepo = new SqlCollectionsRepository(sql);
   const resolver = new CollectionResolver(collectionsRepo, cache, monotonicClock);
+  const versions = new VersionService(new SqlVersionsRepository(sql), collectionsRepo);
   return {
     sql,
-    records: new RecordService(new SqlRecordsRepository(sql), resolver, cache, monotonicClock),
-    collections: new CollectionService(collectionsRepo, resolver, cache, {
+    records: new RecordService(
+      new SqlRecordsRepository(sql),
+      new SqlVersionedRecordsRepository(sql),
+      versions,
+      resolver,
+      cache,
+      monotonicClock,
+    ),
+    collections: new CollectionService(collectionsRepo, resolver, cache, versions, {
       defaultMaxValueBytes: 1 << 20,
       maxValueBytesCeiling: 1 << 20,
     }),

@@ -8,6 +8,7 @@ import {
   CollectionService,
   createDirectClient,
   HealthService,
+  VersionService,
   RecordService,
   ServiceGrant,
   withHeaders,
@@ -27,6 +28,7 @@ export interface TestApi {
   readonly auth: ReturnType<typeof createDirectClient<typeof AuthService>>;
   readonly admin: ReturnType<typeof createDirectClient<typeof AdminService>>;
   readonly health: ReturnType<typeof createDirectClient<typeof HealthService>>;
+  readonly versions: ReturnType<typeof createDirectClient<typeof VersionService>>;
   close(): Promise<void>;
 }
 
@@ -57,6 +59,7 @@ export function serviceClients(runtime: ApiRuntime) {
     auth,
     admin: withHeaders(AdminService, createDirectClient(AdminService, runtime.impls.admin), headers),
     health: createDirectClient(HealthService, runtime.impls.health),
+    versions: withHeaders(VersionService, createDirectClient(VersionService, runtime.impls.versions), headers),
   };
 }
 

@@ -26,8 +26,17 @@ import { CollectionResolver, monotonicClock } from './services/collection-resolv
 import { CollectionService } from './services/collection-service';
 import type { RecordCache } from './services/ports';
 import { RecordService } from './services/record-service';
+import { VersionService } from './services/version-service';
+import { SqlVersionsRepository } from './db/versions-repository';
+import { SqlVersionedRecordsRepository } from './db/versioned-records-repository';
 import { adminServiceImpl, authServiceImpl } from './transport/auth-routes';
-import { changeFeedServiceImpl, collectionServiceImpl, recordServiceImpl, type Services } from './transport/routes';
+import {
+  changeFeedServiceImpl,
+  collectionServiceImpl,
+  recordServiceImpl,
+  versionServiceImpl,
+  type Services,
+} from './transport/routes';
 
 export interface ApiRuntime {
   readonly services: Services;
@@ -39,6 +48,7 @@ export interface ApiRuntime {
     readonly changes: ReturnType<typeof changeFeedServiceImpl>;
     readonly auth: ReturnType<typeof authServiceImpl>;
     readonly admin: ReturnType<typeof adminServiceImpl>;
+    readonly versions: ReturnType<typeof versionServiceImpl>;
     readonly health: ServiceImpl<typeof HealthService>;
   };
   /** What the first start created; `generatedToken` is to be printed once. */
@@ -139,9 +149,18 @@ export async function createApiRuntime(config: ApiConfig, logger: Logger): Promi
       createJwtAccounts: config.JWT_CREATE_ACCOUNTS,
     },
   );
+  const versions = new VersionService(new SqlVersionsRepository(db), collectionsRepository);
   const services: Services = {
-    records: new RecordService(new SqlRecordsRepository(db), resolver, cache, monotonicClock),
-    collections: new CollectionService(collectionsRepository, resolver, cache, {
+    records: new RecordService(
+      new SqlRecordsRepository(db),
+      new SqlVersionedRecordsRepository(db),
+      versions,
+      resolver,
+      cache,
+      monotonicClock,
+    ),
+    versions,
+    collections: new CollectionService(collectionsRepository, resolver, cache, versions, {
       defaultMaxValueBytes: config.DEFAULT_MAX_VALUE_BYTES,
       maxValueBytesCeiling: config.MAX_VALUE_BYTES_CEILING,
     }),
@@ -168,6 +187,7 @@ export async function createApiRuntime(config: ApiConfig, logger: Logger): Promi
       changes: changeFeedServiceImpl(services, logger),
       auth: authServiceImpl(services, logger),
       admin: adminServiceImpl(services, logger),
+      versions: versionServiceImpl(services, logger),
       health: { check: async () => ({ ready: await ready().catch(() => false) }) },
     },
     bootstrap,

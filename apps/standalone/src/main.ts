@@ -13,6 +13,7 @@ import {
   ChangeFeedService,
   CollectionService,
   HealthService,
+  VersionService,
   RecordService,
   ServiceGrant,
   createDirectClient,
@@ -49,6 +50,7 @@ async function main(): Promise<void> {
     auth: createDirectClient(AuthService, runtime.impls.auth),
     admin: createDirectClient(AdminService, runtime.impls.admin),
     health: createDirectClient(HealthService, runtime.impls.health),
+    versions: createDirectClient(VersionService, runtime.impls.versions),
   };
   const grant = new ServiceGrant(api.auth, runtime.internalSecret);
   const feed = withHeaders(ChangeFeedService, api.changes, () => grant.headers());

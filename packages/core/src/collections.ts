@@ -21,6 +21,14 @@ export interface Collection extends CollectionSettings {
   /** The version node unversioned writes go to (the root of the collection's DAG). */
   readonly rootNodeId: number;
   readonly rootVersion: string;
+  /** The version DAG the collection lives in (its own, or a DVID repo's). */
+  readonly dagId: number;
+  /** A stable id of its own: 32 hexadecimal digits (DVID's DataUUID). */
+  readonly uuid: string;
+  /** The version node it was created at. */
+  readonly originVersion: string;
+  /** Settings a dialect records and shows back, without effect on storage. */
+  readonly properties: Readonly<Record<string, string>>;
   readonly created: number;
   readonly updated: number;
   /** Revision of the last change to the collection's own settings. */

@@ -39,6 +39,8 @@ export const ERROR_CODES = [
   'VERSION_NOT_FOUND',
   /** The version node is committed (locked) and refuses writes. */
   'VERSION_LOCKED',
+  /** A version node with that UUID, or a branch with that name, already exists. */
+  'VERSION_EXISTS',
   /** The request carries no credential, or one that is wrong, expired, revoked or disabled. */
   'UNAUTHENTICATED',
   /** The caller is known but may not do this (role, token scope, read-only credential). */

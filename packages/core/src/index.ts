@@ -10,3 +10,4 @@ export * from './scan';
 export * from './time';
 export * from './utf8';
 export * from './values';
+export * from './versions';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Collection, CollectionSettings } from '@rosetta/core';
-import type { CollectionChanges, CollectionStats, CollectionsRepository } from '../services/ports';
+import type { CollectionChanges, CollectionPlacement, CollectionStats, CollectionsRepository } from '../services/ports';
 import { us } from './sql-fragments';
 import type { SqlClient } from './sql';
 
@@ -10,6 +10,10 @@ export interface CollectionRow {
   name: string;
   root_node_id: number;
   root_version: string;
+  dag_id: number;
+  uuid: string;
+  origin_version: string;
+  properties: Record<string, string>;
   versioned: boolean;
   max_value_bytes: number;
   tags: Record<string, string>;
@@ -21,6 +25,8 @@ export interface CollectionRow {
 /** The columns of a CollectionRow, from collections `c`, the space name `space` and the root node `n`. */
 export const collectionColumns = (c: string, space: string, n: string) =>
   `${c}.id, ${space} AS space, ${c}.name, ${c}.root_node_id, ${n}.uuid AS root_version, ${c}.versioned,
+   ${c}.dag_id, ${c}.uuid, ${c}.properties,
+   COALESCE((SELECT o.uuid FROM version_nodes o WHERE o.id = ${c}.origin_node_id), ${n}.uuid) AS origin_version,
    ${c}.max_value_bytes, ${c}.tags, ${us(`${c}.created`)} AS created, ${us(`${c}.updated`)} AS updated, ${c}.revision`;
 
 export const toCollection = (row: CollectionRow): Collection => ({
@@ -29,6 +35,10 @@ export const toCollection = (row: CollectionRow): Collection => ({
   name: row.name,
   rootNodeId: row.root_node_id,
   rootVersion: row.root_version,
+  dagId: row.dag_id,
+  uuid: row.uuid,
+  originVersion: row.origin_version,
+  properties: row.properties,
   versioned: row.versioned,
   maxValueBytes: row.max_value_bytes,
   tags: row.tags,
@@ -101,26 +111,68 @@ export class SqlCollectionsRepository implements CollectionsRepository {
     await this.db.query('INSERT INTO spaces (name) VALUES ($1) ON CONFLICT (name) DO NOTHING', [space]);
   }
 
-  async create(space: string, name: string, settings: CollectionSettings): Promise<Collection | undefined> {
+  async create(
+    space: string,
+    name: string,
+    settings: CollectionSettings,
+    placement: CollectionPlacement,
+  ): Promise<Collection | undefined> {
+    const { repo } = placement;
+    const properties = JSON.stringify(placement.properties);
     try {
       return await this.db.transaction(async (tx) => {
-        const { rows } = await tx.query<CollectionRow>(
-          `WITH s AS (SELECT id FROM spaces WHERE name = $1),
-           dag AS (INSERT INTO version_dags (space_id, kind) SELECT id, 'collection' FROM s RETURNING id, space_id),
-           node AS (INSERT INTO version_nodes (dag_id, uuid) SELECT id, $3 FROM dag RETURNING id, uuid),
-           col AS (
-             INSERT INTO collections (space_id, name, dag_id, root_node_id, versioned, max_value_bytes, tags, revision)
-             SELECT dag.space_id, $2, dag.id, node.id, $4, $5, $6::jsonb, nextval('revision_seq') FROM dag, node
-             ON CONFLICT (space_id, name) DO NOTHING
-             RETURNING *
-           ),
-           ev AS (
-             INSERT INTO change_events (revision, op, space, collection, collection_id, node_id, version)
-             SELECT col.revision, 'collection.created', $1, $2, col.id, col.root_node_id, $3 FROM col
-           )
-           SELECT ${collectionColumns('col', '$1::text', 'node')} FROM col, node`,
-          [space, name, newVersionUuid(), settings.versioned, settings.maxValueBytes, JSON.stringify(settings.tags)],
-        );
+        const { rows } =
+          repo === undefined
+            ? await tx.query<CollectionRow>(
+                `WITH s AS (SELECT id FROM spaces WHERE name = $1),
+                 dag AS (INSERT INTO version_dags (space_id, kind) SELECT id, 'collection' FROM s RETURNING id, space_id),
+                 node AS (INSERT INTO version_nodes (dag_id, uuid) SELECT id, $3 FROM dag RETURNING id, uuid),
+                 col AS (
+                   INSERT INTO collections
+                     (space_id, name, dag_id, root_node_id, versioned, max_value_bytes, tags, properties, revision)
+                   SELECT dag.space_id, $2, dag.id, node.id, $4, $5, $6::jsonb, $7::jsonb, nextval('revision_seq')
+                   FROM dag, node
+                   ON CONFLICT (space_id, name) DO NOTHING
+                   RETURNING *
+                 ),
+                 ev AS (
+                   INSERT INTO change_events (revision, op, space, collection, collection_id, node_id, version)
+                   SELECT col.revision, 'collection.created', $1, $2, col.id, col.root_node_id, $3 FROM col
+                 )
+                 SELECT ${collectionColumns('col', '$1::text', 'node')} FROM col, node`,
+                [
+                  space,
+                  name,
+                  newVersionUuid(),
+                  settings.versioned,
+                  settings.maxValueBytes,
+                  JSON.stringify(settings.tags),
+                  properties,
+                ],
+              )
+            : await tx.query<CollectionRow>(
+                `WITH col AS (
+                   INSERT INTO collections (space_id, name, dag_id, root_node_id, origin_node_id, versioned,
+                     max_value_bytes, tags, properties, revision)
+                   SELECT s.id, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, nextval('revision_seq')
+                   FROM spaces s WHERE s.name = $1
+                   ON CONFLICT (space_id, name) DO NOTHING
+                   RETURNING *
+                 ),
+                 ev AS (${collectionEvent('collection.created', 'col.revision')})
+                 SELECT ${collectionColumns('col', '$1::text', 'n')} FROM col JOIN version_nodes n ON n.id = col.root_node_id`,
+                [
+                  space,
+                  name,
+                  repo.dagId,
+                  repo.rootNodeId,
+                  repo.originNodeId,
+                  settings.versioned,
+                  settings.maxValueBytes,
+                  JSON.stringify(settings.tags),
+                  properties,
+                ],
+              );
         // Nothing returned: the name is taken (or the space is gone). Roll back the DAG and node.
         if (rows[0] === undefined) throw new NameTaken();
         return toCollection(rows[0]);
@@ -129,6 +181,11 @@ export class SqlCollectionsRepository implements CollectionsRepository {
       if (error instanceof NameTaken) return undefined;
       throw error;
     }
+  }
+
+  async inDag(dagId: number): Promise<Collection[]> {
+    const { rows } = await this.db.query<CollectionRow>(`${SELECT} WHERE c.dag_id = $1 ORDER BY c.name`, [dagId]);
+    return rows.map(toCollection);
   }
 
   async list(space: string, afterName: string | undefined, limit: number): Promise<Collection[]> {

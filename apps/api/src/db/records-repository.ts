@@ -19,7 +19,7 @@ import { collectionColumns, toCollection, type CollectionRow } from './collectio
 import { Params, filterConditions, queryInIndexOrder, us } from './sql-fragments';
 import type { SqlClient, SqlExecutor } from './sql';
 
-interface MetaRow {
+export interface MetaRow {
   key: string;
   content_type: string;
   created: number;
@@ -29,14 +29,14 @@ interface MetaRow {
   size: number;
 }
 
-interface RecordRow extends MetaRow {
+export interface RecordRow extends MetaRow {
   value: Uint8Array | null;
 }
 
-const META = `key, content_type, ${us('created')} AS created, ${us('updated')} AS updated, revision, created_revision, octet_length(value)::int8 AS size`;
+export const META = `key, content_type, ${us('created')} AS created, ${us('updated')} AS updated, revision, created_revision, octet_length(value)::int8 AS size`;
 const META_T = `t.key, t.content_type, ${us('t.created')} AS created, ${us('t.updated')} AS updated, t.revision, t.created_revision, octet_length(t.value)::int8 AS size`;
 
-const toMeta = (row: MetaRow): RecordMeta => ({
+export const toMeta = (row: MetaRow): RecordMeta => ({
   key: row.key,
   contentType: row.content_type,
   created: row.created,
@@ -46,7 +46,7 @@ const toMeta = (row: MetaRow): RecordMeta => ({
   size: row.size,
 });
 
-const toRecord = (row: RecordRow): StoredRecord => ({
+export const toRecord = (row: RecordRow): StoredRecord => ({
   key: row.key,
   value: row.value ?? new Uint8Array(0),
   contentType: row.content_type,
@@ -56,10 +56,10 @@ const toRecord = (row: RecordRow): StoredRecord => ({
   createdRevision: row.created_revision,
 });
 
-const toScanned = (row: RecordRow): ScannedRecord => ({ ...toMeta(row), value: row.value ?? undefined });
+export const toScanned = (row: RecordRow): ScannedRecord => ({ ...toMeta(row), value: row.value ?? undefined });
 
 /** The value carried by a change event: small values travel with it, larger ones are read by key. */
-const eventValue = (value: Uint8Array) => (value.byteLength <= MAX_EVENT_VALUE_BYTES ? value : null);
+export const eventValue = (value: Uint8Array) => (value.byteLength <= MAX_EVENT_VALUE_BYTES ? value : null);
 
 // The put's change event. $1 collection id, $2 node id, $6 space, $7 collection name, $8 version
 // uuid, $9 event value (or NULL), $10 value size.
@@ -117,7 +117,7 @@ const PUT_IF_PRESENT = putIfPresent(false);
 
 // The values travel as one bytea, cut by offsets and lengths: node-postgres sends a Buffer in
 // binary, but a bytea[] as hex text, twice the size and costly to build and to parse.
-const PUT_MANY = `WITH input AS (
+export const PUT_MANY = `WITH input AS (
   SELECT k, substring($7::bytea FROM o FOR l) AS v, ct, nextval('revision_seq') AS r
   FROM unnest($6::text[], $10::int4[], $11::int4[], $8::text[]) WITH ORDINALITY AS i (k, o, l, ct, ord)
 ),
@@ -135,7 +135,7 @@ SELECT key, content_type, created, updated, revision, created_revision, size FRO
 
 // A delete leaves its row as a tombstone (value emptied), so that a write racing it finds the
 // row, waits for it, and takes a later revision (see UPSERT).
-const TOMBSTONE = `tombstone = true, value = ''::bytea, updated = now(), revision = nextval('revision_seq')`;
+export const TOMBSTONE = `tombstone = true, value = ''::bytea, updated = now(), revision = nextval('revision_seq')`;
 
 const deleteSql = (withRevision: boolean) => ({
   name: withRevision ? 'records.delete-if-revision' : 'records.delete',
@@ -182,6 +182,31 @@ interface FindWithRecordRow extends CollectionRow {
   r_updated: number;
   r_revision: number;
   r_created_revision: number;
+}
+
+/**
+ * A page of a scan over `from` (the records table, or a version's resolved view of it) where
+ * `where` holds; the position after which the page starts is added here.
+ */
+export function pageSql(from: string, where: string[], params: Params, query: ScanPageQuery): string {
+  const column = query.order === 'key' ? 'key' : 'created_revision';
+  const direction = query.reverse ? 'DESC' : 'ASC';
+  if (query.after !== undefined) {
+    const position = query.after.order === 'key' ? query.after.key : query.after.createdRevision;
+    where.push(`${column} ${query.reverse ? '<' : '>'} ${params.add(position)}`);
+  }
+  const limit = params.add(query.limit);
+  return query.keysOnly
+    ? `SELECT ${META} FROM ${from} WHERE ${where.join(' AND ')} ORDER BY ${column} ${direction} LIMIT ${limit}`
+    : // Values only for the rows that fit the budget: octet_length reads a TOASTed value's size
+      // without fetching it, and rows past the budget never have theirs detoasted.
+      `SELECT key, content_type, created, updated, revision, created_revision, size,
+         CASE WHEN running - size < ${params.add(query.valueBudgetBytes)} THEN value END AS value
+       FROM (
+         SELECT ${META}, value,
+           sum(octet_length(value)) OVER (ORDER BY ${column} ${direction} ROWS UNBOUNDED PRECEDING) AS running
+         FROM ${from} WHERE ${where.join(' AND ')} ORDER BY ${column} ${direction} LIMIT ${limit}
+       ) page ORDER BY ${column} ${direction}`;
 }
 
 /** Common head of every record query: the collection's live records on its storage node. */
@@ -328,25 +353,11 @@ export class SqlRecordsRepository implements RecordsRepository {
   async scanPage(collection: Collection, query: ScanPageQuery): Promise<ScannedRecord[]> {
     const { params, where } = base(collection);
     filterConditions(query.filter, params, where);
-    const column = query.order === 'key' ? 'key' : 'created_revision';
-    const direction = query.reverse ? 'DESC' : 'ASC';
-    if (query.after !== undefined) {
-      const position = query.after.order === 'key' ? query.after.key : query.after.createdRevision;
-      where.push(`${column} ${query.reverse ? '<' : '>'} ${params.add(position)}`);
-    }
-    const limit = params.add(query.limit);
-    const sql = query.keysOnly
-      ? `SELECT ${META} FROM records WHERE ${where.join(' AND ')} ORDER BY ${column} ${direction} LIMIT ${limit}`
-      : // Values only for the rows that fit the budget: octet_length reads a TOASTed value's size
-        // without fetching it, and rows past the budget never have theirs detoasted.
-        `SELECT key, content_type, created, updated, revision, created_revision, size,
-           CASE WHEN running - size < ${params.add(query.valueBudgetBytes)} THEN value END AS value
-         FROM (
-           SELECT ${META}, value,
-             sum(octet_length(value)) OVER (ORDER BY ${column} ${direction} ROWS UNBOUNDED PRECEDING) AS running
-           FROM records WHERE ${where.join(' AND ')} ORDER BY ${column} ${direction} LIMIT ${limit}
-         ) page ORDER BY ${column} ${direction}`;
-    const { rows } = await queryInIndexOrder<RecordRow>(this.db, sql, params.values);
+    const { rows } = await queryInIndexOrder<RecordRow>(
+      this.db,
+      pageSql('records', where, params, query),
+      params.values,
+    );
     return rows.map(toScanned);
   }
 
@@ -395,7 +406,7 @@ export class SqlRecordsRepository implements RecordsRepository {
 }
 
 /** 1-based start of each value in the concatenation of all of them (SQL substring positions). */
-function offsets(entries: readonly PutInput[]): number[] {
+export function offsets(entries: readonly PutInput[]): number[] {
   let next = 1;
   return entries.map((e) => {
     const at = next;

@@ -5,6 +5,8 @@ import type { CollectionsRepository, RecordCache } from './ports';
 export interface CollectionAddress {
   readonly space: string;
   readonly name: string;
+  /** A version node's UUID; undefined: the collection's default version. */
+  readonly version?: string | undefined;
 }
 
 export interface Clock {

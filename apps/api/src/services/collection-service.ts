@@ -10,6 +10,7 @@ import {
 } from '@rosetta/core';
 import { CollectionResolver, type CollectionAddress } from './collection-resolver';
 import type { CollectionStats, CollectionsRepository, RecordCache } from './ports';
+import type { VersionService } from './version-service';
 
 export interface CollectionLimits {
   /** maxValueBytes of a collection created without one. */
@@ -21,6 +22,10 @@ export interface CollectionLimits {
 export interface CreateCollectionInput {
   readonly maxValueBytes?: number | undefined;
   readonly tags?: Record<string, string> | undefined;
+  readonly versioned?: boolean | undefined;
+  /** A node of a DVID repo to create the collection at (it joins the repo's DAG). */
+  readonly version?: string | undefined;
+  readonly properties?: Record<string, string> | undefined;
 }
 
 export interface UpdateCollectionInput {
@@ -38,6 +43,7 @@ export class CollectionService {
     private readonly collections: CollectionsRepository,
     private readonly resolver: CollectionResolver,
     private readonly cache: RecordCache,
+    private readonly versions: VersionService,
     private readonly limits: CollectionLimits,
   ) {}
 
@@ -53,7 +59,10 @@ export class CollectionService {
   async create(address: CollectionAddress, input: CreateCollectionInput): Promise<Collection> {
     CollectionResolver.validate(address);
     const settings = resolveSettings(input, this.limits);
-    const created = await this.collections.create(address.space, address.name, settings);
+    const properties = input.properties ?? {};
+    validateTags(properties);
+    const repo = input.version === undefined ? undefined : await this.versions.placement(address.space, input.version);
+    const created = await this.collections.create(address.space, address.name, settings, { properties, repo });
     if (created === undefined) {
       if (!(await this.collections.spaceExists(address.space))) throw await this.resolver.notFound(address);
       throw invalid('COLLECTION_EXISTS', `collection "${address.name}" already exists in space "${address.space}"`);

@@ -86,6 +86,13 @@ export interface CollectionStats {
   readonly lastRecordChange: number;
 }
 
+/** Where a new collection lives, and what it shows back. */
+export interface CollectionPlacement {
+  readonly properties: Readonly<Record<string, string>>;
+  /** A DVID repo's DAG, its root, and the node the collection is created at. */
+  readonly repo?: { readonly dagId: number; readonly rootNodeId: number; readonly originNodeId: number } | undefined;
+}
+
 export interface CollectionsRepository {
   find(space: string, name: string): Promise<Collection | undefined>;
   /**
@@ -97,8 +104,18 @@ export interface CollectionsRepository {
   spaceExists(space: string): Promise<boolean>;
   /** Creates the space if it does not exist. */
   ensureSpace(space: string): Promise<void>;
-  /** Creates the collection with its version DAG and root node; undefined when the name is taken. */
-  create(space: string, name: string, settings: CollectionSettings): Promise<Collection | undefined>;
+  /**
+   * Creates the collection, with a version DAG and root node of its own or in a DVID repo's;
+   * undefined when the name is taken.
+   */
+  create(
+    space: string,
+    name: string,
+    settings: CollectionSettings,
+    placement: CollectionPlacement,
+  ): Promise<Collection | undefined>;
+  /** The collections living in a version DAG, by name. */
+  inDag(dagId: number): Promise<Collection[]>;
   /** Collections of a space in name order, after `afterName`. */
   list(space: string, afterName: string | undefined, limit: number): Promise<Collection[]>;
   /** Undefined when the collection no longer exists. */
@@ -160,4 +177,109 @@ export interface RecordCache {
   /** Whether a store after a committed write failed and has not yet been repaired. */
   readonly degraded: boolean;
   close(): Promise<void>;
+}
+
+/** A node of a version DAG. */
+export interface NodeRecord {
+  /** DVID's VersionID: server-wide and sequential, so a child's id exceeds its ancestors'. */
+  readonly id: number;
+  readonly dagId: number;
+  readonly uuid: string;
+  /** Empty for master. */
+  readonly branch: string;
+  readonly note: string;
+  readonly log: readonly string[];
+  readonly locked: boolean;
+  readonly parentIds: readonly number[];
+  readonly depth: number;
+  readonly created: number;
+  readonly updated: number;
+}
+
+/** A version DAG: a DVID repo, or a versioned collection's own. */
+export interface DagRecord {
+  readonly id: number;
+  readonly space: string;
+  readonly kind: 'repo' | 'collection';
+  /** The root node's UUID. */
+  readonly root: string;
+  readonly alias: string;
+  readonly description: string;
+  readonly log: readonly string[];
+  readonly created: number;
+  readonly updated: number;
+}
+
+export interface NewNodeInput {
+  /** Undefined: the parent's branch. */
+  readonly branch: string | undefined;
+  readonly note: string;
+  /** Undefined: a new random UUID. */
+  readonly uuid: string | undefined;
+}
+
+export interface VersionsRepository {
+  createRepo(
+    space: string,
+    input: { alias: string; description: string; root: string | undefined },
+  ): Promise<DagRecord | 'space-not-found' | 'uuid-taken'>;
+  dag(id: number): Promise<DagRecord | undefined>;
+  listRepos(space: string): Promise<DagRecord[]>;
+  updateDag(id: number, changes: { alias?: string; description?: string; log: readonly string[] }): Promise<void>;
+  /** The node with this exact UUID, and the space of its DAG. */
+  node(uuid: string): Promise<(NodeRecord & { space: string }) | undefined>;
+  /**
+   * Up to two nodes of the space whose UUID starts with `prefix`: in the DAG `dagId`, or in any
+   * of the space's repos when it is undefined.
+   */
+  matchPrefix(space: string, prefix: string, dagId: number | undefined): Promise<NodeRecord[]>;
+  /** Ids of up to two repos of the space. */
+  onlyRepo(space: string): Promise<number[]>;
+  /** The newest node of a branch. */
+  branchLeaf(dagId: number, branch: string): Promise<NodeRecord | undefined>;
+  /** The node's id and its ancestors' through first parents, the node first. */
+  ancestry(nodeId: number): Promise<number[]>;
+  nodes(dagId: number): Promise<NodeRecord[]>;
+  commit(nodeId: number, note: string, log: readonly string[]): Promise<NodeRecord | 'locked'>;
+  updateNode(nodeId: number, note: string | undefined, log: readonly string[]): Promise<NodeRecord | 'locked'>;
+  newVersion(
+    parentId: number,
+    input: NewNodeInput,
+  ): Promise<NodeRecord | 'parent-unlocked' | 'branch-taken' | 'uuid-taken'>;
+}
+
+/** A versioned collection at one node: reads resolve through `path` (the node first), writes land on the node. */
+export interface VersionPlace {
+  readonly nodeId: number;
+  readonly uuid: string;
+  readonly path: readonly number[];
+}
+
+/**
+ * Records of versioned collections at a version. Writes to a committed node fail with
+ * VERSION_LOCKED; a delete writes a tombstone that hides the key at the node and below.
+ */
+export interface VersionedRecordsRepository {
+  getMany(
+    collection: Collection,
+    at: VersionPlace,
+    keys: readonly string[],
+    withValues: boolean,
+  ): Promise<ScannedRecord[]>;
+  putBatch(collection: Collection, at: VersionPlace, entries: readonly PutInput[]): Promise<BatchPutOutcome>;
+  delete(
+    collection: Collection,
+    at: VersionPlace,
+    key: string,
+    expectedRevision: number | undefined,
+  ): Promise<DeleteOutcome>;
+  /** Key order only. */
+  scanPage(collection: Collection, at: VersionPlace, query: ScanPageQuery): Promise<ScannedRecord[]>;
+  count(collection: Collection, at: VersionPlace, filter: RecordFilter): Promise<number>;
+  deleteMatching(
+    collection: Collection,
+    at: VersionPlace,
+    filter: RecordFilter,
+    batchSize: number,
+  ): Promise<{ readonly deleted: ReadonlyArray<{ key: string; revision: number }>; readonly more: boolean }>;
 }

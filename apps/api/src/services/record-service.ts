@@ -22,7 +22,15 @@ import {
   type WriteCondition,
 } from '@rosetta/core';
 import { CollectionResolver, POPULATE_WINDOW_MS, type Clock, type CollectionAddress } from './collection-resolver';
-import type { RecordCache, RecordsRepository, ScannedRecord } from './ports';
+import type {
+  RecordCache,
+  ScanPageQuery,
+  RecordsRepository,
+  ScannedRecord,
+  VersionedRecordsRepository,
+  VersionPlace,
+} from './ports';
+import type { VersionService } from './version-service';
 
 export interface PutRecordInput {
   readonly key: string;
@@ -94,19 +102,52 @@ function positionOf(order: ScanOrder, record: RecordMeta): ScanPosition {
 export class RecordService {
   constructor(
     private readonly records: RecordsRepository,
+    private readonly versioned: VersionedRecordsRepository,
+    private readonly versions: VersionService,
     private readonly resolver: CollectionResolver,
     private readonly cache: RecordCache,
     private readonly clock: Clock,
     private readonly options: RecordServiceOptions = DEFAULT_RECORD_SERVICE_OPTIONS,
   ) {}
 
+  /**
+   * The collection and, for a versioned one, the version the call addresses. An unversioned
+   * collection reached through another node of its repo stores as always; its change events name
+   * the node addressed.
+   */
+  private async locate(address: CollectionAddress): Promise<{ collection: Collection; at: VersionPlace | undefined }> {
+    const collection = await this.resolver.resolve(address);
+    return this.placeIn(collection, address.version);
+  }
+
+  private async placeIn(
+    collection: Collection,
+    version: string | undefined,
+  ): Promise<{ collection: Collection; at: VersionPlace | undefined }> {
+    const place = await this.versions.place(collection, version);
+    if (place === undefined) return { collection, at: undefined };
+    if (place.kind === 'node') return { collection: { ...collection, rootVersion: place.uuid }, at: undefined };
+    return { collection, at: place };
+  }
+
+  private async versionedGet(collection: Collection, at: VersionPlace, key: string): Promise<StoredRecord | undefined> {
+    const [row] = await this.versioned.getMany(collection, at, [key], true);
+    return row === undefined ? undefined : { ...row, value: row.value ?? new Uint8Array(0) };
+  }
+
   async get(address: CollectionAddress, key: string): Promise<StoredRecord | undefined> {
     CollectionResolver.validate(address);
     validateKey(key);
+    if (address.version !== undefined) {
+      const { collection, at } = await this.locate(address);
+      if (at !== undefined) return this.versionedGet(collection, at, key);
+    }
     const hit = await this.cache.lookup(address.space, address.name, [key]);
     if (hit?.collection !== undefined) {
       const collection = hit.collection.value;
       if (collection === undefined) throw await this.resolver.notFound(address);
+      if (collection.versioned)
+        return this.versionedGet(collection, (await this.placeIn(collection, undefined)).at as VersionPlace, key);
       const cached = hit.records[0];
       if (cached !== undefined) return cached.value;
       const started = this.clock.now();
@@ -118,14 +159,20 @@ export class RecordService {
     const found = await this.records.findWithRecord(address.space, address.name, key);
     if (found === undefined) throw await this.resolver.notFound(address);
     this.resolver.populate(started, found.collection);
+    if (found.collection.versioned) {
+      const { at } = await this.placeIn(found.collection, undefined);
+      return this.versionedGet(found.collection, at as VersionPlace, key);
+    }
     if (found.record !== undefined) this.populate(started, found.collection, [found.record]);
     return found.record;
   }
 
   async head(address: CollectionAddress, key: string): Promise<RecordMeta | undefined> {
     validateKey(key);
-    const collection = await this.resolver.resolve(address);
-    return this.records.head(collection, key);
+    const { collection, at } = await this.locate(address);
+    if (at === undefined) return this.records.head(collection, key);
+    const [row] = await this.versioned.getMany(collection, at, [key], false);
+    return row;
   }
 
   /** Puts records read from the database into the cache, if the read is recent enough. */
@@ -148,8 +195,13 @@ export class RecordService {
 
   async put(address: CollectionAddress, input: PutRecordInput): Promise<{ record: RecordMeta; created: boolean }> {
     validateKey(input.key);
-    const collection = await this.resolver.resolve(address);
+    const { collection, at } = await this.locate(address);
     const put = RecordService.checkPut(input, collection);
+    if (at !== undefined) {
+      const written = await this.versioned.putBatch(collection, at, [put]);
+      if (written.kind === 'condition-failed') throw conditionFailed(put.condition, put.key);
+      return { record: written.records[0] as RecordMeta, created: written.createdCount === 1 };
+    }
     const outcome = await this.records.put(collection, put);
     if (outcome.kind === 'condition-failed') throw conditionFailed(put.condition, put.key);
     await this.cache.storeRecords(
@@ -167,13 +219,18 @@ export class RecordService {
   ): Promise<{ deleted: boolean; revision: number }> {
     validateKey(key);
     if (expectedRevision !== undefined) validateRevision(expectedRevision);
-    const collection = await this.resolver.resolve(address);
-    const outcome = await this.records.delete(collection, key, expectedRevision);
+    const { collection, at } = await this.locate(address);
+    const outcome =
+      at === undefined
+        ? await this.records.delete(collection, key, expectedRevision)
+        : await this.versioned.delete(collection, at, key, expectedRevision);
     if (outcome.kind === 'condition-failed') {
       throw conditionFailed({ kind: 'revision', revision: expectedRevision ?? 0 }, key);
     }
     if (outcome.kind === 'absent') return { deleted: false, revision: 0 };
-    await this.cache.storeRecords(collection, [{ key, revision: outcome.revision, state: 'deleted' }], 'write');
+    if (at === undefined) {
+      await this.cache.storeRecords(collection, [{ key, revision: outcome.revision, state: 'deleted' }], 'write');
+    }
     return { deleted: true, revision: outcome.revision };
   }
 
@@ -183,7 +240,7 @@ export class RecordService {
     entries: readonly PutRecordInput[],
   ): Promise<{ records: RecordMeta[]; createdCount: number }> {
     validateBatchKeys(entries.map((e) => e.key));
-    const collection = await this.resolver.resolve(address);
+    const { collection, at } = await this.locate(address);
     const puts = entries.map((entry) => RecordService.checkPut(entry, collection));
     const total = puts.reduce((sum, p) => sum + p.value.byteLength, 0);
     if (total > this.options.maxBatchBytes) {
@@ -192,16 +249,21 @@ export class RecordService {
         `the batch holds ${total} bytes of values; the limit is ${this.options.maxBatchBytes}`,
       );
     }
-    const outcome = await this.records.putBatch(collection, puts);
+    const outcome =
+      at === undefined
+        ? await this.records.putBatch(collection, puts)
+        : await this.versioned.putBatch(collection, at, puts);
     if (outcome.kind === 'condition-failed') {
       const failed = puts.find((p) => p.key === outcome.key) as PutInput;
       throw conditionFailed(failed.condition, failed.key);
     }
-    await this.cache.storeRecords(
-      collection,
-      outcome.records.map((record) => ({ key: record.key, revision: record.revision, state: 'changed' })),
-      'write',
-    );
+    if (at === undefined) {
+      await this.cache.storeRecords(
+        collection,
+        outcome.records.map((record) => ({ key: record.key, revision: record.revision, state: 'changed' })),
+        'write',
+      );
+    }
     return { records: outcome.records, createdCount: outcome.createdCount };
   }
 
@@ -217,6 +279,10 @@ export class RecordService {
     CollectionResolver.validate(address);
     if (keys.length > MAX_BATCH_GET_KEYS) throw invalid('BATCH_TOO_LARGE', `at most ${MAX_BATCH_GET_KEYS} keys`);
     keys.forEach(validateKey);
+    if (address.version !== undefined) {
+      const { collection, at } = await this.locate(address);
+      if (at !== undefined) return this.versionedBatchGet(collection, at, keys, withValues);
+    }
     const unique = [...new Set(keys)];
     const found = new Map<string, StoredRecord | undefined>();
     let missing = unique;
@@ -224,9 +290,17 @@ export class RecordService {
     const hit = await this.cache.lookup(address.space, address.name, unique);
     if (hit?.collection === undefined) {
       collection = await this.resolver.resolve(address);
+      if (collection.versioned) {
+        const { at } = await this.placeIn(collection, undefined);
+        return this.versionedBatchGet(collection, at as VersionPlace, keys, withValues);
+      }
     } else {
       if (hit.collection.value === undefined) throw await this.resolver.notFound(address);
       collection = hit.collection.value;
+      if (collection.versioned) {
+        const { at } = await this.placeIn(collection, undefined);
+        return this.versionedBatchGet(collection, at as VersionPlace, keys, withValues);
+      }
       missing = unique.filter((key, i) => {
         const cached = hit.records[i];
         if (cached !== undefined) found.set(key, cached.value);
@@ -249,6 +323,17 @@ export class RecordService {
     });
   }
 
+  private async versionedBatchGet(
+    collection: Collection,
+    at: VersionPlace,
+    keys: readonly string[],
+    withValues: boolean,
+  ): Promise<Array<ScannedRecord | undefined>> {
+    const rows = await this.versioned.getMany(collection, at, [...new Set(keys)], withValues);
+    const found = new Map(rows.map((row) => [row.key, row]));
+    return keys.map((key) => found.get(key));
+  }
+
   /**
    * Streams the matching records page by page: a page is read only when the consumer asks for
    * the next chunk, so memory stays flat and a consumer that stops stops the reads.
@@ -257,7 +342,9 @@ export class RecordService {
     validateLimit(input.limit);
     const filter = parseFilter(input.filter);
     let after = input.cursor ? decodeCursor(input.cursor, input.order, input.reverse) : undefined;
-    const collection = await this.resolver.resolve(address);
+    const { collection, at } = await this.locate(address);
+    const readPage = (query: ScanPageQuery) =>
+      at === undefined ? this.records.scanPage(collection, query) : this.versioned.scanPage(collection, at, query);
     let remaining = input.limit;
     if (remaining === 0) {
       yield { records: [], done: true, nextCursor: '' };
@@ -267,7 +354,7 @@ export class RecordService {
       // On the last page, ask for one row more than needed: it tells whether a next page exists.
       const want =
         remaining === undefined ? this.options.scanPageSize : Math.min(this.options.scanPageSize, remaining + 1);
-      const rows = await this.records.scanPage(collection, {
+      const rows = await readPage({
         filter,
         order: input.order,
         reverse: input.reverse,
@@ -296,8 +383,8 @@ export class RecordService {
 
   async count(address: CollectionAddress, filterInput: RecordFilterInput): Promise<number> {
     const filter = parseFilter(filterInput);
-    const collection = await this.resolver.resolve(address);
-    return this.records.count(collection, filter);
+    const { collection, at } = await this.locate(address);
+    return at === undefined ? this.records.count(collection, filter) : this.versioned.count(collection, at, filter);
   }
 
   /** Deletes one bounded batch of matching records in one transaction. */
@@ -311,7 +398,11 @@ export class RecordService {
     if (!Number.isSafeInteger(size) || size < 1 || size > this.options.maxDeleteBatch) {
       throw invalid('INVALID_ARGUMENT', `batch size must be from 1 to ${this.options.maxDeleteBatch}`);
     }
-    const collection = await this.resolver.resolve(address);
+    const { collection, at } = await this.locate(address);
+    if (at !== undefined) {
+      const { deleted, more } = await this.versioned.deleteMatching(collection, at, filter, size);
+      return { deleted: deleted.length, more };
+    }
     const { deleted, more } = await this.records.deleteMatching(collection, filter, size);
     await this.cache.storeRecords(
       collection,

@@ -24,6 +24,7 @@ export const CONNECT_CODES: Record<ErrorCode, Code> = {
   RECORD_EXISTS: Code.AlreadyExists,
   VERSION_NOT_FOUND: Code.NotFound,
   VERSION_LOCKED: Code.FailedPrecondition,
+  VERSION_EXISTS: Code.AlreadyExists,
   UNAUTHENTICATED: Code.Unauthenticated,
   PERMISSION_DENIED: Code.PermissionDenied,
   RATE_LIMITED: Code.ResourceExhausted,

@@ -7,7 +7,17 @@ import {
   type RecordMeta,
   type WriteCondition,
 } from '@rosetta/core';
-import type { ChangeEventSchema, CollectionSchema, Condition, RecordFilter, RecordSchema } from '@rosetta/proto';
+import type {
+  ChangeEventSchema,
+  CollectionSchema,
+  Condition,
+  RecordFilter,
+  RecordSchema,
+  VersionDagSchema,
+  VersionNodeSchema,
+} from '@rosetta/proto';
+import type { NodeRecord } from '../services/ports';
+import type { DagView } from '../services/version-service';
 
 type RecordInit = MessageInitShape<typeof RecordSchema>;
 
@@ -77,6 +87,47 @@ export function collectionMessage(collection: Collection): MessageInitShape<type
     updatedUs: BigInt(collection.updated),
     revision: BigInt(collection.revision),
     rootVersion: collection.rootVersion,
+    uuid: collection.uuid,
+    originVersion: collection.originVersion,
+    properties: { ...collection.properties },
+  };
+}
+
+export function nodeMessage(
+  node: NodeRecord,
+  versionIds: ReadonlyMap<number, number[]>,
+): MessageInitShape<typeof VersionNodeSchema> {
+  return {
+    uuid: node.uuid,
+    versionId: BigInt(node.id),
+    branch: node.branch,
+    note: node.note,
+    log: [...node.log],
+    locked: node.locked,
+    parents: node.parentIds.map(BigInt),
+    children: (versionIds.get(node.id) ?? []).map(BigInt),
+    createdUs: BigInt(node.created),
+    updatedUs: BigInt(node.updated),
+  };
+}
+
+/** A DAG as a message: its nodes with their children's VersionIDs, and its collections. */
+export function dagMessage(dag: DagView): MessageInitShape<typeof VersionDagSchema> {
+  const children = new Map<number, number[]>();
+  for (const node of dag.nodes) {
+    for (const parent of node.parentIds) children.set(parent, [...(children.get(parent) ?? []), node.id]);
+  }
+  return {
+    space: dag.space,
+    kind: dag.kind,
+    root: dag.root,
+    alias: dag.alias,
+    description: dag.description,
+    log: [...dag.log],
+    nodes: dag.nodes.map((node) => nodeMessage(node, children)),
+    collections: dag.collections.map(collectionMessage),
+    createdUs: BigInt(dag.created),
+    updatedUs: BigInt(dag.updated),
   };
 }
 

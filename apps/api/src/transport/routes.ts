@@ -15,6 +15,8 @@ import {
   ChangeFeedService as ChangeFeedServiceDesc,
   CollectionService as CollectionServiceDesc,
   RecordService as RecordServiceDesc,
+  VersionService as VersionServiceDesc,
+  type VersionRef,
   ScanOrder,
   type CollectionRef,
 } from '@rosetta/proto';
@@ -25,13 +27,16 @@ import type { ChangeFeedService } from '../services/change-feed-service';
 import type { CollectionAddress } from '../services/collection-resolver';
 import type { CollectionService } from '../services/collection-service';
 import type { RecordService } from '../services/record-service';
+import type { VersionService } from '../services/version-service';
 import { toConnectError } from './error-map';
 import {
   changeEventMessage,
   collectionMessage,
+  dagMessage,
   fromCondition,
   fromFilter,
   optionalNum,
+  nodeMessage,
   recordMessage,
 } from './mappers';
 
@@ -42,6 +47,7 @@ export interface Services {
   readonly access: AccessControl;
   readonly auth: AuthService;
   readonly admin: AdminService;
+  readonly versions: VersionService;
 }
 
 /** The caller of a call, from the grant it carries (UNAUTHENTICATED without a valid one). */
@@ -51,6 +57,7 @@ export const principalOf = (access: AccessControl, context: HandlerContext): Pri
 const address = (ref: CollectionRef | undefined): CollectionAddress => ({
   space: ref?.space ?? '',
   name: ref?.collection ?? '',
+  version: ref?.version || undefined,
 });
 
 /** What `authorize` answers a caller that may not read a collection. */
@@ -212,6 +219,9 @@ export function collectionServiceImpl(services: Services, logger: Logger): Servi
         const created = await collections.create(await allow(context, req.collection, 'write'), {
           maxValueBytes: optionalNum(req.maxValueBytes),
           tags: req.tags,
+          versioned: req.versioned,
+          version: req.version || undefined,
+          properties: req.properties,
         });
         return { collection: collectionMessage(created) };
       },
@@ -281,6 +291,74 @@ export function changeFeedServiceImpl(services: Services, logger: Logger): Servi
       async tailPosition(_req, context) {
         access.requireAdmin(principalOf(access, context));
         return { position: await changes.tail() };
+      },
+    },
+    logger,
+  );
+}
+
+export function versionServiceImpl(services: Services, logger: Logger): ServiceImpl<typeof VersionServiceDesc> {
+  const { versions, access } = services;
+  /** Version DAGs are the space's: reading them needs read access to it, changing them write access. */
+  const allow = async (context: HandlerContext, space: string, level: 'read' | 'write') => {
+    await access.check(principalOf(access, context), { space }, level);
+    return space;
+  };
+  const ref = (r: VersionRef | undefined) => ({ space: r?.space ?? '', version: r?.version ?? '' });
+  const noChildren = new Map<number, number[]>();
+  return guarded(
+    VersionServiceDesc,
+    {
+      async createRepo(req, context) {
+        const dag = await versions.createRepo(await allow(context, req.space, 'write'), {
+          alias: req.alias,
+          description: req.description,
+          root: req.root || undefined,
+        });
+        return { dag: dagMessage(dag) };
+      },
+      async listRepos(req, context) {
+        return { repos: (await versions.listRepos(await allow(context, req.space, 'read'))).map(dagMessage) };
+      },
+      async getDag(req, context) {
+        return { dag: dagMessage(await versions.dagOf(await allow(context, req.space, 'read'), req.version)) };
+      },
+      async updateRepo(req, context) {
+        const { space, version } = ref(req.repo);
+        const dag = await versions.updateRepo(await allow(context, space, 'write'), version, {
+          alias: req.alias,
+          description: req.description,
+          log: req.log,
+        });
+        return { dag: dagMessage(dag) };
+      },
+      async resolveVersion(req, context) {
+        const space = await allow(context, req.space, 'read');
+        const { node, dag } = await versions.resolve(space, req.spec, req.within || undefined);
+        return { node: nodeMessage(node, noChildren), root: dag.root, kind: dag.kind };
+      },
+      async commit(req, context) {
+        const { space, version } = ref(req.node);
+        const node = await versions.commit(await allow(context, space, 'write'), version, req.note, req.log);
+        return { node: nodeMessage(node, noChildren) };
+      },
+      async newVersion(req, context) {
+        const { space, version } = ref(req.parent);
+        const node = await versions.newVersion(await allow(context, space, 'write'), version, {
+          branch: req.branch,
+          note: req.note,
+          uuid: req.uuid || undefined,
+        });
+        return { node: nodeMessage(node, noChildren) };
+      },
+      async updateNode(req, context) {
+        const { space, version } = ref(req.node);
+        const node = await versions.updateNode(await allow(context, space, 'write'), version, req.note, req.log);
+        return { node: nodeMessage(node, noChildren) };
+      },
+      async branchVersions(req, context) {
+        const { space, version } = ref(req.dag);
+        return { versions: await versions.branchVersions(await allow(context, space, 'read'), version, req.branch) };
       },
     },
     logger,

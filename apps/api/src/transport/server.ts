@@ -9,6 +9,7 @@ import {
   CollectionService,
   createUnaryFastPath,
   HealthService,
+  VersionService,
   RecordService,
 } from '@rosetta/proto';
 import type { ApiRuntime } from '../runtime';
@@ -49,6 +50,7 @@ export function createRpcServer(runtime: ApiRuntime, options: RpcServerOptions):
       router.service(AuthService, runtime.impls.auth);
       router.service(AdminService, runtime.impls.admin);
       router.service(HealthService, runtime.impls.health);
+      router.service(VersionService, runtime.impls.versions);
     },
     readMaxBytes: options.maxMessageBytes,
     writeMaxBytes: options.maxMessageBytes,
@@ -81,6 +83,7 @@ export function createRpcServer(runtime: ApiRuntime, options: RpcServerOptions):
       bind(AuthService, runtime.impls.auth),
       bind(AdminService, runtime.impls.admin),
       bind(HealthService, runtime.impls.health),
+      bind(VersionService, runtime.impls.versions),
     ],
     { maxMessageBytes: options.maxMessageBytes },
   );

@@ -6,6 +6,7 @@ import {
   CollectionService,
   HealthService,
   RecordService,
+  VersionService,
   createRpcTransport,
 } from '@rosetta/proto';
 
@@ -21,6 +22,7 @@ export interface RecordApi {
   readonly auth: Client<typeof AuthService>;
   readonly admin: Client<typeof AdminService>;
   readonly health: Client<typeof HealthService>;
+  readonly versions: Client<typeof VersionService>;
 }
 
 /** Deadline for a streamed scan: long enough to export millions of records. */
@@ -46,6 +48,7 @@ export function createHttpRecordApi(options: HttpRecordApiOptions): RecordApi & 
     auth: createClient(AuthService, transport),
     admin: createClient(AdminService, transport),
     health: createClient(HealthService, transport),
+    versions: createClient(VersionService, transport),
     close: () => transport.close(),
   };
 }

@@ -10,7 +10,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file rosetta/v1/common.proto.
  */
 export const file_rosetta_v1_common: GenFile = /*@__PURE__*/
-  fileDesc("Chdyb3NldHRhL3YxL2NvbW1vbi5wcm90bxIKcm9zZXR0YS52MSIyCg1Db2xsZWN0aW9uUmVmEg0KBXNwYWNlGAEgASgJEhIKCmNvbGxlY3Rpb24YAiABKAkiUAoLRXJyb3JEZXRhaWwSDAoEY29kZRgBIAEoCRIWCg5wdWJsaWNfbWVzc2FnZRgCIAEoCRIbChNyZXRyeV9hZnRlcl9zZWNvbmRzGAMgASgNYgZwcm90bzM");
+  fileDesc("Chdyb3NldHRhL3YxL2NvbW1vbi5wcm90bxIKcm9zZXR0YS52MSJDCg1Db2xsZWN0aW9uUmVmEg0KBXNwYWNlGAEgASgJEhIKCmNvbGxlY3Rpb24YAiABKAkSDwoHdmVyc2lvbhgDIAEoCSJQCgtFcnJvckRldGFpbBIMCgRjb2RlGAEgASgJEhYKDnB1YmxpY19tZXNzYWdlGAIgASgJEhsKE3JldHJ5X2FmdGVyX3NlY29uZHMYAyABKA1iBnByb3RvMw");
 
 /**
  * Names a collection: its space and its name.
@@ -27,6 +27,16 @@ export type CollectionRef = Message<"rosetta.v1.CollectionRef"> & {
    * @generated from field: string collection = 2;
    */
   collection: string;
+
+  /**
+   * A version node's full UUID: read and write the collection as of that version. Empty: the
+   * collection's default — its only node when unversioned, the leaf of its master branch when
+   * versioned. An unversioned collection of a DVID repo accepts any node of the repo and stores
+   * in one place whichever is named; its change events name the node addressed.
+   *
+   * @generated from field: string version = 3;
+   */
+  version: string;
 };
 
 /**

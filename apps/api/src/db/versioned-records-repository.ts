@@ -1,0 +1,273 @@
+import {
+  DomainError,
+  MAX_EVENT_VALUE_BYTES,
+  type Collection,
+  type PutInput,
+  type RecordFilter,
+  type RecordMeta,
+} from '@rosetta/core';
+import type {
+  BatchPutOutcome,
+  DeleteOutcome,
+  ScanPageQuery,
+  ScannedRecord,
+  VersionedRecordsRepository,
+  VersionPlace,
+} from '../services/ports';
+import {
+  META,
+  PUT_MANY,
+  offsets,
+  pageSql,
+  toMeta,
+  toScanned,
+  type MetaRow,
+  type RecordRow,
+} from './records-repository';
+import { Params, filterConditions, queryInIndexOrder } from './sql-fragments';
+import type { SqlClient, SqlExecutor } from './sql';
+
+/** One row per key as seen from a version: the entry of the nearest node of `path` (tombstones included). */
+const RESOLVED = `(SELECT DISTINCT ON (key) * FROM records
+  WHERE collection_id = $1 AND node_id = ANY($2::int8[]) AND key = ANY($3::text[])
+  ORDER BY key, node_id DESC) AS resolved`;
+
+// Tombstones at the node for keys that a version still sees: the entry hides its ancestors'.
+const TOMBSTONES = `WITH input AS (
+  SELECT k, ct, nextval('revision_seq') AS r FROM unnest($3::text[], $4::text[]) AS i (k, ct)
+),
+del AS (
+  INSERT INTO records AS t (collection_id, node_id, key, value, content_type, created, updated, revision,
+    created_revision, tombstone)
+  SELECT $1, $2, k, ''::bytea, ct, now(), now(), r, r, true FROM input
+  ON CONFLICT (collection_id, node_id, key) DO UPDATE SET
+    tombstone = true, value = ''::bytea, content_type = EXCLUDED.content_type, updated = now(),
+    revision = nextval('revision_seq')
+  RETURNING key, content_type, revision
+),
+ev AS (
+  INSERT INTO change_events (revision, op, space, collection, collection_id, node_id, version, key, content_type)
+  SELECT revision, 'delete', $5, $6, $1, $2, $7, key, content_type FROM del
+  RETURNING key, revision
+)
+SELECT key, revision FROM ev`;
+
+/** Splits a filter into its key conditions (pushed into the resolution) and the rest. */
+function splitFilter(filter: RecordFilter): { keys: RecordFilter; rest: RecordFilter } {
+  const { prefix, start, end, pattern, ...rest } = filter;
+  return { keys: { prefix, start, end, pattern }, rest };
+}
+
+/**
+ * Records of versioned collections. A node's entries are stored at the node; a read at a node
+ * takes, for each key, the entry of the nearest node on its ancestry (node ids grow from parent
+ * to child, so the nearest is the one with the largest id), and a tombstone there hides the key.
+ * With the primary key (collection_id, key, node_id) that is one index descent per key plus its
+ * few versions, whatever the depth of the DAG.
+ */
+export class SqlVersionedRecordsRepository implements VersionedRecordsRepository {
+  constructor(private readonly db: SqlClient) {}
+
+  async getMany(
+    collection: Collection,
+    at: VersionPlace,
+    keys: readonly string[],
+    withValues: boolean,
+    db: SqlExecutor = this.db,
+  ): Promise<ScannedRecord[]> {
+    const { rows } = await db.query<RecordRow>(
+      {
+        name: withValues ? 'versioned.get-many' : 'versioned.head-many',
+        text: `SELECT ${META}${withValues ? ', value' : ''} FROM ${RESOLVED} WHERE NOT tombstone`,
+      },
+      [collection.id, at.path, keys],
+    );
+    return rows.map(toScanned);
+  }
+
+  /**
+   * Runs a write at the node: the node's row is shared-locked (a commit waits for writes in
+   * flight, and writes after it see it committed), and each key's lock serializes writers of
+   * that key, so conditions are checked against what the version sees at that moment.
+   */
+  private write<T>(
+    collection: Collection,
+    at: VersionPlace,
+    keys: readonly string[],
+    work: (tx: SqlExecutor) => Promise<T>,
+  ) {
+    return this.db.transaction(async (tx) => {
+      const { rows } = await tx.query<{ locked: boolean }>(
+        { name: 'versioned.lock-node', text: 'SELECT locked FROM version_nodes WHERE id = $1 FOR SHARE' },
+        [at.nodeId],
+      );
+      if (rows[0]?.locked !== false) {
+        throw new DomainError('VERSION_LOCKED', `version ${at.uuid} is committed`, {
+          publicMessage: `version ${at.uuid} is committed and refuses writes`,
+        });
+      }
+      await tx.query(
+        {
+          name: 'versioned.lock-keys',
+          text: `SELECT pg_advisory_xact_lock(hashtextextended(k, $1)) FROM unnest($2::text[]) AS k ORDER BY k`,
+        },
+        [collection.id, [...keys].sort()],
+      );
+      return work(tx);
+    });
+  }
+
+  async putBatch(collection: Collection, at: VersionPlace, entries: readonly PutInput[]): Promise<BatchPutOutcome> {
+    if (entries.length === 0) return { kind: 'written', records: [], createdCount: 0 };
+    const keys = entries.map((e) => e.key);
+    return this.write(collection, at, keys, async (tx) => {
+      const seen = new Map((await this.getMany(collection, at, keys, false, tx)).map((r) => [r.key, r]));
+      for (const entry of entries) {
+        const current = seen.get(entry.key);
+        const { condition } = entry;
+        const ok =
+          condition.kind === 'always' ||
+          (condition.kind === 'absent' && current === undefined) ||
+          (condition.kind === 'present' && current !== undefined) ||
+          (condition.kind === 'revision' && current?.revision === condition.revision);
+        if (!ok) return { kind: 'condition-failed' as const, key: entry.key };
+      }
+      const { rows } = await tx.query<MetaRow>(PUT_MANY, [
+        collection.id,
+        at.nodeId,
+        collection.space,
+        collection.name,
+        at.uuid,
+        keys,
+        Buffer.concat(entries.map((e) => e.value)),
+        entries.map((e) => e.contentType),
+        MAX_EVENT_VALUE_BYTES,
+        offsets(entries),
+        entries.map((e) => e.value.byteLength),
+      ]);
+      const byKey = new Map(rows.map((row) => [row.key, toMeta(row)]));
+      return {
+        kind: 'written' as const,
+        records: keys.map((key) => byKey.get(key) as RecordMeta),
+        createdCount: keys.filter((key) => !seen.has(key)).length,
+      };
+    });
+  }
+
+  async delete(
+    collection: Collection,
+    at: VersionPlace,
+    key: string,
+    expectedRevision: number | undefined,
+  ): Promise<DeleteOutcome> {
+    return this.write(collection, at, [key], async (tx) => {
+      const [current] = await this.getMany(collection, at, [key], false, tx);
+      if (current === undefined)
+        return expectedRevision === undefined ? { kind: 'absent' } : { kind: 'condition-failed' };
+      if (expectedRevision !== undefined && current.revision !== expectedRevision) return { kind: 'condition-failed' };
+      const [deleted] = await this.tombstones(tx, collection, at, [current]);
+      return { kind: 'deleted', revision: (deleted as { revision: number }).revision };
+    });
+  }
+
+  private async tombstones(
+    tx: SqlExecutor,
+    collection: Collection,
+    at: VersionPlace,
+    records: ReadonlyArray<Pick<RecordMeta, 'key' | 'contentType'>>,
+  ): Promise<Array<{ key: string; revision: number }>> {
+    const { rows } = await tx.query<{ key: string; revision: number }>(
+      { name: 'versioned.tombstones', text: TOMBSTONES },
+      [
+        collection.id,
+        at.nodeId,
+        records.map((r) => r.key),
+        records.map((r) => r.contentType),
+        collection.space,
+        collection.name,
+        at.uuid,
+      ],
+    );
+    return rows;
+  }
+
+  /** The resolved view of the records matching `filter`, as a FROM item and conditions on it. */
+  private static resolvedView(
+    collection: Collection,
+    at: VersionPlace,
+    filter: RecordFilter,
+    reverse: boolean,
+    after: string | undefined,
+  ): { params: Params; from: string; where: string[] } {
+    const { keys, rest } = splitFilter(filter);
+    const params = new Params(collection.id, at.path);
+    const inner = ['collection_id = $1', 'node_id = ANY($2::int8[])'];
+    filterConditions(keys, params, inner);
+    if (after !== undefined) inner.push(`key ${reverse ? '<' : '>'} ${params.add(after)}`);
+    const from = `(SELECT DISTINCT ON (key) * FROM records WHERE ${inner.join(' AND ')}
+      ORDER BY key ${reverse ? 'DESC' : 'ASC'}, node_id DESC) AS resolved`;
+    const where = ['NOT tombstone'];
+    filterConditions(rest, params, where);
+    return { params, from, where };
+  }
+
+  async scanPage(collection: Collection, at: VersionPlace, query: ScanPageQuery): Promise<ScannedRecord[]> {
+    if (query.order !== 'key') {
+      throw new DomainError('INVALID_ARGUMENT', 'versioned collections list in key order only', {
+        publicMessage: 'a versioned collection lists in key order only',
+      });
+    }
+    const after = query.after?.order === 'key' ? query.after.key : undefined;
+    const { params, from, where } = SqlVersionedRecordsRepository.resolvedView(
+      collection,
+      at,
+      query.filter,
+      query.reverse,
+      after,
+    );
+    const { rows } = await queryInIndexOrder<RecordRow>(
+      this.db,
+      pageSql(from, where, params, { ...query, after: undefined }),
+      params.values,
+    );
+    return rows.map(toScanned);
+  }
+
+  async count(collection: Collection, at: VersionPlace, filter: RecordFilter): Promise<number> {
+    const { params, from, where } = SqlVersionedRecordsRepository.resolvedView(
+      collection,
+      at,
+      filter,
+      false,
+      undefined,
+    );
+    const { rows } = await this.db.query<{ n: number }>(
+      `SELECT count(*)::int8 AS n FROM ${from} WHERE ${where.join(' AND ')}`,
+      params.values,
+    );
+    return rows[0]?.n ?? 0;
+  }
+
+  async deleteMatching(collection: Collection, at: VersionPlace, filter: RecordFilter, batchSize: number) {
+    const { params, from, where } = SqlVersionedRecordsRepository.resolvedView(
+      collection,
+      at,
+      filter,
+      false,
+      undefined,
+    );
+    const victims = await this.db.query<{ key: string; content_type: string }>(
+      `SELECT key, content_type FROM ${from} WHERE ${where.join(' AND ')} ORDER BY key LIMIT ${params.add(batchSize + 1)}`,
+      params.values,
+    );
+    const batch = victims.rows.slice(0, batchSize);
+    if (batch.length === 0) return { deleted: [], more: false };
+    const keys = batch.map((v) => v.key);
+    const deleted = await this.write(collection, at, keys, async (tx) => {
+      // What the version still sees once the keys are locked: a concurrent delete may have won.
+      const live = await this.getMany(collection, at, keys, false, tx);
+      return live.length === 0 ? [] : this.tombstones(tx, collection, at, live);
+    });
+    return { deleted, more: victims.rows.length > batchSize };
+  }
+}
