@@ -81,7 +81,9 @@ describe('authentication', () => {
 
   it("answers every legacy dialect route without credentials with the dialect's own refusal", async () => {
     const routes = app.legacyRoutes.filter((r) => !r.public);
-    expect(new Set(routes.map((r) => r.dialect))).toEqual(new Set(['kopano-kvs', 'rivet', 'prosody', 'openfn']));
+    expect(new Set(routes.map((r) => r.dialect))).toEqual(
+      new Set(['kopano-kvs', 'rivet', 'prosody', 'openfn', 'dvid']),
+    );
     for (const route of routes) {
       const call = request(app)[route.method.toLowerCase() as 'get'](route.path);
       // Node itself refuses a HEAD that carries a body, before any dialect sees it.
@@ -97,6 +99,13 @@ describe('authentication', () => {
       'GET /login',
       'GET /logout',
       'OPTIONS /data/notes',
+      'GET /api/server/info',
+      'GET /api/server/types',
+      'GET /api/server/compiled-types',
+      'GET /api/help',
+      'GET /api/help/keyvalue',
+      'GET /api/heartbeat',
+      'GET /api/load',
     ]);
   });
 

@@ -50,11 +50,13 @@ export function filterConditions(filter: RecordFilter, params: Params, where: st
  * Runs a query whose rows must come off an index in order (pages of a scan, reads of the change
  * feed). Right after a bulk load, before autovacuum has analyzed the table, the planner thinks it
  * holds a handful of rows and prefers to fetch all of them and sort: every page would then cost
- * the whole rest of the table. Sorting is switched off for this one statement.
+ * the whole rest of the table. Sorting is switched off for this one statement — and JIT with it:
+ * a plan that must still sort then looks so costly that Postgres would spend far longer
+ * compiling it than running it.
  */
 export async function queryInIndexOrder<Row>(db: SqlClient, query: SqlQuery | string, params: readonly SqlParam[]) {
   return db.transaction(async (tx) => {
-    await tx.query('SET LOCAL enable_sort = off');
+    await tx.exec('SET LOCAL enable_sort = off; SET LOCAL jit = off');
     return tx.query<Row>(query, params);
   });
 }

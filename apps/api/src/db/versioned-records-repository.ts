@@ -27,9 +27,13 @@ import {
 import { Params, filterConditions, queryInIndexOrder } from './sql-fragments';
 import type { SqlClient, SqlExecutor } from './sql';
 
-/** One row per key as seen from a version: the entry of the nearest node of `path` (tombstones included). */
+/**
+ * One row per key as seen from a version: the entry of the nearest node of `path` (tombstones
+ * included). Each key is one descent of the primary key and a walk over its versions
+ * (`node_id + 0` keeps the planner off the (collection, node) index; see resolvedView).
+ */
 const RESOLVED = `(SELECT DISTINCT ON (key) * FROM records
-  WHERE collection_id = $1 AND node_id = ANY($2::int8[]) AND key = ANY($3::text[])
+  WHERE collection_id = $1 AND key = ANY($3::text[]) AND node_id + 0 = ANY($2::int8[])
   ORDER BY key, node_id DESC) AS resolved`;
 
 // Tombstones at the node for keys that a version still sees: the entry hides its ancestors'.
@@ -204,8 +208,15 @@ export class SqlVersionedRecordsRepository implements VersionedRecordsRepository
     const inner = ['collection_id = $1', 'node_id = ANY($2::int8[])'];
     filterConditions(keys, params, inner);
     if (after !== undefined) inner.push(`key ${reverse ? '<' : '>'} ${params.add(after)}`);
-    const from = `(SELECT DISTINCT ON (key) * FROM records WHERE ${inner.join(' AND ')}
-      ORDER BY key ${reverse ? 'DESC' : 'ASC'}, node_id DESC) AS resolved`;
+    // An entry counts when no nearer node of the path has one for its key: an anti-join that
+    // keeps the index's key order, so pages stream without sorting the collection. The probe
+    // must go through the primary key by (key, node): `node_id + 0` keeps the planner from
+    // taking the (collection, node) index instead, which, misjudged before a bulk load is
+    // analyzed, reads a whole node's entries for every row.
+    const from = `(SELECT * FROM records r WHERE ${inner.join(' AND ')} AND NOT EXISTS (
+        SELECT 1 FROM records n
+        WHERE n.collection_id = $1 AND n.key = r.key AND n.node_id > r.node_id AND n.node_id + 0 = ANY($2::int8[])
+      )) AS resolved`;
     const where = ['NOT tombstone'];
     filterConditions(rest, params, where);
     return { params, from, where };
@@ -256,7 +267,8 @@ export class SqlVersionedRecordsRepository implements VersionedRecordsRepository
       false,
       undefined,
     );
-    const victims = await this.db.query<{ key: string; content_type: string }>(
+    const victims = await queryInIndexOrder<{ key: string; content_type: string }>(
+      this.db,
       `SELECT key, content_type FROM ${from} WHERE ${where.join(' AND ')} ORDER BY key LIMIT ${params.add(batchSize + 1)}`,
       params.values,
     );

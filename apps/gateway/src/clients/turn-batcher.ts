@@ -2,6 +2,8 @@
 export interface CollectionRef {
   readonly space: string;
   readonly collection: string;
+  /** A version node's UUID (versioned reads and writes); absent: the collection's default. */
+  readonly version?: string;
 }
 
 /** Whose calls a batch makes: the headers (a grant) every call of the batch carries. */
@@ -22,7 +24,7 @@ export class TurnBatcher<T> {
   constructor(private readonly flush: (collection: CollectionRef, caller: CallerHeaders, items: T[]) => void) {}
 
   add(collection: CollectionRef, caller: CallerHeaders, item: T): void {
-    const id = `${collection.space}\u0000${collection.collection}\u0000${caller.grant}`;
+    const id = `${collection.space}\u0000${collection.collection}\u0000${collection.version ?? ''}\u0000${caller.grant}`;
     let group = this.pending.get(id);
     if (group === undefined) {
       group = { collection, caller, items: [] };

@@ -47,6 +47,20 @@ export const LegacyConfigSchema = z.object({
     .int()
     .min(1024)
     .default(10 * 1024 * 1024),
+  /** The space whose repos the DVID routes serve; unset: each caller's personal space. */
+  DVID_SPACE: envOptionalString(),
+  /**
+   * An API token that DVID requests without credentials act as (DVID clients send none). Unset:
+   * such requests are refused. Only for trusted networks: anyone who reaches the gateway gets
+   * the token's rights.
+   */
+  DVID_ANONYMOUS_TOKEN: envOptionalString(),
+  /** Largest DVID request body (a `POST /keyvalues` batch is written in one transaction). */
+  DVID_MAX_BODY_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1024)
+    .default(64 * 1024 * 1024),
 });
 
 export type LegacyEnv = z.output<typeof LegacyConfigSchema>;
@@ -72,6 +86,12 @@ export interface OpenFnOptions {
   readonly maxBodyBytes: number;
 }
 
+export interface DvidOptions {
+  readonly space: string | undefined;
+  readonly anonymousToken: string | undefined;
+  readonly maxBodyBytes: number;
+}
+
 export interface LegacyOptions {
   /** CORS of the native API: not a legacy dialect, but configured the same way. */
   readonly v1Cors: CorsPolicy;
@@ -79,6 +99,7 @@ export interface LegacyOptions {
   readonly rivet: RivetOptions;
   readonly prosody: ProsodyOptions;
   readonly openfn: OpenFnOptions;
+  readonly dvid: DvidOptions;
 }
 
 /** The dialects' options from their environment variables; `legacyOptions({})` gives the defaults. */
@@ -136,5 +157,6 @@ export function legacyOptions(env: Partial<LegacyEnv>): LegacyOptions {
       ),
     },
     openfn: { underscoreWildcard: e.OPENFN_UNDERSCORE_WILDCARD, maxBodyBytes: e.OPENFN_MAX_BODY_BYTES },
+    dvid: { space: e.DVID_SPACE, anonymousToken: e.DVID_ANONYMOUS_TOKEN, maxBodyBytes: e.DVID_MAX_BODY_BYTES },
   };
 }

@@ -1,5 +1,6 @@
 import type { LegacyOptions } from './config';
 import type { Dialect, DialectContext } from './dialect';
+import { dvidDialect } from './dvid/routes';
 import { kopanoDialect } from './kopano/routes';
 import { openFnDialect } from './openfn/routes';
 import { prosodyDialect } from './prosody/routes';
@@ -15,5 +16,7 @@ export function legacyDialects(context: DialectContext, options: LegacyOptions):
     rivetDialect(context, options.rivet),
     prosodyDialect(context, options.prosody),
     openFnDialect(context, options.openfn),
+    // Last: every other path under /api is DVID's, and Kopano's /api/kvs comes first.
+    dvidDialect(context, options.dvid),
   ];
 }
