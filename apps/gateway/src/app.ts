@@ -3,6 +3,7 @@ import express, { type ErrorRequestHandler } from 'express';
 import type { Logger } from '@rosetta/platform';
 import { Callers } from './auth/callers';
 import { authenticateV1 } from './auth/credentials';
+import { withFreshGrants } from './clients/fresh-grants';
 import type { RecordApi } from './clients/record-api';
 import { RecordReader } from './clients/record-reader';
 import { RecordWriter } from './clients/record-writer';
@@ -43,7 +44,9 @@ export function createApp(deps: AppDeps): RequestListener & {
   readonly routes: RouteTable['routes'];
   readonly legacyRoutes: readonly LegacyRoute[];
 } {
-  const { api, logger } = deps;
+  const { logger } = deps;
+  const callers = new Callers(deps.api.auth, deps.trustedProxies);
+  const api = withFreshGrants(deps.api, (grant) => callers.fresh(grant));
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
@@ -60,7 +63,6 @@ export function createApp(deps: AppDeps): RequestListener & {
     }
   });
 
-  const callers = new Callers(api.auth, deps.trustedProxies);
   const authenticate = (req: IncomingMessage) => authenticateV1(callers, req);
   const table = new RouteTable(authenticate);
   const reader = new RecordReader(api.records);

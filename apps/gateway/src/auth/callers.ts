@@ -36,6 +36,11 @@ const CACHE_LIMIT = 100_000;
 export class Callers {
   private readonly entries = new Map<string, Entry>();
   private readonly pending = new Map<string, Promise<Caller>>();
+  /** Each grant handed out: until when it is good, and how to get a fresh one for its credential. */
+  private readonly grants = new Map<
+    string,
+    { cacheKey: string; credential: CredentialInit; clientAddress: string; until: number }
+  >();
 
   private readonly trust: (address: string, hop: number) => boolean;
 
@@ -86,6 +91,8 @@ export class Callers {
           if (principal === undefined) throw new Error('Authenticate answered without a principal');
           const caller: Caller = { principal, grant, headers: { [GRANT_HEADER]: grant } };
           const lifetime = Number(grantExpiresMs) - startedWall - SAFETY_MS;
+          if (this.grants.size >= CACHE_LIMIT) this.grants.clear();
+          this.grants.set(grant, { cacheKey, credential, clientAddress, until: started + lifetime });
           if (lifetime > 0) {
             if (this.entries.size >= CACHE_LIMIT) this.entries.clear();
             this.entries.set(cacheKey, {
@@ -103,5 +110,19 @@ export class Callers {
       this.pending.set(cacheKey, pending);
     }
     return pending;
+  }
+
+  /**
+   * A grant good for a call starting now: the one given while it lasts, else a fresh one for the
+   * same credential. A request may hold its caller for longer than a grant lives (a large body
+   * uploading slowly, a queue), and the record service refuses expired grants.
+   */
+  fresh(grant: string): string | Promise<string> {
+    const origin = this.grants.get(grant);
+    if (origin === undefined || origin.until > performance.now()) return grant;
+    return this.fetch(origin.cacheKey, origin.credential, origin.clientAddress).then((caller) => {
+      this.grants.delete(grant);
+      return caller.grant;
+    });
   }
 }
