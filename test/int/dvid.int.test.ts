@@ -354,7 +354,7 @@ it('streams a large keyrangevalues in key order', async () => {
   expect(decoded.kvs).toHaveLength(5000);
   expect(decoded.kvs.map((kv) => kv.key)).toEqual(entries.map((e) => e.key));
   expect(decoded.kvs.every((kv) => kv.value.byteLength === 1024)).toBe(true);
-});
+}, 30_000);
 
 it('keeps instance tags, merged or replaced, and refuses them on a committed versioned node', async () => {
   const root = await newRepo();
@@ -473,4 +473,4 @@ it('answers malformed node specs and protobuf bodies with 400, never a failure o
     }),
     { numRuns: 300 },
   );
-});
+}, 60_000);

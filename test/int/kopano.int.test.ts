@@ -175,13 +175,14 @@ describe('routing', () => {
     }
   });
 
-  it('leaves other paths alone', async () => {
+  it('leaves other paths alone: the rest of /api is DVID’s', async () => {
     for (const path of ['/api/kvs/v2/kv/user/a', '/api/kvs/v10/kv/user/a', '/api/node/x']) {
       const reply = await send('GET', path, { headers: alice });
-      expect([path, reply.status, reply.headers['content-type']]).toEqual([
+      expect([path, reply.status, reply.headers['content-type'], reply.text]).toEqual([
         path,
         404,
-        'application/json; charset=utf-8',
+        'text/plain; charset=utf-8',
+        '404 page not found\n',
       ]);
     }
   });

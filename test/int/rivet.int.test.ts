@@ -441,7 +441,7 @@ describe('§5 listing', () => {
       expect((await list(query)).text).toBe(keys.join('\n'));
     }
     expect((await list('?limit=3&offset=k09999')).text).toBe('k09999\nk10000');
-  });
+  }, 30_000);
 });
 
 describe('§6–§7 keys', () => {

@@ -262,3 +262,14 @@ it('resolves DVID node specs: prefixes, branches, ancestors, and their errors', 
   expect(info.dag?.nodes[0]?.children).toHaveLength(2);
   expect(info.dag?.nodes[0]?.locked).toBe(true);
 });
+
+it('writes and deletes batches of the largest size at a version', async () => {
+  const { root, at } = await repoWith('kv6', true);
+  const entries = Array.from({ length: 10_000 }, (_, i) => ({ key: `k${i}`, value: Buffer.from('v') }));
+  expect((await api.records.batchPut({ collection: at(root), entries, omitRecords: true })).createdCount).toBe(10_000);
+  const c1 = await child(root);
+  const removed = await api.records.deleteMatching({ collection: at(c1), batchSize: 10_000 });
+  expect(removed).toMatchObject({ deleted: 10_000n, more: false });
+  expect((await api.records.count({ collection: at(c1) })).count).toBe(0n);
+  expect((await api.records.count({ collection: at(root) })).count).toBe(10_000n);
+});

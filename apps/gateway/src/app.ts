@@ -15,6 +15,7 @@ import { collectionRoutes } from './v1/collections';
 import { openApiDocument } from './v1/openapi';
 import { singleRecords } from './v1/single-records';
 import { recordRoutes } from './v1/records';
+import { versionRoutes } from './v1/versions';
 import { RouteTable } from './v1/route';
 
 export interface AppDeps {
@@ -73,6 +74,7 @@ export function createApp(deps: AppDeps): RequestListener & {
   const v1Cors = options.v1Cors;
   recordRoutes(table, api, { maxBodyBytes: deps.maxBodyBytes });
   collectionRoutes(table, api);
+  versionRoutes(table, api);
   accessRoutes(table, api, callers);
   const document = JSON.stringify(openApiDocument(table));
   app.get('/v1/openapi.json', (_req, res) => {

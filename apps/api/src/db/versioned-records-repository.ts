@@ -90,19 +90,17 @@ export class SqlVersionedRecordsRepository implements VersionedRecordsRepository
   }
 
   /**
-   * Runs a write at the node: the node's row is shared-locked (a commit waits for writes in
-   * flight, and writes after it see it committed), and each key's lock serializes writers of
-   * that key, so conditions are checked against what the version sees at that moment.
+   * Runs a write at the node under a lock of the node's row: a commit waits for writes in
+   * flight, and writes after it see the node committed. Writes that check what the version
+   * sees (conditions, deletes) lock it exclusively, so nothing changes between their check and
+   * their write; plain writes share it and run side by side.
    */
-  private write<T>(
-    collection: Collection,
-    at: VersionPlace,
-    keys: readonly string[],
-    work: (tx: SqlExecutor) => Promise<T>,
-  ) {
+  private write<T>(at: VersionPlace, exclusive: boolean, work: (tx: SqlExecutor) => Promise<T>) {
     return this.db.transaction(async (tx) => {
       const { rows } = await tx.query<{ locked: boolean }>(
-        { name: 'versioned.lock-node', text: 'SELECT locked FROM version_nodes WHERE id = $1 FOR SHARE' },
+        exclusive
+          ? { name: 'versioned.lock-node', text: 'SELECT locked FROM version_nodes WHERE id = $1 FOR UPDATE' }
+          : { name: 'versioned.share-node', text: 'SELECT locked FROM version_nodes WHERE id = $1 FOR SHARE' },
         [at.nodeId],
       );
       if (rows[0]?.locked !== false) {
@@ -110,13 +108,6 @@ export class SqlVersionedRecordsRepository implements VersionedRecordsRepository
           publicMessage: `version ${at.uuid} is committed and refuses writes`,
         });
       }
-      await tx.query(
-        {
-          name: 'versioned.lock-keys',
-          text: `SELECT pg_advisory_xact_lock(hashtextextended(k, $1)) FROM unnest($2::text[]) AS k ORDER BY k`,
-        },
-        [collection.id, [...keys].sort()],
-      );
       return work(tx);
     });
   }
@@ -124,7 +115,8 @@ export class SqlVersionedRecordsRepository implements VersionedRecordsRepository
   async putBatch(collection: Collection, at: VersionPlace, entries: readonly PutInput[]): Promise<BatchPutOutcome> {
     if (entries.length === 0) return { kind: 'written', records: [], createdCount: 0 };
     const keys = entries.map((e) => e.key);
-    return this.write(collection, at, keys, async (tx) => {
+    const conditional = entries.some((e) => e.condition.kind !== 'always');
+    return this.write(at, conditional, async (tx) => {
       const seen = new Map((await this.getMany(collection, at, keys, false, tx)).map((r) => [r.key, r]));
       for (const entry of entries) {
         const current = seen.get(entry.key);
@@ -164,7 +156,7 @@ export class SqlVersionedRecordsRepository implements VersionedRecordsRepository
     key: string,
     expectedRevision: number | undefined,
   ): Promise<DeleteOutcome> {
-    return this.write(collection, at, [key], async (tx) => {
+    return this.write(at, true, async (tx) => {
       const [current] = await this.getMany(collection, at, [key], false, tx);
       if (current === undefined)
         return expectedRevision === undefined ? { kind: 'absent' } : { kind: 'condition-failed' };
@@ -275,11 +267,57 @@ export class SqlVersionedRecordsRepository implements VersionedRecordsRepository
     const batch = victims.rows.slice(0, batchSize);
     if (batch.length === 0) return { deleted: [], more: false };
     const keys = batch.map((v) => v.key);
-    const deleted = await this.write(collection, at, keys, async (tx) => {
-      // What the version still sees once the keys are locked: a concurrent delete may have won.
+    const deleted = await this.write(at, true, async (tx) => {
+      // What the version still sees under the lock: a concurrent delete may have won.
       const live = await this.getMany(collection, at, keys, false, tx);
       return live.length === 0 ? [] : this.tombstones(tx, collection, at, live);
     });
     return { deleted, more: victims.rows.length > batchSize };
+  }
+
+  async changes(collection: Collection, at: VersionPlace, afterKey: string, limit: number) {
+    const { rows } = await this.db.query<MetaRow & { tombstone: boolean }>(
+      `SELECT ${META}, tombstone FROM records
+       WHERE collection_id = $1 AND node_id = $2 AND key > $3 ORDER BY key LIMIT $4`,
+      [collection.id, at.nodeId, afterKey, limit],
+    );
+    return {
+      changes: rows.map((row) => ({ key: row.key, record: row.tombstone ? undefined : toMeta(row) })),
+      nextKey: rows.length === limit ? (rows[rows.length - 1]?.key ?? '') : '',
+    };
+  }
+
+  async diff(collection: Collection, from: VersionPlace, to: VersionPlace, afterKey: string, limit: number) {
+    // Only keys written on a node of one ancestry and not the other can differ; each such key is
+    // resolved at both versions.
+    const shared = new Set(from.path.filter((id) => to.path.includes(id)));
+    const apart = [...from.path, ...to.path].filter((id) => !shared.has(id));
+    if (apart.length === 0) return { diffs: [], nextKey: '' };
+    const side = (alias: string, path: string) => `LEFT JOIN LATERAL (
+        SELECT ${META}, tombstone FROM records
+        WHERE collection_id = $1 AND key = c.key AND node_id + 0 = ANY(${path}::int8[])
+        ORDER BY node_id DESC LIMIT 1
+      ) ${alias} ON NOT ${alias}.tombstone`;
+    const { rows } = await this.db.query<{ key: string; from: MetaRow | null; to: MetaRow | null }>(
+      `WITH c AS (
+         SELECT DISTINCT key FROM records WHERE collection_id = $1 AND node_id = ANY($2::int8[]) AND key > $3
+         ORDER BY key LIMIT $4
+       )
+       SELECT c.key, CASE WHEN f.key IS NULL THEN NULL ELSE to_jsonb(f) END AS from,
+         CASE WHEN t.key IS NULL THEN NULL ELSE to_jsonb(t) END AS to
+       FROM c ${side('f', '$5')} ${side('t', '$6')}
+       ORDER BY c.key`,
+      [collection.id, apart, afterKey, limit, from.path, to.path],
+    );
+    return {
+      diffs: rows
+        .filter((row) => row.from !== null || row.to !== null)
+        .map((row) => ({
+          key: row.key,
+          from: row.from === null ? undefined : toMeta(row.from),
+          to: row.to === null ? undefined : toMeta(row.to),
+        })),
+      nextKey: rows.length === limit ? (rows[rows.length - 1]?.key ?? '') : '',
+    };
   }
 }

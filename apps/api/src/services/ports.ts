@@ -282,4 +282,30 @@ export interface VersionedRecordsRepository {
     filter: RecordFilter,
     batchSize: number,
   ): Promise<{ readonly deleted: ReadonlyArray<{ key: string; revision: number }>; readonly more: boolean }>;
+  /** Entries written at the node itself, by key after `afterKey`; a deletion has no record. */
+  changes(
+    collection: Collection,
+    at: VersionPlace,
+    afterKey: string,
+    limit: number,
+  ): Promise<{ readonly changes: VersionChange[]; readonly nextKey: string }>;
+  /** Keys whose records differ between two versions, by key after `afterKey`. */
+  diff(
+    collection: Collection,
+    from: VersionPlace,
+    to: VersionPlace,
+    afterKey: string,
+    limit: number,
+  ): Promise<{ readonly diffs: VersionDiff[]; readonly nextKey: string }>;
+}
+
+export interface VersionChange {
+  readonly key: string;
+  readonly record: RecordMeta | undefined;
+}
+
+export interface VersionDiff {
+  readonly key: string;
+  readonly from: RecordMeta | undefined;
+  readonly to: RecordMeta | undefined;
 }

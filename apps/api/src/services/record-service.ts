@@ -66,6 +66,10 @@ export interface RecordServiceOptions {
   readonly maxDeleteBatch: number;
 }
 
+/** Default and largest page of a version's changes or of a diff. */
+const VERSION_PAGE = 1000;
+const MAX_VERSION_PAGE = 10_000;
+
 export const DEFAULT_RECORD_SERVICE_OPTIONS: RecordServiceOptions = {
   scanPageSize: 200,
   scanPageBytes: 1024 * 1024,
@@ -410,6 +414,38 @@ export class RecordService {
       'write',
     );
     return { deleted: deleted.length, more };
+  }
+
+  /** A versioned collection at a version, for the version operations. */
+  private async versionAt(address: CollectionAddress): Promise<{ collection: Collection; at: VersionPlace }> {
+    const { collection, at } = await this.locate(address);
+    if (at === undefined) {
+      throw invalid('INVALID_ARGUMENT', `collection "${collection.name}" is not versioned`);
+    }
+    return { collection, at };
+  }
+
+  private static pageSize(limit: number | undefined): number {
+    const size = limit || VERSION_PAGE;
+    if (!Number.isSafeInteger(size) || size < 1 || size > MAX_VERSION_PAGE) {
+      throw invalid('INVALID_ARGUMENT', `limit must be from 1 to ${MAX_VERSION_PAGE}`);
+    }
+    return size;
+  }
+
+  /** What a version itself wrote and deleted, by key. */
+  async versionChanges(address: CollectionAddress, afterKey: string, limit: number | undefined) {
+    const size = RecordService.pageSize(limit);
+    const { collection, at } = await this.versionAt(address);
+    return this.versioned.changes(collection, at, afterKey, size);
+  }
+
+  /** Keys whose records differ between the version `fromVersion` and the one addressed. */
+  async diff(address: CollectionAddress, fromVersion: string, afterKey: string, limit: number | undefined) {
+    const size = RecordService.pageSize(limit);
+    const { collection, at } = await this.versionAt(address);
+    const from = await this.versionAt({ ...address, version: fromVersion });
+    return this.versioned.diff(collection, from.at, at, afterKey, size);
   }
 }
 

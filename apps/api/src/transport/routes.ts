@@ -123,6 +123,16 @@ export function recordServiceImpl(services: Services, logger: Logger): ServiceIm
     const scopes = await access.check(principal, { space: target.space, collection: target.name }, level);
     return { target, filter: authorizeFilter(scopes, filter) };
   };
+  /** Version listings span every key: credentials limited to some keys may not read them. */
+  const allowWholeCollection = async (context: HandlerContext, ref: CollectionRef | undefined) => {
+    const { target, filter } = await allowFilter(context, ref, 'read', {});
+    if (filter.prefix !== undefined) {
+      throw new DomainError('PERMISSION_DENIED', 'key-scoped credential listed a version', {
+        publicMessage: "a credential limited to some keys cannot list a version's changes",
+      });
+    }
+    return target;
+  };
   return guarded(
     RecordServiceDesc,
     {
@@ -199,6 +209,26 @@ export function recordServiceImpl(services: Services, logger: Logger): ServiceIm
         const { target, filter } = await allowFilter(context, req.collection, 'write', fromFilter(req.filter));
         const { deleted, more } = await records.deleteMatching(target, filter, req.batchSize || undefined);
         return { deleted: BigInt(deleted), more };
+      },
+      async versionChanges(req, context) {
+        const target = await allowWholeCollection(context, req.collection);
+        const page = await records.versionChanges(target, req.afterKey, req.limit || undefined);
+        return {
+          changes: page.changes.map((c) => ({ key: c.key, record: c.record && recordMessage(c.record) })),
+          nextKey: page.nextKey,
+        };
+      },
+      async diffVersions(req, context) {
+        const target = await allowWholeCollection(context, req.collection);
+        const page = await records.diff(target, req.fromVersion, req.afterKey, req.limit || undefined);
+        return {
+          diffs: page.diffs.map((d) => ({
+            key: d.key,
+            from: d.from && recordMessage(d.from),
+            to: d.to && recordMessage(d.to),
+          })),
+          nextKey: page.nextKey,
+        };
       },
     },
     logger,

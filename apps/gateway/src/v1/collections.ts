@@ -74,6 +74,7 @@ export function collectionRoutes(table: RouteTable, api: RecordApi): void {
           collection: { space, collection: body.name },
           maxValueBytes: body.maxValueBytes === undefined ? undefined : BigInt(body.maxValueBytes),
           tags: body.tags ?? {},
+          versioned: body.versioned,
         },
         { headers: caller.headers },
       );

@@ -20,6 +20,7 @@ import {
   DeleteMatchingResultSchema,
   FilterQuerySchema,
   ListQuerySchema,
+  VersionQuerySchema,
   RecordListSchema,
   RecordParamsSchema,
 } from './schemas';
@@ -41,7 +42,12 @@ const DEFAULT_DELETE_LIMIT = 10_000;
 type FilterInit = MessageInitShape<typeof RecordFilterSchema>;
 
 function address(req: Request) {
-  return { space: String(req.params.space), collection: String(req.params.collection) };
+  const { version } = req.query;
+  return {
+    space: String(req.params.space),
+    collection: String(req.params.collection),
+    ...(typeof version === 'string' && version !== '' ? { version } : {}),
+  };
 }
 
 /** The key is the rest of the path; Express hands it over as its decoded segments. */
@@ -141,6 +147,7 @@ export function recordRoutes(table: RouteTable, api: RecordApi, options: { maxBo
       description: 'If-Match: "<revision>" deletes only at that revision (412 otherwise).',
       tags: TAGS,
       params: RecordParamsSchema,
+      query: VersionQuerySchema,
       responses: { 204: { description: 'Deleted' } },
       errors: ['KEY_NOT_FOUND', 'REVISION_MISMATCH', 'COLLECTION_NOT_FOUND', 'INVALID_KEY'],
     },
@@ -271,6 +278,7 @@ export function recordRoutes(table: RouteTable, api: RecordApi, options: { maxBo
       summary: 'Write many records in one transaction: all or nothing',
       tags: TAGS,
       params: CollectionParamsSchema,
+      query: VersionQuerySchema,
       body: BatchBodySchema,
       before: json,
       responses: {
@@ -301,6 +309,7 @@ export function recordRoutes(table: RouteTable, api: RecordApi, options: { maxBo
       summary: 'Read many records by key',
       tags: TAGS,
       params: CollectionParamsSchema,
+      query: VersionQuerySchema,
       body: BatchGetBodySchema,
       before: json,
       responses: {
@@ -328,6 +337,7 @@ export function recordRoutes(table: RouteTable, api: RecordApi, options: { maxBo
         'Deletes up to `limit` records, in transactions of 1000; `more` says whether matching records remain. Each deleted record gets its change event.',
       tags: TAGS,
       params: CollectionParamsSchema,
+      query: VersionQuerySchema,
       body: DeleteMatchingBodySchema,
       before: json,
       responses: {

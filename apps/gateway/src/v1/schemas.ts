@@ -65,6 +65,10 @@ export const CreateCollectionBodySchema = z
     name: z.string(),
     maxValueBytes: z.number().int().positive().optional(),
     tags: tags.optional(),
+    versioned: z
+      .boolean()
+      .optional()
+      .meta({ description: 'Keep a DAG of versions: commit, branch, read at a version, diff (default false)' }),
   })
   .strict()
   .meta({ id: 'CreateCollection' });
@@ -90,7 +94,17 @@ export const CollectionListSchema = z
   .meta({ id: 'CollectionList' });
 
 const boolean = z.enum(['true', 'false', '1', '0']);
+
+const version = z.string().optional().meta({
+  description:
+    'A version’s UUID, for a versioned collection: read and write as of that version (default: the leaf of the master branch)',
+});
+
+/** The query of routes that address records at a version. */
+export const VersionQuerySchema = z.object({ version }).strict();
+
 const filterFields = {
+  version,
   prefix: z.string().optional().meta({ description: 'Only keys that start with this' }),
   start: z.string().optional().meta({ description: 'Inclusive lower key bound' }),
   end: z.string().optional().meta({ description: 'Inclusive upper key bound' }),
@@ -181,3 +195,67 @@ export const DeleteMatchingBodySchema = z
 export const DeleteMatchingResultSchema = z
   .object({ deleted: z.number().int(), more: z.boolean().meta({ description: 'Matching records remain' }) })
   .meta({ id: 'DeleteMatchingResult' });
+
+const node = z
+  .object({
+    uuid: z.string(),
+    branch: z.string().meta({ description: 'Empty for master' }),
+    note: z.string(),
+    log: z.array(z.string()),
+    committed: z.boolean().meta({ description: 'Committed versions refuse writes and may have children' }),
+    parents: z.array(z.string()),
+    children: z.array(z.string()),
+    created: timestamp,
+    updated: timestamp,
+  })
+  .meta({ id: 'Version' });
+
+export const VersionSchema = node;
+
+export const VersionListSchema = z.object({ root: z.string(), versions: z.array(node) }).meta({ id: 'VersionList' });
+
+export const VersionParamsSchema = CollectionParamsSchema.extend({
+  version: z.string().meta({
+    description:
+      'A version: its UUID, a unique prefix of it, `:<branch>` for a branch’s leaf, `:<branch>~N` for an ancestor',
+  }),
+});
+
+export const CommitBodySchema = z
+  .object({ note: z.string().optional(), log: z.array(z.string()).optional() })
+  .strict()
+  .meta({ id: 'Commit' });
+
+export const ChildBodySchema = z
+  .object({
+    branch: z.string().optional().meta({ description: 'A new branch; default: the parent’s branch' }),
+    note: z.string().optional(),
+  })
+  .strict()
+  .meta({ id: 'NewVersion' });
+
+export const VersionPageQuerySchema = z
+  .object({
+    limit: z.string().regex(/^\d+$/).optional().meta({ description: 'Page size, 1–10000 (default 1000)' }),
+    cursor: z.string().optional().meta({ description: 'From the previous page' }),
+  })
+  .strict();
+
+export const DiffQuerySchema = VersionPageQuerySchema.extend({
+  from: z.string().meta({ description: 'The version to compare from' }),
+  to: z.string().optional().meta({ description: 'The version to compare to (default: the master leaf)' }),
+}).strict();
+
+export const VersionChangesSchema = z
+  .object({
+    changes: z.array(z.object({ key: z.string(), record: RecordMetaSchema.nullable() })),
+    cursor: z.string().nullable(),
+  })
+  .meta({ id: 'VersionChanges' });
+
+export const VersionDiffSchema = z
+  .object({
+    diffs: z.array(z.object({ key: z.string(), from: RecordMetaSchema.nullable(), to: RecordMetaSchema.nullable() })),
+    cursor: z.string().nullable(),
+  })
+  .meta({ id: 'VersionDiff' });

@@ -9,11 +9,11 @@ import { header } from '../http/headers';
 import { readBody } from '../http/read-body';
 import { recordMetaJson, recordPath } from './render';
 import type { RouteTable } from './route';
-import { RecordMetaSchema, RecordParamsSchema } from './schemas';
+import { RecordMetaSchema, RecordParamsSchema, VersionQuerySchema } from './schemas';
 
 /** The record a request addresses. */
 export interface RecordTarget {
-  readonly collection: { readonly space: string; readonly collection: string };
+  readonly collection: { readonly space: string; readonly collection: string; readonly version?: string };
   readonly key: string;
 }
 
@@ -39,8 +39,13 @@ export function matchRecordPath(url: string): RecordTarget | undefined {
   if (parts.length < 8 || parts[4] !== 'collections' || parts[6] !== 'records') return undefined;
   const rawKey = parts.slice(7);
   if (rawKey.length === 1 && rawKey[0] === '') return undefined;
+  const version = query === -1 ? null : new URLSearchParams(url.slice(query + 1)).get('version');
   return {
-    collection: { space: decode(parts[3] as string), collection: decode(parts[5] as string) },
+    collection: {
+      space: decode(parts[3] as string),
+      collection: decode(parts[5] as string),
+      ...(version === null || version === '' ? {} : { version }),
+    },
     key: rawKey.map(decode).join('/'),
   };
 }
@@ -69,6 +74,7 @@ export function singleRecords(
     summary: 'A record’s headers, without its value',
     tags: TAGS,
     params: RecordParamsSchema,
+    query: VersionQuerySchema,
     responses: { 200: { description: 'The record exists; headers as for GET' } },
     errors: [...readErrors],
   });
@@ -79,6 +85,7 @@ export function singleRecords(
     description: 'Honours If-None-Match with the ETag (304).',
     tags: TAGS,
     params: RecordParamsSchema,
+    query: VersionQuerySchema,
     responses: {
       200: { description: 'The value', content: { '*/*': { schema: { type: 'string', format: 'binary' } } } },
       304: { description: 'Not modified since the ETag sent in If-None-Match' },
@@ -93,6 +100,7 @@ export function singleRecords(
       'If-Match: "<revision>" writes only at that revision (compare-and-set); If-Match: * only over an existing record; If-None-Match: * only if the key is new. A failed condition is 412.',
     tags: TAGS,
     params: RecordParamsSchema,
+    query: VersionQuerySchema,
     rawBody: { description: 'The value, any bytes (Content-Encoding gzip, deflate or br is undone first)' },
     responses: {
       200: { description: 'Replaced', content: { 'application/json': { schema: RecordMetaSchema } } },

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file rosetta/v1/records.proto.
  */
 export const file_rosetta_v1_records: GenFile = /*@__PURE__*/
-  fileDesc("Chhyb3NldHRhL3YxL3JlY29yZHMucHJvdG8SCnJvc2V0dGEudjEinAEKBlJlY29yZBILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAwSFAoMY29udGVudF90eXBlGAMgASgJEhIKCmNyZWF0ZWRfdXMYBCABKAMSEgoKdXBkYXRlZF91cxgFIAEoAxIQCghyZXZpc2lvbhgGIAEoAxIYChBjcmVhdGVkX3JldmlzaW9uGAcgASgDEgwKBHNpemUYCCABKAMiXQoJQ29uZGl0aW9uEhsKEWV4cGVjdGVkX3JldmlzaW9uGAEgASgDSAASFQoLY3JlYXRlX29ubHkYAiABKAhIABIUCgptdXN0X2V4aXN0GAMgASgISABCBgoEa2luZCJOChBHZXRSZWNvcmRSZXF1ZXN0Ei0KCmNvbGxlY3Rpb24YASABKAsyGS5yb3NldHRhLnYxLkNvbGxlY3Rpb25SZWYSCwoDa2V5GAIgASgJIjcKEUdldFJlY29yZFJlc3BvbnNlEiIKBnJlY29yZBgBIAEoCzISLnJvc2V0dGEudjEuUmVjb3JkIp0BChBQdXRSZWNvcmRSZXF1ZXN0Ei0KCmNvbGxlY3Rpb24YASABKAsyGS5yb3NldHRhLnYxLkNvbGxlY3Rpb25SZWYSCwoDa2V5GAIgASgJEg0KBXZhbHVlGAMgASgMEhQKDGNvbnRlbnRfdHlwZRgEIAEoCRIoCgljb25kaXRpb24YBSABKAsyFS5yb3NldHRhLnYxLkNvbmRpdGlvbiJIChFQdXRSZWNvcmRSZXNwb25zZRIiCgZyZWNvcmQYASABKAsyEi5yb3NldHRhLnYxLlJlY29yZBIPCgdjcmVhdGVkGAIgASgIIocBChNEZWxldGVSZWNvcmRSZXF1ZXN0Ei0KCmNvbGxlY3Rpb24YASABKAsyGS5yb3NldHRhLnYxLkNvbGxlY3Rpb25SZWYSCwoDa2V5GAIgASgJEh4KEWV4cGVjdGVkX3JldmlzaW9uGAMgASgDSACIAQFCFAoSX2V4cGVjdGVkX3JldmlzaW9uIjkKFERlbGV0ZVJlY29yZFJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKAgSEAoIcmV2aXNpb24YAiABKAMiZgoIUHV0RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgMEhQKDGNvbnRlbnRfdHlwZRgDIAEoCRIoCgljb25kaXRpb24YBCABKAsyFS5yb3NldHRhLnYxLkNvbmRpdGlvbiJ9Cg9CYXRjaFB1dFJlcXVlc3QSLQoKY29sbGVjdGlvbhgBIAEoCzIZLnJvc2V0dGEudjEuQ29sbGVjdGlvblJlZhIlCgdlbnRyaWVzGAIgAygLMhQucm9zZXR0YS52MS5QdXRFbnRyeRIUCgxvbWl0X3JlY29yZHMYAyABKAgiTgoQQmF0Y2hQdXRSZXNwb25zZRIjCgdyZWNvcmRzGAEgAygLMhIucm9zZXR0YS52MS5SZWNvcmQSFQoNY3JlYXRlZF9jb3VudBgCIAEoBSJjCg9CYXRjaEdldFJlcXVlc3QSLQoKY29sbGVjdGlvbhgBIAEoCzIZLnJvc2V0dGEudjEuQ29sbGVjdGlvblJlZhIMCgRrZXlzGAIgAygJEhMKC29taXRfdmFsdWVzGAMgASgIIkIKEEJhdGNoR2V0UmVzcG9uc2USLgoHcmVzdWx0cxgBIAMoCzIdLnJvc2V0dGEudjEuR2V0UmVjb3JkUmVzcG9uc2UizAIKDFJlY29yZEZpbHRlchIOCgZwcmVmaXgYASABKAkSEgoFc3RhcnQYAiABKAlIAIgBARIQCgNlbmQYAyABKAlIAYgBARIUCgdwYXR0ZXJuGAQgASgJSAKIAQESHQoQY3JlYXRlZF9hZnRlcl91cxgFIAEoA0gDiAEBEh4KEWNyZWF0ZWRfYmVmb3JlX3VzGAYgASgDSASIAQESHQoQdXBkYXRlZF9hZnRlcl91cxgHIAEoA0gFiAEBEh4KEXVwZGF0ZWRfYmVmb3JlX3VzGAggASgDSAaIAQFCCAoGX3N0YXJ0QgYKBF9lbmRCCgoIX3BhdHRlcm5CEwoRX2NyZWF0ZWRfYWZ0ZXJfdXNCFAoSX2NyZWF0ZWRfYmVmb3JlX3VzQhMKEV91cGRhdGVkX2FmdGVyX3VzQhQKEl91cGRhdGVkX2JlZm9yZV91cyLeAQoLU2NhblJlcXVlc3QSLQoKY29sbGVjdGlvbhgBIAEoCzIZLnJvc2V0dGEudjEuQ29sbGVjdGlvblJlZhIoCgZmaWx0ZXIYAiABKAsyGC5yb3NldHRhLnYxLlJlY29yZEZpbHRlchIkCgVvcmRlchgDIAEoDjIVLnJvc2V0dGEudjEuU2Nhbk9yZGVyEg8KB3JldmVyc2UYBCABKAgSEgoFbGltaXQYBSABKANIAIgBARIOCgZjdXJzb3IYBiABKAkSEQoJa2V5c19vbmx5GAcgASgIQggKBl9saW1pdCJTCglTY2FuQ2h1bmsSIwoHcmVjb3JkcxgBIAMoCzISLnJvc2V0dGEudjEuUmVjb3JkEgwKBGRvbmUYAiABKAgSEwoLbmV4dF9jdXJzb3IYAyABKAkiZwoMQ291bnRSZXF1ZXN0Ei0KCmNvbGxlY3Rpb24YASABKAsyGS5yb3NldHRhLnYxLkNvbGxlY3Rpb25SZWYSKAoGZmlsdGVyGAIgASgLMhgucm9zZXR0YS52MS5SZWNvcmRGaWx0ZXIiHgoNQ291bnRSZXNwb25zZRINCgVjb3VudBgBIAEoAyKEAQoVRGVsZXRlTWF0Y2hpbmdSZXF1ZXN0Ei0KCmNvbGxlY3Rpb24YASABKAsyGS5yb3NldHRhLnYxLkNvbGxlY3Rpb25SZWYSKAoGZmlsdGVyGAIgASgLMhgucm9zZXR0YS52MS5SZWNvcmRGaWx0ZXISEgoKYmF0Y2hfc2l6ZRgDIAEoBSI3ChZEZWxldGVNYXRjaGluZ1Jlc3BvbnNlEg8KB2RlbGV0ZWQYASABKAMSDAoEbW9yZRgCIAEoCCo3CglTY2FuT3JkZXISEgoOU0NBTl9PUkRFUl9LRVkQABIWChJTQ0FOX09SREVSX0NSRUFURUQQATKgBQoNUmVjb3JkU2VydmljZRJICglHZXRSZWNvcmQSHC5yb3NldHRhLnYxLkdldFJlY29yZFJlcXVlc3QaHS5yb3NldHRhLnYxLkdldFJlY29yZFJlc3BvbnNlEkkKCkhlYWRSZWNvcmQSHC5yb3NldHRhLnYxLkdldFJlY29yZFJlcXVlc3QaHS5yb3NldHRhLnYxLkdldFJlY29yZFJlc3BvbnNlEkgKCVB1dFJlY29yZBIcLnJvc2V0dGEudjEuUHV0UmVjb3JkUmVxdWVzdBodLnJvc2V0dGEudjEuUHV0UmVjb3JkUmVzcG9uc2USUQoMRGVsZXRlUmVjb3JkEh8ucm9zZXR0YS52MS5EZWxldGVSZWNvcmRSZXF1ZXN0GiAucm9zZXR0YS52MS5EZWxldGVSZWNvcmRSZXNwb25zZRJFCghCYXRjaFB1dBIbLnJvc2V0dGEudjEuQmF0Y2hQdXRSZXF1ZXN0Ghwucm9zZXR0YS52MS5CYXRjaFB1dFJlc3BvbnNlEkUKCEJhdGNoR2V0Ehsucm9zZXR0YS52MS5CYXRjaEdldFJlcXVlc3QaHC5yb3NldHRhLnYxLkJhdGNoR2V0UmVzcG9uc2USOAoEU2NhbhIXLnJvc2V0dGEudjEuU2NhblJlcXVlc3QaFS5yb3NldHRhLnYxLlNjYW5DaHVuazABEjwKBUNvdW50Ehgucm9zZXR0YS52MS5Db3VudFJlcXVlc3QaGS5yb3NldHRhLnYxLkNvdW50UmVzcG9uc2USVwoORGVsZXRlTWF0Y2hpbmcSIS5yb3NldHRhLnYxLkRlbGV0ZU1hdGNoaW5nUmVxdWVzdBoiLnJvc2V0dGEudjEuRGVsZXRlTWF0Y2hpbmdSZXNwb25zZWIGcHJvdG8z", [file_rosetta_v1_common]);
+  fileDesc("Chhyb3NldHRhL3YxL3JlY29yZHMucHJvdG8SCnJvc2V0dGEudjEinAEKBlJlY29yZBILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAwSFAoMY29udGVudF90eXBlGAMgASgJEhIKCmNyZWF0ZWRfdXMYBCABKAMSEgoKdXBkYXRlZF91cxgFIAEoAxIQCghyZXZpc2lvbhgGIAEoAxIYChBjcmVhdGVkX3JldmlzaW9uGAcgASgDEgwKBHNpemUYCCABKAMiXQoJQ29uZGl0aW9uEhsKEWV4cGVjdGVkX3JldmlzaW9uGAEgASgDSAASFQoLY3JlYXRlX29ubHkYAiABKAhIABIUCgptdXN0X2V4aXN0GAMgASgISABCBgoEa2luZCJOChBHZXRSZWNvcmRSZXF1ZXN0Ei0KCmNvbGxlY3Rpb24YASABKAsyGS5yb3NldHRhLnYxLkNvbGxlY3Rpb25SZWYSCwoDa2V5GAIgASgJIjcKEUdldFJlY29yZFJlc3BvbnNlEiIKBnJlY29yZBgBIAEoCzISLnJvc2V0dGEudjEuUmVjb3JkIp0BChBQdXRSZWNvcmRSZXF1ZXN0Ei0KCmNvbGxlY3Rpb24YASABKAsyGS5yb3NldHRhLnYxLkNvbGxlY3Rpb25SZWYSCwoDa2V5GAIgASgJEg0KBXZhbHVlGAMgASgMEhQKDGNvbnRlbnRfdHlwZRgEIAEoCRIoCgljb25kaXRpb24YBSABKAsyFS5yb3NldHRhLnYxLkNvbmRpdGlvbiJIChFQdXRSZWNvcmRSZXNwb25zZRIiCgZyZWNvcmQYASABKAsyEi5yb3NldHRhLnYxLlJlY29yZBIPCgdjcmVhdGVkGAIgASgIIocBChNEZWxldGVSZWNvcmRSZXF1ZXN0Ei0KCmNvbGxlY3Rpb24YASABKAsyGS5yb3NldHRhLnYxLkNvbGxlY3Rpb25SZWYSCwoDa2V5GAIgASgJEh4KEWV4cGVjdGVkX3JldmlzaW9uGAMgASgDSACIAQFCFAoSX2V4cGVjdGVkX3JldmlzaW9uIjkKFERlbGV0ZVJlY29yZFJlc3BvbnNlEg8KB2RlbGV0ZWQYASABKAgSEAoIcmV2aXNpb24YAiABKAMiZgoIUHV0RW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgMEhQKDGNvbnRlbnRfdHlwZRgDIAEoCRIoCgljb25kaXRpb24YBCABKAsyFS5yb3NldHRhLnYxLkNvbmRpdGlvbiJ9Cg9CYXRjaFB1dFJlcXVlc3QSLQoKY29sbGVjdGlvbhgBIAEoCzIZLnJvc2V0dGEudjEuQ29sbGVjdGlvblJlZhIlCgdlbnRyaWVzGAIgAygLMhQucm9zZXR0YS52MS5QdXRFbnRyeRIUCgxvbWl0X3JlY29yZHMYAyABKAgiTgoQQmF0Y2hQdXRSZXNwb25zZRIjCgdyZWNvcmRzGAEgAygLMhIucm9zZXR0YS52MS5SZWNvcmQSFQoNY3JlYXRlZF9jb3VudBgCIAEoBSJjCg9CYXRjaEdldFJlcXVlc3QSLQoKY29sbGVjdGlvbhgBIAEoCzIZLnJvc2V0dGEudjEuQ29sbGVjdGlvblJlZhIMCgRrZXlzGAIgAygJEhMKC29taXRfdmFsdWVzGAMgASgIIkIKEEJhdGNoR2V0UmVzcG9uc2USLgoHcmVzdWx0cxgBIAMoCzIdLnJvc2V0dGEudjEuR2V0UmVjb3JkUmVzcG9uc2UizAIKDFJlY29yZEZpbHRlchIOCgZwcmVmaXgYASABKAkSEgoFc3RhcnQYAiABKAlIAIgBARIQCgNlbmQYAyABKAlIAYgBARIUCgdwYXR0ZXJuGAQgASgJSAKIAQESHQoQY3JlYXRlZF9hZnRlcl91cxgFIAEoA0gDiAEBEh4KEWNyZWF0ZWRfYmVmb3JlX3VzGAYgASgDSASIAQESHQoQdXBkYXRlZF9hZnRlcl91cxgHIAEoA0gFiAEBEh4KEXVwZGF0ZWRfYmVmb3JlX3VzGAggASgDSAaIAQFCCAoGX3N0YXJ0QgYKBF9lbmRCCgoIX3BhdHRlcm5CEwoRX2NyZWF0ZWRfYWZ0ZXJfdXNCFAoSX2NyZWF0ZWRfYmVmb3JlX3VzQhMKEV91cGRhdGVkX2FmdGVyX3VzQhQKEl91cGRhdGVkX2JlZm9yZV91cyLeAQoLU2NhblJlcXVlc3QSLQoKY29sbGVjdGlvbhgBIAEoCzIZLnJvc2V0dGEudjEuQ29sbGVjdGlvblJlZhIoCgZmaWx0ZXIYAiABKAsyGC5yb3NldHRhLnYxLlJlY29yZEZpbHRlchIkCgVvcmRlchgDIAEoDjIVLnJvc2V0dGEudjEuU2Nhbk9yZGVyEg8KB3JldmVyc2UYBCABKAgSEgoFbGltaXQYBSABKANIAIgBARIOCgZjdXJzb3IYBiABKAkSEQoJa2V5c19vbmx5GAcgASgIQggKBl9saW1pdCJTCglTY2FuQ2h1bmsSIwoHcmVjb3JkcxgBIAMoCzISLnJvc2V0dGEudjEuUmVjb3JkEgwKBGRvbmUYAiABKAgSEwoLbmV4dF9jdXJzb3IYAyABKAkiZwoMQ291bnRSZXF1ZXN0Ei0KCmNvbGxlY3Rpb24YASABKAsyGS5yb3NldHRhLnYxLkNvbGxlY3Rpb25SZWYSKAoGZmlsdGVyGAIgASgLMhgucm9zZXR0YS52MS5SZWNvcmRGaWx0ZXIiHgoNQ291bnRSZXNwb25zZRINCgVjb3VudBgBIAEoAyKEAQoVRGVsZXRlTWF0Y2hpbmdSZXF1ZXN0Ei0KCmNvbGxlY3Rpb24YASABKAsyGS5yb3NldHRhLnYxLkNvbGxlY3Rpb25SZWYSKAoGZmlsdGVyGAIgASgLMhgucm9zZXR0YS52MS5SZWNvcmRGaWx0ZXISEgoKYmF0Y2hfc2l6ZRgDIAEoBSI3ChZEZWxldGVNYXRjaGluZ1Jlc3BvbnNlEg8KB2RlbGV0ZWQYASABKAMSDAoEbW9yZRgCIAEoCCJoChVWZXJzaW9uQ2hhbmdlc1JlcXVlc3QSLQoKY29sbGVjdGlvbhgBIAEoCzIZLnJvc2V0dGEudjEuQ29sbGVjdGlvblJlZhIRCglhZnRlcl9rZXkYAiABKAkSDQoFbGltaXQYAyABKAUiQAoNVmVyc2lvbkNoYW5nZRILCgNrZXkYASABKAkSIgoGcmVjb3JkGAIgASgLMhIucm9zZXR0YS52MS5SZWNvcmQiVgoWVmVyc2lvbkNoYW5nZXNSZXNwb25zZRIqCgdjaGFuZ2VzGAEgAygLMhkucm9zZXR0YS52MS5WZXJzaW9uQ2hhbmdlEhAKCG5leHRfa2V5GAIgASgJInwKE0RpZmZWZXJzaW9uc1JlcXVlc3QSLQoKY29sbGVjdGlvbhgBIAEoCzIZLnJvc2V0dGEudjEuQ29sbGVjdGlvblJlZhIUCgxmcm9tX3ZlcnNpb24YAiABKAkSEQoJYWZ0ZXJfa2V5GAMgASgJEg0KBWxpbWl0GAQgASgFIlwKC1ZlcnNpb25EaWZmEgsKA2tleRgBIAEoCRIgCgRmcm9tGAIgASgLMhIucm9zZXR0YS52MS5SZWNvcmQSHgoCdG8YAyABKAsyEi5yb3NldHRhLnYxLlJlY29yZCJQChREaWZmVmVyc2lvbnNSZXNwb25zZRImCgVkaWZmcxgBIAMoCzIXLnJvc2V0dGEudjEuVmVyc2lvbkRpZmYSEAoIbmV4dF9rZXkYAiABKAkqNwoJU2Nhbk9yZGVyEhIKDlNDQU5fT1JERVJfS0VZEAASFgoSU0NBTl9PUkRFUl9DUkVBVEVEEAEyzAYKDVJlY29yZFNlcnZpY2USSAoJR2V0UmVjb3JkEhwucm9zZXR0YS52MS5HZXRSZWNvcmRSZXF1ZXN0Gh0ucm9zZXR0YS52MS5HZXRSZWNvcmRSZXNwb25zZRJJCgpIZWFkUmVjb3JkEhwucm9zZXR0YS52MS5HZXRSZWNvcmRSZXF1ZXN0Gh0ucm9zZXR0YS52MS5HZXRSZWNvcmRSZXNwb25zZRJICglQdXRSZWNvcmQSHC5yb3NldHRhLnYxLlB1dFJlY29yZFJlcXVlc3QaHS5yb3NldHRhLnYxLlB1dFJlY29yZFJlc3BvbnNlElEKDERlbGV0ZVJlY29yZBIfLnJvc2V0dGEudjEuRGVsZXRlUmVjb3JkUmVxdWVzdBogLnJvc2V0dGEudjEuRGVsZXRlUmVjb3JkUmVzcG9uc2USRQoIQmF0Y2hQdXQSGy5yb3NldHRhLnYxLkJhdGNoUHV0UmVxdWVzdBocLnJvc2V0dGEudjEuQmF0Y2hQdXRSZXNwb25zZRJFCghCYXRjaEdldBIbLnJvc2V0dGEudjEuQmF0Y2hHZXRSZXF1ZXN0Ghwucm9zZXR0YS52MS5CYXRjaEdldFJlc3BvbnNlEjgKBFNjYW4SFy5yb3NldHRhLnYxLlNjYW5SZXF1ZXN0GhUucm9zZXR0YS52MS5TY2FuQ2h1bmswARI8CgVDb3VudBIYLnJvc2V0dGEudjEuQ291bnRSZXF1ZXN0Ghkucm9zZXR0YS52MS5Db3VudFJlc3BvbnNlElcKDkRlbGV0ZU1hdGNoaW5nEiEucm9zZXR0YS52MS5EZWxldGVNYXRjaGluZ1JlcXVlc3QaIi5yb3NldHRhLnYxLkRlbGV0ZU1hdGNoaW5nUmVzcG9uc2USVwoOVmVyc2lvbkNoYW5nZXMSIS5yb3NldHRhLnYxLlZlcnNpb25DaGFuZ2VzUmVxdWVzdBoiLnJvc2V0dGEudjEuVmVyc2lvbkNoYW5nZXNSZXNwb25zZRJRCgxEaWZmVmVyc2lvbnMSHy5yb3NldHRhLnYxLkRpZmZWZXJzaW9uc1JlcXVlc3QaIC5yb3NldHRhLnYxLkRpZmZWZXJzaW9uc1Jlc3BvbnNlYgZwcm90bzM", [file_rosetta_v1_common]);
 
 /**
  * @generated from message rosetta.v1.Record
@@ -642,6 +642,174 @@ export const DeleteMatchingResponseSchema: GenMessage<DeleteMatchingResponse> = 
   messageDesc(file_rosetta_v1_records, 19);
 
 /**
+ * @generated from message rosetta.v1.VersionChangesRequest
+ */
+export type VersionChangesRequest = Message<"rosetta.v1.VersionChangesRequest"> & {
+  /**
+   * A versioned collection at the version whose own changes to list.
+   *
+   * @generated from field: rosetta.v1.CollectionRef collection = 1;
+   */
+  collection?: CollectionRef | undefined;
+
+  /**
+   * Keys after this one (from a previous page's next_key); empty: from the start.
+   *
+   * @generated from field: string after_key = 2;
+   */
+  afterKey: string;
+
+  /**
+   * Unset or 0: the service's default page size.
+   *
+   * @generated from field: int32 limit = 3;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message rosetta.v1.VersionChangesRequest.
+ * Use `create(VersionChangesRequestSchema)` to create a new message.
+ */
+export const VersionChangesRequestSchema: GenMessage<VersionChangesRequest> = /*@__PURE__*/
+  messageDesc(file_rosetta_v1_records, 20);
+
+/**
+ * A key a version wrote: its record there, or none when the version deleted it.
+ *
+ * @generated from message rosetta.v1.VersionChange
+ */
+export type VersionChange = Message<"rosetta.v1.VersionChange"> & {
+  /**
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * @generated from field: rosetta.v1.Record record = 2;
+   */
+  record?: Record | undefined;
+};
+
+/**
+ * Describes the message rosetta.v1.VersionChange.
+ * Use `create(VersionChangeSchema)` to create a new message.
+ */
+export const VersionChangeSchema: GenMessage<VersionChange> = /*@__PURE__*/
+  messageDesc(file_rosetta_v1_records, 21);
+
+/**
+ * @generated from message rosetta.v1.VersionChangesResponse
+ */
+export type VersionChangesResponse = Message<"rosetta.v1.VersionChangesResponse"> & {
+  /**
+   * @generated from field: repeated rosetta.v1.VersionChange changes = 1;
+   */
+  changes: VersionChange[];
+
+  /**
+   * Where the next page starts; empty when nothing is left.
+   *
+   * @generated from field: string next_key = 2;
+   */
+  nextKey: string;
+};
+
+/**
+ * Describes the message rosetta.v1.VersionChangesResponse.
+ * Use `create(VersionChangesResponseSchema)` to create a new message.
+ */
+export const VersionChangesResponseSchema: GenMessage<VersionChangesResponse> = /*@__PURE__*/
+  messageDesc(file_rosetta_v1_records, 22);
+
+/**
+ * @generated from message rosetta.v1.DiffVersionsRequest
+ */
+export type DiffVersionsRequest = Message<"rosetta.v1.DiffVersionsRequest"> & {
+  /**
+   * A versioned collection at the version to compare to (`to`).
+   *
+   * @generated from field: rosetta.v1.CollectionRef collection = 1;
+   */
+  collection?: CollectionRef | undefined;
+
+  /**
+   * The version to compare from (full UUID), in the same collection.
+   *
+   * @generated from field: string from_version = 2;
+   */
+  fromVersion: string;
+
+  /**
+   * @generated from field: string after_key = 3;
+   */
+  afterKey: string;
+
+  /**
+   * @generated from field: int32 limit = 4;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message rosetta.v1.DiffVersionsRequest.
+ * Use `create(DiffVersionsRequestSchema)` to create a new message.
+ */
+export const DiffVersionsRequestSchema: GenMessage<DiffVersionsRequest> = /*@__PURE__*/
+  messageDesc(file_rosetta_v1_records, 23);
+
+/**
+ * A key whose record differs between two versions; a side is unset where the key is absent.
+ *
+ * @generated from message rosetta.v1.VersionDiff
+ */
+export type VersionDiff = Message<"rosetta.v1.VersionDiff"> & {
+  /**
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * @generated from field: rosetta.v1.Record from = 2;
+   */
+  from?: Record | undefined;
+
+  /**
+   * @generated from field: rosetta.v1.Record to = 3;
+   */
+  to?: Record | undefined;
+};
+
+/**
+ * Describes the message rosetta.v1.VersionDiff.
+ * Use `create(VersionDiffSchema)` to create a new message.
+ */
+export const VersionDiffSchema: GenMessage<VersionDiff> = /*@__PURE__*/
+  messageDesc(file_rosetta_v1_records, 24);
+
+/**
+ * @generated from message rosetta.v1.DiffVersionsResponse
+ */
+export type DiffVersionsResponse = Message<"rosetta.v1.DiffVersionsResponse"> & {
+  /**
+   * @generated from field: repeated rosetta.v1.VersionDiff diffs = 1;
+   */
+  diffs: VersionDiff[];
+
+  /**
+   * @generated from field: string next_key = 2;
+   */
+  nextKey: string;
+};
+
+/**
+ * Describes the message rosetta.v1.DiffVersionsResponse.
+ * Use `create(DiffVersionsResponseSchema)` to create a new message.
+ */
+export const DiffVersionsResponseSchema: GenMessage<DiffVersionsResponse> = /*@__PURE__*/
+  messageDesc(file_rosetta_v1_records, 25);
+
+/**
  * @generated from enum rosetta.v1.ScanOrder
  */
 export enum ScanOrder {
@@ -745,6 +913,26 @@ export const RecordService: GenService<{
     methodKind: "unary";
     input: typeof DeleteMatchingRequestSchema;
     output: typeof DeleteMatchingResponseSchema;
+  },
+  /**
+   * The keys a version itself wrote or deleted (not its ancestors'), by key, without values.
+   *
+   * @generated from rpc rosetta.v1.RecordService.VersionChanges
+   */
+  versionChanges: {
+    methodKind: "unary";
+    input: typeof VersionChangesRequestSchema;
+    output: typeof VersionChangesResponseSchema;
+  },
+  /**
+   * The keys whose records differ between two versions, by key, without values.
+   *
+   * @generated from rpc rosetta.v1.RecordService.DiffVersions
+   */
+  diffVersions: {
+    methodKind: "unary";
+    input: typeof DiffVersionsRequestSchema;
+    output: typeof DiffVersionsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_rosetta_v1_records, 0);
