@@ -474,3 +474,57 @@ it('answers malformed node specs and protobuf bodies with 400, never a failure o
     { numRuns: 300 },
   );
 }, 60_000);
+
+it('answers the rest of the spec: repo info and logs, keys in paths, client query parameters, checks', async () => {
+  const root = await newRepo('{"alias":"spec"}');
+  const q = '?u=alice&app=neuclease';
+  expect((await dvid('POST', `/api/repo/${root}/info${q}`, '{"description":"changed"}')).status).toBe(200);
+  expect(JSON.parse((await dvid('GET', `/api/repo/${root}/info${q}`)).text)).toMatchObject({
+    Alias: 'spec',
+    Description: 'changed',
+  });
+  expect((await dvid('POST', `/api/repo/${root}/log`, '{"log":["one","two"]}')).status).toBe(200);
+  const repoLog = JSON.parse((await dvid('GET', `/api/repo/${root}/log`)).text) as { log: string[] };
+  expect(repoLog.log.map((line) => line.split('  ')[1])).toEqual(['one', 'two']);
+  expect(shape(await dvid('HEAD', '/api/repo/0123456789'))).toEqual([400, TEXT, '']);
+  expect(shape(await dvid('GET', '/api/server/compiled-types'))[0]).toBe(200);
+  expect(JSON.parse((await dvid('GET', '/api/load')).text)).toEqual({ 'active handlers': expect.any(Number) });
+  const repos = JSON.parse((await dvid('GET', '/api/repos/info')).text) as Record<string, { Root: string }>;
+  expect(repos[root]?.Root).toBe(root);
+
+  await newInstance(root, 'kv');
+  const info = JSON.parse((await dvid('POST', `/api/node/${root}/kv/info/${q}`)).text) as { Base: { Name: string } };
+  expect(info.Base.Name).toBe('kv');
+  const repoInfo = JSON.parse((await dvid('GET', `/api/repo/${root}/info`)).text) as {
+    DataInstances: Record<string, { Base: { TypeName: string } }>;
+    Log: string[];
+  };
+  expect(repoInfo.DataInstances.kv?.Base.TypeName).toBe('keyvalue');
+  expect(repoInfo.Log.some((line) => line.includes('New data instance "kv"'))).toBe(true);
+
+  // Keys are one decoded path segment: spaces and `?` come percent-encoded; `/key/a/b` is key `a`.
+  expect((await dvid('POST', `/api/node/${root}/kv/key/a%20b%3F${q}`, 'spaced')).status).toBe(200);
+  expect((await dvid('GET', `/api/node/${root}/kv/key/a%20b%3F`)).text).toBe('spaced');
+  expect((await dvid('POST', `/api/node/${root}/kv/key/first/ignored`, 'first')).status).toBe(200);
+  expect((await dvid('GET', `/api/node/${root}/kv/key/first`)).text).toBe('first');
+  expect(shape(await dvid('POST', `/api/node/${root}/kv/keys/`))).toEqual([
+    200,
+    'application/json',
+    '["a b?","first"]',
+  ]);
+  expect(shape(await dvid('GET', `/api/node/${root}/kv/key/`))).toEqual(
+    badRequest(`expect key string to follow 'key' endpoint (/api/node/${root}/kv/key/).`),
+  );
+  expect((await dvid('GET', `/api/node/${root}/kv/key/bad%00key`)).status).toBe(400);
+
+  // check=true refuses a value that is not JSON before anything is written.
+  expect((await dvid('POST', `/api/node/${root}/kv/key/notjson`, 'plain text')).status).toBe(200);
+  const checked = await dvid('GET', `/api/node/${root}/kv/keyvalues?json=true&check=true`, '["notjson"]');
+  expect(checked.status).toBe(400);
+  expect(checked.text).toContain('notjson');
+  expect(shape(await dvid('GET', `/api/node/${root}/kv/keyvalues?json=true&check=false`, '["notjson"]'))).toEqual([
+    200,
+    'application/json',
+    '{"notjson":plain text}',
+  ]);
+});
