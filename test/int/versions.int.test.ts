@@ -110,6 +110,15 @@ it('checks conditions against what the version sees, and batches are all or noth
   const { root, at } = await repoWith('kv4', true);
   const put = await api.records.putRecord({ collection: at(root), key: 'k', value: Buffer.from('1') });
   expect(put.created).toBe(true);
+  await api.records.putRecord({ collection: at(root), key: 'k2', value: Buffer.from('1') });
+  const again = await api.records.batchPut({
+    collection: at(root),
+    entries: [
+      { key: 'k2', value: Buffer.from('2') },
+      { key: 'root-only', value: Buffer.from('r') },
+    ],
+  });
+  expect(again.createdCount).toBe(1);
   const c1 = await child(root);
   expect(
     await codeOf(

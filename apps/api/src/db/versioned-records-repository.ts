@@ -116,8 +116,13 @@ export class SqlVersionedRecordsRepository implements VersionedRecordsRepository
     if (entries.length === 0) return { kind: 'written', records: [], createdCount: 0 };
     const keys = entries.map((e) => e.key);
     const conditional = entries.some((e) => e.condition.kind !== 'always');
+    // What the version sees before the write decides conditions and which keys are created. At a
+    // root, whose only entries are its own, the write itself tells what it created.
+    const lookBefore = conditional || at.path.length > 1;
     return this.write(at, conditional, async (tx) => {
-      const seen = new Map((await this.getMany(collection, at, keys, false, tx)).map((r) => [r.key, r]));
+      const seen = new Map(
+        lookBefore ? (await this.getMany(collection, at, keys, false, tx)).map((r) => [r.key, r]) : [],
+      );
       for (const entry of entries) {
         const current = seen.get(entry.key);
         const { condition } = entry;
@@ -142,10 +147,13 @@ export class SqlVersionedRecordsRepository implements VersionedRecordsRepository
         entries.map((e) => e.value.byteLength),
       ]);
       const byKey = new Map(rows.map((row) => [row.key, toMeta(row)]));
+      const created = lookBefore
+        ? keys.filter((key) => !seen.has(key)).length
+        : rows.filter((row) => row.created_revision === row.revision).length;
       return {
         kind: 'written' as const,
         records: keys.map((key) => byKey.get(key) as RecordMeta),
-        createdCount: keys.filter((key) => !seen.has(key)).length,
+        createdCount: created,
       };
     });
   }
