@@ -35,11 +35,25 @@ import {
   BENCH_INTERNAL_SECRET,
   BENCH_TOKEN,
   DIALECT_WORKLOADS,
+  DVID_WORKLOADS,
   PEER_WORKLOADS,
   OPENFN_MILLION,
   OPENFN_WORKLOADS,
 } from './lib/config.mjs';
 import { OPENFN_COLLECTIONS, OPENFN_SPACE, prepareOpenFn, streamItems, upsertItems } from './lib/openfn.mjs';
+import {
+  DVID_BATCH,
+  DVID_INSTANCE,
+  DVID_LANES,
+  createRepo,
+  ingest,
+  keyOf,
+  runRandomGets,
+  seedVersions,
+  spotCheck,
+  streamKeyValues,
+  valueAt,
+} from './lib/dvid.mjs';
 import { KOPANO_API_ENV, preparePeerProsody, seedDialects } from './lib/dialects.mjs';
 import { DOC_TEMPLATE } from './lib/doc-template.mjs';
 import { measureAuthCost } from './lib/auth-cost.mjs';
@@ -59,7 +73,9 @@ const HTTP_WORKLOADS = new Set([
   'put',
   ...DIALECT_WORKLOADS,
   ...PEER_WORKLOADS,
+  'dvid-version-get',
 ]);
+/** The order of a round. */
 /** Idle means: the services together use less than this much of one core. */
 const IDLE_CPU_PCT = 5;
 /** Quiet means: everything else on the machine uses less than this much of one core. */
@@ -81,6 +97,8 @@ const state = {
   peerProsody: undefined,
   /** Paths and credentials of the dialect workloads (kept out of the saved results). */
   dialects: undefined,
+  /** The DVID repos: the one ingest runs write to, and the one with the chain of versions. */
+  dvid: undefined,
   cleaning: undefined,
   interrupted: false,
   quietWaitMs: 0,
@@ -298,7 +316,11 @@ async function main() {
 
   const meta = {
     date: started.toISOString(),
-    command: process.env.npm_lifecycle_event === 'bench' ? 'npm run bench' : 'node bench/run.mjs',
+    command: `${process.env.npm_lifecycle_event === 'bench' ? 'npm run bench' : 'node bench/run.mjs'}${
+      settings.cli.length > 0
+        ? `${process.env.npm_lifecycle_event === 'bench' ? ' --' : ''} ${settings.cli.join(' ')}`
+        : ''
+    }`,
     env: Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('BENCH_'))),
     settings,
     git: gitInfo(),
@@ -433,6 +455,9 @@ async function main() {
   if (needCluster && settings.workloads.some((w) => OPENFN_WORKLOADS.includes(w)))
     await seedOpenFn(urls.gateway, settings);
 
+  if (needCluster && settings.workloads.some((w) => DVID_WORKLOADS.includes(w)))
+    meta.dvidSeed = await seedDvid(urls.gateway, settings);
+
   if (needCluster) meta.rssAfterSeed = rssOfServices();
 
   if (settings.workloads.some((w) => PEER_WORKLOADS.includes(w))) {
@@ -553,6 +578,18 @@ function describeRun(workload, r) {
       `${r.ttfbMs === undefined ? `, p50 ${ms(r.p50Ms)} p99 ${ms(r.p99Ms)} per batch` : `, first byte ${ms(r.ttfbMs)}`} | RSS ${rss} | CPU ${cpu}`
     );
   }
+  if (workload === 'dvid-version-get') {
+    return (
+      `${workload.padEnd(9)} root ${num(r.rootRps)} req/s p50 ${ms(r.rootP50Ms)} p99 ${ms(r.rootP99Ms)}, ` +
+      `leaf ${num(r.rps)} req/s p50 ${ms(r.p50Ms)} p99 ${ms(r.p99Ms)} (leaf/root ${num(r.leafVsRoot * 100, 1)}%) | RSS ${rss} | CPU leaf ${cpu}`
+    );
+  }
+  if (workload.startsWith('dvid-')) {
+    return (
+      `${workload.padEnd(9)} ${num(r.records)} records in ${ms(r.totalMs)}: ${num(r.recordsPerSecond)} records/s` +
+      `${r.ttfbMs === undefined ? `, p50 ${ms(r.p50Ms)} p99 ${ms(r.p99Ms)} per POST` : `, first byte ${ms(r.ttfbMs)}`} | RSS ${rss} | CPU ${cpu}`
+    );
+  }
   if (workload === 'export') {
     return (
       `${workload.padEnd(9)} ${num(r.records)} records in ${ms(r.totalMs)}: ${num(r.recordsPerSecond)} rec/s, ` +
@@ -579,6 +616,9 @@ async function runWorkload(workload, round, ctx) {
   if (workload === 'export') return runExport(ctx, round);
   if (workload === 'openfn-upsert') return runOpenFnUpsert(ctx, round);
   if (workload === 'openfn-list' || workload === 'openfn-list-1m') return runOpenFnList(workload, ctx, round);
+  if (workload === 'dvid-ingest') return runDvidIngest(ctx, round);
+  if (workload === 'dvid-version-get') return runDvidVersionGet(ctx, round);
+  if (workload === 'dvid-range') return runDvidRange(ctx, round);
 
   if (workload === 'pgbench') {
     const inUse = await connectionsInUse();
@@ -753,6 +793,143 @@ async function runOpenFnList(workload, ctx, round) {
   if (round === settings.runs) meta.commands.push(`node client: GET ${url.replace(urls.gateway, '')} (items counted)`);
   if (!r.complete || r.items !== total)
     throw new Error(`${workload} returned ${r.items} of ${total} items${r.complete ? '' : ', incomplete'}`);
+  return { ...r, startRss: window.startRss, peakRss: window.peakRss, cpu: window.cpu, windowMs: window.windowMs };
+}
+
+/**
+ * The DVID repos, in the admin's personal space (no DVID_SPACE): one whose open root the ingest
+ * runs write to, and, for the reads, BENCH_DVID_RECORDS keys at a root under a chain of
+ * BENCH_DVID_VERSIONS versions that each overwrite a few hundred of them.
+ */
+async function seedDvid(base, settings) {
+  const { records, versions } = settings.dvid;
+  state.dvid = {};
+  if (settings.workloads.includes('dvid-ingest')) state.dvid.ingestRoot = await createRepo(base, 'bench-ingest');
+  if (!settings.workloads.some((w) => w === 'dvid-version-get' || w === 'dvid-range')) return undefined;
+  let lastShown = 0;
+  const chain = await seedVersions(base, { records, versions }, (done, version) => {
+    if (version !== undefined) log(`    dvid chain: ${num(version)} / ${num(versions)} versions`);
+    else if (done - lastShown >= 25_000 || done === records) {
+      lastShown = done;
+      log(`    dvid seed: ${num(done)} / ${num(records)}`);
+    }
+  });
+  state.dvid.chain = chain;
+  log(
+    `    seeded ${num(records)} DVID records in ${num(chain.seed.seconds, 1)} s (${num(chain.seed.recordsPerSecond)} records/s); ` +
+      `${num(versions)} versions over them (${num(chain.overwrites)} overwrites) in ${num(chain.chainSeconds, 1)} s`,
+  );
+  if (chain.retried > 0) warn(`${chain.retried} DVID seed POST(s) answered 401 (an expired grant) and were sent again`);
+  return {
+    records,
+    versions,
+    overwrites: chain.overwrites,
+    seconds: chain.seed.seconds,
+    recordsPerSecond: chain.seed.recordsPerSecond,
+    chainSeconds: chain.chainSeconds,
+    retried: chain.retried,
+  };
+}
+
+/** BENCH_DVID_RECORDS records of 1 KiB in protobuf POSTs of 1000, 4 in flight, fresh keys each run. */
+async function runDvidIngest(ctx, round) {
+  const { settings, urls, meta } = ctx;
+  const uuid = state.dvid.ingestRoot;
+  const value = valueAt(0);
+  if (settings.warmup > 0) await ingest(urls.gateway, uuid, 10_000, { prefix: `warm${round}-`, value });
+  await settle();
+  const prefix = `run${round}-`;
+  const sampler = new Sampler(targetsFor(undefined));
+  let window;
+  let r;
+  try {
+    r = await ingest(urls.gateway, uuid, settings.dvid.records, { prefix, value });
+  } finally {
+    window = sampler.stop();
+  }
+  await spotCheck(urls.gateway, uuid, settings.dvid.records, prefix, value);
+  if (round === settings.runs)
+    meta.commands.push(
+      `node client: POST /api/node/<root>/${DVID_INSTANCE}/keyvalues (protobuf KeyValues, ${DVID_BATCH} × 1 KiB) × ${num(settings.dvid.records / DVID_BATCH)}, ${DVID_LANES} in flight`,
+    );
+  return { ...r, peakRss: window.peakRss, cpu: window.cpu, windowMs: window.windowMs };
+}
+
+/**
+ * GETs of random keys at the root and at the leaf of the chain, each measured like an HTTP
+ * workload (warm-up, then its own window; the same key sequence at both); the leaf's figures
+ * are the workload's own.
+ */
+async function runDvidVersionGet(ctx, round) {
+  const { settings, loadgen, urls, meta } = ctx;
+  const { root, leaf, records } = state.dvid.chain;
+  const common = {
+    base: urls.gateway,
+    records,
+    connections: settings.connections,
+    threads: settings.threads,
+    scriptDir: meta.logDir,
+  };
+  const measure = async (uuid) => {
+    if (settings.warmup > 0) await runRandomGets(loadgen, { ...common, uuid, duration: settings.warmup });
+    await settle();
+    const sampler = new Sampler(targetsFor(undefined));
+    let window;
+    let r;
+    try {
+      r = await runRandomGets(
+        loadgen,
+        { ...common, uuid, duration: settings.duration },
+        { onStart: (pid) => sampler.add('loadgen', pid) },
+      );
+    } finally {
+      window = sampler.stop();
+    }
+    const failures = r.non2xx + r.socketErrors + r.timeouts;
+    if (r.requests === 0 || failures > r.requests * 0.001)
+      throw new Error(`dvid-version-get: ${failures} of ${r.requests} GETs at ${uuid} failed; run not counted`);
+    if (round === settings.runs) meta.commands.push(r.command.replaceAll(uuid, uuid === root ? '<root>' : '<leaf>'));
+    return { ...r, peakRss: window.peakRss, cpu: window.cpu, windowMs: window.windowMs };
+  };
+  // The first of the two runs after a pause pays for warming up: the order alternates by round.
+  let atRoot;
+  let atLeaf;
+  if (round % 2 === 1) {
+    atRoot = await measure(root);
+    atLeaf = await measure(leaf);
+  } else {
+    atLeaf = await measure(leaf);
+    atRoot = await measure(root);
+  }
+  return {
+    ...atLeaf,
+    rootRps: atRoot.rps,
+    rootP50Ms: atRoot.p50Ms,
+    rootP99Ms: atRoot.p99Ms,
+    rootCpu: atRoot.cpu,
+    rootPeakRss: atRoot.peakRss,
+    leafVsRoot: atLeaf.rps / atRoot.rps,
+  };
+}
+
+/** One streamed keyrangevalues (protobuf) over every key at the leaf, entries counted. */
+async function runDvidRange(ctx, round) {
+  const { settings, urls, meta } = ctx;
+  const { leaf, records } = state.dvid.chain;
+  const path = `/api/node/${leaf}/${DVID_INSTANCE}/keyrangevalues/${keyOf(0)}/${keyOf(records - 1)}`;
+  await settle();
+  const sampler = new Sampler(targetsFor(undefined));
+  let window;
+  let r;
+  try {
+    r = await streamKeyValues(`${urls.gateway}${path}`);
+  } finally {
+    window = sampler.stop();
+  }
+  if (round === settings.runs)
+    meta.commands.push(`node client: GET ${path.replace(leaf, '<leaf>')} (protobuf entries counted)`);
+  if (!r.complete || r.records !== records)
+    throw new Error(`dvid-range returned ${r.records} of ${records} records${r.complete ? '' : ', malformed or cut'}`);
   return { ...r, startRss: window.startRss, peakRss: window.peakRss, cpu: window.cpu, windowMs: window.windowMs };
 }
 

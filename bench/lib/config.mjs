@@ -11,15 +11,20 @@ export const DOC_PATH = join(ROOT, 'docs', 'benchmarks.md');
 /** Every workload, in the order one round runs them. */
 // The export runs before list and put: those leave the gateway's heap grown (64 responses of
 // 1.3 MB in flight), which would be charged to the stream otherwise.
+// The DVID range streams with the other streams, its GETs follow hot-get, its ingest the OpenFn
+// upserts.
 export const WORKLOADS = [
   'node-http',
   'express',
   'export',
   'openfn-list',
+  'dvid-range',
   'hot-get',
+  'dvid-version-get',
   'list',
   'put',
   'openfn-upsert',
+  'dvid-ingest',
   'kopano-get',
   'rivet-get',
   'prosody-get',
@@ -35,6 +40,8 @@ export const OPT_IN_WORKLOADS = ['openfn-list-1m'];
 export const OPENFN_WORKLOADS = ['openfn-list', 'openfn-upsert', 'openfn-list-1m'];
 /** Items of the 1M listing. */
 export const OPENFN_MILLION = 1_000_000;
+/** The DVID keyvalue workloads: protobuf batch ingest, GETs at the root and at a deep leaf, a streamed range. */
+export const DVID_WORKLOADS = ['dvid-ingest', 'dvid-version-get', 'dvid-range'];
 /** The legacy dialects' workloads, and the real peers they are compared with. */
 export const DIALECT_WORKLOADS = ['kopano-get', 'rivet-get', 'prosody-get', 'prosody-put'];
 export const PEER_WORKLOADS = ['peer-prosody-get', 'peer-prosody-put'];
@@ -46,6 +53,7 @@ export const CLUSTER_WORKLOADS = new Set([
   'put',
   ...DIALECT_WORKLOADS,
   ...OPENFN_WORKLOADS,
+  ...DVID_WORKLOADS,
 ]);
 const ALIASES = {
   anchors: ['node-http', 'express'],
@@ -53,6 +61,7 @@ const ALIASES = {
   dialects: DIALECT_WORKLOADS,
   prosody: ['prosody-get', 'prosody-put', ...PEER_WORKLOADS],
   openfn: ['openfn-upsert', 'openfn-list'],
+  dvid: DVID_WORKLOADS,
 };
 
 // Always local: the load and the backends stay on 127.0.0.1. The ports can move (for testing).
@@ -92,8 +101,10 @@ function positiveInt(name, fallback, { min = 1, max = Number.MAX_SAFE_INTEGER } 
   return value;
 }
 
+/** Workloads named on the command line (`npm run bench -- dvid-ingest`) or in BENCH_ONLY. */
 function selectedWorkloads() {
-  const text = process.env.BENCH_ONLY;
+  const cli = process.argv.slice(2).join(',');
+  const text = cli === '' ? process.env.BENCH_ONLY : cli;
   if (text === undefined || text.trim() === '') return WORKLOADS.filter((w) => !OPT_IN_WORKLOADS.includes(w));
   const wanted = new Set();
   for (const raw of text.split(',')) {
@@ -103,7 +114,7 @@ function selectedWorkloads() {
     for (const n of names) {
       if (!WORKLOADS.includes(n)) {
         throw new Error(
-          `BENCH_ONLY: unknown workload "${name}"; choose from ${[...WORKLOADS, 'anchors', 'cluster'].join(', ')}`,
+          `unknown workload "${name}"; choose from ${[...WORKLOADS, ...Object.keys(ALIASES)].join(', ')}`,
         );
       }
       wanted.add(n);
@@ -122,9 +133,16 @@ export function loadSettings() {
     warmup: positiveInt('BENCH_WARMUP', 2, { min: 0, max: 600 }),
     exportRecords: positiveInt('BENCH_EXPORT_RECORDS', 100_000, { max: 10_000_000 }),
     openfnItems: positiveInt('BENCH_OPENFN_ITEMS', 100_000, { max: 10_000_000 }),
+    /** Records of each DVID ingest run and of the read instance, and the depth of the leaf. */
+    dvid: {
+      records: positiveInt('BENCH_DVID_RECORDS', 100_000, { max: 9_999_999 }),
+      versions: positiveInt('BENCH_DVID_VERSIONS', 100, { max: 10_000 }),
+    },
     workloads,
     withWorker: process.env.BENCH_NO_WORKER !== '1',
     writeDocs: process.env.BENCH_WRITE_DOCS !== '0',
+    /** Workload names given on the command line, for the record of the command. */
+    cli: process.argv.slice(2),
     /** Diagnosis only: run gateway, api and worker under --cpu-prof (slower; figures not comparable). */
     cpuProf: process.env.BENCH_CPU_PROF === '1',
   };

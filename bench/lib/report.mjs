@@ -1,6 +1,6 @@
 // Turns the raw runs into medians, ratios, PASS/MISS verdicts and Markdown.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { OPENFN_WORKLOADS, WORKLOADS } from './config.mjs';
+import { DVID_WORKLOADS, OPENFN_WORKLOADS, WORKLOADS } from './config.mjs';
 
 export const BEGIN = '<!-- bench:begin -->';
 export const END = '<!-- bench:end -->';
@@ -22,6 +22,9 @@ export const LABELS = {
   'openfn-upsert': 'OpenFn upsert, POSTs of 1000 items of ~256 B, 4 in flight',
   'openfn-list': 'OpenFn listing of the whole collection, one GET',
   'openfn-list-1m': 'OpenFn listing of 1,000,000 items, one GET',
+  'dvid-ingest': 'DVID ingest, protobuf POSTs of 1000 × 1 KiB, 4 in flight',
+  'dvid-version-get': 'DVID GET of a random 1 KiB key',
+  'dvid-range': 'DVID keyrangevalues (protobuf) of every key at the leaf, one GET',
 };
 
 /** The rows of the HTTP table, in the order a round runs them; the anchors and peers do not go through the cluster. */
@@ -61,6 +64,10 @@ const METRICS = [
   'totalMs',
   'items',
   'itemsPerSecond',
+  'rootRps',
+  'rootP50Ms',
+  'rootP99Ms',
+  'leafVsRoot',
 ];
 
 /** Medians of every metric over the successful runs (peak RSS too; peakRssMax keeps the highest). */
@@ -90,6 +97,15 @@ export function summarize(runs, name = '') {
   for (const n of starts) out.startRss[n] = median(ok.map((r) => r.startRss?.[n]));
   const groups = new Set(ok.flatMap((r) => Object.keys(r.cpu ?? {})));
   for (const g of groups) out.cpu[g] = median(ok.map((r) => r.cpu?.[g]));
+  // dvid-version-get measures the root in a window of its own.
+  if (ok.some((r) => r.rootCpu !== undefined)) {
+    out.rootCpu = {};
+    out.rootPeakRss = {};
+    for (const g of new Set(ok.flatMap((r) => Object.keys(r.rootCpu ?? {}))))
+      out.rootCpu[g] = median(ok.map((r) => r.rootCpu?.[g]));
+    for (const n of new Set(ok.flatMap((r) => Object.keys(r.rootPeakRss ?? {}))))
+      out.rootPeakRss[n] = median(ok.map((r) => r.rootPeakRss?.[n]));
+  }
   return out;
 }
 
@@ -98,6 +114,10 @@ const STREAM_RSS_LIMIT = 200 * 1e6;
 const OPENFN_UPSERT_TARGET = 20_000;
 const OPENFN_RSS_LIMIT = 250 * 1e6;
 const OPENFN_FIRST_BYTE_MS = 100;
+/** DVID: batch ingest throughput, GETs at the leaf of 100 versions against GETs at the root, flat range reads. */
+const DVID_INGEST_TARGET = 20_000;
+const DVID_LEAF_VS_ROOT = 0.5;
+const DVID_RSS_LIMIT = 250 * 1e6;
 /** "other" CPU (processes outside the benchmark, kernel threads) above which a row is flagged. */
 export const DISTURBED_CPU_PCT = 30;
 
@@ -123,6 +143,13 @@ export function ratios(summary, rounds) {
     prosodyPutVsPeer: {
       value: ratio(s('prosody-put')?.rps, s('peer-prosody-put')?.rps),
       perRun: perRun('prosody-put', 'peer-prosody-put'),
+    },
+    dvidLeafVsRoot: {
+      value: ratio(s('dvid-version-get')?.rps, s('dvid-version-get')?.rootRps),
+      perRun: rounds
+        .map((round) => round['dvid-version-get']?.leafVsRoot)
+        .filter((x) => typeof x === 'number' && Number.isFinite(x))
+        .map((x) => Math.round(x * 1000) / 1000),
     },
   };
   return out;
@@ -200,6 +227,7 @@ export function targets(summary, r, authCost) {
       result: verdict(prosodyOk, prosodyFailures),
     },
     ...openFnTargets(summary),
+    ...dvidTargets(summary, r),
     {
       target: 'authentication adds < 0.2 ms per request (cached principals)',
       measured:
@@ -251,6 +279,125 @@ function openFnTargets(summary) {
     });
   }
   return rows;
+}
+
+/** The DVID issue's targets, for the workloads that ran. */
+function dvidTargets(summary, r) {
+  const verdict = (ok, failures) => (ok === undefined ? 'n/a' : ok && failures === '' ? 'PASS' : 'MISS');
+  const note = (failures) => (failures === '' ? '' : ` (${failures})`);
+  const rows = [];
+  const ingest = summary['dvid-ingest'];
+  if (ingest !== undefined) {
+    const failures = failedRuns(ingest);
+    const rate = ingest.recordsPerSecond;
+    rows.push({
+      target: `DVID ingest through protobuf POST /keyvalues in batches of 1000 × 1 KiB ≥ ${num(DVID_INGEST_TARGET)} records/s`,
+      measured:
+        rate === undefined
+          ? `not measured${note(failures)}`
+          : `${num(rate)} records/s, p50 ${ms(ingest.p50Ms)}, p99 ${ms(ingest.p99Ms)} per POST${note(failures)}`,
+      result: verdict(rate === undefined ? undefined : rate >= DVID_INGEST_TARGET, failures),
+    });
+  }
+  const gets = summary['dvid-version-get'];
+  if (gets !== undefined) {
+    const failures = failedRuns(gets);
+    const x = r.dvidLeafVsRoot.value;
+    rows.push({
+      target: `DVID GET at the leaf of the version chain ≥ ${DVID_LEAF_VS_ROOT} × a GET at the root (within 2×)`,
+      measured:
+        x === undefined
+          ? `not measured${note(failures)}`
+          : `leaf ${num(gets.rps)} req/s (p99 ${ms(gets.p99Ms)}), root ${num(gets.rootRps)} req/s (p99 ${ms(gets.rootP99Ms)}): ` +
+            `${num(x, 2)}×${note(failures)}`,
+      result: verdict(x === undefined ? undefined : x >= DVID_LEAF_VS_ROOT && gets.non2xx === 0, failures),
+    });
+  }
+  const range = summary['dvid-range'];
+  if (range !== undefined) {
+    const failures = failedRuns(range);
+    const { gateway, api } = range.peakRss ?? {};
+    rows.push({
+      target: `DVID keyrangevalues of ${num(range.records ?? 0)} records at the leaf: gateway and api RSS < 250 MB each`,
+      measured:
+        range.ttfbMs === undefined
+          ? `not measured${note(failures)}`
+          : `gateway ${mb(range.startRss.gateway)} → ${mb(gateway)}, api ${mb(range.startRss.api)} → ${mb(api)}; ` +
+            `${num(range.recordsPerSecond)} records/s, first byte ${ms(range.ttfbMs)}${note(failures)}`,
+      result: verdict(
+        gateway === undefined || api === undefined
+          ? undefined
+          : gateway < DVID_RSS_LIMIT && api < DVID_RSS_LIMIT && range.complete,
+        failures,
+      ),
+    });
+  }
+  return rows;
+}
+
+/** The DVID table: the ingest by records/s and POST latency, the GETs at root and leaf, the range like the export. */
+function dvidTable(summary) {
+  const rows = [];
+  for (const w of DVID_WORKLOADS) {
+    const s = summary[w];
+    if (s === undefined) continue;
+    if (s.ok === 0) {
+      rows.push([LABELS[w], `0/${s.runs}`, s.errors[0]?.split('\n')[0] ?? 'not run', '', '', '', '', '', '']);
+      continue;
+    }
+    const runs = `${s.ok}/${s.runs}`;
+    if (w === 'dvid-version-get') {
+      const root = s.rootPeakRss ?? {};
+      rows.push(
+        [
+          `${LABELS[w]}, at the root`,
+          runs,
+          '–',
+          `${num(s.rootRps)} req/s`,
+          `p50 ${ms(s.rootP50Ms)}, p99 ${ms(s.rootP99Ms)}`,
+          '–',
+          mb(root.gateway),
+          mb(root.api),
+          mb(root.worker),
+        ],
+        [
+          `${LABELS[w]}, at the leaf`,
+          runs,
+          '–',
+          `${num(s.rps)} req/s`,
+          `p50 ${ms(s.p50Ms)}, p99 ${ms(s.p99Ms)}`,
+          '–',
+          mb(s.peakRss.gateway),
+          mb(s.peakRss.api),
+          mb(s.peakRss.worker),
+        ],
+      );
+      continue;
+    }
+    const range = w === 'dvid-range';
+    rows.push([
+      `${LABELS[w]}${range ? `, ${num(s.bytes / 1e6, 1)} MB${s.complete ? '' : ' **incomplete**'}` : ''}`,
+      runs,
+      num(s.records),
+      `${num(s.recordsPerSecond)} records/s`,
+      range
+        ? `first byte ${ms(s.ttfbMs)}, ${num(s.mbPerSecond, 1)} MB/s`
+        : `p50 ${ms(s.p50Ms)}, p99 ${ms(s.p99Ms)} per POST`,
+      ms(s.totalMs),
+      range ? `${mb(s.startRss.gateway)} → ${mb(s.peakRss.gateway)}` : mb(s.peakRss.gateway),
+      range ? `${mb(s.startRss.api)} → ${mb(s.peakRss.api)}` : mb(s.peakRss.api),
+      mb(s.peakRss.worker),
+    ]);
+  }
+  return rows.length === 0
+    ? []
+    : [
+        table(
+          ['DVID keyvalue', 'runs ok', 'records', 'rate', 'latency', 'total', 'gateway RSS', 'api RSS', 'worker RSS'],
+          rows,
+        ),
+        '',
+      ];
 }
 
 /** The OpenFn table: upserts by items/s and batch latency, listings like the export. */
@@ -407,6 +554,7 @@ export function markdown(result) {
       );
   }
   out.push(...openFnTable(summary));
+  out.push(...dvidTable(summary));
   out.push(
     table(
       ['Ratio (same invocation)', 'value', 'per run'],
@@ -423,6 +571,15 @@ export function markdown(result) {
           x.value === undefined ? '–' : `${num(x.value, 1)}×`,
           x.perRun.map((v) => `${num(v, 1)}×`).join(', ') || '–',
         ]),
+        ...(r.dvidLeafVsRoot?.value === undefined
+          ? []
+          : [
+              [
+                'DVID GET at the leaf / at the root',
+                pct(r.dvidLeafVsRoot.value),
+                r.dvidLeafVsRoot.perRun.map((x) => pct(x)).join(', ') || '–',
+              ],
+            ]),
       ],
     ),
     '',
@@ -433,10 +590,17 @@ export function markdown(result) {
     '',
   );
   const cpuRows = [];
-  for (const w of WORKLOADS) {
+  const cpuOf = WORKLOADS.flatMap((w) => {
     const s = summary[w];
-    if (!s || s.ok === 0) continue;
-    const c = s.cpu;
+    if (!s || s.ok === 0) return [];
+    if (w === 'dvid-version-get')
+      return [
+        [`${w} (root)`, s.rootCpu ?? {}],
+        [`${w} (leaf)`, s.cpu],
+      ];
+    return [[w, s.cpu]];
+  });
+  for (const [w, c] of cpuOf) {
     cpuRows.push([
       w,
       cpuCell(c.gateway),
@@ -503,6 +667,16 @@ export function markdown(result) {
   if (seed) {
     out.push(
       `Seeding ${num(seed.records)} export records in batches of 1000 through \`POST …/batch\` took ${num(seed.seconds, 1)} s (${num(seed.recordsPerSecond)} records/s).`,
+      '',
+    );
+  }
+  const dvidSeed = meta.dvidSeed;
+  if (dvidSeed) {
+    out.push(
+      `Seeding ${num(dvidSeed.records)} DVID records at a repo's root through \`POST …/keyvalues\` took ${num(dvidSeed.seconds, 1)} s ` +
+        `(${num(dvidSeed.recordsPerSecond)} records/s); the chain of ${num(dvidSeed.versions)} versions above it ` +
+        `(commit, newversion, ${num(dvidSeed.overwrites / dvidSeed.versions)} overwrites each) took ${num(dvidSeed.chainSeconds, 1)} s` +
+        `${dvidSeed.retried > 0 ? ` (${num(dvidSeed.retried)} POSTs answered 401, an expired grant, and were sent again)` : ''}.`,
       '',
     );
   }
