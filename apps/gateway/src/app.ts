@@ -47,7 +47,7 @@ export function createApp(deps: AppDeps): RequestListener & {
 } {
   const { logger } = deps;
   const callers = new Callers(deps.api.auth, deps.trustedProxies);
-  const api = withFreshGrants(deps.api, (grant) => callers.fresh(grant));
+  const api = withFreshGrants(deps.api, callers);
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');

@@ -24,6 +24,8 @@ interface Entry {
 
 /** Stop using a grant this long before the record service's expiry. */
 const SAFETY_MS = 100;
+/** A grant with less than this to live is replaced before a call goes out with it. */
+const FRESH_MARGIN_MS = 300;
 const CACHE_LIMIT = 100_000;
 
 /**
@@ -113,16 +115,30 @@ export class Callers {
   }
 
   /**
-   * A grant good for a call starting now: the one given while it lasts, else a fresh one for the
-   * same credential. A request may hold its caller for longer than a grant lives (a large body
-   * uploading slowly, a queue), and the record service refuses expired grants.
+   * A grant good for a call starting now: the one given while it has more than FRESH_MARGIN_MS
+   * to live, else the credential's newer grant, else a fresh one. A request may hold its caller
+   * for longer than a grant lives (a large body uploading slowly, a queue), and the record
+   * service refuses expired grants.
    */
   fresh(grant: string): string | Promise<string> {
     const origin = this.grants.get(grant);
-    if (origin === undefined || origin.until > performance.now()) return grant;
-    return this.fetch(origin.cacheKey, origin.credential, origin.clientAddress).then((caller) => {
-      this.grants.delete(grant);
-      return caller.grant;
-    });
+    const now = performance.now();
+    if (origin === undefined || origin.until - FRESH_MARGIN_MS > now) return grant;
+    const entry = this.entries.get(origin.cacheKey);
+    if (entry !== undefined && entry.until - FRESH_MARGIN_MS > now) return entry.caller.grant;
+    return this.fetch(origin.cacheKey, origin.credential, origin.clientAddress).then((caller) => caller.grant);
+  }
+
+  /**
+   * A fresh grant for the credential of `grant` when that grant was refused as expired, at most
+   * FRESH_MARGIN_MS before its end by our clock: a call that waited in the record service's
+   * queue past the grant's life. Undefined for other refusals, which a retry would not cure.
+   */
+  renew(grant: string): Promise<string> | undefined {
+    const origin = this.grants.get(grant);
+    if (origin === undefined || origin.until - FRESH_MARGIN_MS > performance.now()) return undefined;
+    const { cacheKey, credential, clientAddress } = origin;
+    this.entries.delete(cacheKey);
+    return this.fetch(cacheKey, credential, clientAddress).then((caller) => caller.grant);
   }
 }
