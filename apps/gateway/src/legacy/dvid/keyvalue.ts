@@ -1,12 +1,6 @@
 import { fromBinary } from '@bufbuild/protobuf';
 import { MAX_BATCH_ENTRIES, MAX_BATCH_GET_KEYS, normalizeContentType } from '@rosetta/core';
-import {
-  KeysSchema,
-  KeyValuesSchema,
-  type Record as RecordMessage,
-  type ScanChunk,
-  type VersionNode,
-} from '@rosetta/proto';
+import { KeysSchema, KeyValuesSchema, type Record as RecordMessage, type ScanChunk } from '@rosetta/proto';
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import type { ScanRequestSchema } from '@rosetta/proto';
 import { STREAM_TIMEOUT_MS } from '../../clients/record-api';
@@ -27,12 +21,18 @@ interface Target {
   readonly request: DvidRequest;
   readonly path: InstancePath;
   readonly method: string;
-  readonly node: VersionNode;
+  /** The node's full UUID. */
+  readonly uuid: string;
+  /** Whether the node is committed; undefined when the request did not need to know. */
+  readonly locked: boolean | undefined;
   readonly root: string;
   readonly ref: CollectionRef;
 }
 
 const WRITES: ReadonlySet<string> = new Set(['POST', 'PUT', 'DELETE']);
+
+/** Keywords that only read and write records: the record service checks the node's lock itself. */
+const RECORD_KEYWORDS: ReadonlySet<string> = new Set(['key', 'keys', 'keyrange', 'keyrangevalues', 'keyvalues']);
 
 /** Bytes of values sent in one BatchPut of a `POST /keyvalues`. */
 const BATCH_BYTES = 16 * 1024 * 1024;
@@ -46,11 +46,9 @@ function inDvidTerms(target: Target, error: unknown): unknown {
 }
 
 const lockedError = (target: Target, cause?: unknown) =>
-  new DvidError(
-    400,
-    `Cannot do ${target.method} on endpoint "${target.path.keyword}" of locked node ${target.node.uuid}`,
-    { cause },
-  );
+  new DvidError(400, `Cannot do ${target.method} on endpoint "${target.path.keyword}" of locked node ${target.uuid}`, {
+    cause,
+  });
 
 async function dvidTerms<T>(target: Target, work: () => Promise<T>): Promise<T> {
   try {
@@ -62,14 +60,24 @@ async function dvidTerms<T>(target: Target, work: () => Promise<T>): Promise<T> 
 
 /** `/api/node/<uuid>/<name>/<keyword>/…`. */
 export async function instanceRoute(request: DvidRequest, path: InstancePath, method: string): Promise<void> {
-  const { node, root } = await resolveNode(request, path.uuid);
+  const { space } = request;
+  let uuid = path.uuid;
+  let root = RECORD_KEYWORDS.has(path.keyword) ? request.knownNodes.rootOf(space, uuid) : undefined;
+  let locked: boolean | undefined;
+  if (root === undefined) {
+    const resolved = await resolveNode(request, path.uuid);
+    ({ uuid, locked } = resolved.node);
+    root = resolved.root;
+    request.knownNodes.remember(space, path.uuid, uuid, root);
+  }
   const target: Target = {
     request,
     path,
     method,
-    node,
+    uuid,
+    locked,
     root,
-    ref: { space: request.space, collection: instanceCollection(path.dataName, root), version: node.uuid },
+    ref: { space, collection: instanceCollection(path.dataName, root), version: uuid },
   };
   await dvidTerms(target, () => dispatch(target));
 }
@@ -98,7 +106,7 @@ async function dispatch(target: Target): Promise<void> {
   // The rest read or change the instance itself: it must exist, and a versioned one is frozen
   // at a committed node.
   const collection = await getCollection(target);
-  if (collection.versioned && target.node.locked && WRITES.has(method)) throw lockedError(target);
+  if (collection.versioned && target.locked === true && WRITES.has(method)) throw lockedError(target);
   switch (path.keyword) {
     case 'help':
       return sendText(request.res, KEYVALUE_HELP);

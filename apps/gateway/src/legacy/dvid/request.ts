@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Caller } from '../../auth/callers';
 import type { DvidOptions } from '../config';
 import type { DialectContext } from '../dialect';
+import type { KnownNodes } from './known-nodes';
 
 /** What every DVID handler is given. */
 export interface DvidRequest {
@@ -13,6 +14,8 @@ export interface DvidRequest {
   readonly caller: Caller;
   /** The call options that carry the caller's grant. */
   readonly call: { readonly headers: Readonly<Record<string, string>> };
+  /** Node UUIDs resolved before (shared by the dialect's requests). */
+  readonly knownNodes: KnownNodes;
   /** The space whose repos this request sees. */
   readonly space: string;
   /** The request body, read once on first use. */

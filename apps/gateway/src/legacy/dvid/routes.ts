@@ -12,6 +12,7 @@ import { pathOf, queryOf, serve, type Dialect, type DialectContext, type Dialect
 import { DvidError, plainError, renderDvidError, TEXT_CONTENT_TYPE } from './errors';
 import { GENERAL_HELP_HTML, KEYVALUE_HELP } from './help';
 import { instanceRoute } from './keyvalue';
+import { KnownNodes } from './known-nodes';
 import { parseDvidPath, type DvidPath, type ServerRoute } from './paths';
 import { nodeRoute, repoRoute, reposRoute } from './repos';
 import { sendJson, sendText, type DvidRequest } from './request';
@@ -118,7 +119,7 @@ async function route(
   req: IncomingMessage,
   res: ServerResponse,
   path: DvidPath,
-  server: { startedAt: Date; active: number },
+  server: { startedAt: Date; active: number; knownNodes: KnownNodes },
 ): Promise<void> {
   const method = req.method ?? 'GET';
   switch (path.kind) {
@@ -148,6 +149,7 @@ async function route(
     caller,
     call: { headers: caller.headers },
     space: options.space ?? caller.principal?.personalSpace ?? '',
+    knownNodes: server.knownNodes,
     body: () => (body ??= readBody(req, options.maxBodyBytes)),
   };
   switch (path.kind) {
@@ -170,7 +172,7 @@ async function route(
  * keyvalue instance a collection in it named `<name>@<repo root UUID>`. See docs/dialects.md.
  */
 export function dvidDialect(context: DialectContext, options: DvidOptions): Dialect {
-  const server = { startedAt: new Date(), active: 0 };
+  const server = { startedAt: new Date(), active: 0, knownNodes: new KnownNodes() };
   return {
     name: 'dvid',
     routes: ROUTES,
