@@ -1,6 +1,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import { create, toBinary } from '@bufbuild/protobuf';
 import { Redis } from 'ioredis';
+import { KeyValuesSchema } from '../../packages/proto/src';
 import { createTestDatabase, redisPrefix, type TestDatabase } from '../support/database';
 import { authFetch, REDIS_URL, TEST_ADMIN_TOKEN, TEST_INTERNAL_SECRET } from '../support/env';
 import { expectEventually } from '../support/expect-eventually';
@@ -236,6 +238,56 @@ it('serves an OpenFn workflow across the processes: a project by its id, upserts
   expect(keys).toEqual(items.map((item) => item.key));
   const head = await call(`${base}/collections/breeds?key=breed-1*`, { method: 'HEAD' });
   expect(head.headers.get('x-item-count')).toBe('611');
+});
+
+it('serves DVID clients across the processes: versioned keyvalue data, and its mutations on the event bus', async () => {
+  const watcher = new Redis(REDIS_URL);
+  const mutations: Array<{ op: string; key?: string; version: string; collection: string }> = [];
+  watcher.on('pmessage', (_pattern: string, _channel: string, message: string) => {
+    mutations.push(JSON.parse(message) as { op: string; key?: string; version: string; collection: string });
+  });
+  await watcher.psubscribe(`${prefix}events:*`);
+  try {
+    const post = (path: string, body: string | Uint8Array) => call(`${base}${path}`, { method: 'POST', body });
+    const root = ((await (await post('/api/repos', '{"alias":"e2e"}')).json()) as { root: string }).root;
+    const created = await post(`/api/repo/${root}/instance`, '{"typename":"keyvalue","dataname":"kv"}');
+    expect(created.status).toBe(200);
+    const batch = toBinary(
+      KeyValuesSchema,
+      create(KeyValuesSchema, { kvs: ['a', 'b', 'c'].map((key) => ({ key, value: Buffer.from(`${key}@root`) })) }),
+    );
+    expect((await post(`/api/node/${root}/kv/keyvalues`, batch)).status).toBe(200);
+    expect((await post(`/api/node/${root}/commit`, '{"note":"seeded"}')).status).toBe(200);
+    const child = ((await (await post(`/api/node/${root}/newversion`, '{}')).json()) as { child: string }).child;
+    expect((await post(`/api/node/${child}/kv/key/a`, 'a@child')).status).toBe(200);
+    expect((await call(`${base}/api/node/${child}/kv/key/b`, { method: 'DELETE' })).status).toBe(200);
+    const read = async (uuid: string, key: string) => {
+      const reply = await call(`${base}/api/node/${uuid}/kv/key/${key}`);
+      return reply.status === 200 ? await reply.text() : reply.status;
+    };
+    expect([await read(child, 'a'), await read(child, 'b'), await read(child, 'c')]).toEqual([
+      'a@child',
+      404,
+      'c@root',
+    ]);
+    expect([await read(root, 'a'), await read(root, 'b')]).toEqual(['a@root', 'b@root']);
+    await expectEventually(() =>
+      expect(
+        mutations
+          .filter((m) => m.collection === `kv@${root}`)
+          .map((m) => [m.op, m.key ?? '', m.version === root ? 'root' : m.version === child ? 'child' : m.version]),
+      ).toEqual([
+        ['collection.created', '', 'root'],
+        ['put', 'a', 'root'],
+        ['put', 'b', 'root'],
+        ['put', 'c', 'root'],
+        ['put', 'a', 'child'],
+        ['delete', 'b', 'child'],
+      ]),
+    );
+  } finally {
+    watcher.disconnect();
+  }
 });
 
 it('shuts every process down gracefully on SIGTERM', async () => {
