@@ -79,3 +79,21 @@ it('retries a stream refused before its first message, and streams the rest', as
   expect(keys).toEqual(['a', 'b']);
   expect(grants).toEqual(['stale', 'renewed']);
 });
+
+it('cancels the call when the consumer of a stream stops after its first message', async () => {
+  let closed = false;
+  const { api } = fakeApi(() =>
+    (async function* () {
+      try {
+        yield* chunks('a', 'b', 'c');
+      } finally {
+        closed = true;
+      }
+    })(),
+  );
+  for await (const chunk of withFreshGrants(api, grantsOf({}, {})).records.scan({}, headers('g'))) {
+    expect(chunk.records[0]?.key).toBe('a');
+    break;
+  }
+  expect(closed).toBe(true);
+});

@@ -79,9 +79,14 @@ function wrap<S extends DescService>(service: S, client: Client<S>, grants: Gran
                 ]();
                 head = await rest.next();
               }
-              if (head.done === true) return;
-              yield head.value;
-              yield* { [Symbol.asyncIterator]: () => rest };
+              // A consumer that stops early must cancel the call, whichever message it stopped at.
+              try {
+                if (head.done === true) return;
+                yield head.value;
+                yield* { [Symbol.asyncIterator]: () => rest };
+              } finally {
+                await rest.return?.();
+              }
             })()
         : (request, options) => {
             const next = refreshed(options, grants);
