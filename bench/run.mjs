@@ -868,7 +868,6 @@ async function runDvidVersionGet(ctx, round) {
     records,
     connections: settings.connections,
     threads: settings.threads,
-    scriptDir: meta.logDir,
   };
   const measure = async (uuid) => {
     if (settings.warmup > 0) await runRandomGets(loadgen, { ...common, uuid, duration: settings.warmup });

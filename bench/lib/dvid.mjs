@@ -1,13 +1,11 @@
 // The DVID keyvalue workloads: protobuf batch ingest through POST /keyvalues, GETs of single keys
 // at the root of a repo and at the leaf of a chain of versions, and one streamed keyrangevalues
 // over a whole instance at that leaf.
-import { readFileSync, writeFileSync } from 'node:fs';
-import { request } from 'node:http';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { AUTH_HEADERS, BENCH_DIR, VALUE_BYTES } from './config.mjs';
+import { AUTH_HEADERS, VALUE_BYTES } from './config.mjs';
 import { httpRequest, jsonRequest } from './http.mjs';
-import { runCommand } from './procs.mjs';
+import { runLoad } from './loadgen.mjs';
+import { streamCounted } from './stream.mjs';
 import { valueOf } from './value.mjs';
 
 /** Records per POST /keyvalues, and POSTs in flight. */
@@ -22,34 +20,6 @@ export const DVID_OVERWRITES = 300;
 export const DVID_STRIDE = 10;
 /** The keyvalue instance of both repos. */
 export const DVID_INSTANCE = 'kv';
-
-const REPORT_LUA = readFileSync(join(BENCH_DIR, 'lua', 'report.lua'), 'utf8');
-/** Per-request timeout of wrk, as for the other HTTP workloads. */
-const TIMEOUT_S = 30;
-
-/**
- * GET of a random key among `args[2]` keys (`k0000000` …) under the path `args[1]`. Each thread
- * seeds its generator with its number, so a run at the root and one at the leaf read the same
- * sequence of keys.
- */
-const RANDOM_GET_LUA = `-- GET of a random key k%07d below args[1], among args[2] keys.
-local next_thread = 0
-
-function setup(thread)
-  thread:set("thread_id", next_thread)
-  next_thread = next_thread + 1
-end
-
-function init(args)
-  base = args[1]
-  count = tonumber(args[2])
-  math.randomseed(7919 + thread_id)
-end
-
-function request()
-  return wrk.format("GET", base .. string.format("k%07d", math.random(0, count - 1)))
-end
-`;
 
 /** Key `i` of an instance: fixed width, so that byte order is numeric order. */
 export const keyOf = (i, prefix = '') => `${prefix}k${String(i).padStart(7, '0')}`;
@@ -247,56 +217,26 @@ export async function seedVersions(base, { records, versions }, onProgress) {
   return { root, leaf: node, records, versions, overwrites, seed: seeded, chainSeconds, retried: retries.used };
 }
 
-function parseWrk(stdout) {
-  const line = stdout.split('\n').find((l) => l.startsWith('BENCH_JSON '));
-  if (line === undefined) throw new Error(`wrk printed no summary:\n${stdout}`);
-  const r = JSON.parse(line.slice('BENCH_JSON '.length));
-  const seconds = r.durationUs / 1e6;
-  return {
-    requests: r.requests,
-    rps: r.requests / seconds,
-    mbps: r.bytes / seconds / 1e6,
-    p50Ms: r.p50Us / 1000,
-    p90Ms: r.p90Us / 1000,
-    p99Ms: r.p99Us / 1000,
-    maxMs: r.maxUs / 1000,
-    non2xx: r.non2xx,
-    socketErrors: r.connectErrors + r.readErrors + r.writeErrors,
-    timeouts: r.timeouts,
-  };
-}
-
 /**
- * wrk GETs of random keys among `records` at node `uuid` (bench/lua/report.lua appended, as for
- * every wrk workload). Needs wrk: autocannon has no per-request scripting here.
+ * wrk GETs of random keys among `records` at node `uuid` (bench/lua/dvid-get.lua: each thread
+ * seeds its generator with its number, so runs at the root and at the leaf read the same keys).
  */
-export async function runRandomGets(
-  loadgen,
-  { base, uuid, records, duration, connections, threads, scriptDir },
-  { onStart } = {},
-) {
-  if (loadgen.kind !== 'wrk') throw new Error('the DVID GET workload needs wrk (apt-get install wrk)');
-  const script = join(scriptDir, 'wrk-dvid-get.lua');
-  writeFileSync(script, `${RANDOM_GET_LUA}\n${REPORT_LUA}`);
+export function runRandomGets(loadgen, { base, uuid, records, duration, connections, threads }, { onStart } = {}) {
   const path = `/api/node/${uuid}/${DVID_INSTANCE}/key/`;
-  const args = [
-    `-t${threads}`,
-    `-c${connections}`,
-    `-d${duration}s`,
-    '--latency',
-    '--timeout',
-    `${TIMEOUT_S}s`,
-    ...Object.entries(AUTH_HEADERS).flatMap(([name, value]) => ['-H', `${name}: ${value}`]),
-    '-s',
-    script,
-    `${base}${path}${keyOf(0)}`,
-    '--',
-    path,
-    String(records),
-  ];
-  const { code, stdout, stderr } = await runCommand('wrk', loadgen.path, args, { onStart });
-  if (code !== 0) throw new Error(`wrk exited with ${code}: ${stderr || stdout}`);
-  return { ...parseWrk(stdout), command: `wrk ${args.map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' ')}` };
+  return runLoad(
+    loadgen,
+    {
+      url: `${base}${path}${keyOf(0)}`,
+      method: 'GET',
+      headers: AUTH_HEADERS,
+      script: 'dvid-get',
+      scriptArgs: [path, String(records)],
+      duration,
+      connections,
+      threads,
+    },
+    { onStart },
+  );
 }
 
 /**
@@ -305,31 +245,18 @@ export async function runRandomGets(
  * bytes, headersMs, ttfbMs, totalMs, rates, and whether the body ended on an entry boundary.
  */
 export function streamKeyValues(url, { timeoutMs = 900_000 } = {}) {
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    let headersMs;
-    let ttfbMs;
-    let bytes = 0;
-    let records = 0;
-    let malformed = false;
-    /** Bytes of the current entry still to skip; the varint of its length while it is being read. */
-    let skip = 0;
-    let inHeader = false;
-    let length = 0;
-    let shift = 0;
-    const req = request(url, { agent: false, headers: AUTH_HEADERS }, (res) => {
-      headersMs = performance.now() - t0;
-      if (res.statusCode !== 200) {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () =>
-          reject(new Error(`${url} answered ${res.statusCode}: ${Buffer.concat(chunks).toString('utf8', 0, 300)}`)),
-        );
-        return;
-      }
-      res.on('data', (chunk) => {
-        ttfbMs ??= performance.now() - t0;
-        bytes += chunk.length;
+  let records = 0;
+  let malformed = false;
+  /** Bytes of the current entry still to skip; the varint of its length while it is being read. */
+  let skip = 0;
+  let inHeader = false;
+  let length = 0;
+  let shift = 0;
+  return streamCounted(
+    url,
+    { timeoutMs },
+    {
+      add(chunk) {
         let i = 0;
         while (i < chunk.length && !malformed) {
           if (skip > 0) {
@@ -352,24 +279,8 @@ export function streamKeyValues(url, { timeoutMs = 900_000 } = {}) {
             }
           }
         }
-      });
-      res.on('end', () => {
-        const totalMs = performance.now() - t0;
-        resolve({
-          records,
-          bytes,
-          complete: !malformed && !inHeader && skip === 0,
-          headersMs,
-          ttfbMs,
-          totalMs,
-          recordsPerSecond: records / (totalMs / 1000),
-          mbPerSecond: bytes / 1e6 / (totalMs / 1000),
-        });
-      });
-      res.on('error', reject);
-    });
-    req.setTimeout(timeoutMs, () => req.destroy(new Error(`${url}: no progress in ${timeoutMs} ms`)));
-    req.on('error', reject);
-    req.end();
-  });
+      },
+      finish: () => ({ records, complete: !malformed && !inHeader && skip === 0 }),
+    },
+  );
 }

@@ -7,10 +7,14 @@ import { BENCH_DIR, ROOT } from './config.mjs';
 import { runCommand, which } from './procs.mjs';
 
 const REPORT_LUA = readFileSync(join(BENCH_DIR, 'lua', 'report.lua'), 'utf8');
-/** wrk scripts that write: a new key per request, or a Prosody store per request. */
-const WRITE_SCRIPTS = {
+/**
+ * wrk scripts: a new key per request, a Prosody store per request, a random DVID key per
+ * request. Each takes its arguments after `--`.
+ */
+const SCRIPTS = {
   put: readFileSync(join(BENCH_DIR, 'lua', 'put.lua'), 'utf8'),
   'prosody-put': readFileSync(join(BENCH_DIR, 'lua', 'prosody-put.lua'), 'utf8'),
+  'dvid-get': readFileSync(join(BENCH_DIR, 'lua', 'dvid-get.lua'), 'utf8'),
 };
 /** Per-request timeout: a 1000-record list under 64 connections can take a while. */
 const TIMEOUT_S = 30;
@@ -68,15 +72,17 @@ function parseWrk(stdout) {
 }
 
 /**
- * One load run. `spec` = { url, method: 'GET' | 'PUT', headers?, putBase?, valueBytes?, script?, duration, connections, threads }.
- * For PUT, every request writes a new key under `putBase` (a path); `script: 'prosody-put'`
- * writes Prosody stores named `<putBase><letters>` instead (wrk only).
+ * One load run. `spec` = { url, method: 'GET' | 'PUT', headers?, putBase?, valueBytes?, script?,
+ * scriptArgs?, duration, connections, threads }. For PUT, every request writes a new key under
+ * `putBase` (a path); `script: 'prosody-put'` writes Prosody stores named `<putBase><letters>`
+ * instead, and `script: 'dvid-get'` GETs random keys (`scriptArgs`: the path, the key count);
+ * named scripts need wrk.
  */
 export async function runLoad(loadgen, spec, { onStart } = {}) {
   const writes = spec.script ?? (spec.method === 'PUT' ? 'put' : undefined);
   if (loadgen.kind === 'wrk') {
     const script = join(scriptDir, `wrk-${writes ?? 'get'}.lua`);
-    writeFileSync(script, `${writes === undefined ? '' : WRITE_SCRIPTS[writes]}\n${REPORT_LUA}`);
+    writeFileSync(script, `${writes === undefined ? '' : SCRIPTS[writes]}\n${REPORT_LUA}`);
     const args = [
       `-t${spec.threads}`,
       `-c${spec.connections}`,
@@ -89,7 +95,9 @@ export async function runLoad(loadgen, spec, { onStart } = {}) {
       script,
       spec.url,
     ];
-    if (writes !== undefined) args.push('--', spec.putBase, String(spec.valueBytes ?? 1024));
+    if (writes !== undefined) {
+      args.push('--', ...(spec.scriptArgs ?? [spec.putBase, String(spec.valueBytes ?? 1024)]));
+    }
     const { code, stdout, stderr } = await runCommand('wrk', loadgen.path, args, { onStart });
     if (code !== 0) throw new Error(`wrk exited with ${code}: ${stderr || stdout}`);
     return {
@@ -98,7 +106,7 @@ export async function runLoad(loadgen, spec, { onStart } = {}) {
       command: `wrk ${args.map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' ')}`,
     };
   }
-  if (writes === 'prosody-put') throw new Error('the Prosody PUT workload needs wrk (apt-get install wrk)');
+  if (spec.script !== undefined) throw new Error(`the ${spec.script} workload needs wrk (apt-get install wrk)`);
   const options = {
     dir: loadgen.dir,
     url: spec.url,
