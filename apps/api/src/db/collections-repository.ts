@@ -26,7 +26,8 @@ export interface CollectionRow {
 export const collectionColumns = (c: string, space: string, n: string) =>
   `${c}.id, ${space} AS space, ${c}.name, ${c}.root_node_id, ${n}.uuid AS root_version, ${c}.versioned,
    ${c}.dag_id, ${c}.uuid, ${c}.properties,
-   COALESCE((SELECT o.uuid FROM version_nodes o WHERE o.id = ${c}.origin_node_id), ${n}.uuid) AS origin_version,
+   CASE WHEN ${c}.origin_node_id IS NULL THEN ${n}.uuid
+     ELSE (SELECT o.uuid FROM version_nodes o WHERE o.id = ${c}.origin_node_id) END AS origin_version,
    ${c}.max_value_bytes, ${c}.tags, ${us(`${c}.created`)} AS created, ${us(`${c}.updated`)} AS updated, ${c}.revision`;
 
 export const toCollection = (row: CollectionRow): Collection => ({

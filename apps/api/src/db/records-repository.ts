@@ -46,7 +46,7 @@ export const toMeta = (row: MetaRow): RecordMeta => ({
   size: row.size,
 });
 
-export const toRecord = (row: RecordRow): StoredRecord => ({
+const toRecord = (row: RecordRow): StoredRecord => ({
   key: row.key,
   value: row.value ?? new Uint8Array(0),
   contentType: row.content_type,
@@ -59,7 +59,7 @@ export const toRecord = (row: RecordRow): StoredRecord => ({
 export const toScanned = (row: RecordRow): ScannedRecord => ({ ...toMeta(row), value: row.value ?? undefined });
 
 /** The value carried by a change event: small values travel with it, larger ones are read by key. */
-export const eventValue = (value: Uint8Array) => (value.byteLength <= MAX_EVENT_VALUE_BYTES ? value : null);
+const eventValue = (value: Uint8Array) => (value.byteLength <= MAX_EVENT_VALUE_BYTES ? value : null);
 
 // The put's change event. $1 collection id, $2 node id, $6 space, $7 collection name, $8 version
 // uuid, $9 event value (or NULL), $10 value size.
@@ -135,7 +135,7 @@ SELECT key, content_type, created, updated, revision, created_revision, size FRO
 
 // A delete leaves its row as a tombstone (value emptied), so that a write racing it finds the
 // row, waits for it, and takes a later revision (see UPSERT).
-export const TOMBSTONE = `tombstone = true, value = ''::bytea, updated = now(), revision = nextval('revision_seq')`;
+const TOMBSTONE = `tombstone = true, value = ''::bytea, updated = now(), revision = nextval('revision_seq')`;
 
 const deleteSql = (withRevision: boolean) => ({
   name: withRevision ? 'records.delete-if-revision' : 'records.delete',

@@ -28,13 +28,21 @@ import { Params, filterConditions, queryInIndexOrder } from './sql-fragments';
 import type { SqlClient, SqlExecutor } from './sql';
 
 /**
- * One row per key as seen from a version: the entry of the nearest node of `path` (tombstones
- * included). Each key is one descent of the primary key and a walk over its versions
- * (`node_id + 0` keeps the planner off the (collection, node) index; see resolvedView).
+ * What a version sees, as a FROM item: for each key of the records matching `where` (over
+ * `r`), the entry of the nearest node of the path `$2` (tombstones included). Node ids grow
+ * from parent to child, so an entry counts when no node of the path with a larger id has one
+ * for its key: an anti-join that keeps the primary key's order, so ranges stream without
+ * sorting. `node_id + 0` keeps the planner on the primary key (key, node) and off the
+ * (collection, node) index, which, misjudged before a bulk load is analyzed, reads a whole
+ * node's entries for every row.
  */
-const RESOLVED = `(SELECT DISTINCT ON (key) * FROM records
-  WHERE collection_id = $1 AND key = ANY($3::text[]) AND node_id + 0 = ANY($2::int8[])
-  ORDER BY key, node_id DESC) AS resolved`;
+const nearest = (where: readonly string[]) =>
+  `(SELECT * FROM records r WHERE ${where.join(' AND ')} AND r.node_id + 0 = ANY($2::int8[]) AND NOT EXISTS (
+    SELECT 1 FROM records n
+    WHERE n.collection_id = $1 AND n.key = r.key AND n.node_id > r.node_id AND n.node_id + 0 = ANY($2::int8[])
+  )) AS resolved`;
+
+const GET_MANY_FROM = nearest(['r.collection_id = $1', 'r.key = ANY($3::text[])']);
 
 // Tombstones at the node for keys that a version still sees: the entry hides its ancestors'.
 const TOMBSTONES = `WITH input AS (
@@ -82,7 +90,7 @@ export class SqlVersionedRecordsRepository implements VersionedRecordsRepository
     const { rows } = await db.query<RecordRow>(
       {
         name: withValues ? 'versioned.get-many' : 'versioned.head-many',
-        text: `SELECT ${META}${withValues ? ', value' : ''} FROM ${RESOLVED} WHERE NOT tombstone`,
+        text: `SELECT ${META}${withValues ? ', value' : ''} FROM ${GET_MANY_FROM} WHERE NOT tombstone`,
       },
       [collection.id, at.path, keys],
     );
@@ -200,23 +208,15 @@ export class SqlVersionedRecordsRepository implements VersionedRecordsRepository
     collection: Collection,
     at: VersionPlace,
     filter: RecordFilter,
-    reverse: boolean,
-    after: string | undefined,
+    reverse = false,
+    after?: string,
   ): { params: Params; from: string; where: string[] } {
     const { keys, rest } = splitFilter(filter);
     const params = new Params(collection.id, at.path);
-    const inner = ['collection_id = $1', 'node_id = ANY($2::int8[])'];
+    const inner = ['r.collection_id = $1'];
     filterConditions(keys, params, inner);
     if (after !== undefined) inner.push(`key ${reverse ? '<' : '>'} ${params.add(after)}`);
-    // An entry counts when no nearer node of the path has one for its key: an anti-join that
-    // keeps the index's key order, so pages stream without sorting the collection. The probe
-    // must go through the primary key by (key, node): `node_id + 0` keeps the planner from
-    // taking the (collection, node) index instead, which, misjudged before a bulk load is
-    // analyzed, reads a whole node's entries for every row.
-    const from = `(SELECT * FROM records r WHERE ${inner.join(' AND ')} AND NOT EXISTS (
-        SELECT 1 FROM records n
-        WHERE n.collection_id = $1 AND n.key = r.key AND n.node_id > r.node_id AND n.node_id + 0 = ANY($2::int8[])
-      )) AS resolved`;
+    const from = nearest(inner);
     const where = ['NOT tombstone'];
     filterConditions(rest, params, where);
     return { params, from, where };
@@ -245,13 +245,7 @@ export class SqlVersionedRecordsRepository implements VersionedRecordsRepository
   }
 
   async count(collection: Collection, at: VersionPlace, filter: RecordFilter): Promise<number> {
-    const { params, from, where } = SqlVersionedRecordsRepository.resolvedView(
-      collection,
-      at,
-      filter,
-      false,
-      undefined,
-    );
+    const { params, from, where } = SqlVersionedRecordsRepository.resolvedView(collection, at, filter);
     const { rows } = await this.db.query<{ n: number }>(
       `SELECT count(*)::int8 AS n FROM ${from} WHERE ${where.join(' AND ')}`,
       params.values,
@@ -260,13 +254,7 @@ export class SqlVersionedRecordsRepository implements VersionedRecordsRepository
   }
 
   async deleteMatching(collection: Collection, at: VersionPlace, filter: RecordFilter, batchSize: number) {
-    const { params, from, where } = SqlVersionedRecordsRepository.resolvedView(
-      collection,
-      at,
-      filter,
-      false,
-      undefined,
-    );
+    const { params, from, where } = SqlVersionedRecordsRepository.resolvedView(collection, at, filter);
     const victims = await queryInIndexOrder<{ key: string; content_type: string }>(
       this.db,
       `SELECT key, content_type FROM ${from} WHERE ${where.join(' AND ')} ORDER BY key LIMIT ${params.add(batchSize + 1)}`,
@@ -301,6 +289,7 @@ export class SqlVersionedRecordsRepository implements VersionedRecordsRepository
     const shared = new Set(from.path.filter((id) => to.path.includes(id)));
     const apart = [...from.path, ...to.path].filter((id) => !shared.has(id));
     if (apart.length === 0) return { diffs: [], nextKey: '' };
+    // One key at a time, the nearest entry is simply the last one of the path.
     const side = (alias: string, path: string) => `LEFT JOIN LATERAL (
         SELECT ${META}, tombstone FROM records
         WHERE collection_id = $1 AND key = c.key AND node_id + 0 = ANY(${path}::int8[])

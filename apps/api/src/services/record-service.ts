@@ -134,6 +134,11 @@ export class RecordService {
     return { collection, at: place };
   }
 
+  /** Where a versioned collection is read and written by default: the leaf of its master branch. */
+  private async masterLeaf(collection: Collection): Promise<VersionPlace> {
+    return (await this.placeIn(collection, undefined)).at as VersionPlace;
+  }
+
   private async versionedGet(collection: Collection, at: VersionPlace, key: string): Promise<StoredRecord | undefined> {
     const [row] = await this.versioned.getMany(collection, at, [key], true);
     return row === undefined ? undefined : { ...row, value: row.value ?? new Uint8Array(0) };
@@ -150,8 +155,7 @@ export class RecordService {
     if (hit?.collection !== undefined) {
       const collection = hit.collection.value;
       if (collection === undefined) throw await this.resolver.notFound(address);
-      if (collection.versioned)
-        return this.versionedGet(collection, (await this.placeIn(collection, undefined)).at as VersionPlace, key);
+      if (collection.versioned) return this.versionedGet(collection, await this.masterLeaf(collection), key);
       const cached = hit.records[0];
       if (cached !== undefined) return cached.value;
       const started = this.clock.now();
@@ -164,8 +168,7 @@ export class RecordService {
     if (found === undefined) throw await this.resolver.notFound(address);
     this.resolver.populate(started, found.collection);
     if (found.collection.versioned) {
-      const { at } = await this.placeIn(found.collection, undefined);
-      return this.versionedGet(found.collection, at as VersionPlace, key);
+      return this.versionedGet(found.collection, await this.masterLeaf(found.collection), key);
     }
     if (found.record !== undefined) this.populate(started, found.collection, [found.record]);
     return found.record;
@@ -295,15 +298,13 @@ export class RecordService {
     if (hit?.collection === undefined) {
       collection = await this.resolver.resolve(address);
       if (collection.versioned) {
-        const { at } = await this.placeIn(collection, undefined);
-        return this.versionedBatchGet(collection, at as VersionPlace, keys, withValues);
+        return this.versionedBatchGet(collection, await this.masterLeaf(collection), keys, withValues);
       }
     } else {
       if (hit.collection.value === undefined) throw await this.resolver.notFound(address);
       collection = hit.collection.value;
       if (collection.versioned) {
-        const { at } = await this.placeIn(collection, undefined);
-        return this.versionedBatchGet(collection, at as VersionPlace, keys, withValues);
+        return this.versionedBatchGet(collection, await this.masterLeaf(collection), keys, withValues);
       }
       missing = unique.filter((key, i) => {
         const cached = hit.records[i];
