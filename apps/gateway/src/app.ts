@@ -1,4 +1,5 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import express, { type ErrorRequestHandler } from 'express';
 import type { Logger } from '@rosetta/platform';
 import { Callers } from './auth/callers';
@@ -8,6 +9,8 @@ import type { RecordApi } from './clients/record-api';
 import { RecordReader } from './clients/record-reader';
 import { RecordWriter } from './clients/record-writer';
 import { respondWithError } from './errors';
+import type { ChangeEvents } from './events/change-events';
+import { DEFAULT_GRAPHQL_OPTIONS, graphqlEndpoint, type GraphQLOptions } from './graphql/endpoint';
 import { applyCors } from './legacy/cors';
 import { legacyDialects, legacyOptions, type DialectRoute, type LegacyOptions } from './legacy';
 import { accessRoutes } from './v1/access';
@@ -27,6 +30,10 @@ export interface AppDeps {
   readonly trustedProxies?: readonly string[];
   /** Options of the legacy dialects; their defaults when unset. */
   readonly legacy?: LegacyOptions;
+  /** Limits of the GraphQL API; its defaults when unset. */
+  readonly graphql?: GraphQLOptions;
+  /** Live change events for GraphQL subscriptions; without them, subscribing answers UNAVAILABLE. */
+  readonly events?: ChangeEvents;
 }
 
 /** A route of a legacy dialect, for the test that walks them all. */
@@ -44,6 +51,10 @@ export interface LegacyRoute extends DialectRoute {
 export function createApp(deps: AppDeps): RequestListener & {
   readonly routes: RouteTable['routes'];
   readonly legacyRoutes: readonly LegacyRoute[];
+  /** Takes an HTTP upgrade (GraphQL over WebSocket); false when no route wants it. */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+  /** Ends what outlives requests: WebSockets, the GraphQL server. */
+  close(): Promise<void>;
 } {
   const { logger } = deps;
   const callers = new Callers(deps.api.auth, deps.trustedProxies);
@@ -76,6 +87,15 @@ export function createApp(deps: AppDeps): RequestListener & {
   collectionRoutes(table, api);
   versionRoutes(table, api);
   accessRoutes(table, api, callers);
+  const graphql = graphqlEndpoint({
+    api,
+    callers,
+    events: deps.events,
+    logger,
+    maxBodyBytes: deps.maxBodyBytes,
+    options: deps.graphql ?? DEFAULT_GRAPHQL_OPTIONS,
+  });
+  app.use(graphql.router);
   const document = JSON.stringify(openApiDocument(table));
   app.get('/v1/openapi.json', (_req, res) => {
     res.type('application/json').send(document);
@@ -97,5 +117,10 @@ export function createApp(deps: AppDeps): RequestListener & {
   const legacyRoutes = dialects.flatMap((d) =>
     d.routes.map((route) => ({ ...route, dialect: d.name, unauthenticatedStatus: d.unauthenticatedStatus })),
   );
-  return Object.assign(listener, { routes: table.routes, legacyRoutes });
+  return Object.assign(listener, {
+    routes: table.routes,
+    legacyRoutes,
+    upgrade: graphql.upgrade,
+    close: graphql.close,
+  });
 }

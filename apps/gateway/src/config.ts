@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { envLogLevel, envOptionalString, envPort, parseEnv } from '@rosetta/platform';
+import type { GraphQLOptions } from './graphql/endpoint';
 import { LegacyConfigSchema } from './legacy/config';
 
 export const GatewayConfigSchema = z
@@ -30,6 +31,21 @@ export const GatewayConfigSchema = z
         .map((item) => item.trim())
         .filter((item) => item !== ''),
     ),
+    /** Redis, for the change events that feed GraphQL subscriptions; unset: subscriptions are unavailable. */
+    REDIS_URL: envOptionalString(),
+    /** Prefix of every Redis key and channel (the worker's REDIS_PREFIX). */
+    REDIS_PREFIX: z.string().default('rosetta:'),
+    /** Deepest nesting of fields a GraphQL document may have. */
+    GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).max(100).default(12),
+    /** Highest estimated cost of a GraphQL operation (one per field, pages times their size). */
+    GRAPHQL_MAX_COMPLEXITY: z.coerce.number().int().min(10).default(25_000),
+    /** Largest page of a GraphQL connection (`first`). */
+    GRAPHQL_MAX_PAGE: z.coerce.number().int().min(1).max(10_000).default(1000),
+    /** Whether the schema can be introspected and GraphiQL is served on GET /graphql: true or false. */
+    GRAPHQL_INTROSPECTION: z
+      .enum(['true', 'false'])
+      .default('true')
+      .transform((v) => v === 'true'),
     /** Deadline for a graceful shutdown (ms). */
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   })
@@ -39,4 +55,14 @@ export type GatewayConfig = z.output<typeof GatewayConfigSchema>;
 
 export function loadConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
   return parseEnv(GatewayConfigSchema, env);
+}
+
+/** The GraphQL options of a configuration. */
+export function graphqlOptions(config: GatewayConfig): GraphQLOptions {
+  return {
+    maxDepth: config.GRAPHQL_MAX_DEPTH,
+    maxComplexity: config.GRAPHQL_MAX_COMPLEXITY,
+    maxPage: config.GRAPHQL_MAX_PAGE,
+    introspection: config.GRAPHQL_INTROSPECTION,
+  };
 }

@@ -1,5 +1,7 @@
 export { createApp, type AppDeps, type LegacyRoute } from './app';
 export { createHttpRecordApi, type RecordApi } from './clients/record-api';
-export { GatewayConfigSchema, loadConfig, type GatewayConfig } from './config';
+export { GatewayConfigSchema, graphqlOptions, loadConfig, type GatewayConfig } from './config';
+export { busChangeEvents, type ChangeEvents } from './events/change-events';
+export { connectChangeEvents } from './events/redis-change-events';
 export { startHttpServer, type HttpServer } from './server';
 export { legacyOptions, type LegacyOptions } from './legacy';

@@ -2,7 +2,8 @@ import { createLogger, ShutdownManager } from '@rosetta/platform';
 import { createApp } from './app';
 import { legacyOptions } from './legacy';
 import { createHttpRecordApi } from './clients/record-api';
-import { loadConfig } from './config';
+import { graphqlOptions, loadConfig } from './config';
+import { connectChangeEvents, type RedisChangeEvents } from './events/redis-change-events';
 import { startHttpServer } from './server';
 
 async function main(): Promise<void> {
@@ -16,12 +17,20 @@ async function main(): Promise<void> {
     maxMessageBytes: config.MAX_BODY_BYTES * 2,
   });
   shutdown.add('record service client', () => api.close());
+  let events: RedisChangeEvents | undefined;
+  if (config.REDIS_URL !== undefined) {
+    events = connectChangeEvents(config.REDIS_URL, config.REDIS_PREFIX, logger);
+    const subscriber = events;
+    shutdown.add('event bus subscriber', () => subscriber.close());
+  }
   const app = createApp({
     api,
     logger,
     maxBodyBytes: config.MAX_BODY_BYTES,
     legacy: legacyOptions(config),
     trustedProxies: config.TRUST_PROXY ?? [],
+    graphql: graphqlOptions(config),
+    ...(events === undefined ? {} : { events }),
   });
   const http = await startHttpServer(app, config.HOST, config.PORT);
   shutdown.add('http server', () => http.close());

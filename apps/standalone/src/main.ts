@@ -1,9 +1,13 @@
 import { createApiRuntime, firstStartBanner, loadConfig as loadApiConfig } from '@rosetta/api';
 import {
+  busChangeEvents,
+  connectChangeEvents,
   createApp,
+  graphqlOptions,
   legacyOptions,
   loadConfig as loadGatewayConfig,
   startHttpServer,
+  type ChangeEvents,
   type RecordApi,
 } from '@rosetta/gateway';
 import { createLogger, ShutdownManager } from '@rosetta/platform';
@@ -56,10 +60,12 @@ async function main(): Promise<void> {
   const feed = withHeaders(ChangeFeedService, api.changes, () => grant.headers());
 
   const workerLogger = logger.child({ component: 'worker' });
+  let events: ChangeEvents;
   if (workerConfig.REDIS_URL === undefined) {
-    const bus = new InProcessEventBus((error, event) =>
-      workerLogger.warn({ err: error, revision: event.revision }, 'event listener failed'),
-    );
+    const onListenerError = (error: unknown, event: { revision: bigint }) =>
+      workerLogger.warn({ err: error, revision: String(event.revision) }, 'event listener failed');
+    const bus = new InProcessEventBus(onListenerError);
+    events = busChangeEvents((listener) => bus.subscribe(listener), onListenerError);
     const relay = createEmbeddedRelay({
       feed,
       publisher: bus,
@@ -72,6 +78,9 @@ async function main(): Promise<void> {
   } else {
     const worker = await createWorkerRuntime(workerConfig, workerLogger, feed);
     shutdown.add('worker', () => worker.close());
+    const subscriber = connectChangeEvents(workerConfig.REDIS_URL, workerConfig.REDIS_PREFIX, logger);
+    shutdown.add('event bus subscriber', () => subscriber.close());
+    events = subscriber;
   }
 
   const app = createApp({
@@ -80,6 +89,8 @@ async function main(): Promise<void> {
     maxBodyBytes: gatewayConfig.MAX_BODY_BYTES,
     legacy: legacyOptions(gatewayConfig),
     trustedProxies: gatewayConfig.TRUST_PROXY ?? [],
+    graphql: graphqlOptions(gatewayConfig),
+    events,
   });
   const http = await startHttpServer(app, gatewayConfig.HOST, gatewayConfig.PORT);
   shutdown.add('http server', () => http.close());

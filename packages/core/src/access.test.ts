@@ -1,4 +1,4 @@
-import { authorize, authorizeFilter, authorizeKeys, type Principal, type Scope } from './access';
+import { authorize, authorizeFilter, authorizeKeys, readableKeys, type Principal, type Scope } from './access';
 import type { DomainError } from './errors';
 
 const principal = (overrides: Partial<Principal> = {}): Principal => ({
@@ -75,5 +75,28 @@ describe('key prefixes of scopes', () => {
     expect(codeOf(() => authorizeFilter([scope({ keyPrefix: 'a/' }), scope({ keyPrefix: 'b/' })], {}))).toBe(
       'PERMISSION_DENIED',
     );
+  });
+});
+
+describe('readableKeys', () => {
+  it('lets an unscoped principal read every key', () => {
+    expect(readableKeys(principal(), 's', 'c')('anything')).toBe(true);
+  });
+
+  it('limits a scoped principal to the prefixes of the scopes that name the collection', () => {
+    const scoped = principal({
+      scopes: [
+        scope({ collection: 'c', keyPrefix: 'pub/' }),
+        scope({ collection: 'c', keyPrefix: 'shared/' }),
+        scope({ collection: 'other', keyPrefix: '' }),
+      ],
+    });
+    const readable = readableKeys(scoped, 's', 'c');
+    expect(['pub/a', 'shared/b', 'priv/c', ''].map(readable)).toEqual([true, true, false, false]);
+  });
+
+  it('opens every key when a matching scope has no prefix, and none when no scope matches', () => {
+    expect(readableKeys(principal({ scopes: [scope({ keyPrefix: '' })] }), 's', 'c')('x')).toBe(true);
+    expect(readableKeys(principal({ scopes: [scope({ space: 'elsewhere' })] }), 's', 'c')('x')).toBe(false);
   });
 });

@@ -135,6 +135,23 @@ export function authorizeKeys(scopes: readonly Scope[], keys: Iterable<string>):
 }
 
 /**
+ * Which keys of a collection the principal's scopes let it read (every key when unrestricted):
+ * for readers that see keys without asking for them, such as live change events.
+ */
+export function readableKeys(
+  principal: Pick<Principal, 'scopes'>,
+  space: string,
+  collection: string,
+): (key: string) => boolean {
+  if (principal.scopes.length === 0) return () => true;
+  const scopes = principal.scopes.filter(
+    (scope) => scope.space === space && (scope.collection === '' || scope.collection === collection),
+  );
+  if (unrestricted(scopes) && scopes.length > 0) return () => true;
+  return (key) => scopes.some((scope) => key.startsWith(scope.keyPrefix));
+}
+
+/**
  * Narrows a listing's filter to what the scopes allow: a prefix inside a scope's prefix is
  * kept, a broader (or absent) one is narrowed to the scope's prefix, a disjoint one refused.
  */

@@ -132,3 +132,14 @@ export function validateLimit(limit: number | undefined): void {
     throw invalid('INVALID_ARGUMENT', 'limit must be a non-negative integer');
   }
 }
+
+/** The cursor of a listing by name (collections) that resumes after `name`. */
+export function encodeNameCursor(name: string): string {
+  return Buffer.from(name).toString('base64url');
+}
+
+export function decodeNameCursor(cursor: string): string {
+  const name = /^[A-Za-z0-9_-]+$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
+  if (name === '' || !name.isWellFormed()) throw invalid('INVALID_CURSOR', 'cursor is not valid for this listing');
+  return name;
+}

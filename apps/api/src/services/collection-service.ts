@@ -1,4 +1,6 @@
 import {
+  decodeNameCursor,
+  encodeNameCursor,
   invalid,
   resolveSettings,
   validateMaxValueBytes,
@@ -110,7 +112,7 @@ export class CollectionService {
     }
     const collections = page.slice(0, size);
     const last = collections[collections.length - 1];
-    const nextCursor = page.length > size && last !== undefined ? Buffer.from(last.name).toString('base64url') : '';
+    const nextCursor = page.length > size && last !== undefined ? encodeNameCursor(last.name) : '';
     return { collections, nextCursor };
   }
 
@@ -139,10 +141,4 @@ export class CollectionService {
     if (revision === undefined) throw await this.resolver.notFound(address);
     await this.cache.storeCollection(address.space, address.name, { revision, value: undefined }, 'write');
   }
-}
-
-function decodeNameCursor(cursor: string): string {
-  const name = /^[A-Za-z0-9_-]+$/.test(cursor) ? Buffer.from(cursor, 'base64url').toString('utf8') : '';
-  if (name === '' || !name.isWellFormed()) throw invalid('INVALID_CURSOR', 'cursor is not valid for this listing');
-  return name;
 }

@@ -56,7 +56,7 @@ export function exactBearerToken(authorization: string | undefined): string | un
  * `Authorization: Basic <user[@host]:password>`, or `X-Session-Token: <64 hex digits>`.
  * Undefined when there is none; a malformed one is refused.
  */
-export function v1Credential(req: IncomingMessage): FoundCredential | undefined {
+export function v1Credential(req: Pick<IncomingMessage, 'headers'>): FoundCredential | undefined {
   const authorization = req.headers.authorization;
   if (authorization !== undefined) {
     if (/^bearer /i.test(authorization)) {
@@ -76,7 +76,7 @@ export function v1Credential(req: IncomingMessage): FoundCredential | undefined 
 }
 
 /** The session in X-Session-Token, lower-cased; undefined when there is none, refused when malformed. */
-export function sessionToken(req: IncomingMessage): string | undefined {
+export function sessionToken(req: Pick<IncomingMessage, 'headers'>): string | undefined {
   const session = req.headers['x-session-token'];
   if (session === undefined) return undefined;
   if (typeof session !== 'string' || !isSessionToken(session)) {

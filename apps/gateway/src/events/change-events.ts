@@ -1,0 +1,111 @@
+import type { ChangeEvent } from '@rosetta/proto';
+
+export type ChangeListener = (event: ChangeEvent) => void;
+
+/**
+ * Committed change events as the outbox relay publishes them, per collection: what live readers
+ * (GraphQL subscriptions) listen to. Fire and forget, like the event bus under it: a listener
+ * sees the events published while it is subscribed.
+ */
+export interface ChangeEvents {
+  /**
+   * Calls `listener` with each event of the collection published from when the promise resolves;
+   * resolves to the unsubscribe function.
+   */
+  subscribe(space: string, collection: string, listener: ChangeListener): Promise<() => void>;
+}
+
+/** The channel of a collection: space names never contain `/`. */
+const channelOf = (space: string, collection: string) => `${space}/${collection}`;
+
+/**
+ * Listeners by collection, for adapters that receive every event in one place: `onFirst` and
+ * `onLast` tell when a collection gains its first listener and loses its last one (to subscribe
+ * and unsubscribe upstream).
+ */
+export class ListenerRegistry {
+  private readonly byChannel = new Map<string, Set<{ readonly listener: ChangeListener }>>();
+
+  constructor(
+    private readonly onFirst: (space: string, collection: string) => Promise<void>,
+    private readonly onLast: (space: string, collection: string) => Promise<void>,
+    private readonly onListenerError: (error: unknown, event: ChangeEvent) => void,
+  ) {}
+
+  async add(space: string, collection: string, listener: ChangeListener): Promise<() => void> {
+    const channel = channelOf(space, collection);
+    let listeners = this.byChannel.get(channel);
+    const first = listeners === undefined;
+    if (listeners === undefined) {
+      listeners = new Set();
+      this.byChannel.set(channel, listeners);
+    }
+    const entry = { listener };
+    listeners.add(entry);
+    if (first) {
+      try {
+        await this.onFirst(space, collection);
+      } catch (error) {
+        this.remove(channel, space, collection, entry);
+        throw error;
+      }
+    }
+    let removed = false;
+    return () => {
+      if (removed) return;
+      removed = true;
+      this.remove(channel, space, collection, entry);
+    };
+  }
+
+  private remove(channel: string, space: string, collection: string, entry: { readonly listener: ChangeListener }) {
+    const listeners = this.byChannel.get(channel);
+    if (listeners === undefined || !listeners.delete(entry) || listeners.size > 0) return;
+    this.byChannel.delete(channel);
+    this.onLast(space, collection).catch(() => undefined);
+  }
+
+  /** Hands the event to every listener of its collection; one that throws does not stop the rest. */
+  dispatch(event: ChangeEvent): void {
+    const listeners = this.byChannel.get(channelOf(event.space, event.collection));
+    if (listeners === undefined) return;
+    for (const { listener } of [...listeners]) {
+      try {
+        listener(event);
+      } catch (error) {
+        this.onListenerError(error, event);
+      }
+    }
+  }
+
+  /** How many collections have listeners (for tests and metrics). */
+  get channels(): number {
+    return this.byChannel.size;
+  }
+}
+
+/**
+ * Change events from an in-process bus that carries every event (the all-in-one process): one
+ * subscription to the bus while any collection has listeners.
+ */
+export function busChangeEvents(
+  subscribeAll: (listener: ChangeListener) => () => void,
+  onListenerError: (error: unknown, event: ChangeEvent) => void,
+): ChangeEvents {
+  let unsubscribeAll: (() => void) | undefined;
+  const registry: ListenerRegistry = new ListenerRegistry(
+    () => {
+      unsubscribeAll ??= subscribeAll((event) => registry.dispatch(event));
+      return Promise.resolve();
+    },
+    () => {
+      if (registry.channels === 0) {
+        unsubscribeAll?.();
+        unsubscribeAll = undefined;
+      }
+      return Promise.resolve();
+    },
+    onListenerError,
+  );
+  return { subscribe: (space, collection, listener) => registry.add(space, collection, listener) };
+}

@@ -1,0 +1,230 @@
+import { readFileSync } from 'node:fs';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
+import { expressMiddleware } from '@as-integrations/express5';
+import { makeExecutableSchema } from '@graphql-tools/schema';
+import express, { type ErrorRequestHandler, type Router } from 'express';
+import {
+  GraphQLError,
+  parse,
+  specifiedRules,
+  validate,
+  type ExecutionArgs,
+  type GraphQLScalarType,
+  type GraphQLSchema,
+} from 'graphql';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import type { Logger } from '@rosetta/platform';
+import type { Callers } from '../auth/callers';
+import { authenticateV1, v1Credential, unauthenticated } from '../auth/credentials';
+import type { RecordApi } from '../clients/record-api';
+import type { ChangeEvents } from '../events/change-events';
+import { createContext, type GraphQLContext } from './context';
+import { formatError } from './errors';
+import { ASSET_PATH, GRAPHIQL_HTML, graphiqlAssets } from './graphiql';
+import { checkCost, depthLimit, estimateCost, type QueryLimits } from './limits';
+import { mutationResolvers } from './mutations';
+import { queryResolvers, type PageLimits } from './queries';
+import { DateTime, JSONScalar, Long } from './scalars';
+import { subscriptionResolvers } from './subscriptions';
+
+/** The committed SDL (the build copies it beside the compiled module). */
+export const SDL_PATH = join(__dirname, 'schema.graphql');
+
+export const GRAPHQL_PATH = '/graphql';
+
+export interface GraphQLOptions extends QueryLimits, PageLimits {
+  /** Whether the schema may be introspected (GraphiQL needs it). */
+  readonly introspection: boolean;
+}
+
+export const DEFAULT_GRAPHQL_OPTIONS: GraphQLOptions = {
+  maxDepth: 12,
+  maxComplexity: 25_000,
+  maxPage: 1000,
+  introspection: true,
+};
+
+export interface GraphQLDeps {
+  readonly api: RecordApi;
+  readonly callers: Callers;
+  readonly events: ChangeEvents | undefined;
+  readonly logger: Logger;
+  readonly maxBodyBytes: number;
+  readonly options: GraphQLOptions;
+}
+
+export interface GraphQLEndpoint {
+  /** Mount at the root: serves /graphql (POST, GET and GraphiQL) and its assets. */
+  readonly router: Router;
+  /** Takes a WebSocket upgrade for /graphql (graphql-ws); false for any other path. */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
+  /** Closes the WebSockets and stops the server. */
+  close(): Promise<void>;
+}
+
+/** A scalar's behaviour without its (undefined) description, which would replace the SDL's. */
+const scalar = ({ serialize, parseValue, parseLiteral }: GraphQLScalarType) => ({
+  serialize,
+  parseValue,
+  parseLiteral,
+});
+
+export function buildSchema(options: PageLimits): GraphQLSchema {
+  return makeExecutableSchema({
+    typeDefs: readFileSync(SDL_PATH, 'utf8'),
+    resolvers: [
+      { DateTime: scalar(DateTime), JSON: scalar(JSONScalar), Long: scalar(Long) },
+      queryResolvers(options),
+      mutationResolvers,
+      subscriptionResolvers,
+    ],
+  });
+}
+
+/** Errors of GraphQL's own shape for requests that never reach Apollo (an unreadable body). */
+const bodyErrors: ErrorRequestHandler = (error: unknown, _req, res, next) => {
+  const { type, status } = (error ?? {}) as { type?: unknown; status?: unknown };
+  if (typeof status !== 'number' || status >= 500 || res.headersSent) {
+    next(error);
+    return;
+  }
+  const message =
+    type === 'entity.too.large'
+      ? 'request body is too large'
+      : type === 'entity.parse.failed'
+        ? 'request body is not valid JSON'
+        : 'request body could not be read';
+  res.status(status).json({ errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] });
+};
+
+/** The headers a WebSocket's caller authenticates with: the connection_init payload's over the upgrade's. */
+function socketHeaders(
+  request: IncomingMessage,
+  params: Readonly<Record<string, unknown>> | undefined,
+): IncomingHttpHeaders {
+  const headers: IncomingHttpHeaders = { ...request.headers };
+  for (const [name, value] of Object.entries(params ?? {})) {
+    if (typeof value === 'string') headers[name.toLowerCase()] = value;
+  }
+  return headers;
+}
+
+/**
+ * The GraphQL API: Apollo Server on Express for queries and mutations (automatic persisted
+ * queries included), graphql-ws on the same path for subscriptions, and GraphiQL for browsers.
+ * Resolvers reach data only through the record service contract.
+ */
+export function graphqlEndpoint(deps: GraphQLDeps): GraphQLEndpoint {
+  const { api, callers, events, logger, options } = deps;
+  const schema = buildSchema(options);
+  const rules = [depthLimit(options.maxDepth)];
+  const format = formatError(logger);
+
+  const costLimit: ApolloServerPlugin<GraphQLContext> = {
+    requestDidStart() {
+      return Promise.resolve({
+        didResolveOperation({ request, document }) {
+          checkCost(estimateCost(schema, document, request.variables, request.operationName), options.maxComplexity);
+          return Promise.resolve();
+        },
+      });
+    },
+  };
+  const graphiql: ApolloServerPlugin<GraphQLContext> = {
+    serverWillStart() {
+      return Promise.resolve({
+        renderLandingPage: () => Promise.resolve({ html: GRAPHIQL_HTML }),
+      });
+    },
+  };
+  const server = new ApolloServer<GraphQLContext>({
+    schema,
+    introspection: options.introspection,
+    validationRules: rules,
+    formatError: format,
+    includeStacktraceInErrorResponses: false,
+    logger,
+    plugins: options.introspection ? [costLimit, graphiql] : [costLimit],
+  });
+  server.startInBackgroundHandlingStartupErrorsByLoggingAndFailingAllRequests();
+
+  const router = express.Router();
+  if (options.introspection) router.use(ASSET_PATH, graphiqlAssets());
+  router.all(
+    GRAPHQL_PATH,
+    express.json({ limit: deps.maxBodyBytes }),
+    expressMiddleware(server, {
+      context: ({ req }) => Promise.resolve(createContext(api, events, () => authenticateV1(callers, req))),
+    }),
+  );
+  router.use(GRAPHQL_PATH, bodyErrors);
+
+  const sockets = new WebSocketServer({ noServer: true, maxPayload: deps.maxBodyBytes });
+  const wsServer = useServer<Record<string, unknown>, { request: IncomingMessage }>(
+    {
+      schema,
+      onConnect: async (ctx) => {
+        const headers = socketHeaders(ctx.extra.request, ctx.connectionParams);
+        const found = v1Credential({ headers });
+        if (found === undefined) return false;
+        await callers.authenticate(found.key, found.credential, callers.clientAddress(ctx.extra.request));
+        return true;
+      },
+      context: (ctx) =>
+        createContext(api, events, async () => {
+          const headers = socketHeaders(ctx.extra.request, ctx.connectionParams);
+          const found = v1Credential({ headers });
+          if (found === undefined) throw unauthenticated('authentication required');
+          return callers.authenticate(found.key, found.credential, callers.clientAddress(ctx.extra.request));
+        }),
+      onSubscribe: (_ctx, _id, payload) => {
+        let document;
+        try {
+          document = parse(payload.query);
+        } catch (error) {
+          return [error instanceof GraphQLError ? error : new GraphQLError(String(error))];
+        }
+        const errors = validate(schema, document, [...specifiedRules, ...rules]);
+        if (errors.length > 0) return errors;
+        try {
+          checkCost(
+            estimateCost(schema, document, payload.variables ?? undefined, payload.operationName ?? undefined),
+            options.maxComplexity,
+          );
+        } catch (error) {
+          return [error as GraphQLError];
+        }
+        const args: ExecutionArgs = {
+          schema,
+          document,
+          variableValues: payload.variables ?? null,
+          operationName: payload.operationName ?? null,
+        };
+        return args;
+      },
+      onNext: (_ctx, _id, _payload, _args, result) =>
+        result.errors === undefined
+          ? result
+          : { ...result, errors: result.errors.map((error) => format(error.toJSON(), error)) },
+    },
+    sockets,
+  );
+
+  return {
+    router,
+    upgrade(req, socket, head) {
+      if (new URL(req.url ?? '/', 'http://gateway').pathname !== GRAPHQL_PATH) return false;
+      sockets.handleUpgrade(req, socket, head, (ws) => sockets.emit('connection', ws, req));
+      return true;
+    },
+    async close() {
+      await wsServer.dispose();
+      await new Promise<void>((resolve) => sockets.close(() => resolve()));
+      await server.stop();
+    },
+  };
+}
