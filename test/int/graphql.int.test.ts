@@ -525,6 +525,31 @@ describe('errors and limits', () => {
   });
 });
 
+describe('authentication', () => {
+  it('takes the credentials every route takes: Basic, bearer tokens and sessions, read-only ones refused writes', async () => {
+    await createAccount('dora');
+    const basic = `Basic ${Buffer.from('dora:dora-password').toString('base64')}`;
+    expect((await data(`{ me { account via } }`, {}, basic)).me).toEqual({ account: 'dora', via: 'password' });
+    const login = await request(app).post('/v1/auth/login?readOnly=true').set('authorization', basic).expect(200);
+    const session = (login.body as { session: string }).session;
+    const viaSession = await request(app)
+      .post('/graphql')
+      .set('x-session-token', session)
+      .send({ query: `{ me { account via readOnly } }` });
+    expect((viaSession.body as GraphQLReply).data).toEqual({ me: { account: 'dora', via: 'session', readOnly: true } });
+    const write = await request(app)
+      .post('/graphql')
+      .set('x-session-token', session)
+      .send({ query: `mutation { createCollection(input: { space: "dora", name: "c" }) { name } }` });
+    expect(codesOf(write.body as GraphQLReply)).toEqual(['FORBIDDEN']);
+    const malformed = await request(app)
+      .post('/graphql')
+      .set('x-session-token', 'nope')
+      .send({ query: '{ me { account } }' });
+    expect(codesOf(malformed.body as GraphQLReply)).toEqual(['UNAUTHENTICATED']);
+  });
+});
+
 describe('isolation', () => {
   it("keeps alice's collection out of bob's reach through every query and mutation", async () => {
     const alice = await createAccount('alice');
