@@ -18,13 +18,20 @@ export interface ChangeEvents {
 /** The channel of a collection: space names never contain `/`. */
 const channelOf = (space: string, collection: string) => `${space}/${collection}`;
 
+interface Channel {
+  readonly listeners: Set<{ readonly listener: ChangeListener }>;
+  /** Settles when the upstream subscription (onFirst) has. */
+  readonly ready: Promise<void>;
+}
+
 /**
  * Listeners by collection, for adapters that receive every event in one place: `onFirst` and
  * `onLast` tell when a collection gains its first listener and loses its last one (to subscribe
- * and unsubscribe upstream).
+ * and unsubscribe upstream). Every `add` resolves only once the upstream subscription is in
+ * place, and fails with it.
  */
 export class ListenerRegistry {
-  private readonly byChannel = new Map<string, Set<{ readonly listener: ChangeListener }>>();
+  private readonly byChannel = new Map<string, Channel>();
 
   constructor(
     private readonly onFirst: (space: string, collection: string) => Promise<void>,
@@ -33,43 +40,40 @@ export class ListenerRegistry {
   ) {}
 
   async add(space: string, collection: string, listener: ChangeListener): Promise<() => void> {
-    const channel = channelOf(space, collection);
-    let listeners = this.byChannel.get(channel);
-    const first = listeners === undefined;
-    if (listeners === undefined) {
-      listeners = new Set();
-      this.byChannel.set(channel, listeners);
+    const name = channelOf(space, collection);
+    let channel = this.byChannel.get(name);
+    if (channel === undefined) {
+      const created: Channel = { listeners: new Set(), ready: this.onFirst(space, collection) };
+      created.ready.catch(() => {
+        if (this.byChannel.get(name) === created) this.byChannel.delete(name);
+      });
+      this.byChannel.set(name, created);
+      channel = created;
     }
     const entry = { listener };
-    listeners.add(entry);
-    if (first) {
-      try {
-        await this.onFirst(space, collection);
-      } catch (error) {
-        this.remove(channel, space, collection, entry);
-        throw error;
-      }
+    channel.listeners.add(entry);
+    try {
+      await channel.ready;
+    } catch (error) {
+      channel.listeners.delete(entry);
+      throw error;
     }
+    const subscribed = channel;
     let removed = false;
     return () => {
       if (removed) return;
       removed = true;
-      this.remove(channel, space, collection, entry);
+      if (!subscribed.listeners.delete(entry) || subscribed.listeners.size > 0) return;
+      if (this.byChannel.get(name) === subscribed) this.byChannel.delete(name);
+      this.onLast(space, collection).catch(() => undefined);
     };
-  }
-
-  private remove(channel: string, space: string, collection: string, entry: { readonly listener: ChangeListener }) {
-    const listeners = this.byChannel.get(channel);
-    if (listeners === undefined || !listeners.delete(entry) || listeners.size > 0) return;
-    this.byChannel.delete(channel);
-    this.onLast(space, collection).catch(() => undefined);
   }
 
   /** Hands the event to every listener of its collection; one that throws does not stop the rest. */
   dispatch(event: ChangeEvent): void {
-    const listeners = this.byChannel.get(channelOf(event.space, event.collection));
-    if (listeners === undefined) return;
-    for (const { listener } of [...listeners]) {
+    const channel = this.byChannel.get(channelOf(event.space, event.collection));
+    if (channel === undefined) return;
+    for (const { listener } of [...channel.listeners]) {
       try {
         listener(event);
       } catch (error) {

@@ -30,28 +30,40 @@ export function depthLimit(maxDepth: number) {
     for (const definition of context.getDocument().definitions) {
       if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
     }
-    const depthOf = (set: SelectionSetNode, seen: ReadonlySet<string>): number => {
+    // A fragment's depth does not depend on where it is spread: each is measured once, so that
+    // fragments spreading others many times cannot make this exponential.
+    const fragmentDepths = new Map<string, number>();
+    const measuring = new Set<string>();
+    const depthOf = (set: SelectionSetNode): number => {
       let deepest = 0;
       for (const selection of set.selections) {
         if (selection.kind === Kind.FIELD) {
           if (selection.name.value.startsWith('__')) continue;
-          const below = selection.selectionSet === undefined ? 0 : depthOf(selection.selectionSet, seen);
+          const below = selection.selectionSet === undefined ? 0 : depthOf(selection.selectionSet);
           deepest = Math.max(deepest, 1 + below);
         } else if (selection.kind === Kind.INLINE_FRAGMENT) {
-          deepest = Math.max(deepest, depthOf(selection.selectionSet, seen));
+          deepest = Math.max(deepest, depthOf(selection.selectionSet));
         } else {
-          const name = selection.name.value;
-          const fragment = fragments.get(name);
-          // A fragment that spreads itself is refused by GraphQL's own NoFragmentCycles rule.
-          if (fragment === undefined || seen.has(name)) continue;
-          deepest = Math.max(deepest, depthOf(fragment.selectionSet, new Set([...seen, name])));
+          deepest = Math.max(deepest, fragmentDepth(selection.name.value));
         }
       }
       return deepest;
     };
+    const fragmentDepth = (name: string): number => {
+      const known = fragmentDepths.get(name);
+      if (known !== undefined) return known;
+      const fragment = fragments.get(name);
+      // A fragment that spreads itself is refused by GraphQL's own NoFragmentCycles rule.
+      if (fragment === undefined || measuring.has(name)) return 0;
+      measuring.add(name);
+      const depth = depthOf(fragment.selectionSet);
+      measuring.delete(name);
+      fragmentDepths.set(name, depth);
+      return depth;
+    };
     return {
       OperationDefinition(operation) {
-        const depth = depthOf(operation.selectionSet, new Set());
+        const depth = depthOf(operation.selectionSet);
         if (depth > maxDepth) {
           const name = operation.name === undefined ? 'the operation' : `operation ${operation.name.value}`;
           context.reportError(refusal(`${name} is nested ${depth} levels deep; the limit is ${maxDepth}`));
@@ -71,13 +83,21 @@ const SCAN_COST: Record<string, number> = {
 const PAGED = new Set(['Collection.records', 'Collection.keys', 'Space.collections']);
 const DEFAULT_PAGE = 100;
 
-const estimator: ComplexityEstimator = ({ type, field, args, childComplexity }) => {
+const TOTAL_COUNT = SCAN_COST['RecordConnection.totalCount'] as number;
+
+const estimator: ComplexityEstimator = ({ type, field, node, args, childComplexity }) => {
   const name = `${type.name}.${field.name}`;
   const scan = SCAN_COST[name];
   if (scan !== undefined) return scan + childComplexity;
   if (PAGED.has(name)) {
     const first = typeof args.first === 'number' && args.first >= 0 ? args.first : DEFAULT_PAGE;
-    return 1 + first * Math.max(1, childComplexity);
+    // A connection's totalCount is paid once, not per item (when selected directly on it;
+    // through a fragment it is charged per item, which errs on the safe side).
+    const counts = (node.selectionSet?.selections ?? []).filter(
+      (s) => s.kind === Kind.FIELD && s.name.value === 'totalCount',
+    ).length;
+    const once = counts * TOTAL_COUNT;
+    return 1 + once + first * Math.max(1, childComplexity - once);
   }
   return undefined;
 };
