@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { loadConfig as loadGatewayConfig } from '../../apps/gateway/src/config';
 import { APP_CONFIG, APPS, ROOT, durationMs, loadCompose, service, type ComposeService } from './support';
 
 const compose = loadCompose();
@@ -103,7 +104,7 @@ describe('docker-compose.yml', () => {
       postgres: [],
       redis: [],
       api: ['postgres', 'redis'],
-      gateway: ['api'],
+      gateway: ['api', 'redis'],
       worker: ['api', 'redis'],
     });
     for (const s of Object.values(compose.services)) {
@@ -142,6 +143,14 @@ describe('docker-compose.yml', () => {
     expect(new URL(api.redisUrl ?? '').hostname).toBe('redis');
     expect(worker.redisUrl).toBe(api.redisUrl);
     expect(worker.redisPrefix).toBe(api.redisPrefix);
+  });
+
+  it("subscribes the gateway to the worker's change events: same Redis, same prefix", () => {
+    const gateway = loadGatewayConfig(env('gateway'));
+    const worker = config('worker');
+    expect(gateway.REDIS_URL).toBeDefined();
+    expect(gateway.REDIS_URL).toBe(worker.redisUrl);
+    expect(gateway.REDIS_PREFIX).toBe(worker.redisPrefix);
   });
 
   it('publishes only the gateway, only on 127.0.0.1, to the port it listens on', () => {

@@ -1,7 +1,9 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { create, toBinary } from '@bufbuild/protobuf';
+import { createClient, type Client } from 'graphql-ws';
 import { Redis } from 'ioredis';
+import { WebSocket } from 'ws';
 import { KeyValuesSchema } from '../../packages/proto/src';
 import { createTestDatabase, redisPrefix, type TestDatabase } from '../support/database';
 import { authFetch, REDIS_URL, TEST_ADMIN_TOKEN, TEST_INTERNAL_SECRET } from '../support/env';
@@ -52,6 +54,9 @@ beforeAll(async () => {
   gateway = startService('gateway', 'apps/gateway/dist/main.js', {
     PORT: String(gatewayPort),
     API_URL: apiUrl,
+    // The change events that feed GraphQL subscriptions, as the worker's relay publishes them.
+    REDIS_URL,
+    REDIS_PREFIX: prefix,
     LOG_LEVEL: 'warn',
   });
   base = `http://127.0.0.1:${gatewayPort}`;
@@ -73,6 +78,54 @@ afterAll(async () => {
 const call = authFetch();
 const run = promisify(execFile);
 const collectionUrl = () => `${base}/v1/spaces/default/collections/e2e`;
+
+interface GraphQLReply<T> {
+  data?: T | null;
+  errors?: Array<{ message: string; extensions?: { code?: string } }>;
+}
+
+/** POST /graphql as the admin: the status and the reply. */
+async function graphql<T>(query: string, variables: Record<string, unknown> = {}) {
+  const res = await call(`${base}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query, variables }),
+  });
+  return { status: res.status, body: (await res.json()) as GraphQLReply<T> };
+}
+
+interface LiveSubscription<T> {
+  readonly client: Client;
+  /** The results received so far. */
+  readonly results: Array<GraphQLReply<T>>;
+  /** Whether the server acknowledged the connection; the error (or close event) that ended it. */
+  readonly state: { connected: boolean; ended: unknown };
+}
+
+/**
+ * A graphql-ws client of the gateway subscribed to `query`. It never retries, so a refusal
+ * shows as `state.ended`; dispose its client in a finally.
+ */
+function subscribe<T>(query: string, connectionParams?: Record<string, string>): LiveSubscription<T> {
+  const state: LiveSubscription<T>['state'] = { connected: false, ended: undefined };
+  const results: Array<GraphQLReply<T>> = [];
+  const client = createClient({
+    url: `${base.replace(/^http/, 'ws')}/graphql`,
+    webSocketImpl: WebSocket,
+    retryAttempts: 0,
+    ...(connectionParams === undefined ? {} : { connectionParams }),
+    on: { connected: () => (state.connected = true) },
+  });
+  client.subscribe<T>(
+    { query },
+    {
+      next: (result) => results.push(result as GraphQLReply<T>),
+      error: (error: unknown) => (state.ended = error),
+      complete: () => (state.ended ??= 'complete'),
+    },
+  );
+  return { client, results, state };
+}
 
 it('serves /v1 across the three processes and relays change events through the worker', async () => {
   const created = await call(`${base}/v1/spaces/default/collections`, {
@@ -288,6 +341,154 @@ it('serves DVID clients across the processes: versioned keyvalue data, and its m
   } finally {
     watcher.disconnect();
   }
+});
+
+it('serves GraphQL across the processes: queries and mutations over HTTP, live changes over WebSocket', async () => {
+  const created = await graphql<{ createCollection: { name: string; versioned: boolean } }>(`
+    mutation {
+      createCollection(input: { space: "default", name: "gql-live" }) {
+        name
+        versioned
+      }
+    }
+  `);
+  expect(created).toEqual({
+    status: 200,
+    body: { data: { createCollection: { name: 'gql-live', versioned: false } } },
+  });
+  const put = await graphql<{
+    putRecord: { created: boolean; record: { key: string; json: unknown; revision: number } };
+  }>(
+    `
+      mutation Put($json: JSON) {
+        putRecord(input: { space: "default", collection: "gql-live", key: "first", json: $json }) {
+          created
+          record {
+            key
+            json
+            revision
+          }
+        }
+      }
+    `,
+    { json: { n: 1 } },
+  );
+  expect(put.body.errors).toBeUndefined();
+  expect(put.body.data?.putRecord).toEqual({
+    created: true,
+    record: { key: 'first', json: { n: 1 }, revision: expect.any(Number) as number },
+  });
+  const revision = put.body.data?.putRecord.record.revision;
+  const read = await graphql(`
+    {
+      record(space: "default", collection: "gql-live", key: "first") {
+        value
+        contentType
+        revision
+      }
+      collection(space: "default", name: "gql-live") {
+        records(first: 10) {
+          edges {
+            node {
+              key
+            }
+          }
+        }
+      }
+    }
+  `);
+  expect(read).toEqual({
+    status: 200,
+    body: {
+      data: {
+        record: { value: '{"n":1}', contentType: 'application/json', revision },
+        collection: { records: { edges: [{ node: { key: 'first' } }] } },
+      },
+    },
+  });
+
+  type Change = { op: string; key: string; value: string | null; revision: number };
+  const live = subscribe<{ changes: Change }>(
+    `subscription { changes(space: "default", collection: "gql-live") { op key value revision } }`,
+    { Authorization: `Bearer ${TEST_ADMIN_TOKEN}` },
+  );
+  const anonymous = subscribe<{ changes: Change }>(
+    `subscription { changes(space: "default", collection: "gql-live") { op key } }`,
+  );
+  try {
+    await expectEventually(() => expect(live.state).toEqual({ connected: true, ended: undefined }));
+    const changes = () => live.results.map((result) => result.data?.changes);
+    // The acknowledgement comes before the subscription listens (it checks access, then
+    // subscribes on Redis), and no message says when it does: write until a write shows.
+    let seen: { value: string; revision: number } | undefined;
+    for (let attempt = 1; seen === undefined; attempt++) {
+      const value = `written through /v1 (${attempt})`;
+      const written = await call(`${base}/v1/spaces/default/collections/gql-live/records/note`, {
+        method: 'PUT',
+        headers: { 'content-type': 'text/plain' },
+        body: value,
+      });
+      expect(written.status).toBe(attempt === 1 ? 201 : 200);
+      const revision = Number((written.headers.get('etag') ?? '').replaceAll('"', ''));
+      try {
+        await expectEventually(
+          () => expect(live.results).toContainEqual({ data: { changes: expect.objectContaining({ revision }) } }),
+          { timeoutMs: 3000 },
+        );
+        seen = { value, revision };
+      } catch (error) {
+        if (attempt === 5 || live.state.ended !== undefined) throw error;
+      }
+    }
+    expect(changes()).toContainEqual({ op: 'PUT', key: 'note', value: seen.value, revision: seen.revision });
+    expect(live.results.every((result) => result.errors === undefined)).toBe(true);
+
+    // A write through a legacy dialect (OpenFn) shows on the same subscription.
+    const upsert = await call(`${base}/collections/gql-live`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ items: [{ key: 'from-openfn', value: '{"via":"openfn"}' }] }),
+    });
+    expect([upsert.status, await upsert.text()]).toEqual([200, '{"error":null,"upserted":1}']);
+    const stored = await graphql<{ record: { revision: number } }>(`
+      {
+        record(space: "default", collection: "gql-live", key: "from-openfn") {
+          revision
+        }
+      }
+    `);
+    await expectEventually(
+      () =>
+        expect(changes()).toContainEqual({
+          op: 'PUT',
+          key: 'from-openfn',
+          value: '{"via":"openfn"}',
+          revision: stored.body.data?.record.revision,
+        }),
+      { timeoutMs: 10_000 },
+    );
+
+    // Without credentials the socket is refused at connection_init: 4403 Forbidden.
+    await expectEventually(() => expect(anonymous.state.ended).toBeDefined());
+    expect(anonymous.state.connected).toBe(false);
+    expect((anonymous.state.ended as { code?: number }).code).toBe(4403);
+    expect(anonymous.results).toEqual([]);
+  } finally {
+    await Promise.all([live.client.dispose(), anonymous.client.dispose()]);
+  }
+
+  // Deeper than GRAPHQL_MAX_DEPTH (12): refused before anything runs.
+  const deep = await graphql(
+    `{ collection(space: "default", name: "gql-live") { ${'record(key: "first") { collection { '.repeat(6)} name ${'} } '.repeat(6)} } }`,
+  );
+  expect(deep.status).toBe(400);
+  expect(deep.body.data).toBeUndefined();
+  expect(deep.body.errors).toEqual([
+    expect.objectContaining({
+      message: expect.stringContaining('nested 14 levels deep; the limit is 12') as string,
+      extensions: expect.objectContaining({ code: 'GRAPHQL_VALIDATION_FAILED' }) as unknown,
+    }),
+  ]);
 });
 
 it('shuts every process down gracefully on SIGTERM', async () => {

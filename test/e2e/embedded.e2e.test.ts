@@ -1,7 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createClient } from 'graphql-ws';
 import { Redis } from 'ioredis';
+import { WebSocket } from 'ws';
 import { createTestDatabase, redisPrefix } from '../support/database';
 import { authFetch, REDIS_URL, TEST_ADMIN_TOKEN } from '../support/env';
 import { expectEventually } from '../support/expect-eventually';
@@ -37,11 +39,12 @@ it('runs the whole store in one process and keeps its data across a restart', as
   const base = `http://127.0.0.1:${port}/v1/spaces/default/collections`;
   const first = await start();
   let call: typeof fetch = fetch;
+  let token = '';
   try {
     expect(first.output()).toContain(`Rosetta is running at http://127.0.0.1:${port}`);
     // A first start without ROSETTA_ADMIN_PASSWORD or ROSETTA_ADMIN_TOKEN prints an admin token, once.
-    const token = /First start: the admin's API token[^\n]*\n\n\s+(rst_\S+)/.exec(first.output())?.[1];
-    expect(token).toBeDefined();
+    token = /First start: the admin's API token[^\n]*\n\n\s+(rst_\S+)/.exec(first.output())?.[1] ?? '';
+    expect(token).not.toBe('');
     expect((await fetch(base)).status).toBe(401);
     call = authFetch(token);
     const created = await call(base, {
@@ -95,6 +98,52 @@ it('runs the whole store in one process and keeps its data across a restart', as
     const count = (await (await call(`${base}/notes/count?pattern=n/2*`)).json()) as { count: number };
     expect(count.count).toBe(100);
     expect((await call(`${base}/notes/records/d`)).status).toBe(404);
+
+    // GraphQL subscriptions, fed by the in-process event bus.
+    type Change = { op: string; key: string; value: string | null; revision: number };
+    const results: Array<{ data?: { changes: Change } | null; errors?: unknown }> = [];
+    const state: { connected: boolean; ended: unknown } = { connected: false, ended: undefined };
+    const client = createClient({
+      url: `ws://127.0.0.1:${port}/graphql`,
+      webSocketImpl: WebSocket,
+      retryAttempts: 0,
+      connectionParams: { Authorization: `Bearer ${token}` },
+      on: { connected: () => (state.connected = true) },
+    });
+    try {
+      client.subscribe<{ changes: Change }>(
+        { query: 'subscription { changes(space: "default", collection: "notes") { op key value revision } }' },
+        {
+          next: (result) => results.push(result),
+          error: (error: unknown) => (state.ended = error),
+          complete: () => (state.ended ??= 'complete'),
+        },
+      );
+      await expectEventually(() => expect(state).toEqual({ connected: true, ended: undefined }));
+      // The subscription listens a moment after the acknowledgement: write until a write shows.
+      let seen: { value: string; revision: number } | undefined;
+      for (let attempt = 1; seen === undefined; attempt++) {
+        const value = `live (${attempt})`;
+        const put = await call(`${base}/notes/records/live`, { method: 'PUT', body: value });
+        expect(put.status).toBe(attempt === 1 ? 201 : 200);
+        const revision = Number((put.headers.get('etag') ?? '').replaceAll('"', ''));
+        try {
+          await expectEventually(
+            () => expect(results).toContainEqual({ data: { changes: expect.objectContaining({ revision }) } }),
+            { timeoutMs: 3000 },
+          );
+          seen = { value, revision };
+        } catch (error) {
+          if (attempt === 5 || state.ended !== undefined) throw error;
+        }
+      }
+      expect(results).toContainEqual({
+        data: { changes: { op: 'PUT', key: 'live', value: seen.value, revision: seen.revision } },
+      });
+      expect(state.ended).toBeUndefined();
+    } finally {
+      await client.dispose();
+    }
   } finally {
     expect(await second.stop()).toBe(143);
   }

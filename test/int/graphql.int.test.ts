@@ -714,6 +714,14 @@ describe('subscriptions', () => {
     const refused = collect(anonymous, `subscription { changes(space: "default", collection: "notes") { key } }`);
     await expectEventually(() => expect(refused.state.error).toBeDefined());
     expect((refused.state.error as { code?: number }).code).toBe(4403);
+    for (const Authorization of ['Bearer rst_wrong-token-0123456789', 'Bearer', 'Digest x']) {
+      const wrong = collect(
+        connect({ Authorization }),
+        `subscription { changes(space: "default", collection: "notes") { key } }`,
+      );
+      await expectEventually(() => expect(wrong.state.error).toBeDefined());
+      expect([Authorization, (wrong.state.error as { code?: number }).code]).toEqual([Authorization, 4403]);
+    }
 
     const client = connect({ Authorization: admin });
     const missing = collect(client, `subscription { changes(space: "default", collection: "absent") { key } }`);

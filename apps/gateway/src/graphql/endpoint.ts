@@ -21,6 +21,7 @@ import type { Logger } from '@rosetta/platform';
 import type { Callers } from '../auth/callers';
 import { authenticateV1, v1Credential, unauthenticated } from '../auth/credentials';
 import type { RecordApi } from '../clients/record-api';
+import { toHttpFailure } from '../errors';
 import type { ChangeEvents } from '../events/change-events';
 import { createContext, type GraphQLContext } from './context';
 import { formatError } from './errors';
@@ -164,15 +165,25 @@ export function graphqlEndpoint(deps: GraphQLDeps): GraphQLEndpoint {
   router.use(GRAPHQL_PATH, bodyErrors);
 
   const sockets = new WebSocketServer({ noServer: true, maxPayload: deps.maxBodyBytes });
-  const wsServer = useServer<Record<string, unknown>, { request: IncomingMessage }>(
+  const wsServer = useServer<Record<string, unknown>>(
     {
       schema,
+      // A socket without credentials, or with refused ones, is closed with 4403 Forbidden; one
+      // that could not be checked (the record service unreachable, a rate limit) with 1013 Try
+      // Again Later, so that clients retry instead of giving up.
       onConnect: async (ctx) => {
-        const headers = socketHeaders(ctx.extra.request, ctx.connectionParams);
-        const found = v1Credential({ headers });
-        if (found === undefined) return false;
-        await callers.authenticate(found.key, found.credential, callers.clientAddress(ctx.extra.request));
-        return true;
+        try {
+          const found = v1Credential({ headers: socketHeaders(ctx.extra.request, ctx.connectionParams) });
+          if (found === undefined) return false;
+          await callers.authenticate(found.key, found.credential, callers.clientAddress(ctx.extra.request));
+          return true;
+        } catch (error) {
+          const failure = toHttpFailure(error);
+          if (failure.code === 'UNAUTHENTICATED' || failure.code === 'PERMISSION_DENIED') return false;
+          if (failure.unexpected) logger.error({ err: error }, 'authenticating a GraphQL WebSocket failed');
+          ctx.extra.socket.close(1013, failure.code === 'RATE_LIMITED' ? 'rate limited' : 'try again later');
+          return false;
+        }
       },
       context: (ctx) =>
         createContext(api, events, async () => {
