@@ -392,11 +392,13 @@ describe('mutations', () => {
     );
     expect(child.branchVersion).toMatchObject({ branch: 'exp', parents: [root], committed: false });
     const uuid = child.branchVersion.uuid as string;
-    await data(put, { input: { space: 'default', collection: 'docs', key: 'a', value: 'on exp', version: uuid } });
+    await data(put, { input: { space: 'default', collection: 'docs', key: 'a', value: 'on exp', version: ':exp' } });
     const read = await data(
       `query($v: String!) { collection(space: "default", name: "docs") {
         atRoot: record(key: "a") { value }
         onBranch: record(key: "a", version: $v) { value }
+        byBranch: records(version: ":exp") { nodes { key value } }
+        byPrefix: count(version: "${uuid.slice(0, 10)}")
         versions { uuid children }
         exp: version(spec: ":exp") { uuid }
         none: version(spec: "ffffffff") { uuid }
@@ -405,6 +407,12 @@ describe('mutations', () => {
     );
     expect(read.collection.atRoot.value).toBe('at root');
     expect(read.collection.onBranch.value).toBe('on exp');
+    expect(read.collection.byBranch.nodes).toEqual([{ key: 'a', value: 'on exp' }]);
+    expect(read.collection.byPrefix).toBe(1);
+    const unknown = await gql(
+      `{ collection(space: "default", name: "docs") { record(key: "a", version: ":nothing") { value } } }`,
+    );
+    expect(codesOf(unknown.body)).toEqual(['VERSION_NOT_FOUND']);
     expect(read.collection.versions).toEqual([
       { uuid: root, children: [uuid] },
       { uuid, children: [] },
@@ -707,6 +715,14 @@ describe('subscriptions', () => {
     const other = collect(client, `subscription { changes(space: "default", collection: "other") { key } }`);
     await expectEventually(() => expect(other.state.complete || other.state.error !== undefined).toBe(true));
     expect(codesOf(other.received[0] ?? {})).toEqual(['FORBIDDEN']);
+
+    const stranger = collect(
+      connect({ Authorization: await createAccount('erin') }),
+      `subscription { changes(space: "default", collection: "notes") { key value } }`,
+    );
+    await expectEventually(() => expect(stranger.state.complete).toBe(true));
+    expect(codesOf(stranger.received[0] ?? {})).toEqual(['SPACE_NOT_FOUND']);
+    expect(stranger.received).toHaveLength(1);
   });
 
   it('refuses sockets without credentials, and invalid subscriptions', async () => {

@@ -26,6 +26,8 @@ export interface Loaders {
   readonly collection: DataLoader<{ space: string; name: string }, Collection, string>;
   /** DAGs by the space and any node of them. */
   readonly dag: DataLoader<{ space: string; version: string }, VersionDag, string>;
+  /** Versions' UUIDs by their spec (a UUID, a unique prefix, `:branch`) in a collection's DAG. */
+  readonly version: DataLoader<{ space: string; collection: string; spec: string }, string, string>;
 }
 
 export interface GraphQLContext {
@@ -41,7 +43,26 @@ const sep = '\u0000';
 
 function createLoaders(api: RecordApi, caller: () => Promise<Caller>): Loaders {
   const headers = async () => (await caller()).headers;
+  const collections: Loaders['collection'] = new DataLoader(
+    (refs) =>
+      Promise.all(
+        refs.map(async ({ space, name }) => {
+          try {
+            const { collection } = await api.collections.getCollection(
+              { collection: { space, collection: name } },
+              { headers: await headers() },
+            );
+            if (collection === undefined) throw new Error('the record service found a collection without returning it');
+            return collection;
+          } catch (error) {
+            return error as Error;
+          }
+        }),
+      ),
+    { cacheKeyFn: ({ space, name }) => space + sep + name },
+  );
   return {
+    collection: collections,
     record: new DataLoader(
       async (addresses) => {
         const groups = new Map<string, RecordAddress[]>();
@@ -77,25 +98,6 @@ function createLoaders(api: RecordApi, caller: () => Promise<Caller>): Loaders {
       },
       { cacheKeyFn: recordKey, maxBatchSize: MAX_BATCH_GET_KEYS },
     ),
-    collection: new DataLoader(
-      (refs) =>
-        Promise.all(
-          refs.map(async ({ space, name }) => {
-            try {
-              const { collection } = await api.collections.getCollection(
-                { collection: { space, collection: name } },
-                { headers: await headers() },
-              );
-              if (collection === undefined)
-                throw new Error('the record service found a collection without returning it');
-              return collection;
-            } catch (error) {
-              return error as Error;
-            }
-          }),
-        ),
-      { cacheKeyFn: ({ space, name }) => space + sep + name },
-    ),
     dag: new DataLoader(
       (refs) =>
         Promise.all(
@@ -110,6 +112,25 @@ function createLoaders(api: RecordApi, caller: () => Promise<Caller>): Loaders {
           }),
         ),
       { cacheKeyFn: ({ space, version }) => space + sep + version },
+    ),
+    version: new DataLoader(
+      (refs) =>
+        Promise.all(
+          refs.map(async ({ space, collection: name, spec }) => {
+            try {
+              const { rootVersion } = await collections.load({ space, name });
+              const { node } = await api.versions.resolveVersion(
+                { space, spec, within: rootVersion },
+                { headers: await headers() },
+              );
+              if (node === undefined) throw new Error('the record service resolved a version without returning it');
+              return node.uuid;
+            } catch (error) {
+              return error as Error;
+            }
+          }),
+        ),
+      { cacheKeyFn: ({ space, collection, spec }) => [space, collection, spec].join(sep) },
     ),
   };
 }

@@ -5,7 +5,7 @@ import { conditionMessage } from '../v1/conditions';
 import type { GraphQLContext, RecordNode } from './context';
 import { badInput } from './errors';
 import { loadCollection, resolveVersion, type VersionParent } from './queries';
-import { call, filterMessage, type FilterArgs } from './shared';
+import { call, filterMessage, versionOf, type FilterArgs } from './shared';
 
 /** Most records deleteRecords removes at once; larger sets belong to a bulk-delete job. */
 export const MAX_DIRECT_DELETE = 10_000;
@@ -67,7 +67,12 @@ function entryOf(input: ValueInput): MessageInitShape<typeof PutEntrySchema> & {
   };
 }
 
-const refOf = (t: Target) => ({ space: t.space, collection: t.collection, version: t.version ?? '' });
+/** The collection a mutation writes, at the version its `version` names. */
+const refOf = async (ctx: GraphQLContext, t: Target) => ({
+  space: t.space,
+  collection: t.collection,
+  version: await versionOf(ctx, t.space, t.collection, t.version),
+});
 
 async function collectionOf(ctx: GraphQLContext, space: string, name: string): Promise<Collection> {
   const collection = await loadCollection(ctx, space, name);
@@ -98,7 +103,7 @@ export const mutationResolvers = {
       const entry = entryOf(input);
       const { record, created } = await ctx.api.records.putRecord(
         {
-          collection: refOf(input),
+          collection: await refOf(ctx, input),
           key: entry.key,
           value: entry.value,
           contentType: entry.contentType ?? '',
@@ -120,7 +125,7 @@ export const mutationResolvers = {
       ctx: GraphQLContext,
     ) => {
       const entries = input.records.map(entryOf);
-      const result = await ctx.api.records.batchPut({ collection: refOf(input), entries }, await call(ctx));
+      const result = await ctx.api.records.batchPut({ collection: await refOf(ctx, input), entries }, await call(ctx));
       return {
         records: result.records.map((record, i): RecordNode => ({
           record: { ...record, value: entries[i]?.value ?? new Uint8Array(0) },
@@ -137,7 +142,7 @@ export const mutationResolvers = {
     ) => {
       const expected = input.expectedRevision ?? undefined;
       const { deleted, revision } = await ctx.api.records.deleteRecord(
-        { collection: refOf(input), key: input.key, expectedRevision: expected },
+        { collection: await refOf(ctx, input), key: input.key, expectedRevision: expected },
         await call(ctx),
       );
       if (!deleted && expected !== undefined) throw invalid('REVISION_MISMATCH', 'no record has this key');
@@ -152,7 +157,7 @@ export const mutationResolvers = {
       if (!Number.isInteger(limit) || limit < 1 || limit > MAX_DIRECT_DELETE) {
         throw badInput(`limit must be from 1 to ${MAX_DIRECT_DELETE}`);
       }
-      const collection = refOf(input);
+      const collection = await refOf(ctx, input);
       const filter = filterMessage(input.filter);
       const options = await call(ctx);
       const { count } = await ctx.api.records.count({ collection, filter }, options);

@@ -11,7 +11,7 @@ import {
 import { STREAM_TIMEOUT_MS } from '../clients/record-api';
 import { valueAsText } from '../v1/render';
 import type { GraphQLContext, RecordNode } from './context';
-import { call, filterMessage, orNull, pageInfo, pageSize, type FilterArgs } from './shared';
+import { call, filterMessage, orNull, pageInfo, pageSize, versionOf, type FilterArgs } from './shared';
 
 /** Records and keys a connection page may hold at most, and its default size. */
 export interface PageLimits {
@@ -54,14 +54,14 @@ export function loadCollection(ctx: GraphQLContext, space: string, name: string)
   return orNull(ctx.loaders.collection.load({ space, name }), NOT_FOUND);
 }
 
-export function loadRecord(
+export async function loadRecord(
   ctx: GraphQLContext,
   address: CollectionAddressArgs & { key: string; version?: string | null },
 ) {
   return ctx.loaders.record.load({
     space: address.space,
     collection: address.collection,
-    version: address.version ?? '',
+    version: await versionOf(ctx, address.space, address.collection, address.version),
     key: address.key,
   });
 }
@@ -93,7 +93,11 @@ async function scanPage(
   if (first > 0) {
     const chunks = ctx.api.records.scan(
       {
-        collection: { space: collection.space, collection: collection.name, version: args.version ?? '' },
+        collection: {
+          space: collection.space,
+          collection: collection.name,
+          version: await versionOf(ctx, collection.space, collection.name, args.version),
+        },
         filter: filterMessage(args.filter),
         order: byCreation ? ScanOrder.CREATED : ScanOrder.KEY,
         reverse,
@@ -203,7 +207,11 @@ export function queryResolvers(limits: PageLimits) {
         (
           await ctx.api.records.count(
             {
-              collection: { space: c.space, collection: c.name, version: args.version ?? '' },
+              collection: {
+                space: c.space,
+                collection: c.name,
+                version: await versionOf(ctx, c.space, c.name, args.version),
+              },
               filter: filterMessage(args.filter),
             },
             await call(ctx),
@@ -235,7 +243,7 @@ export function queryResolvers(limits: PageLimits) {
               collection: {
                 space: page.collection.space,
                 collection: page.collection.name,
-                version: page.args.version ?? '',
+                version: await versionOf(ctx, page.collection.space, page.collection.name, page.args.version),
               },
               filter: filterMessage(page.args.filter),
             },

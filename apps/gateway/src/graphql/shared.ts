@@ -62,3 +62,18 @@ export function pageInfo(cursors: readonly string[], hasNextPage: boolean) {
     endCursor: cursors[cursors.length - 1] ?? null,
   };
 }
+
+/**
+ * The UUID of the version a `version` argument names (a UUID, a unique prefix, `:branch`) in a
+ * collection's DAG; empty (the collection's default) when none is given.
+ */
+export function versionOf(
+  ctx: GraphQLContext,
+  space: string,
+  collection: string,
+  spec: string | null | undefined,
+): Promise<string> {
+  return spec === null || spec === undefined || spec === ''
+    ? Promise.resolve('')
+    : ctx.loaders.version.load({ space, collection, spec });
+}
