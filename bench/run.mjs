@@ -36,6 +36,7 @@ import {
   BENCH_TOKEN,
   DIALECT_WORKLOADS,
   DVID_WORKLOADS,
+  GRAPHQL_WORKLOADS,
   PEER_WORKLOADS,
   OPENFN_MILLION,
   OPENFN_WORKLOADS,
@@ -54,6 +55,7 @@ import {
   streamKeyValues,
   valueAt,
 } from './lib/dvid.mjs';
+import { GRAPHQL_BODIES, GRAPHQL_HEADERS, GRAPHQL_PATH, checkGraphql } from './lib/graphql.mjs';
 import { KOPANO_API_ENV, preparePeerProsody, seedDialects } from './lib/dialects.mjs';
 import { DOC_TEMPLATE } from './lib/doc-template.mjs';
 import { measureAuthCost } from './lib/auth-cost.mjs';
@@ -62,7 +64,7 @@ import { detectLoadgen, runLoad, setScriptDir } from './lib/loadgen.mjs';
 import { freePort, killAllNow, startService, stopAll, stopProcess, waitReady, which } from './lib/procs.mjs';
 import { markdown, mb, ms, num, ratios, summarize, targets, writeDoc } from './lib/report.mjs';
 import { Sampler, procAvailable, readMemory } from './lib/sampler.mjs';
-import { seedExport, seedHotAndList } from './lib/seed.mjs';
+import { seedExport, seedGraphql, seedHotAndList } from './lib/seed.mjs';
 import { streamNdjson } from './lib/stream.mjs';
 
 const HTTP_WORKLOADS = new Set([
@@ -74,6 +76,7 @@ const HTTP_WORKLOADS = new Set([
   ...DIALECT_WORKLOADS,
   ...PEER_WORKLOADS,
   'dvid-version-get',
+  ...GRAPHQL_WORKLOADS,
 ]);
 /** The order of a round. */
 /** Idle means: the services together use less than this much of one core. */
@@ -435,7 +438,9 @@ async function main() {
     }
     meta.rssAfterStart = rssOfServices();
     log('  cluster ready; seeding through /v1…');
-    if (settings.workloads.some((w) => ['hot-get', 'list', 'put'].includes(w))) await seedHotAndList(urls.gateway);
+    if (settings.workloads.some((w) => ['hot-get', 'list', 'put', ...GRAPHQL_WORKLOADS].includes(w)))
+      await seedHotAndList(urls.gateway);
+    if (settings.workloads.some((w) => GRAPHQL_WORKLOADS.includes(w))) await seedGraphql(urls.gateway);
     if (settings.workloads.some((w) => DIALECT_WORKLOADS.includes(w)))
       state.dialects = await seedDialects(urls.gateway);
     if (settings.workloads.includes('export')) {
@@ -672,6 +677,18 @@ async function runWorkload(workload, round, ctx) {
       spec = { url: `${base}${path}`, method: 'GET', headers: withoutUndefined(headers) };
       break;
     }
+    case 'graphql-get':
+    case 'graphql-page':
+      spec = {
+        url: `${base}${GRAPHQL_PATH}`,
+        method: 'POST',
+        script: 'post',
+        scriptArgs: [GRAPHQL_BODIES[workload]],
+        headers: { ...AUTH_HEADERS, ...GRAPHQL_HEADERS },
+        // Checked once before the load: the answer holds the seeded data and no `errors`.
+        answerBytes: await checkGraphql(base, workload),
+      };
+      break;
     case 'peer-prosody-get':
       spec = { url: `${base}${state.peerProsody.get.path}`, method: 'GET', headers: state.peerProsody.get.headers };
       break;
@@ -708,6 +725,14 @@ async function runWorkload(workload, round, ctx) {
     throw new Error(
       `${workload}: ${failures} of ${r.requests} requests failed (non-2xx ${r.non2xx}, socket errors ${r.socketErrors}, timeouts ${r.timeouts}); run not counted`,
     );
+  }
+  if (spec.answerBytes !== undefined) {
+    // GraphQL answers errors with a 200: answers shorter than the checked one (headers aside) are errors.
+    const perResponse = (r.mbps * 1e6) / r.rps;
+    if (perResponse < spec.answerBytes)
+      throw new Error(
+        `${workload}: ${num(perResponse)} bytes per response, less than the ${num(spec.answerBytes)}-byte body of the checked answer; run not counted`,
+      );
   }
   return { ...r, peakRss: window.peakRss, cpu: window.cpu, windowMs: window.windowMs };
 }

@@ -12,7 +12,7 @@ export const DOC_PATH = join(ROOT, 'docs', 'benchmarks.md');
 // The export runs before list and put: those leave the gateway's heap grown (64 responses of
 // 1.3 MB in flight), which would be charged to the stream otherwise.
 // The DVID range streams with the other streams, its GETs follow hot-get, its ingest the OpenFn
-// upserts.
+// upserts. The GraphQL queries follow hot-get, the REST read they are compared with.
 export const WORKLOADS = [
   'node-http',
   'express',
@@ -20,6 +20,8 @@ export const WORKLOADS = [
   'openfn-list',
   'dvid-range',
   'hot-get',
+  'graphql-get',
+  'graphql-page',
   'dvid-version-get',
   'list',
   'put',
@@ -42,6 +44,8 @@ export const OPENFN_WORKLOADS = ['openfn-list', 'openfn-upsert', 'openfn-list-1m
 export const OPENFN_MILLION = 1_000_000;
 /** The DVID keyvalue workloads: protobuf batch ingest, GETs at the root and at a deep leaf, a streamed range. */
 export const DVID_WORKLOADS = ['dvid-ingest', 'dvid-version-get', 'dvid-range'];
+/** The GraphQL workloads: one record, and a connection page of GRAPHQL_PAGE records, through POST /graphql. */
+export const GRAPHQL_WORKLOADS = ['graphql-get', 'graphql-page'];
 /** The legacy dialects' workloads, and the real peers they are compared with. */
 export const DIALECT_WORKLOADS = ['kopano-get', 'rivet-get', 'prosody-get', 'prosody-put'];
 export const PEER_WORKLOADS = ['peer-prosody-get', 'peer-prosody-put'];
@@ -54,6 +58,7 @@ export const CLUSTER_WORKLOADS = new Set([
   ...DIALECT_WORKLOADS,
   ...OPENFN_WORKLOADS,
   ...DVID_WORKLOADS,
+  ...GRAPHQL_WORKLOADS,
 ]);
 const ALIASES = {
   anchors: ['node-http', 'express'],
@@ -62,6 +67,8 @@ const ALIASES = {
   prosody: ['prosody-get', 'prosody-put', ...PEER_WORKLOADS],
   openfn: ['openfn-upsert', 'openfn-list'],
   dvid: DVID_WORKLOADS,
+  // The GraphQL target is a share of the REST hot GET measured in the same run.
+  graphql: ['hot-get', ...GRAPHQL_WORKLOADS],
 };
 
 // Always local: the load and the backends stay on 127.0.0.1. The ports can move (for testing).
@@ -90,6 +97,15 @@ export const EXPORT_COLLECTION = 'export';
 export const VALUE_BYTES = 1024;
 export const LIST_RECORDS = 1000;
 export const EXPORT_BATCH = 1000;
+/**
+ * GraphQL: a 1 KiB text record beside the hot one in collection `bench` (the hot record is
+ * application/octet-stream, whose `value` GraphQL answers as null), and a collection of
+ * GRAPHQL_RECORDS text records of 1 KiB whose first GRAPHQL_PAGE make the page.
+ */
+export const GRAPHQL_HOT_KEY = 'graphql-hot';
+export const GRAPHQL_COLLECTION = 'graphql';
+export const GRAPHQL_RECORDS = 1000;
+export const GRAPHQL_PAGE = 100;
 
 function positiveInt(name, fallback, { min = 1, max = Number.MAX_SAFE_INTEGER } = {}) {
   const text = process.env[name];

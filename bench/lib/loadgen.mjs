@@ -9,12 +9,13 @@ import { runCommand, which } from './procs.mjs';
 const REPORT_LUA = readFileSync(join(BENCH_DIR, 'lua', 'report.lua'), 'utf8');
 /**
  * wrk scripts: a new key per request, a Prosody store per request, a random DVID key per
- * request. Each takes its arguments after `--`.
+ * request, one fixed POST body (a GraphQL query). Each takes its arguments after `--`.
  */
 const SCRIPTS = {
   put: readFileSync(join(BENCH_DIR, 'lua', 'put.lua'), 'utf8'),
   'prosody-put': readFileSync(join(BENCH_DIR, 'lua', 'prosody-put.lua'), 'utf8'),
   'dvid-get': readFileSync(join(BENCH_DIR, 'lua', 'dvid-get.lua'), 'utf8'),
+  post: readFileSync(join(BENCH_DIR, 'lua', 'post.lua'), 'utf8'),
 };
 /** Per-request timeout: a 1000-record list under 64 connections can take a while. */
 const TIMEOUT_S = 30;
@@ -75,8 +76,8 @@ function parseWrk(stdout) {
  * One load run. `spec` = { url, method: 'GET' | 'PUT', headers?, putBase?, valueBytes?, script?,
  * scriptArgs?, duration, connections, threads }. For PUT, every request writes a new key under
  * `putBase` (a path); `script: 'prosody-put'` writes Prosody stores named `<putBase><letters>`
- * instead, and `script: 'dvid-get'` GETs random keys (`scriptArgs`: the path, the key count);
- * named scripts need wrk.
+ * instead, `script: 'dvid-get'` GETs random keys (`scriptArgs`: the path, the key count), and
+ * `script: 'post'` POSTs the same body to `url` (`scriptArgs`: the body); named scripts need wrk.
  */
 export async function runLoad(loadgen, spec, { onStart } = {}) {
   const writes = spec.script ?? (spec.method === 'PUT' ? 'put' : undefined);

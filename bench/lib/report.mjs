@@ -25,6 +25,8 @@ export const LABELS = {
   'dvid-ingest': 'DVID ingest, protobuf POSTs of 1000 × 1 KiB, 4 in flight',
   'dvid-version-get': 'DVID GET of a random 1 KiB key',
   'dvid-range': 'DVID keyrangevalues (protobuf) of every key at the leaf, one GET',
+  'graphql-get': 'GraphQL `record` query, one 1 KiB record (POST /graphql)',
+  'graphql-page': 'GraphQL `records(first: 100)` connection page, 100 × 1 KiB',
 };
 
 /** The rows of the HTTP table, in the order a round runs them; the anchors and peers do not go through the cluster. */
@@ -118,6 +120,8 @@ const OPENFN_FIRST_BYTE_MS = 100;
 const DVID_INGEST_TARGET = 20_000;
 const DVID_LEAF_VS_ROOT = 0.5;
 const DVID_RSS_LIMIT = 250 * 1e6;
+/** GraphQL: the one-record query must keep at least this share of the REST hot GET's throughput. */
+const GRAPHQL_VS_HOT = 0.5;
 /** "other" CPU (processes outside the benchmark, kernel threads) above which a row is flagged. */
 export const DISTURBED_CPU_PCT = 30;
 
@@ -144,6 +148,7 @@ export function ratios(summary, rounds) {
       value: ratio(s('prosody-put')?.rps, s('peer-prosody-put')?.rps),
       perRun: perRun('prosody-put', 'peer-prosody-put'),
     },
+    graphqlVsHot: { value: ratio(s('graphql-get')?.rps, hot?.rps), perRun: perRun('graphql-get', 'hot-get') },
     dvidLeafVsRoot: {
       value: ratio(s('dvid-version-get')?.rps, s('dvid-version-get')?.rootRps),
       perRun: rounds
@@ -228,6 +233,7 @@ export function targets(summary, r, authCost) {
     },
     ...openFnTargets(summary),
     ...dvidTargets(summary, r),
+    ...graphqlTargets(summary, r),
     {
       target: 'authentication adds < 0.2 ms per request (cached principals)',
       measured:
@@ -333,6 +339,27 @@ function dvidTargets(summary, r) {
     });
   }
   return rows;
+}
+
+/** The GraphQL issue's target, when its query ran: a share of the REST hot GET of the same run. */
+function graphqlTargets(summary, r) {
+  const verdict = (ok, failures) => (ok === undefined ? 'n/a' : ok && failures === '' ? 'PASS' : 'MISS');
+  const note = (failures) => (failures === '' ? '' : ` (${failures})`);
+  const gql = summary['graphql-get'];
+  if (gql === undefined) return [];
+  const hot = summary['hot-get'];
+  const failures = failedRuns(gql, hot);
+  const x = r.graphqlVsHot.value;
+  return [
+    {
+      target: `GraphQL one-record query ≥ ${num(GRAPHQL_VS_HOT * 100)}% of the REST hot GET's throughput, same run`,
+      measured:
+        x === undefined
+          ? `not measured${hot === undefined ? ' (hot-get did not run)' : ''}${note(failures)}`
+          : `${pct(x)} of hot GET: ${num(gql.rps)} against ${num(hot.rps)} req/s, p50 ${ms(gql.p50Ms)}, p99 ${ms(gql.p99Ms)}${note(failures)}`,
+      result: verdict(x === undefined ? undefined : x >= GRAPHQL_VS_HOT && gql.non2xx === 0, failures),
+    },
+  ];
 }
 
 /** The DVID table: the ingest by records/s and POST latency, the GETs at root and leaf, the range like the export. */
@@ -571,6 +598,15 @@ export function markdown(result) {
           x.value === undefined ? '–' : `${num(x.value, 1)}×`,
           x.perRun.map((v) => `${num(v, 1)}×`).join(', ') || '–',
         ]),
+        ...(r.graphqlVsHot?.value === undefined
+          ? []
+          : [
+              [
+                'GraphQL record query / REST hot GET',
+                pct(r.graphqlVsHot.value),
+                r.graphqlVsHot.perRun.map((x) => pct(x)).join(', ') || '–',
+              ],
+            ]),
         ...(r.dvidLeafVsRoot?.value === undefined
           ? []
           : [

@@ -1,6 +1,17 @@
 // Seeds the store through the /v1 API, as a client would.
 import { performance } from 'node:perf_hooks';
-import { EXPORT_BATCH, EXPORT_COLLECTION, HOT_COLLECTION, LIST_RECORDS, SPACE, VALUE_BYTES } from './config.mjs';
+import {
+  EXPORT_BATCH,
+  EXPORT_COLLECTION,
+  GRAPHQL_COLLECTION,
+  GRAPHQL_HOT_KEY,
+  GRAPHQL_RECORDS,
+  HOT_COLLECTION,
+  LIST_RECORDS,
+  SPACE,
+  VALUE_BYTES,
+} from './config.mjs';
+import { graphqlPageKey } from './graphql.mjs';
 import { httpRequest, jsonRequest } from './http.mjs';
 import { valueOf } from './value.mjs';
 
@@ -39,6 +50,26 @@ export async function seedHotAndList(base) {
   await batch(base, HOT_COLLECTION, keys);
   const n = await count(base, HOT_COLLECTION, 'list/');
   if (n !== LIST_RECORDS) throw new Error(`expected ${LIST_RECORDS} records under list/, found ${n}`);
+}
+
+/**
+ * For the GraphQL workloads (after seedHotAndList): the 1 KiB record `graphql-hot` in `bench`,
+ * as text (GraphQL's `value` is null for the hot record's application/octet-stream), and
+ * collection `graphql` with GRAPHQL_RECORDS text records of 1 KiB under `page/`, in one batch.
+ */
+export async function seedGraphql(base) {
+  const url = `${collectionsUrl(base)}/${HOT_COLLECTION}/records/${GRAPHQL_HOT_KEY}`;
+  const put = await httpRequest('PUT', url, {
+    body: VALUE,
+    headers: { 'content-type': 'text/plain; charset=utf-8' },
+  });
+  if (put.status !== 201 && put.status !== 200)
+    throw new Error(`PUT ${GRAPHQL_HOT_KEY} answered ${put.status}: ${put.body}`);
+  await ensureCollection(base, GRAPHQL_COLLECTION);
+  const keys = Array.from({ length: GRAPHQL_RECORDS }, (_, i) => graphqlPageKey(i));
+  await batch(base, GRAPHQL_COLLECTION, keys);
+  const n = await count(base, GRAPHQL_COLLECTION, 'page/');
+  if (n !== GRAPHQL_RECORDS) throw new Error(`expected ${GRAPHQL_RECORDS} records under page/, found ${n}`);
 }
 
 /** `total` records under `export/` in collection `export`, in batches of 1000, two at a time. */

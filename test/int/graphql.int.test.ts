@@ -481,6 +481,15 @@ describe('errors and limits', () => {
       .send('{"query":');
     expect(json.status).toBe(400);
     expect(codesOf(json.body as GraphQLReply)).toEqual(['BAD_REQUEST']);
+    const huge = await request(app)
+      .post('/graphql')
+      .set('authorization', admin)
+      .set('content-type', 'application/json')
+      .send(JSON.stringify({ query: '{ me { account } }', variables: { pad: 'x'.repeat(1024 * 1024) } }));
+    expect(huge.status).toBe(413);
+    expect(codesOf(huge.body as GraphQLReply)).toEqual(['BAD_REQUEST']);
+    const form = await request(app).post('/graphql').set('authorization', admin).type('form').send('query=%7B%7D');
+    expect(form.status).toBe(400);
   });
 
   it('refuses documents nested too deep and operations that cost too much, before running them', async () => {

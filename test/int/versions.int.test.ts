@@ -281,4 +281,4 @@ it('writes and deletes batches of the largest size at a version', async () => {
   expect(removed).toMatchObject({ deleted: 10_000n, more: false });
   expect((await api.records.count({ collection: at(c1) })).count).toBe(0n);
   expect((await api.records.count({ collection: at(root) })).count).toBe(10_000n);
-});
+}, 30_000);

@@ -89,6 +89,7 @@ export function createApp(deps: AppDeps): RequestListener & {
   accessRoutes(table, api, callers);
   const graphql = graphqlEndpoint({
     api,
+    reader,
     callers,
     events: deps.events,
     logger,
@@ -111,6 +112,7 @@ export function createApp(deps: AppDeps): RequestListener & {
   const listener = (req: IncomingMessage, res: ServerResponse) => {
     if (v1Cors.enabled && req.url?.startsWith('/v1/') === true && applyCors(v1Cors, req, res)) return;
     if (singleRecord(req, res, (error) => respondWithError(req, res, error, logger))) return;
+    if (graphql.handle(req, res)) return;
     for (const dialect of dialects) if (dialect.handle(req, res)) return;
     app(req, res);
   };

@@ -1,8 +1,8 @@
 import DataLoader from 'dataloader';
-import { MAX_BATCH_GET_KEYS } from '@rosetta/core';
 import type { Collection, Record as RecordMessage, VersionDag } from '@rosetta/proto';
 import type { Caller } from '../auth/callers';
 import type { RecordApi } from '../clients/record-api';
+import type { RecordReader } from '../clients/record-reader';
 import type { ChangeEvents } from '../events/change-events';
 
 /** A record as the resolvers pass it on: with the collection it was read from. */
@@ -41,7 +41,7 @@ export interface GraphQLContext {
 
 const sep = '\u0000';
 
-function createLoaders(api: RecordApi, caller: () => Promise<Caller>): Loaders {
+function createLoaders(api: RecordApi, reader: RecordReader, caller: () => Promise<Caller>): Loaders {
   const headers = async () => (await caller()).headers;
   const collections: Loaders['collection'] = new DataLoader(
     (refs) =>
@@ -63,40 +63,23 @@ function createLoaders(api: RecordApi, caller: () => Promise<Caller>): Loaders {
   );
   return {
     collection: collections,
+    // Through the gateway's shared reader: this request's keys, and those of requests arriving
+    // together, go out as one BatchGet per collection (a lone key as one GetRecord).
     record: new DataLoader(
       async (addresses) => {
-        const groups = new Map<string, RecordAddress[]>();
-        for (const address of addresses) {
-          const group = [address.space, address.collection, address.version].join(sep);
-          const list = groups.get(group);
-          if (list === undefined) groups.set(group, [address]);
-          else list.push(address);
-        }
-        const found = new Map<string, RecordNode | null | Error>();
-        await Promise.all(
-          [...groups.values()].map(async (group) => {
-            const [{ space, collection, version }] = group as [RecordAddress];
-            const keys = [...new Set(group.map((a) => a.key))];
-            try {
-              const { results } = await api.records.batchGet(
-                { collection: { space, collection, version }, keys },
-                { headers: await headers() },
-              );
-              keys.forEach((key, i) => {
-                const record = results[i]?.record;
-                found.set(
-                  recordKey({ space, collection, version, key }),
-                  record ? { record, space, collection } : null,
-                );
-              });
-            } catch (error) {
-              for (const key of keys) found.set(recordKey({ space, collection, version, key }), error as Error);
-            }
-          }),
+        const who = await caller();
+        return Promise.all(
+          addresses.map(({ space, collection, version, key }) =>
+            Promise.resolve()
+              .then(() => reader.get(who, version === '' ? { space, collection } : { space, collection, version }, key))
+              .then(
+                (record) => (record === undefined ? null : { record, space, collection }),
+                (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+              ),
+          ),
         );
-        return addresses.map((a) => found.get(recordKey(a)) ?? null);
       },
-      { cacheKeyFn: recordKey, maxBatchSize: MAX_BATCH_GET_KEYS },
+      { cacheKeyFn: recordKey },
     ),
     dag: new DataLoader(
       (refs) =>
@@ -140,10 +123,11 @@ const recordKey = (a: RecordAddress) => [a.space, a.collection, a.version, a.key
 /** The context of one operation (an HTTP request, or one subscription's events). */
 export function createContext(
   api: RecordApi,
+  reader: RecordReader,
   events: ChangeEvents | undefined,
   authenticate: () => Promise<Caller>,
 ): GraphQLContext {
   let pending: Promise<Caller> | undefined;
   const caller = () => (pending ??= authenticate());
-  return { api, caller, events, loaders: createLoaders(api, caller) };
+  return { api, caller, events, loaders: createLoaders(api, reader, caller) };
 }

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
-import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
-import { expressMiddleware } from '@as-integrations/express5';
+import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
 import { makeExecutableSchema } from '@graphql-tools/schema';
-import express, { type ErrorRequestHandler, type Router } from 'express';
+import express, { type Router } from 'express';
 import {
   GraphQLError,
   parse,
@@ -21,10 +21,12 @@ import type { Logger } from '@rosetta/platform';
 import type { Callers } from '../auth/callers';
 import { authenticateV1, v1Credential, unauthenticated } from '../auth/credentials';
 import type { RecordApi } from '../clients/record-api';
+import type { RecordReader } from '../clients/record-reader';
 import { toHttpFailure } from '../errors';
 import type { ChangeEvents } from '../events/change-events';
 import { createContext, type GraphQLContext } from './context';
 import { formatError } from './errors';
+import { GRAPHQL_PATH, graphqlHttpHandler } from './http';
 import { ASSET_PATH, GRAPHIQL_HTML, graphiqlAssets } from './graphiql';
 import { checkCost, depthLimit, estimateCost, type QueryLimits } from './limits';
 import { mutationResolvers } from './mutations';
@@ -34,8 +36,6 @@ import { subscriptionResolvers } from './subscriptions';
 
 /** The committed SDL (the build copies it beside the compiled module). */
 export const SDL_PATH = join(__dirname, 'schema.graphql');
-
-export const GRAPHQL_PATH = '/graphql';
 
 export interface GraphQLOptions extends QueryLimits, PageLimits {
   /** Whether the schema may be introspected (GraphiQL needs it). */
@@ -51,6 +51,8 @@ export const DEFAULT_GRAPHQL_OPTIONS: GraphQLOptions = {
 
 export interface GraphQLDeps {
   readonly api: RecordApi;
+  /** The gateway's shared reader: single-record reads of concurrent requests go out together. */
+  readonly reader: RecordReader;
   readonly callers: Callers;
   readonly events: ChangeEvents | undefined;
   readonly logger: Logger;
@@ -59,8 +61,10 @@ export interface GraphQLDeps {
 }
 
 export interface GraphQLEndpoint {
-  /** Mount at the root: serves /graphql (POST, GET and GraphiQL) and its assets. */
+  /** Mount at the root: serves GraphiQL's assets. */
   readonly router: Router;
+  /** Answers a request for /graphql (POST, GET, GraphiQL's page); false for any other path. */
+  readonly handle: (req: IncomingMessage, res: ServerResponse) => boolean;
   /** Takes a WebSocket upgrade for /graphql (graphql-ws); false for any other path. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
   /** Closes the WebSockets and stops the server. */
@@ -74,6 +78,9 @@ const scalar = ({ serialize, parseValue, parseLiteral }: GraphQLScalarType) => (
   parseLiteral,
 });
 
+/** Costs of recent operations kept (by document, operation and variables). */
+const COST_CACHE_ENTRIES = 1000;
+
 export function buildSchema(options: PageLimits): GraphQLSchema {
   return makeExecutableSchema({
     typeDefs: readFileSync(SDL_PATH, 'utf8'),
@@ -85,22 +92,6 @@ export function buildSchema(options: PageLimits): GraphQLSchema {
     ],
   });
 }
-
-/** Errors of GraphQL's own shape for requests that never reach Apollo (an unreadable body). */
-const bodyErrors: ErrorRequestHandler = (error: unknown, _req, res, next) => {
-  const { type, status } = (error ?? {}) as { type?: unknown; status?: unknown };
-  if (typeof status !== 'number' || status >= 500 || res.headersSent) {
-    next(error);
-    return;
-  }
-  const message =
-    type === 'entity.too.large'
-      ? 'request body is too large'
-      : type === 'entity.parse.failed'
-        ? 'request body is not valid JSON'
-        : 'request body could not be read';
-  res.status(status).json({ errors: [{ message, extensions: { code: 'BAD_REQUEST' } }] });
-};
 
 /** The headers a WebSocket's caller authenticates with: the connection_init payload's over the upgrade's. */
 function socketHeaders(
@@ -120,16 +111,25 @@ function socketHeaders(
  * Resolvers reach data only through the record service contract.
  */
 export function graphqlEndpoint(deps: GraphQLDeps): GraphQLEndpoint {
-  const { api, callers, events, logger, options } = deps;
+  const { api, reader, callers, events, logger, options } = deps;
   const schema = buildSchema(options);
   const rules = [depthLimit(options.maxDepth)];
   const format = formatError(logger);
 
+  // An operation's cost depends on its document and variables only: remember the last ones.
+  const costs = new Map<string, number>();
   const costLimit: ApolloServerPlugin<GraphQLContext> = {
     requestDidStart() {
       return Promise.resolve({
-        didResolveOperation({ request, document }) {
-          checkCost(estimateCost(schema, document, request.variables, request.operationName), options.maxComplexity);
+        didResolveOperation({ request, document, queryHash }) {
+          const key = `${queryHash}\u0000${request.operationName ?? ''}\u0000${JSON.stringify(request.variables ?? {})}`;
+          let cost = costs.get(key);
+          if (cost === undefined) {
+            cost = estimateCost(schema, document, request.variables, request.operationName);
+            if (costs.size >= COST_CACHE_ENTRIES) costs.clear();
+            costs.set(key, cost);
+          }
+          checkCost(cost, options.maxComplexity);
           return Promise.resolve();
         },
       });
@@ -149,20 +149,18 @@ export function graphqlEndpoint(deps: GraphQLDeps): GraphQLEndpoint {
     formatError: format,
     includeStacktraceInErrorResponses: false,
     logger,
-    plugins: options.introspection ? [costLimit, graphiql] : [costLimit],
+    // Cache hints are for HTTP caches and CDNs in front of public data: ours needs credentials.
+    plugins: [ApolloServerPluginCacheControlDisabled(), costLimit, ...(options.introspection ? [graphiql] : [])],
   });
   server.startInBackgroundHandlingStartupErrorsByLoggingAndFailingAllRequests();
 
   const router = express.Router();
   if (options.introspection) router.use(ASSET_PATH, graphiqlAssets());
-  router.all(
-    GRAPHQL_PATH,
-    express.json({ limit: deps.maxBodyBytes }),
-    expressMiddleware(server, {
-      context: ({ req }) => Promise.resolve(createContext(api, events, () => authenticateV1(callers, req))),
-    }),
-  );
-  router.use(GRAPHQL_PATH, bodyErrors);
+  const handle = graphqlHttpHandler(server, {
+    maxBodyBytes: deps.maxBodyBytes,
+    logger,
+    context: (req) => createContext(api, reader, events, () => authenticateV1(callers, req)),
+  });
 
   const sockets = new WebSocketServer({ noServer: true, maxPayload: deps.maxBodyBytes });
   const wsServer = useServer<Record<string, unknown>>(
@@ -186,7 +184,7 @@ export function graphqlEndpoint(deps: GraphQLDeps): GraphQLEndpoint {
         }
       },
       context: (ctx) =>
-        createContext(api, events, async () => {
+        createContext(api, reader, events, async () => {
           const headers = socketHeaders(ctx.extra.request, ctx.connectionParams);
           const found = v1Credential({ headers });
           if (found === undefined) throw unauthenticated('authentication required');
@@ -227,6 +225,7 @@ export function graphqlEndpoint(deps: GraphQLDeps): GraphQLEndpoint {
 
   return {
     router,
+    handle,
     upgrade(req, socket, head) {
       if (new URL(req.url ?? '/', 'http://gateway').pathname !== GRAPHQL_PATH) return false;
       sockets.handleUpgrade(req, socket, head, (ws) => sockets.emit('connection', ws, req));

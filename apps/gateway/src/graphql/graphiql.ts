@@ -21,7 +21,7 @@ ReactDOM.createRoot(document.getElementById('graphiql')).render(
     fetcher,
     shouldPersistHeaders: true,
     defaultHeaders: JSON.stringify({ Authorization: 'Bearer <your token>' }, null, 2),
-    defaultQuery: '# Rosetta: put your token in the Headers tab below, then run\\n{\\n  me { account personalSpace }\\n}\\n',
+    defaultQuery: '# Your token goes in the Headers tab; then run\\n{\\n  me { account personalSpace }\\n}\\n',
   }),
 );`;
 
