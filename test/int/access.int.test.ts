@@ -446,6 +446,7 @@ describe('isolation', () => {
       ['delete', request(app).delete(`${base}/secret/records/k`)],
       ['list', request(app).get(`${base}/secret/records`)],
       ['count', request(app).get(`${base}/secret/count`)],
+      ['changes', request(app).get(`${base}/secret/changes?since=0&wait=0`)],
       [
         'batch',
         request(app)

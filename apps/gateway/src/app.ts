@@ -10,10 +10,12 @@ import { RecordReader } from './clients/record-reader';
 import { RecordWriter } from './clients/record-writer';
 import { respondWithError } from './errors';
 import type { ChangeEvents } from './events/change-events';
+import { CollectionFeed } from './events/collection-feed';
 import { DEFAULT_GRAPHQL_OPTIONS, graphqlEndpoint, type GraphQLOptions } from './graphql/endpoint';
 import { applyCors } from './legacy/cors';
 import { legacyDialects, legacyOptions, type DialectRoute, type LegacyOptions } from './legacy';
 import { accessRoutes } from './v1/access';
+import { changeRoutes } from './v1/changes';
 import { collectionRoutes } from './v1/collections';
 import { openApiDocument } from './v1/openapi';
 import { singleRecords } from './v1/single-records';
@@ -86,6 +88,7 @@ export function createApp(deps: AppDeps): RequestListener & {
   recordRoutes(table, api, { maxBodyBytes: deps.maxBodyBytes });
   collectionRoutes(table, api);
   versionRoutes(table, api);
+  changeRoutes(table, new CollectionFeed(api, deps.events, deps.events === undefined ? 250 : 2000));
   accessRoutes(table, api, callers);
   const graphql = graphqlEndpoint({
     api,

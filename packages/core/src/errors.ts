@@ -41,6 +41,8 @@ export const ERROR_CODES = [
   'VERSION_LOCKED',
   /** A version node with that UUID, or a branch with that name, already exists. */
   'VERSION_EXISTS',
+  /** A change-feed revision older than the events kept (compacted past the retention window). */
+  'REVISION_EXPIRED',
   /** The request carries no credential, or one that is wrong, expired, revoked or disabled. */
   'UNAUTHENTICATED',
   /** The caller is known but may not do this (role, token scope, read-only credential). */

@@ -39,25 +39,84 @@ ORDER BY txid, id
 LIMIT $3`,
 };
 
+/** One collection's events, through the index on (space, collection, txid, id). */
+const READ_COLLECTION = {
+  name: 'changes.read-collection',
+  text: `SELECT id, txid::text AS txid, revision, op, space, collection, key, version, content_type, size,
+  ${us('at')} AS at, value
+FROM change_events
+WHERE space = $1 AND collection = $2 AND (txid, id) > ($3::xid8, $4::int8)
+  AND txid < pg_snapshot_xmin(pg_current_snapshot())
+ORDER BY txid, id
+LIMIT $5`,
+};
+
+/** The last event of a revision (a revision has one event; the order is what matters). */
+const OF_REVISION = {
+  name: 'changes.of-revision',
+  text: `SELECT txid::text AS txid, id FROM change_events WHERE revision = $1 ORDER BY txid DESC, id DESC LIMIT 1`,
+};
+
+/** The newest event every reader can see: below the oldest running transaction. */
+const NEWEST = {
+  name: 'changes.newest',
+  text: `SELECT txid::text AS txid, id, revision FROM change_events
+WHERE txid < pg_snapshot_xmin(pg_current_snapshot())
+ORDER BY txid DESC, id DESC LIMIT 1`,
+};
+
+const OLDEST = { name: 'changes.oldest', text: 'SELECT min(revision) AS revision FROM change_events' };
+
+const toEvent = (row: EventRow): ChangeEvent => ({
+  position: `${row.txid}.${row.id}`,
+  revision: row.revision,
+  op: row.op,
+  space: row.space,
+  collection: row.collection,
+  key: row.key,
+  version: row.version,
+  contentType: row.content_type,
+  size: row.size,
+  at: row.at,
+  value: row.value ?? undefined,
+});
+
 export class SqlChangesRepository implements ChangesRepository {
   constructor(private readonly db: SqlClient) {}
+
+  async readCollection(
+    space: string,
+    collection: string,
+    after: string,
+    limit: number,
+  ): Promise<{ events: ChangeEvent[]; position: string }> {
+    const [txid, id] = parsePosition(after);
+    const { rows } = await queryInIndexOrder<EventRow>(this.db, READ_COLLECTION, [space, collection, txid, id, limit]);
+    const events = rows.map(toEvent);
+    return { events, position: events[events.length - 1]?.position ?? `${txid}.${id}` };
+  }
+
+  async positionOf(revision: number): Promise<string | undefined> {
+    const { rows } = await this.db.query<{ txid: string; id: number }>(OF_REVISION, [revision]);
+    const row = rows[0];
+    return row === undefined ? undefined : `${row.txid}.${row.id}`;
+  }
+
+  async newest(): Promise<{ position: string; revision: number } | undefined> {
+    const { rows } = await this.db.query<{ txid: string; id: number; revision: number }>(NEWEST);
+    const row = rows[0];
+    return row === undefined ? undefined : { position: `${row.txid}.${row.id}`, revision: row.revision };
+  }
+
+  async oldestRevision(): Promise<number | undefined> {
+    const { rows } = await this.db.query<{ revision: number | null }>(OLDEST);
+    return rows[0]?.revision ?? undefined;
+  }
 
   async read(after: string | undefined, limit: number): Promise<{ events: ChangeEvent[]; position: string }> {
     const [txid, id] = parsePosition(after);
     const { rows } = await queryInIndexOrder<EventRow>(this.db, READ, [txid, id, limit]);
-    const events = rows.map((row): ChangeEvent => ({
-      position: `${row.txid}.${row.id}`,
-      revision: row.revision,
-      op: row.op,
-      space: row.space,
-      collection: row.collection,
-      key: row.key,
-      version: row.version,
-      contentType: row.content_type,
-      size: row.size,
-      at: row.at,
-      value: row.value ?? undefined,
-    }));
+    const events = rows.map(toEvent);
     const last = events[events.length - 1];
     return { events, position: last?.position ?? `${txid}.${id}` };
   }

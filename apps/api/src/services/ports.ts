@@ -129,6 +129,19 @@ export interface ChangesRepository {
   read(after: string | undefined, limit: number): Promise<{ events: ChangeEvent[]; position: string }>;
   /** The position after every event committed so far. */
   tail(): Promise<string>;
+  /** One collection's events after `after` (a position; '' for the oldest), in feed order. */
+  readCollection(
+    space: string,
+    collection: string,
+    after: string,
+    limit: number,
+  ): Promise<{ events: ChangeEvent[]; position: string }>;
+  /** The position of the event of `revision`; undefined when no event kept has it. */
+  positionOf(revision: number): Promise<string | undefined>;
+  /** The newest event every reader sees; undefined when the feed is empty. */
+  newest(): Promise<{ position: string; revision: number } | undefined>;
+  /** The smallest revision of the events kept; undefined when the feed is empty. */
+  oldestRevision(): Promise<number | undefined>;
 }
 
 /** A cache entry: a live value, or a tombstone that says the thing is gone. */

@@ -25,6 +25,7 @@ export const CONNECT_CODES: Record<ErrorCode, Code> = {
   VERSION_NOT_FOUND: Code.NotFound,
   VERSION_LOCKED: Code.FailedPrecondition,
   VERSION_EXISTS: Code.AlreadyExists,
+  REVISION_EXPIRED: Code.OutOfRange,
   UNAUTHENTICATED: Code.Unauthenticated,
   PERMISSION_DENIED: Code.PermissionDenied,
   RATE_LIMITED: Code.ResourceExhausted,

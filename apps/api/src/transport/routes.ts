@@ -3,6 +3,7 @@ import { Code, ConnectError, type HandlerContext, type ServiceImpl } from '@conn
 import {
   authorizeFilter,
   authorizeKeys,
+  readableKeys,
   DomainError,
   scopesShowCollection,
   type ErrorCode,
@@ -309,7 +310,7 @@ export function collectionServiceImpl(services: Services, logger: Logger): Servi
 }
 
 export function changeFeedServiceImpl(services: Services, logger: Logger): ServiceImpl<typeof ChangeFeedServiceDesc> {
-  const { changes, access } = services;
+  const { changes, access, collections } = services;
   return guarded(
     ChangeFeedServiceDesc,
     {
@@ -321,6 +322,28 @@ export function changeFeedServiceImpl(services: Services, logger: Logger): Servi
       async tailPosition(_req, context) {
         access.requireAdmin(principalOf(access, context));
         return { position: await changes.tail() };
+      },
+      async readCollectionChanges(req, context) {
+        const target = address(req.collection);
+        const principal = principalOf(access, context);
+        await access.check(principal, { space: target.space, collection: target.name }, 'read');
+        // A collection's feed is there while the collection is: its last event says it was deleted.
+        await collections.get(target);
+        const readable = readableKeys(principal, target.space, target.name);
+        const page = await changes.readCollection(
+          target.space,
+          target.name,
+          { after: req.after, afterRevision: req.afterRevision === undefined ? undefined : Number(req.afterRevision) },
+          req.limit,
+          (event) => event.op.startsWith('collection.') || readable(event.key),
+        );
+        return {
+          events: page.events.map(changeEventMessage),
+          position: page.position,
+          revision: BigInt(page.revision),
+          expired: page.expired !== undefined,
+          oldestRevision: BigInt(page.expired?.oldest ?? 0),
+        };
       },
     },
     logger,

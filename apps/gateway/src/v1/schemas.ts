@@ -259,3 +259,48 @@ export const VersionDiffSchema = z
     cursor: z.string().nullable(),
   })
   .meta({ id: 'VersionDiff' });
+
+export const ChangesQuerySchema = z
+  .object({
+    since: z
+      .string()
+      .regex(/^\d{1,16}$/)
+      .optional()
+      .meta({
+        description:
+          'Resume after the event of this revision (0: from the oldest event kept). Unset: from now. Server-Sent Events also take Last-Event-ID.',
+      }),
+    wait: z
+      .string()
+      .regex(/^\d{1,7}(ms|s|m)?$/)
+      .optional()
+      .meta({
+        description: 'Long-poll: wait this long for a first event (`500ms`, `30s`, `5m`; default 5m, at most 10m)',
+      }),
+    prefix: z
+      .string()
+      .optional()
+      .meta({ description: 'Only events of keys with this prefix (and of the collection itself)' }),
+  })
+  .strict();
+
+const ChangeEventSchema = z
+  .object({
+    revision: z.number().int(),
+    op: z.enum(['put', 'delete', 'collection.created', 'collection.updated', 'collection.deleted']),
+    key: z.string(),
+    version: z.string(),
+    contentType: z.string(),
+    size: z.number().int(),
+    at: z.string(),
+    value: z.string().optional().meta({ description: 'Values up to 64 KiB travel with the event' }),
+    encoding: z.enum(['utf8', 'base64']).optional(),
+  })
+  .meta({ id: 'ChangeEvent' });
+
+export const ChangesSchema = z
+  .object({
+    events: z.array(ChangeEventSchema),
+    revision: z.number().int().meta({ description: 'Pass as `since` to continue (also in X-Rosetta-Revision)' }),
+  })
+  .meta({ id: 'Changes' });

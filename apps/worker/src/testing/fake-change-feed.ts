@@ -37,6 +37,10 @@ export class FakeChangeFeed {
       this.calls.push('tail');
       return { position: `1.${this.events.length}` };
     },
+    // The worker reads the whole feed; one collection's changes are the gateway's to read.
+    readCollectionChanges: () => {
+      throw wireError(Code.Unimplemented, 'INTERNAL', 'the fake feed serves the whole feed only');
+    },
   });
 
   /** Appends committed events; each gets the next position and revision. */

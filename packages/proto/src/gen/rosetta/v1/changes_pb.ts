@@ -4,13 +4,15 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
+import type { CollectionRef } from "./common_pb";
+import { file_rosetta_v1_common } from "./common_pb";
 import type { Message } from "@bufbuild/protobuf";
 
 /**
  * Describes the file rosetta/v1/changes.proto.
  */
 export const file_rosetta_v1_changes: GenFile = /*@__PURE__*/
-  fileDesc("Chhyb3NldHRhL3YxL2NoYW5nZXMucHJvdG8SCnJvc2V0dGEudjEizwEKC0NoYW5nZUV2ZW50EhAKCHBvc2l0aW9uGAEgASgJEhAKCHJldmlzaW9uGAIgASgDEgoKAm9wGAMgASgJEg0KBXNwYWNlGAQgASgJEhIKCmNvbGxlY3Rpb24YBSABKAkSCwoDa2V5GAYgASgJEg8KB3ZlcnNpb24YByABKAkSFAoMY29udGVudF90eXBlGAggASgJEgwKBHNpemUYCSABKAMSDQoFYXRfdXMYCiABKAMSEgoFdmFsdWUYCyABKAxIAIgBAUIICgZfdmFsdWUiMgoSUmVhZENoYW5nZXNSZXF1ZXN0Eg0KBWFmdGVyGAEgASgJEg0KBWxpbWl0GAIgASgFIlAKE1JlYWRDaGFuZ2VzUmVzcG9uc2USJwoGZXZlbnRzGAEgAygLMhcucm9zZXR0YS52MS5DaGFuZ2VFdmVudBIQCghwb3NpdGlvbhgCIAEoCSIVChNUYWlsUG9zaXRpb25SZXF1ZXN0IigKFFRhaWxQb3NpdGlvblJlc3BvbnNlEhAKCHBvc2l0aW9uGAEgASgJMrYBChFDaGFuZ2VGZWVkU2VydmljZRJOCgtSZWFkQ2hhbmdlcxIeLnJvc2V0dGEudjEuUmVhZENoYW5nZXNSZXF1ZXN0Gh8ucm9zZXR0YS52MS5SZWFkQ2hhbmdlc1Jlc3BvbnNlElEKDFRhaWxQb3NpdGlvbhIfLnJvc2V0dGEudjEuVGFpbFBvc2l0aW9uUmVxdWVzdBogLnJvc2V0dGEudjEuVGFpbFBvc2l0aW9uUmVzcG9uc2ViBnByb3RvMw");
+  fileDesc("Chhyb3NldHRhL3YxL2NoYW5nZXMucHJvdG8SCnJvc2V0dGEudjEizwEKC0NoYW5nZUV2ZW50EhAKCHBvc2l0aW9uGAEgASgJEhAKCHJldmlzaW9uGAIgASgDEgoKAm9wGAMgASgJEg0KBXNwYWNlGAQgASgJEhIKCmNvbGxlY3Rpb24YBSABKAkSCwoDa2V5GAYgASgJEg8KB3ZlcnNpb24YByABKAkSFAoMY29udGVudF90eXBlGAggASgJEgwKBHNpemUYCSABKAMSDQoFYXRfdXMYCiABKAMSEgoFdmFsdWUYCyABKAxIAIgBAUIICgZfdmFsdWUiMgoSUmVhZENoYW5nZXNSZXF1ZXN0Eg0KBWFmdGVyGAEgASgJEg0KBWxpbWl0GAIgASgFIlAKE1JlYWRDaGFuZ2VzUmVzcG9uc2USJwoGZXZlbnRzGAEgAygLMhcucm9zZXR0YS52MS5DaGFuZ2VFdmVudBIQCghwb3NpdGlvbhgCIAEoCSIVChNUYWlsUG9zaXRpb25SZXF1ZXN0IigKFFRhaWxQb3NpdGlvblJlc3BvbnNlEhAKCHBvc2l0aW9uGAEgASgJIpsBChxSZWFkQ29sbGVjdGlvbkNoYW5nZXNSZXF1ZXN0Ei0KCmNvbGxlY3Rpb24YASABKAsyGS5yb3NldHRhLnYxLkNvbGxlY3Rpb25SZWYSDQoFYWZ0ZXIYAiABKAkSGwoOYWZ0ZXJfcmV2aXNpb24YAyABKANIAIgBARINCgVsaW1pdBgEIAEoBUIRCg9fYWZ0ZXJfcmV2aXNpb24ilgEKHVJlYWRDb2xsZWN0aW9uQ2hhbmdlc1Jlc3BvbnNlEicKBmV2ZW50cxgBIAMoCzIXLnJvc2V0dGEudjEuQ2hhbmdlRXZlbnQSEAoIcG9zaXRpb24YAiABKAkSEAoIcmV2aXNpb24YAyABKAMSDwoHZXhwaXJlZBgEIAEoCBIXCg9vbGRlc3RfcmV2aXNpb24YBSABKAMypAIKEUNoYW5nZUZlZWRTZXJ2aWNlEk4KC1JlYWRDaGFuZ2VzEh4ucm9zZXR0YS52MS5SZWFkQ2hhbmdlc1JlcXVlc3QaHy5yb3NldHRhLnYxLlJlYWRDaGFuZ2VzUmVzcG9uc2USUQoMVGFpbFBvc2l0aW9uEh8ucm9zZXR0YS52MS5UYWlsUG9zaXRpb25SZXF1ZXN0GiAucm9zZXR0YS52MS5UYWlsUG9zaXRpb25SZXNwb25zZRJsChVSZWFkQ29sbGVjdGlvbkNoYW5nZXMSKC5yb3NldHRhLnYxLlJlYWRDb2xsZWN0aW9uQ2hhbmdlc1JlcXVlc3QaKS5yb3NldHRhLnYxLlJlYWRDb2xsZWN0aW9uQ2hhbmdlc1Jlc3BvbnNlYgZwcm90bzM", [file_rosetta_v1_common]);
 
 /**
  * @generated from message rosetta.v1.ChangeEvent
@@ -168,12 +170,102 @@ export const TailPositionResponseSchema: GenMessage<TailPositionResponse> = /*@_
   messageDesc(file_rosetta_v1_changes, 4);
 
 /**
+ * @generated from message rosetta.v1.ReadCollectionChangesRequest
+ */
+export type ReadCollectionChangesRequest = Message<"rosetta.v1.ReadCollectionChangesRequest"> & {
+  /**
+   * The collection whose events to read (events of every version; `version` is ignored).
+   *
+   * @generated from field: rosetta.v1.CollectionRef collection = 1;
+   */
+  collection?: CollectionRef | undefined;
+
+  /**
+   * Resume after this position (from a previous answer); wins over after_revision.
+   *
+   * @generated from field: string after = 2;
+   */
+  after: string;
+
+  /**
+   * Resume after the event of this revision: every event the feed orders after it, including
+   * those of transactions that took a smaller revision but committed later. 0: from the oldest
+   * event kept. Unset, with `after` empty: from now (no events, the position of now).
+   *
+   * @generated from field: optional int64 after_revision = 3;
+   */
+  afterRevision?: bigint | undefined;
+
+  /**
+   * Unset or 0: the service's default page size.
+   *
+   * @generated from field: int32 limit = 4;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message rosetta.v1.ReadCollectionChangesRequest.
+ * Use `create(ReadCollectionChangesRequestSchema)` to create a new message.
+ */
+export const ReadCollectionChangesRequestSchema: GenMessage<ReadCollectionChangesRequest> = /*@__PURE__*/
+  messageDesc(file_rosetta_v1_changes, 5);
+
+/**
+ * @generated from message rosetta.v1.ReadCollectionChangesResponse
+ */
+export type ReadCollectionChangesResponse = Message<"rosetta.v1.ReadCollectionChangesResponse"> & {
+  /**
+   * @generated from field: repeated rosetta.v1.ChangeEvent events = 1;
+   */
+  events: ChangeEvent[];
+
+  /**
+   * Position after the last event returned, or where the read started.
+   *
+   * @generated from field: string position = 2;
+   */
+  position: string;
+
+  /**
+   * A revision to resume from with the same effect as `position`: the last event's, or the
+   * revision resumed after (the feed's newest, when reading from now; 0 when it is empty).
+   *
+   * @generated from field: int64 revision = 3;
+   */
+  revision: bigint;
+
+  /**
+   * Set when after_revision is older than the events kept (compacted): nothing was read.
+   *
+   * @generated from field: bool expired = 4;
+   */
+  expired: boolean;
+
+  /**
+   * With `expired`: the oldest revision kept; 0 when the feed keeps no event.
+   *
+   * @generated from field: int64 oldest_revision = 5;
+   */
+  oldestRevision: bigint;
+};
+
+/**
+ * Describes the message rosetta.v1.ReadCollectionChangesResponse.
+ * Use `create(ReadCollectionChangesResponseSchema)` to create a new message.
+ */
+export const ReadCollectionChangesResponseSchema: GenMessage<ReadCollectionChangesResponse> = /*@__PURE__*/
+  messageDesc(file_rosetta_v1_changes, 6);
+
+/**
  * The outbox of change events, in an order that resumes without gaps (see docs/change-feed.md).
  *
  * @generated from service rosetta.v1.ChangeFeedService
  */
 export const ChangeFeedService: GenService<{
   /**
+   * The whole feed, for the worker (admins only).
+   *
    * @generated from rpc rosetta.v1.ChangeFeedService.ReadChanges
    */
   readChanges: {
@@ -188,6 +280,17 @@ export const ChangeFeedService: GenService<{
     methodKind: "unary";
     input: typeof TailPositionRequestSchema;
     output: typeof TailPositionResponseSchema;
+  },
+  /**
+   * One collection's events, for whoever may read the collection (a credential limited to key
+   * prefixes gets only their events).
+   *
+   * @generated from rpc rosetta.v1.ChangeFeedService.ReadCollectionChanges
+   */
+  readCollectionChanges: {
+    methodKind: "unary";
+    input: typeof ReadCollectionChangesRequestSchema;
+    output: typeof ReadCollectionChangesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_rosetta_v1_changes, 0);
