@@ -699,6 +699,33 @@ describe('subscriptions', () => {
     expect(live()).toHaveLength(2);
   });
 
+  it('replays from a revision, then goes on live, and refuses a revision compacted away', async () => {
+    const first = await v1Put('resume/1', 'one').expect(201);
+    const since = (first.body as { revision: number }).revision;
+    await v1Put('resume/2', 'two').expect(201);
+    await v1Put('resume/3', 'three').expect(201);
+    const client = connect({ Authorization: admin });
+    const sub = collect(
+      client,
+      `subscription { changes(space: "default", collection: "notes", prefix: "resume/", since: ${since}) { key revision } }`,
+    );
+    const keys = () => sub.received.map((r) => (r.data?.changes as { key: string }).key);
+    await expectEventually(() => expect(keys()).toEqual(['resume/2', 'resume/3']));
+    await v1Put('resume/4', 'four').expect(201);
+    await expectEventually(() => expect(keys()).toEqual(['resume/2', 'resume/3', 'resume/4']));
+    sub.stop();
+
+    await api.runtime.db.query('DELETE FROM change_events WHERE revision <= $1', [since]);
+    const expired = collect(
+      client,
+      `subscription { changes(space: "default", collection: "notes", since: ${since}) { key } }`,
+    );
+    await expectEventually(() => expect(expired.state.complete).toBe(true));
+    const [error] = expired.received[0]?.errors ?? [];
+    expect(error?.extensions).toMatchObject({ code: 'REVISION_EXPIRED' });
+    expect((error?.extensions as { oldestRevision?: number }).oldestRevision).toBeGreaterThan(since);
+  });
+
   it('shows a scoped token only its keys, and refuses subscriptions it may not read', async () => {
     const scoped = await request(app)
       .post('/v1/tokens')

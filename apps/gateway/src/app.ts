@@ -80,6 +80,9 @@ export function createApp(deps: AppDeps): RequestListener & {
   const authenticate = (req: IncomingMessage) => authenticateV1(callers, req);
   const table = new RouteTable(authenticate);
   const reader = new RecordReader(api.records);
+  // Change readers wake on the event bus and read again every 2 s regardless (every 250 ms
+  // without a bus).
+  const feed = new CollectionFeed(api, deps.events, deps.events === undefined ? 250 : 2000);
   const writer = new RecordWriter(api.records);
   const singleRecord = singleRecords(table, api, authenticate, { reader, writer, maxBodyBytes: deps.maxBodyBytes });
   const options = deps.legacy ?? legacyOptions({});
@@ -88,13 +91,13 @@ export function createApp(deps: AppDeps): RequestListener & {
   recordRoutes(table, api, { maxBodyBytes: deps.maxBodyBytes });
   collectionRoutes(table, api);
   versionRoutes(table, api);
-  changeRoutes(table, new CollectionFeed(api, deps.events, deps.events === undefined ? 250 : 2000));
+  changeRoutes(table, feed);
   accessRoutes(table, api, callers);
   const graphql = graphqlEndpoint({
     api,
     reader,
     callers,
-    events: deps.events,
+    feed,
     logger,
     maxBodyBytes: deps.maxBodyBytes,
     options: deps.graphql ?? DEFAULT_GRAPHQL_OPTIONS,

@@ -3,7 +3,7 @@ import type { Collection, Record as RecordMessage, VersionDag } from '@rosetta/p
 import type { Caller } from '../auth/callers';
 import type { RecordApi } from '../clients/record-api';
 import type { RecordReader } from '../clients/record-reader';
-import type { ChangeEvents } from '../events/change-events';
+import type { CollectionFeed } from '../events/collection-feed';
 
 /** A record as the resolvers pass it on: with the collection it was read from. */
 export interface RecordNode {
@@ -35,8 +35,8 @@ export interface GraphQLContext {
   /** The authenticated caller; rejects with UNAUTHENTICATED when the request carries no credential. */
   caller(): Promise<Caller>;
   readonly loaders: Loaders;
-  /** Live change events; undefined where the gateway has no event bus (a cluster without REDIS_URL). */
-  readonly events: ChangeEvents | undefined;
+  /** Collections' change feeds, for subscriptions. */
+  readonly feed: CollectionFeed;
 }
 
 const sep = '\u0000';
@@ -124,10 +124,10 @@ const recordKey = (a: RecordAddress) => [a.space, a.collection, a.version, a.key
 export function createContext(
   api: RecordApi,
   reader: RecordReader,
-  events: ChangeEvents | undefined,
+  feed: CollectionFeed,
   authenticate: () => Promise<Caller>,
 ): GraphQLContext {
   let pending: Promise<Caller> | undefined;
   const caller = () => (pending ??= authenticate());
-  return { api, caller, events, loaders: createLoaders(api, reader, caller) };
+  return { api, caller, feed, loaders: createLoaders(api, reader, caller) };
 }

@@ -23,7 +23,7 @@ import { authenticateV1, v1Credential, unauthenticated } from '../auth/credentia
 import type { RecordApi } from '../clients/record-api';
 import type { RecordReader } from '../clients/record-reader';
 import { toHttpFailure } from '../errors';
-import type { ChangeEvents } from '../events/change-events';
+import type { CollectionFeed } from '../events/collection-feed';
 import { createContext, type GraphQLContext } from './context';
 import { formatError } from './errors';
 import { GRAPHQL_PATH, graphqlHttpHandler } from './http';
@@ -54,7 +54,8 @@ export interface GraphQLDeps {
   /** The gateway's shared reader: single-record reads of concurrent requests go out together. */
   readonly reader: RecordReader;
   readonly callers: Callers;
-  readonly events: ChangeEvents | undefined;
+  /** Collections' change feeds, for subscriptions. */
+  readonly feed: CollectionFeed;
   readonly logger: Logger;
   readonly maxBodyBytes: number;
   readonly options: GraphQLOptions;
@@ -111,7 +112,7 @@ function socketHeaders(
  * Resolvers reach data only through the record service contract.
  */
 export function graphqlEndpoint(deps: GraphQLDeps): GraphQLEndpoint {
-  const { api, reader, callers, events, logger, options } = deps;
+  const { api, reader, callers, feed, logger, options } = deps;
   const schema = buildSchema(options);
   const rules = [depthLimit(options.maxDepth)];
   const format = formatError(logger);
@@ -159,7 +160,7 @@ export function graphqlEndpoint(deps: GraphQLDeps): GraphQLEndpoint {
   const handle = graphqlHttpHandler(server, {
     maxBodyBytes: deps.maxBodyBytes,
     logger,
-    context: (req) => createContext(api, reader, events, () => authenticateV1(callers, req)),
+    context: (req) => createContext(api, reader, feed, () => authenticateV1(callers, req)),
   });
 
   const sockets = new WebSocketServer({ noServer: true, maxPayload: deps.maxBodyBytes });
@@ -184,7 +185,7 @@ export function graphqlEndpoint(deps: GraphQLDeps): GraphQLEndpoint {
         }
       },
       context: (ctx) =>
-        createContext(api, reader, events, async () => {
+        createContext(api, reader, feed, async () => {
           const headers = socketHeaders(ctx.extra.request, ctx.connectionParams);
           const found = v1Credential({ headers });
           if (found === undefined) throw unauthenticated('authentication required');

@@ -4,6 +4,7 @@ import { unwrapResolverError } from '@apollo/server/errors';
 import { DomainError, type ErrorCode } from '@rosetta/core';
 import type { Logger } from '@rosetta/platform';
 import { toHttpFailure } from '../errors';
+import { RevisionExpired } from '../events/collection-feed';
 
 /**
  * The GraphQL mapping of domain codes onto `extensions.code`: Apollo's conventional codes where
@@ -65,6 +66,9 @@ export function formatError(logger: Logger) {
     }
     const extensions: Record<string, unknown> = { code: GRAPHQL_CODE[failure.code] };
     if (failure.retryAfterSeconds !== undefined) extensions.retryAfterSeconds = failure.retryAfterSeconds;
+    if (original instanceof RevisionExpired) {
+      extensions.oldestRevision = original.oldest === undefined ? null : Number(original.oldest);
+    }
     return {
       message,
       ...(formatted.locations && { locations: formatted.locations }),
