@@ -80,3 +80,58 @@ it('does not skip a transaction that took an earlier revision but committed late
 it('refuses a malformed position', async () => {
   await expect(api.changes.readChanges({ after: 'yesterday' })).rejects.toThrow(/not a change-feed position/);
 });
+
+describe('a collection’s changes and retention', () => {
+  const put = async (key: string) =>
+    (await api.records.putRecord({ collection, key, value: Buffer.from(key) })).record?.revision ?? 0n;
+  const read = (afterRevision?: bigint, after = '') =>
+    api.changes.readCollectionChanges({ collection, after, afterRevision, limit: 100 });
+
+  it('reads from now, from a revision, and from a position, in feed order', async () => {
+    const now = await read();
+    expect(now.events).toEqual([]);
+    const first = await put('r1');
+    await put('r2');
+    const fromNow = await read(now.revision);
+    expect(fromNow.events.map((e) => e.key)).toEqual(['r1', 'r2']);
+    expect(fromNow.revision).toBe(fromNow.events[1]?.revision);
+    expect((await read(first)).events.map((e) => e.key)).toEqual(['r2']);
+    expect((await read(undefined, fromNow.position)).events).toEqual([]);
+  });
+
+  it('deletes events older than the cutoff, oldest first, never past the given position', async () => {
+    const before = (await read()).revision;
+    const old = await put('old1');
+    const last = await put('old2');
+    const kept = await put('young');
+    const written = await read(before);
+    expect(written.events.map((e) => e.key)).toEqual(['old1', 'old2', 'young']);
+    await api.runtime.db.query(`UPDATE change_events SET at = now() - interval '2 hours' WHERE revision <= $1`, [
+      Number(last),
+    ]);
+    const oneHourAgo = BigInt(Date.now() - 3_600_000) * 1000n;
+
+    // Up to old1's event (the relay's position, say): old2 is old too, but stays.
+    const upToOld1 = written.events[0]?.position ?? '';
+    expect((await api.changes.compactChanges({ beforeUs: oneHourAgo, upTo: upToOld1, limit: 50_000 })).more).toBe(
+      false,
+    );
+    expect(await read(old)).toMatchObject({ expired: true, oldestRevision: last, events: [] });
+
+    const tail = (await api.changes.tailPosition({})).position;
+    expect(await api.changes.compactChanges({ beforeUs: oneHourAgo, upTo: tail, limit: 1 })).toMatchObject({
+      deleted: 1n,
+      more: true,
+    });
+    // `young` is recent: it stays, and nothing more goes.
+    expect(await api.changes.compactChanges({ beforeUs: oneHourAgo, upTo: tail, limit: 1000 })).toMatchObject({
+      deleted: 0n,
+      more: false,
+    });
+    expect(await read(last)).toMatchObject({ expired: true, oldestRevision: kept });
+    expect((await read(kept)).events).toEqual([]);
+    await expect(api.changes.compactChanges({ beforeUs: oneHourAgo, upTo: '', limit: 10 })).rejects.toThrow(
+      /up_to must be a feed position/,
+    );
+  });
+});

@@ -109,6 +109,9 @@ describe('the clustered worker (BullMQ on Redis)', () => {
         REDIS_URL,
         REDIS_PREFIX: prefix,
         RELAY_INTERVAL_MS: '20',
+        // A retention of about a second, checked every 100 ms.
+        CHANGE_RETENTION_HOURS: String(1 / 3600),
+        COMPACT_INTERVAL_MS: '100',
         WORKER_HEALTH_PORT: '0',
         LOG_LEVEL: 'silent',
       }),
@@ -145,6 +148,24 @@ describe('the clustered worker (BullMQ on Redis)', () => {
     expect(messages.some((m) => m.channel.endsWith('/before'))).toBe(false);
     expect(await redis.get(`${prefix}relay:cursor`)).toBe(put.position);
   });
+
+  it('compacts the feed past the retention window, once events are relayed', async () => {
+    const revision = await createAndPut('retained', 'short-lived');
+    const count = async () =>
+      Number(
+        (
+          await api.db.query<{ n: number }>('SELECT count(*)::int AS n FROM change_events WHERE revision = $1', [
+            Number(revision),
+          ])
+        ).rows[0]?.n,
+      );
+    expect(await count()).toBe(1);
+    await expectEventually(async () => expect(await count()).toBe(0), { timeoutMs: 10_000 });
+    const channel = eventChannel(prefix, 'default', 'retained');
+    expect(messages.filter((m) => m.channel === channel).map((m) => decodeEventMessage(m.text).key)).toContain(
+      'short-lived',
+    );
+  }, 15_000);
 
   it('answers health and readiness probes', async () => {
     const healthz = await fetch(`${worker.healthUrl}/healthz`);

@@ -24,6 +24,9 @@ import {
   withHeaders,
 } from '@rosetta/proto';
 import {
+  COMPACT_BATCH,
+  COMPACT_MAX_BATCHES,
+  createEmbeddedCompactor,
   createEmbeddedRelay,
   createWorkerRuntime,
   InProcessEventBus,
@@ -66,15 +69,26 @@ async function main(): Promise<void> {
       workerLogger.warn({ err: error, revision: String(event.revision) }, 'event listener failed');
     const bus = new InProcessEventBus(onListenerError);
     events = busChangeEvents((listener) => bus.subscribe(listener), onListenerError);
+    const cursor = new MemoryCursorStore();
     const relay = createEmbeddedRelay({
       feed,
       publisher: bus,
-      cursor: new MemoryCursorStore(),
+      cursor,
       batch: workerConfig.RELAY_BATCH,
       intervalMs: workerConfig.RELAY_INTERVAL_MS,
       logger: workerLogger,
     });
     shutdown.add('outbox relay', () => relay.stop());
+    const compactor = createEmbeddedCompactor({
+      feed,
+      cursor,
+      retentionMs: workerConfig.CHANGE_RETENTION_HOURS * 3_600_000,
+      batch: COMPACT_BATCH,
+      maxBatches: COMPACT_MAX_BATCHES,
+      intervalMs: workerConfig.COMPACT_INTERVAL_MS,
+      logger: workerLogger,
+    });
+    shutdown.add('change feed retention', () => compactor.stop());
   } else {
     const worker = await createWorkerRuntime(workerConfig, workerLogger, feed);
     shutdown.add('worker', () => worker.close());

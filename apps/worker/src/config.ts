@@ -14,6 +14,10 @@ export const WorkerConfigSchema = z.object({
   RELAY_INTERVAL_MS: z.coerce.number().int().min(10).default(250),
   /** Change events per ReadChanges page; the record service refuses more than 1000. */
   RELAY_BATCH: z.coerce.number().int().min(1).max(1000).default(500),
+  /** How long the change feed keeps events (hours); readers resuming from older revisions get 410. */
+  CHANGE_RETENTION_HOURS: z.coerce.number().positive().default(168),
+  /** How often the retention job runs (ms). */
+  COMPACT_INTERVAL_MS: z.coerce.number().int().min(100).default(10_000),
   /** Interface the health server (/healthz, /readyz) binds to. */
   WORKER_HEALTH_HOST: z.string().default('127.0.0.1'),
   /** Port of the health server; 0 picks a free one. */

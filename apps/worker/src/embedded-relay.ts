@@ -1,6 +1,8 @@
 import type { Logger } from '@rosetta/platform';
-import { eventsRelayJob } from '@rosetta/proto';
+import { eventsCompactJob, eventsRelayJob, type JobDefinition } from '@rosetta/proto';
+import type { z } from 'zod';
 import { isPermanentError } from './job-errors';
+import { compactChanges, type CompactChangesDeps } from './jobs/compact-changes';
 import { relayEvents, type RelayEventsDeps } from './jobs/events-relay';
 
 export interface EmbeddedRelayOptions extends Omit<RelayEventsDeps, 'signal'> {
@@ -9,8 +11,13 @@ export interface EmbeddedRelayOptions extends Omit<RelayEventsDeps, 'signal'> {
   readonly logger: Logger;
 }
 
+export interface EmbeddedCompactorOptions extends Omit<CompactChangesDeps, 'signal'> {
+  readonly intervalMs: number;
+  readonly logger: Logger;
+}
+
 export interface EmbeddedRelay {
-  /** Stops scheduling, lets a running relay finish its current page, and resolves once it has. */
+  /** Stops scheduling, lets a running run finish its current page, and resolves once it has. */
   stop(): Promise<void>;
 }
 
@@ -18,37 +25,41 @@ export interface EmbeddedRelay {
 const MAX_BACKOFF_MS = 30_000;
 
 /**
- * The outbox relay without Redis or BullMQ, for the all-in-one process: the same `relayEvents`
- * run on a timer. A run starts `intervalMs` after the previous one ended, so runs never overlap;
- * after a failure the pause grows like BullMQ's exponential backoff of the catalog's policy.
+ * A job of the catalog without Redis or BullMQ, for the all-in-one process: `run` on a timer. A
+ * run starts `intervalMs` after the previous one ended, so runs never overlap; after a failure
+ * the pause grows like BullMQ's exponential backoff of the job's policy.
  */
-export function createEmbeddedRelay(options: EmbeddedRelayOptions): EmbeddedRelay {
-  const { intervalMs, logger, ...deps } = options;
+function runEvery(
+  job: JobDefinition<z.ZodType>,
+  intervalMs: number,
+  logger: Logger,
+  run: (signal: AbortSignal) => Promise<number>,
+): EmbeddedRelay {
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let failures = 0;
 
-  const run = async (): Promise<void> => {
+  const once = async (): Promise<void> => {
     try {
-      const relayed = await relayEvents({ ...deps, signal: controller.signal });
+      const done = await run(controller.signal);
       failures = 0;
-      if (relayed > 0) logger.debug({ relayed }, 'change events relayed');
+      if (done > 0) logger.debug({ job: job.name, done }, 'job ran');
     } catch (error) {
       failures += 1;
-      const context = { err: error, job: eventsRelayJob.name, failures };
-      if (isPermanentError(error)) logger.error(context, 'relaying change events failed permanently');
-      else logger.warn(context, 'relaying change events failed');
+      const context = { err: error, job: job.name, failures };
+      if (isPermanentError(error)) logger.error(context, 'job failed permanently');
+      else logger.warn(context, 'job failed');
     }
   };
 
   const schedule = (delayMs: number): void => {
     timer = setTimeout(() => {
       timer = undefined;
-      running = run().then(() => {
+      running = once().then(() => {
         running = undefined;
         if (controller.signal.aborted) return;
-        const backoff = failures === 0 ? 0 : eventsRelayJob.backoffMs * 2 ** (failures - 1);
+        const backoff = failures === 0 ? 0 : job.backoffMs * 2 ** (failures - 1);
         schedule(intervalMs + Math.min(backoff, MAX_BACKOFF_MS));
       });
     }, delayMs);
@@ -62,4 +73,16 @@ export function createEmbeddedRelay(options: EmbeddedRelayOptions): EmbeddedRela
       await running;
     },
   };
+}
+
+/** The outbox relay of the all-in-one process: `relayEvents` every `intervalMs`. */
+export function createEmbeddedRelay(options: EmbeddedRelayOptions): EmbeddedRelay {
+  const { intervalMs, logger, ...deps } = options;
+  return runEvery(eventsRelayJob, intervalMs, logger, (signal) => relayEvents({ ...deps, signal }));
+}
+
+/** The change feed's retention in the all-in-one process: `compactChanges` every `intervalMs`. */
+export function createEmbeddedCompactor(options: EmbeddedCompactorOptions): EmbeddedRelay {
+  const { intervalMs, logger, ...deps } = options;
+  return runEvery(eventsCompactJob, intervalMs, logger, (signal) => compactChanges({ ...deps, signal }));
 }

@@ -9,5 +9,12 @@ export { MemoryCursorStore } from './adapters/memory-cursor-store';
 export { RedisCursorStore } from './adapters/redis-cursor-store';
 export { RedisEventPublisher } from './adapters/redis-event-publisher';
 export { relayEvents, type RelayEventsDeps } from './jobs/events-relay';
-export { createEmbeddedRelay, type EmbeddedRelay, type EmbeddedRelayOptions } from './embedded-relay';
+export {
+  createEmbeddedCompactor,
+  createEmbeddedRelay,
+  type EmbeddedCompactorOptions,
+  type EmbeddedRelay,
+  type EmbeddedRelayOptions,
+} from './embedded-relay';
+export { compactChanges, COMPACT_BATCH, COMPACT_MAX_BATCHES, type CompactChangesDeps } from './jobs/compact-changes';
 export { createWorkerRuntime, type WorkerRuntime } from './runtime';

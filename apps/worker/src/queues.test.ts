@@ -1,12 +1,15 @@
 import { Code, ConnectError } from '@connectrpc/connect';
 import { UnrecoverableError } from 'bullmq';
-import { eventsRelayJob, wireError } from '@rosetta/proto';
+import { eventsCompactJob, eventsRelayJob, wireError } from '@rosetta/proto';
 import { createJobProcessor, type JobHandlers } from './queues';
 
 const relayJob = { name: eventsRelayJob.name, data: {} };
 
+/** Handlers that fail the test if a job runs that it did not expect. */
+const unexpected = (name: string) => () => Promise.reject(new Error(`${name} was not expected to run`));
+
 function processorFailingWith(error: unknown) {
-  return createJobProcessor({ relayEvents: () => Promise.reject(error) });
+  return createJobProcessor({ relayEvents: () => Promise.reject(error), compactChanges: unexpected('compact') });
 }
 
 describe('createJobProcessor', () => {
@@ -17,11 +20,21 @@ describe('createJobProcessor', () => {
         signals.push(signal);
         return Promise.resolve(7);
       },
+      compactChanges: unexpected('compact'),
     };
     const signal = new AbortController().signal;
 
     await expect(createJobProcessor(handlers)(relayJob, 'token', signal)).resolves.toBe(7);
     expect(signals).toEqual([signal]);
+  });
+
+  it('runs the retention for events.compact and resolves with what it deleted', async () => {
+    const handlers: JobHandlers = { relayEvents: unexpected('relay'), compactChanges: () => Promise.resolve(12) };
+
+    await expect(createJobProcessor(handlers)({ name: eventsCompactJob.name, data: {} })).resolves.toBe(12);
+    await expect(
+      createJobProcessor(handlers)({ name: eventsCompactJob.name, data: { unexpected: 1 } }),
+    ).rejects.toBeInstanceOf(UnrecoverableError);
   });
 
   it.each([
@@ -49,7 +62,10 @@ describe('createJobProcessor', () => {
   });
 
   it('fails an unknown job for good', async () => {
-    const processor = createJobProcessor({ relayEvents: () => Promise.resolve(0) });
+    const processor = createJobProcessor({
+      relayEvents: () => Promise.resolve(0),
+      compactChanges: unexpected('compact'),
+    });
 
     await expect(processor({ name: 'records.bulkDelete', data: {} })).rejects.toBeInstanceOf(UnrecoverableError);
   });
@@ -61,6 +77,7 @@ describe('createJobProcessor', () => {
         ran = true;
         return Promise.resolve(0);
       },
+      compactChanges: unexpected('compact'),
     });
 
     await expect(processor({ name: eventsRelayJob.name, data: { unexpected: 1 } })).rejects.toBeInstanceOf(

@@ -1,7 +1,7 @@
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '@rosetta/platform';
-import { eventsRelayJob } from '@rosetta/proto';
+import { eventsCompactJob, eventsRelayJob } from '@rosetta/proto';
 import { toJobError, unrecoverable } from './job-errors';
 
 /** BullMQ keys live beside the deployment's other keys: `<REDIS_PREFIX>bull:<queue>:…`. */
@@ -9,13 +9,16 @@ export function bullPrefix(redisPrefix: string): string {
   return `${redisPrefix}bull`;
 }
 
-/** Id of the scheduler that enqueues the relay; every worker upserts it, which is idempotent. */
+/** Ids of the schedulers that enqueue the relay and the retention; every worker upserts them (idempotent). */
 export const RELAY_SCHEDULER_ID = eventsRelayJob.name;
+export const COMPACT_SCHEDULER_ID = eventsCompactJob.name;
 
 /** What the worker runs for each job of the catalog. */
 export interface JobHandlers {
   /** `events.relay`: resolves with the number of events relayed. */
   readonly relayEvents: (signal: AbortSignal | undefined) => Promise<number>;
+  /** `events.compact`: resolves with the number of events deleted. */
+  readonly compactChanges: (signal: AbortSignal | undefined) => Promise<number>;
 }
 
 /** The part of a BullMQ job that the processor reads. */
@@ -34,6 +37,13 @@ export function createJobProcessor(
             throw unrecoverable(`${job.name}: invalid payload`, payload.error);
           }
           return await handlers.relayEvents(signal);
+        }
+        case eventsCompactJob.name: {
+          const payload = eventsCompactJob.payload.safeParse(job.data);
+          if (!payload.success) {
+            throw unrecoverable(`${job.name}: invalid payload`, payload.error);
+          }
+          return await handlers.compactChanges(signal);
         }
         default:
           throw new UnrecoverableError(`no handler for job "${job.name}"`);
@@ -66,6 +76,25 @@ export async function scheduleRelay(queue: Queue, everyMs: number): Promise<void
       opts: {
         attempts: eventsRelayJob.attempts,
         backoff: { type: 'exponential', delay: eventsRelayJob.backoffMs },
+      },
+    },
+  );
+}
+
+/**
+ * Makes the retention run every `everyMs`. It shares the queue (and its one-at-a-time slot) with
+ * the relay, so each run deletes a bounded number of events (see compactChanges).
+ */
+export async function scheduleCompaction(queue: Queue, everyMs: number): Promise<void> {
+  await queue.upsertJobScheduler(
+    COMPACT_SCHEDULER_ID,
+    { every: everyMs },
+    {
+      name: eventsCompactJob.name,
+      data: {},
+      opts: {
+        attempts: eventsCompactJob.attempts,
+        backoff: { type: 'exponential', delay: eventsCompactJob.backoffMs },
       },
     },
   );

@@ -7,7 +7,8 @@ import { RedisEventPublisher } from './adapters/redis-event-publisher';
 import { requireRedisUrl, type WorkerConfig } from './config';
 import { startHealthServer } from './health-server';
 import { relayEvents } from './jobs/events-relay';
-import { createEventsQueue, createEventsWorker, scheduleRelay } from './queues';
+import { compactChanges, COMPACT_BATCH, COMPACT_MAX_BATCHES } from './jobs/compact-changes';
+import { createEventsQueue, createEventsWorker, scheduleCompaction, scheduleRelay } from './queues';
 
 export interface WorkerRuntime {
   /** Base URL of the health server (`/healthz`, `/readyz`). */
@@ -52,6 +53,7 @@ export async function createWorkerRuntime(
     const queue = createEventsQueue(redis, config.REDIS_PREFIX, logger);
     cleanup.push(() => queue.close());
     await scheduleRelay(queue, config.RELAY_INTERVAL_MS);
+    await scheduleCompaction(queue, config.COMPACT_INTERVAL_MS);
 
     const publisher = new RedisEventPublisher(redis, config.REDIS_PREFIX);
     const cursor = new RedisCursorStore(redis, config.REDIS_PREFIX);
@@ -61,6 +63,15 @@ export async function createWorkerRuntime(
       logger,
       handlers: {
         relayEvents: (signal) => relayEvents({ feed, publisher, cursor, batch: config.RELAY_BATCH, signal }),
+        compactChanges: (signal) =>
+          compactChanges({
+            feed,
+            cursor,
+            retentionMs: config.CHANGE_RETENTION_HOURS * 3_600_000,
+            batch: COMPACT_BATCH,
+            maxBatches: COMPACT_MAX_BATCHES,
+            signal,
+          }),
       },
     });
     cleanup.push(async () => {

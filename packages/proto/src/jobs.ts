@@ -29,6 +29,16 @@ export const eventsRelayJob = defineJob({
   backoffMs: 200,
 });
 
-export const JOBS = [eventsRelayJob] as const;
+/** Retention: deletes change events older than the window, never before they were relayed. */
+export const eventsCompactJob = defineJob({
+  name: 'events.compact',
+  queue: 'rosetta-events',
+  payload: z.object({}).strict(),
+  // Scheduled every COMPACT_INTERVAL_MS: the next run retries.
+  attempts: 1,
+  backoffMs: 1000,
+});
+
+export const JOBS = [eventsRelayJob, eventsCompactJob] as const;
 
 export type EventsRelayPayload = z.infer<typeof eventsRelayJob.payload>;

@@ -65,6 +65,20 @@ WHERE txid < pg_snapshot_xmin(pg_current_snapshot())
 ORDER BY txid DESC, id DESC LIMIT 1`,
 };
 
+// The head of the feed (LIMIT rows in feed order, up to the relay's position), of which the
+// rows older than the cutoff go: the scan never reads past the head, however large the feed.
+const COMPACT = {
+  name: 'changes.compact',
+  text: `WITH head AS (
+  SELECT txid, id, at FROM change_events
+  WHERE (txid, id) <= ($2::xid8, $3::int8)
+  ORDER BY txid, id
+  LIMIT $4
+)
+DELETE FROM change_events AS c USING head
+WHERE c.txid = head.txid AND c.id = head.id AND head.at < to_timestamp($1::float8 / 1e6)`,
+};
+
 const OLDEST = { name: 'changes.oldest', text: 'SELECT min(revision) AS revision FROM change_events' };
 
 const toEvent = (row: EventRow): ChangeEvent => ({
@@ -106,6 +120,12 @@ export class SqlChangesRepository implements ChangesRepository {
     const { rows } = await this.db.query<{ txid: string; id: number; revision: number }>(NEWEST);
     const row = rows[0];
     return row === undefined ? undefined : { position: `${row.txid}.${row.id}`, revision: row.revision };
+  }
+
+  async compact(beforeUs: number, upTo: string, limit: number): Promise<number> {
+    const [txid, id] = parsePosition(upTo);
+    const result = await this.db.query(COMPACT, [beforeUs, txid, id, limit]);
+    return result.rowCount ?? 0;
   }
 
   async oldestRevision(): Promise<number | undefined> {

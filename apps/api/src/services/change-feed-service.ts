@@ -3,6 +3,8 @@ import type { ChangesRepository } from './ports';
 
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
+const COMPACT_DEFAULT = 5000;
+const COMPACT_MAX = 50_000;
 
 /** Reads the outbox in gap-free order (see docs/change-feed.md). */
 export class ChangeFeedService {
@@ -18,6 +20,21 @@ export class ChangeFeedService {
 
   tail(): Promise<string> {
     return this.changes.tail();
+  }
+
+  /** Retention: deletes up to `limit` events older than `beforeUs`, never past `upTo`. */
+  async compact(
+    beforeUs: number,
+    upTo: string,
+    limit: number | undefined,
+  ): Promise<{ deleted: number; more: boolean }> {
+    const size = limit || COMPACT_DEFAULT;
+    if (!Number.isSafeInteger(size) || size < 1 || size > COMPACT_MAX) {
+      throw invalid('INVALID_ARGUMENT', `limit must be from 1 to ${COMPACT_MAX}`);
+    }
+    if (upTo === '') throw invalid('INVALID_ARGUMENT', 'up_to must be a feed position');
+    const deleted = await this.changes.compact(beforeUs, upTo, size);
+    return { deleted, more: deleted === size };
   }
 
   /**

@@ -142,6 +142,11 @@ export interface ChangesRepository {
   newest(): Promise<{ position: string; revision: number } | undefined>;
   /** The smallest revision of the events kept; undefined when the feed is empty. */
   oldestRevision(): Promise<number | undefined>;
+  /**
+   * Deletes up to `limit` of the oldest events (feed order, not after `upTo`) committed before
+   * `beforeUs`; returns how many went.
+   */
+  compact(beforeUs: number, upTo: string, limit: number): Promise<number>;
 }
 
 /** A cache entry: a live value, or a tombstone that says the thing is gone. */

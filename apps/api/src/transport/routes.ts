@@ -323,6 +323,11 @@ export function changeFeedServiceImpl(services: Services, logger: Logger): Servi
         access.requireAdmin(principalOf(access, context));
         return { position: await changes.tail() };
       },
+      async compactChanges(req, context) {
+        access.requireAdmin(principalOf(access, context));
+        const { deleted, more } = await changes.compact(Number(req.beforeUs), req.upTo, req.limit);
+        return { deleted: BigInt(deleted), more };
+      },
       async readCollectionChanges(req, context) {
         const target = address(req.collection);
         const principal = principalOf(access, context);

@@ -17,7 +17,11 @@ export interface ChangeEventInit {
  */
 export class FakeChangeFeed {
   readonly events: ChangeEvent[] = [];
-  /** Every call, in order: `read <after> <limit>` or `tail`. */
+  /** Events compacted away from the head of `events`. */
+  private removed = 0;
+  /** When each event was committed (ms since the epoch), by position; now unless a test says. */
+  readonly committedAt = new Map<string, number>();
+  /** Every call, in order: `read <after> <limit>`, `tail` or `compact <before> <upTo> <limit>`. */
   readonly calls: string[] = [];
   /** Runs before each ReadChanges answers; a test may stall or fail it. */
   beforeRead: () => Promise<void> = () => Promise.resolve();
@@ -30,23 +34,38 @@ export class FakeChangeFeed {
         throw wireError(Code.InvalidArgument, 'INVALID_ARGUMENT', 'limit must be from 1 to 1000');
       }
       const start = indexOf(req.after);
-      const events = this.events.slice(start, start + req.limit);
+      const from = Math.max(0, start - this.removed);
+      const events = this.events.slice(from, from + req.limit);
       return { events, position: events[events.length - 1]?.position ?? `1.${start}` };
     },
     tailPosition: () => {
       this.calls.push('tail');
-      return { position: `1.${this.events.length}` };
+      return { position: `1.${this.events.length + this.removed}` };
     },
     // The worker reads the whole feed; one collection's changes are the gateway's to read.
     readCollectionChanges: () => {
       throw wireError(Code.Unimplemented, 'INTERNAL', 'the fake feed serves the whole feed only');
+    },
+    compactChanges: (req) => {
+      this.calls.push(`compact ${req.beforeUs} ${req.upTo} ${req.limit}`);
+      const upTo = indexOf(req.upTo);
+      let deleted = 0;
+      while (deleted < req.limit) {
+        const head = this.events[0];
+        if (head === undefined || indexOf(head.position) > upTo) break;
+        if (BigInt(this.committedAt.get(head.position) ?? Date.now()) * 1000n >= req.beforeUs) break;
+        this.events.shift();
+        this.removed += 1;
+        deleted += 1;
+      }
+      return { deleted: BigInt(deleted), more: deleted === req.limit };
     },
   });
 
   /** Appends committed events; each gets the next position and revision. */
   append(...inits: ChangeEventInit[]): ChangeEvent[] {
     return inits.map((init) => {
-      const n = this.events.length + 1;
+      const n = this.events.length + this.removed + 1;
       const event = create(ChangeEventSchema, {
         op: 'put',
         space: 'default',
@@ -62,7 +81,9 @@ export class FakeChangeFeed {
 
   /** Appends `count` puts with keys k1, k2, … continuing from the current length. */
   appendPuts(count: number): ChangeEvent[] {
-    return this.append(...Array.from({ length: count }, (_, i) => ({ key: `k${this.events.length + i + 1}` })));
+    return this.append(
+      ...Array.from({ length: count }, (_, i) => ({ key: `k${this.events.length + this.removed + i + 1}` })),
+    );
   }
 }
 

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file rosetta/v1/changes.proto.
  */
 export const file_rosetta_v1_changes: GenFile = /*@__PURE__*/
-  fileDesc("Chhyb3NldHRhL3YxL2NoYW5nZXMucHJvdG8SCnJvc2V0dGEudjEizwEKC0NoYW5nZUV2ZW50EhAKCHBvc2l0aW9uGAEgASgJEhAKCHJldmlzaW9uGAIgASgDEgoKAm9wGAMgASgJEg0KBXNwYWNlGAQgASgJEhIKCmNvbGxlY3Rpb24YBSABKAkSCwoDa2V5GAYgASgJEg8KB3ZlcnNpb24YByABKAkSFAoMY29udGVudF90eXBlGAggASgJEgwKBHNpemUYCSABKAMSDQoFYXRfdXMYCiABKAMSEgoFdmFsdWUYCyABKAxIAIgBAUIICgZfdmFsdWUiMgoSUmVhZENoYW5nZXNSZXF1ZXN0Eg0KBWFmdGVyGAEgASgJEg0KBWxpbWl0GAIgASgFIlAKE1JlYWRDaGFuZ2VzUmVzcG9uc2USJwoGZXZlbnRzGAEgAygLMhcucm9zZXR0YS52MS5DaGFuZ2VFdmVudBIQCghwb3NpdGlvbhgCIAEoCSIVChNUYWlsUG9zaXRpb25SZXF1ZXN0IigKFFRhaWxQb3NpdGlvblJlc3BvbnNlEhAKCHBvc2l0aW9uGAEgASgJIpsBChxSZWFkQ29sbGVjdGlvbkNoYW5nZXNSZXF1ZXN0Ei0KCmNvbGxlY3Rpb24YASABKAsyGS5yb3NldHRhLnYxLkNvbGxlY3Rpb25SZWYSDQoFYWZ0ZXIYAiABKAkSGwoOYWZ0ZXJfcmV2aXNpb24YAyABKANIAIgBARINCgVsaW1pdBgEIAEoBUIRCg9fYWZ0ZXJfcmV2aXNpb24ilgEKHVJlYWRDb2xsZWN0aW9uQ2hhbmdlc1Jlc3BvbnNlEicKBmV2ZW50cxgBIAMoCzIXLnJvc2V0dGEudjEuQ2hhbmdlRXZlbnQSEAoIcG9zaXRpb24YAiABKAkSEAoIcmV2aXNpb24YAyABKAMSDwoHZXhwaXJlZBgEIAEoCBIXCg9vbGRlc3RfcmV2aXNpb24YBSABKAMypAIKEUNoYW5nZUZlZWRTZXJ2aWNlEk4KC1JlYWRDaGFuZ2VzEh4ucm9zZXR0YS52MS5SZWFkQ2hhbmdlc1JlcXVlc3QaHy5yb3NldHRhLnYxLlJlYWRDaGFuZ2VzUmVzcG9uc2USUQoMVGFpbFBvc2l0aW9uEh8ucm9zZXR0YS52MS5UYWlsUG9zaXRpb25SZXF1ZXN0GiAucm9zZXR0YS52MS5UYWlsUG9zaXRpb25SZXNwb25zZRJsChVSZWFkQ29sbGVjdGlvbkNoYW5nZXMSKC5yb3NldHRhLnYxLlJlYWRDb2xsZWN0aW9uQ2hhbmdlc1JlcXVlc3QaKS5yb3NldHRhLnYxLlJlYWRDb2xsZWN0aW9uQ2hhbmdlc1Jlc3BvbnNlYgZwcm90bzM", [file_rosetta_v1_common]);
+  fileDesc("Chhyb3NldHRhL3YxL2NoYW5nZXMucHJvdG8SCnJvc2V0dGEudjEizwEKC0NoYW5nZUV2ZW50EhAKCHBvc2l0aW9uGAEgASgJEhAKCHJldmlzaW9uGAIgASgDEgoKAm9wGAMgASgJEg0KBXNwYWNlGAQgASgJEhIKCmNvbGxlY3Rpb24YBSABKAkSCwoDa2V5GAYgASgJEg8KB3ZlcnNpb24YByABKAkSFAoMY29udGVudF90eXBlGAggASgJEgwKBHNpemUYCSABKAMSDQoFYXRfdXMYCiABKAMSEgoFdmFsdWUYCyABKAxIAIgBAUIICgZfdmFsdWUiMgoSUmVhZENoYW5nZXNSZXF1ZXN0Eg0KBWFmdGVyGAEgASgJEg0KBWxpbWl0GAIgASgFIlAKE1JlYWRDaGFuZ2VzUmVzcG9uc2USJwoGZXZlbnRzGAEgAygLMhcucm9zZXR0YS52MS5DaGFuZ2VFdmVudBIQCghwb3NpdGlvbhgCIAEoCSIVChNUYWlsUG9zaXRpb25SZXF1ZXN0IigKFFRhaWxQb3NpdGlvblJlc3BvbnNlEhAKCHBvc2l0aW9uGAEgASgJIpsBChxSZWFkQ29sbGVjdGlvbkNoYW5nZXNSZXF1ZXN0Ei0KCmNvbGxlY3Rpb24YASABKAsyGS5yb3NldHRhLnYxLkNvbGxlY3Rpb25SZWYSDQoFYWZ0ZXIYAiABKAkSGwoOYWZ0ZXJfcmV2aXNpb24YAyABKANIAIgBARINCgVsaW1pdBgEIAEoBUIRCg9fYWZ0ZXJfcmV2aXNpb24ilgEKHVJlYWRDb2xsZWN0aW9uQ2hhbmdlc1Jlc3BvbnNlEicKBmV2ZW50cxgBIAMoCzIXLnJvc2V0dGEudjEuQ2hhbmdlRXZlbnQSEAoIcG9zaXRpb24YAiABKAkSEAoIcmV2aXNpb24YAyABKAMSDwoHZXhwaXJlZBgEIAEoCBIXCg9vbGRlc3RfcmV2aXNpb24YBSABKAMiSAoVQ29tcGFjdENoYW5nZXNSZXF1ZXN0EhEKCWJlZm9yZV91cxgBIAEoAxINCgV1cF90bxgCIAEoCRINCgVsaW1pdBgDIAEoBSI3ChZDb21wYWN0Q2hhbmdlc1Jlc3BvbnNlEg8KB2RlbGV0ZWQYASABKAMSDAoEbW9yZRgCIAEoCDL9AgoRQ2hhbmdlRmVlZFNlcnZpY2USTgoLUmVhZENoYW5nZXMSHi5yb3NldHRhLnYxLlJlYWRDaGFuZ2VzUmVxdWVzdBofLnJvc2V0dGEudjEuUmVhZENoYW5nZXNSZXNwb25zZRJRCgxUYWlsUG9zaXRpb24SHy5yb3NldHRhLnYxLlRhaWxQb3NpdGlvblJlcXVlc3QaIC5yb3NldHRhLnYxLlRhaWxQb3NpdGlvblJlc3BvbnNlEmwKFVJlYWRDb2xsZWN0aW9uQ2hhbmdlcxIoLnJvc2V0dGEudjEuUmVhZENvbGxlY3Rpb25DaGFuZ2VzUmVxdWVzdBopLnJvc2V0dGEudjEuUmVhZENvbGxlY3Rpb25DaGFuZ2VzUmVzcG9uc2USVwoOQ29tcGFjdENoYW5nZXMSIS5yb3NldHRhLnYxLkNvbXBhY3RDaGFuZ2VzUmVxdWVzdBoiLnJvc2V0dGEudjEuQ29tcGFjdENoYW5nZXNSZXNwb25zZWIGcHJvdG8z", [file_rosetta_v1_common]);
 
 /**
  * @generated from message rosetta.v1.ChangeEvent
@@ -258,6 +258,63 @@ export const ReadCollectionChangesResponseSchema: GenMessage<ReadCollectionChang
   messageDesc(file_rosetta_v1_changes, 6);
 
 /**
+ * @generated from message rosetta.v1.CompactChangesRequest
+ */
+export type CompactChangesRequest = Message<"rosetta.v1.CompactChangesRequest"> & {
+  /**
+   * Delete events committed before this instant (µs since the epoch)…
+   *
+   * @generated from field: int64 before_us = 1;
+   */
+  beforeUs: bigint;
+
+  /**
+   * …and not after this position: the relay's, so that nothing is deleted before it was relayed.
+   *
+   * @generated from field: string up_to = 2;
+   */
+  upTo: string;
+
+  /**
+   * Most events deleted by this call (one transaction).
+   *
+   * @generated from field: int32 limit = 3;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message rosetta.v1.CompactChangesRequest.
+ * Use `create(CompactChangesRequestSchema)` to create a new message.
+ */
+export const CompactChangesRequestSchema: GenMessage<CompactChangesRequest> = /*@__PURE__*/
+  messageDesc(file_rosetta_v1_changes, 7);
+
+/**
+ * @generated from message rosetta.v1.CompactChangesResponse
+ */
+export type CompactChangesResponse = Message<"rosetta.v1.CompactChangesResponse"> & {
+  /**
+   * @generated from field: int64 deleted = 1;
+   */
+  deleted: bigint;
+
+  /**
+   * True when the call stopped at its limit: call again.
+   *
+   * @generated from field: bool more = 2;
+   */
+  more: boolean;
+};
+
+/**
+ * Describes the message rosetta.v1.CompactChangesResponse.
+ * Use `create(CompactChangesResponseSchema)` to create a new message.
+ */
+export const CompactChangesResponseSchema: GenMessage<CompactChangesResponse> = /*@__PURE__*/
+  messageDesc(file_rosetta_v1_changes, 8);
+
+/**
  * The outbox of change events, in an order that resumes without gaps (see docs/change-feed.md).
  *
  * @generated from service rosetta.v1.ChangeFeedService
@@ -291,6 +348,16 @@ export const ChangeFeedService: GenService<{
     methodKind: "unary";
     input: typeof ReadCollectionChangesRequestSchema;
     output: typeof ReadCollectionChangesResponseSchema;
+  },
+  /**
+   * Retention: deletes the oldest events, oldest first (admins only; the worker's job).
+   *
+   * @generated from rpc rosetta.v1.ChangeFeedService.CompactChanges
+   */
+  compactChanges: {
+    methodKind: "unary";
+    input: typeof CompactChangesRequestSchema;
+    output: typeof CompactChangesResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_rosetta_v1_changes, 0);
