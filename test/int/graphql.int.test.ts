@@ -4,10 +4,9 @@ import request from 'supertest';
 import { buildClientSchema, buildSchema, getIntrospectionQuery, printSchema, type IntrospectionQuery } from 'graphql';
 import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
-import { busChangeEvents, createApp, startHttpServer, type HttpServer, type RecordApi } from '../../apps/gateway/src';
+import type { RecordApi } from '../../apps/gateway/src';
 import { SDL_PATH } from '../../apps/gateway/src/graphql/endpoint';
-import { createEmbeddedRelay, InProcessEventBus, MemoryCursorStore, type EmbeddedRelay } from '../../apps/worker/src';
-import { silentLogger, startTestApi, type TestApi } from '../support/api';
+import { startLiveGateway, type LiveGateway } from '../support/live-gateway';
 import { TEST_ADMIN_TOKEN } from '../support/env';
 import { expectEventually } from '../support/expect-eventually';
 
@@ -17,10 +16,10 @@ import { expectEventually } from '../support/expect-eventually';
  * and subscriptions fed by the change feed through the relay and the in-process event bus.
  */
 
-let api: TestApi;
-let app: ReturnType<typeof createApp>;
-let http: HttpServer;
-let relay: EmbeddedRelay;
+let gateway: LiveGateway;
+let api: LiveGateway['api'];
+let app: LiveGateway['app'];
+let http: LiveGateway['http'];
 /** Calls each RecordService method received, by name. */
 const calls = new Map<string, number>();
 const admin = `Bearer ${TEST_ADMIN_TOKEN}`;
@@ -78,35 +77,15 @@ async function createAccount(name: string): Promise<string> {
 }
 
 beforeAll(async () => {
-  api = await startTestApi();
-  const bus = new InProcessEventBus(() => undefined);
-  relay = createEmbeddedRelay({
-    feed: api.changes,
-    publisher: bus,
-    cursor: new MemoryCursorStore(),
-    batch: 500,
-    intervalMs: 20,
-    logger: silentLogger,
-  });
-  app = createApp({
-    api: { ...api, records: counting(api.records) },
-    logger: silentLogger,
-    maxBodyBytes: 1024 * 1024,
-    events: busChangeEvents(
-      (listener) => bus.subscribe(listener),
-      () => undefined,
-    ),
+  gateway = await startLiveGateway({
+    wrap: (inner) => ({ ...inner, records: counting(inner.records) }),
     graphql: { maxDepth: 8, maxComplexity: 5000, maxPage: 200, introspection: true },
   });
-  http = await startHttpServer(app, '127.0.0.1', 0);
+  ({ api, app, http } = gateway);
   await data(`mutation { createCollection(input: { space: "default", name: "notes" }) { name } }`);
 });
 
-afterAll(async () => {
-  await http.close();
-  await relay.stop();
-  await api.close();
-});
+afterAll(() => gateway.close());
 
 describe('the schema', () => {
   it('is served exactly as committed in schema.graphql', async () => {

@@ -1,9 +1,7 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import pg from 'pg';
 import request from 'supertest';
-import { busChangeEvents, createApp, startHttpServer, type HttpServer } from '../../apps/gateway/src';
-import { createEmbeddedRelay, InProcessEventBus, MemoryCursorStore, type EmbeddedRelay } from '../../apps/worker/src';
-import { silentLogger, startTestApi, type TestApi } from '../support/api';
+import { startLiveGateway, type LiveGateway } from '../support/live-gateway';
 import { TEST_ADMIN_TOKEN } from '../support/env';
 import { expectEventually } from '../support/expect-eventually';
 
@@ -13,10 +11,10 @@ import { expectEventually } from '../support/expect-eventually';
  * took an earlier revision, prefixes and scoped tokens, and 410 for a compacted revision.
  */
 
-let api: TestApi;
-let app: ReturnType<typeof createApp>;
-let http: HttpServer;
-let relay: EmbeddedRelay;
+let gateway: LiveGateway;
+let api: LiveGateway['api'];
+let app: LiveGateway['app'];
+let http: LiveGateway['http'];
 const admin = `Bearer ${TEST_ADMIN_TOKEN}`;
 const BASE = '/v1/spaces/default/collections/feed';
 
@@ -29,26 +27,8 @@ interface ChangeJson {
 }
 
 beforeAll(async () => {
-  api = await startTestApi();
-  const bus = new InProcessEventBus(() => undefined);
-  relay = createEmbeddedRelay({
-    feed: api.changes,
-    publisher: bus,
-    cursor: new MemoryCursorStore(),
-    batch: 500,
-    intervalMs: 20,
-    logger: silentLogger,
-  });
-  app = createApp({
-    api,
-    logger: silentLogger,
-    maxBodyBytes: 1024 * 1024,
-    events: busChangeEvents(
-      (listener) => bus.subscribe(listener),
-      () => undefined,
-    ),
-  });
-  http = await startHttpServer(app, '127.0.0.1', 0);
+  gateway = await startLiveGateway();
+  ({ api, app, http } = gateway);
   await request(app)
     .post('/v1/spaces/default/collections')
     .set('authorization', admin)
@@ -56,11 +36,7 @@ beforeAll(async () => {
     .expect(201);
 });
 
-afterAll(async () => {
-  await http.close();
-  await relay.stop();
-  await api.close();
-});
+afterAll(() => gateway.close());
 
 const put = (key: string, value: string) =>
   request(app)

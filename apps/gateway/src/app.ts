@@ -13,6 +13,7 @@ import type { ChangeEvents } from './events/change-events';
 import { CollectionFeed } from './events/collection-feed';
 import { DEFAULT_GRAPHQL_OPTIONS, graphqlEndpoint, type GraphQLOptions } from './graphql/endpoint';
 import { applyCors } from './legacy/cors';
+import { rivetWatch } from './legacy/rivet/watch';
 import { legacyDialects, legacyOptions, type DialectRoute, type LegacyOptions } from './legacy';
 import { accessRoutes } from './v1/access';
 import { changeRoutes } from './v1/changes';
@@ -86,6 +87,7 @@ export function createApp(deps: AppDeps): RequestListener & {
   const writer = new RecordWriter(api.records);
   const singleRecord = singleRecords(table, api, authenticate, { reader, writer, maxBodyBytes: deps.maxBodyBytes });
   const options = deps.legacy ?? legacyOptions({});
+  const watchRivet = rivetWatch({ api, callers, reader, writer, logger, maxBodyBytes: deps.maxBodyBytes }, feed);
   const dialects = legacyDialects({ api, callers, reader, writer, logger, maxBodyBytes: deps.maxBodyBytes }, options);
   const v1Cors = options.v1Cors;
   recordRoutes(table, api, { maxBodyBytes: deps.maxBodyBytes });
@@ -128,7 +130,8 @@ export function createApp(deps: AppDeps): RequestListener & {
   return Object.assign(listener, {
     routes: table.routes,
     legacyRoutes,
-    upgrade: graphql.upgrade,
+    upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      graphql.upgrade(req, socket, head) || watchRivet(req, socket, head),
     close: graphql.close,
   });
 }

@@ -1,11 +1,11 @@
 import type { Request, Response } from 'express';
-import { formatMicros, invalid } from '@rosetta/core';
+import { invalid } from '@rosetta/core';
 import type { ChangeEvent } from '@rosetta/proto';
 import type { Caller } from '../auth/callers';
 import { RevisionExpired, type CollectionFeed, type Resume } from '../events/collection-feed';
 import { header } from '../http/headers';
 import { writeChunk } from '../http/write-chunk';
-import { valueAsText } from './render';
+import { changeEventJson } from './render';
 import type { RouteTable } from './route';
 import { ChangesQuerySchema, ChangesSchema, CollectionParamsSchema } from './schemas';
 import { clientGone } from './stream';
@@ -21,24 +21,6 @@ function waitOf(text: string | undefined): number {
   const match = /^(\d+)(ms|s|m)?$/.exec(text);
   const scale = { ms: 1, s: 1000, m: 60_000 }[match?.[2] ?? 'ms'] ?? 1;
   return Math.min(Number(match?.[1] ?? 0) * scale, MAX_WAIT_MS);
-}
-
-export function changeEventJson(event: ChangeEvent) {
-  const text = event.value === undefined ? undefined : valueAsText(event.contentType, event.value);
-  return {
-    revision: Number(event.revision),
-    op: event.op,
-    key: event.key,
-    version: event.version,
-    contentType: event.contentType,
-    size: Number(event.size),
-    at: formatMicros(Number(event.atUs)),
-    ...(event.value === undefined
-      ? {}
-      : text === undefined
-        ? { value: Buffer.from(event.value).toString('base64'), encoding: 'base64' as const }
-        : { value: text, encoding: 'utf8' as const }),
-  };
 }
 
 function resumeOf(since: string | undefined, lastEventId: string | undefined): Resume {

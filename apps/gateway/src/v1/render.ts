@@ -1,5 +1,5 @@
 import { formatMicros, isTextContentType } from '@rosetta/core';
-import type { Collection, Record as RecordMessage } from '@rosetta/proto';
+import type { ChangeEvent, Collection, Record as RecordMessage } from '@rosetta/proto';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -67,4 +67,23 @@ export function collectionJson(collection: Collection) {
 export function recordPath(space: string, collection: string, key: string): string {
   const encodedKey = key.split('/').map(encodeURIComponent).join('/');
   return `/v1/spaces/${encodeURIComponent(space)}/collections/${encodeURIComponent(collection)}/records/${encodedKey}`;
+}
+
+/** A change event as /v1 and Rivet's watch show it: the value as text or Base64, like records. */
+export function changeEventJson(event: ChangeEvent) {
+  const text = event.value === undefined ? undefined : valueAsText(event.contentType, event.value);
+  return {
+    revision: Number(event.revision),
+    op: event.op,
+    key: event.key,
+    version: event.version,
+    contentType: event.contentType,
+    size: Number(event.size),
+    at: formatMicros(Number(event.atUs)),
+    ...(event.value === undefined
+      ? {}
+      : text === undefined
+        ? { value: Buffer.from(event.value).toString('base64'), encoding: 'base64' as const }
+        : { value: text, encoding: 'utf8' as const }),
+  };
 }

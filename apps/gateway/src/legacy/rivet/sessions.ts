@@ -34,8 +34,13 @@ const isSpaceName = (name: string): boolean => {
  * names never hold) has no store: 401 once the token is well-formed, as Rivet answers a
  * user without a session, and the name never reaches the record service.
  */
-export async function storeCaller(context: DialectContext, req: IncomingMessage, user: string): Promise<Caller> {
-  const session = sessionOf(firstHeader(req, 'x-session-token'));
+export async function storeCaller(
+  context: DialectContext,
+  req: IncomingMessage,
+  user: string,
+  token: string | undefined = firstHeader(req, 'x-session-token'),
+): Promise<Caller> {
+  const session = sessionOf(token);
   if (!isSpaceName(user)) throw unauthenticated('no store has this user name');
   return sessionCaller(context, req, session);
 }
