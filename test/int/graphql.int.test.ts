@@ -6,6 +6,7 @@ import { createClient, type Client } from 'graphql-ws';
 import WebSocket from 'ws';
 import type { RecordApi } from '../../apps/gateway/src';
 import { SDL_PATH } from '../../apps/gateway/src/graphql/endpoint';
+import { accountWithToken } from '../support/accounts';
 import { startLiveGateway, type LiveGateway } from '../support/live-gateway';
 import { TEST_ADMIN_TOKEN } from '../support/env';
 import { expectEventually } from '../support/expect-eventually';
@@ -61,20 +62,6 @@ async function data(query: string, variables: Record<string, unknown> = {}, auth
 }
 
 const codesOf = (reply: GraphQLReply) => (reply.errors ?? []).map((e) => e.extensions?.code);
-
-async function createAccount(name: string): Promise<string> {
-  await request(app)
-    .post('/v1/admin/accounts')
-    .set('authorization', admin)
-    .send({ name, password: `${name}-password` })
-    .expect(201);
-  const res = await request(app)
-    .post('/v1/tokens')
-    .set('authorization', `Basic ${Buffer.from(`${name}:${name}-password`).toString('base64')}`)
-    .send({})
-    .expect(201);
-  return `Bearer ${(res.body as { secret: string }).secret}`;
-}
 
 beforeAll(async () => {
   gateway = await startLiveGateway({
@@ -483,6 +470,7 @@ describe('errors and limits', () => {
     );
     expect(codesOf(costly.body)).toEqual(['GRAPHQL_VALIDATION_FAILED']);
     expect(costly.body.errors?.[0]?.message).toMatch(/^the operation's estimated cost is \d+; the limit is 5000$/);
+    expect(costly.status).toBe(400);
     const fields = 'nodes { key value json valueBase64 contentType size revision created updated }';
     const byVariable = await gql(
       `query($n: Int) { collection(space: "default", name: "notes") { a: records(first: $n) { ${fields} } b: records(first: $n) { ${fields} } c: records(first: $n) { ${fields} } } }`,
@@ -523,7 +511,7 @@ describe('errors and limits', () => {
 
 describe('authentication', () => {
   it('takes the credentials every route takes: Basic, bearer tokens and sessions, read-only ones refused writes', async () => {
-    await createAccount('dora');
+    await accountWithToken(app, 'dora');
     const basic = `Basic ${Buffer.from('dora:dora-password').toString('base64')}`;
     expect((await data(`{ me { account via } }`, {}, basic)).me).toEqual({ account: 'dora', via: 'password' });
     const login = await request(app).post('/v1/auth/login?readOnly=true').set('authorization', basic).expect(200);
@@ -548,8 +536,8 @@ describe('authentication', () => {
 
 describe('isolation', () => {
   it("keeps alice's collection out of bob's reach through every query and mutation", async () => {
-    const alice = await createAccount('alice');
-    const bob = await createAccount('bob');
+    const alice = await accountWithToken(app, 'alice');
+    const bob = await accountWithToken(app, 'bob');
     await data(`mutation { createCollection(input: { space: "alice", name: "secret" }) { name } }`, {}, alice);
     await data(
       `mutation { putRecord(input: { space: "alice", collection: "secret", key: "k", value: "alice-only" }) { created } }`,
@@ -732,7 +720,7 @@ describe('subscriptions', () => {
     expect(codesOf(other.received[0] ?? {})).toEqual(['FORBIDDEN']);
 
     const stranger = collect(
-      connect({ Authorization: await createAccount('erin') }),
+      connect({ Authorization: await accountWithToken(app, 'erin') }),
       `subscription { changes(space: "default", collection: "notes") { key value } }`,
     );
     await expectEventually(() => expect(stranger.state.complete).toBe(true));

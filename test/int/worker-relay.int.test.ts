@@ -117,6 +117,7 @@ describe('the clustered worker (BullMQ on Redis)', () => {
       }),
       logger,
       feed(),
+      serviceClients(api).webhooks,
     );
   });
 
@@ -195,6 +196,7 @@ describe('a relay job the record service refuses', () => {
       loadWorkerConfig({ REDIS_URL, REDIS_PREFIX: prefix, RELAY_INTERVAL_MS: '20', WORKER_HEALTH_PORT: '0' }),
       logger,
       feed(),
+      serviceClients(api).webhooks,
     );
     const queue = new Queue(eventsRelayJob.queue, { connection: redis, prefix: `${prefix}bull` });
     try {

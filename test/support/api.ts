@@ -11,6 +11,7 @@ import {
   VersionService,
   RecordService,
   ServiceGrant,
+  WebhookService,
   withHeaders,
 } from '../../packages/proto/src';
 import { createTestDatabase, redisPrefix, type TestDatabase } from './database';
@@ -29,6 +30,7 @@ export interface TestApi {
   readonly admin: ReturnType<typeof createDirectClient<typeof AdminService>>;
   readonly health: ReturnType<typeof createDirectClient<typeof HealthService>>;
   readonly versions: ReturnType<typeof createDirectClient<typeof VersionService>>;
+  readonly webhooks: ReturnType<typeof createDirectClient<typeof WebhookService>>;
   close(): Promise<void>;
 }
 
@@ -60,6 +62,7 @@ export function serviceClients(runtime: ApiRuntime) {
     admin: withHeaders(AdminService, createDirectClient(AdminService, runtime.impls.admin), headers),
     health: createDirectClient(HealthService, runtime.impls.health),
     versions: withHeaders(VersionService, createDirectClient(VersionService, runtime.impls.versions), headers),
+    webhooks: withHeaders(WebhookService, createDirectClient(WebhookService, runtime.impls.webhooks), headers),
   };
 }
 

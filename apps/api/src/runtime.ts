@@ -27,6 +27,8 @@ import { CollectionService } from './services/collection-service';
 import type { RecordCache } from './services/ports';
 import { RecordService } from './services/record-service';
 import { VersionService } from './services/version-service';
+import { WebhookService } from './services/webhook-service';
+import { SqlWebhooksRepository } from './db/webhooks-repository';
 import { SqlVersionsRepository } from './db/versions-repository';
 import { SqlVersionedRecordsRepository } from './db/versioned-records-repository';
 import { adminServiceImpl, authServiceImpl } from './transport/auth-routes';
@@ -35,6 +37,7 @@ import {
   collectionServiceImpl,
   recordServiceImpl,
   versionServiceImpl,
+  webhookServiceImpl,
   type Services,
 } from './transport/routes';
 
@@ -49,6 +52,7 @@ export interface ApiRuntime {
     readonly auth: ReturnType<typeof authServiceImpl>;
     readonly admin: ReturnType<typeof adminServiceImpl>;
     readonly versions: ReturnType<typeof versionServiceImpl>;
+    readonly webhooks: ReturnType<typeof webhookServiceImpl>;
     readonly health: ServiceImpl<typeof HealthService>;
   };
   /** What the first start created; `generatedToken` is to be printed once. */
@@ -160,6 +164,7 @@ export async function createApiRuntime(config: ApiConfig, logger: Logger): Promi
       monotonicClock,
     ),
     versions,
+    webhooks: new WebhookService(new SqlWebhooksRepository(db), resolver),
     collections: new CollectionService(collectionsRepository, resolver, cache, versions, {
       defaultMaxValueBytes: config.DEFAULT_MAX_VALUE_BYTES,
       maxValueBytesCeiling: config.MAX_VALUE_BYTES_CEILING,
@@ -188,6 +193,7 @@ export async function createApiRuntime(config: ApiConfig, logger: Logger): Promi
       auth: authServiceImpl(services, logger),
       admin: adminServiceImpl(services, logger),
       versions: versionServiceImpl(services, logger),
+      webhooks: webhookServiceImpl(services, logger),
       health: { check: async () => ({ ready: await ready().catch(() => false) }) },
     },
     bootstrap,

@@ -22,6 +22,7 @@ import { openApiDocument } from './v1/openapi';
 import { singleRecords } from './v1/single-records';
 import { recordRoutes } from './v1/records';
 import { versionRoutes } from './v1/versions';
+import { webhookRoutes } from './v1/webhooks';
 import { RouteTable } from './v1/route';
 
 export interface AppDeps {
@@ -93,6 +94,7 @@ export function createApp(deps: AppDeps): RequestListener & {
   recordRoutes(table, api, { maxBodyBytes: deps.maxBodyBytes });
   collectionRoutes(table, api);
   versionRoutes(table, api);
+  webhookRoutes(table, api);
   changeRoutes(table, feed);
   accessRoutes(table, api, callers);
   const graphql = graphqlEndpoint({

@@ -20,6 +20,7 @@ import {
   VersionService,
   RecordService,
   ServiceGrant,
+  WebhookService,
   createDirectClient,
   withHeaders,
 } from '@rosetta/proto';
@@ -30,8 +31,10 @@ import {
   createEmbeddedRelay,
   createWorkerRuntime,
   InProcessEventBus,
+  InProcessWebhookDispatcher,
   loadConfig as loadWorkerConfig,
   MemoryCursorStore,
+  WebhookTargets,
 } from '@rosetta/worker';
 
 /**
@@ -58,9 +61,11 @@ async function main(): Promise<void> {
     admin: createDirectClient(AdminService, runtime.impls.admin),
     health: createDirectClient(HealthService, runtime.impls.health),
     versions: createDirectClient(VersionService, runtime.impls.versions),
+    webhooks: createDirectClient(WebhookService, runtime.impls.webhooks),
   };
   const grant = new ServiceGrant(api.auth, runtime.internalSecret);
   const feed = withHeaders(ChangeFeedService, api.changes, () => grant.headers());
+  const webhooks = withHeaders(WebhookService, api.webhooks, () => grant.headers());
 
   const workerLogger = logger.child({ component: 'worker' });
   let events: ChangeEvents;
@@ -70,6 +75,13 @@ async function main(): Promise<void> {
     const bus = new InProcessEventBus(onListenerError);
     events = busChangeEvents((listener) => bus.subscribe(listener), onListenerError);
     const cursor = new MemoryCursorStore();
+    const deliveries = new InProcessWebhookDispatcher(
+      new WebhookTargets(webhooks),
+      webhooks,
+      { attempts: workerConfig.WEBHOOK_ATTEMPTS, backoffMs: workerConfig.WEBHOOK_BACKOFF_MS },
+      workerLogger,
+    );
+    shutdown.add('webhook deliveries', () => deliveries.stop());
     const relay = createEmbeddedRelay({
       feed,
       publisher: bus,
@@ -77,6 +89,7 @@ async function main(): Promise<void> {
       batch: workerConfig.RELAY_BATCH,
       intervalMs: workerConfig.RELAY_INTERVAL_MS,
       logger: workerLogger,
+      webhooks: deliveries,
     });
     shutdown.add('outbox relay', () => relay.stop());
     const compactor = createEmbeddedCompactor({
@@ -90,7 +103,7 @@ async function main(): Promise<void> {
     });
     shutdown.add('change feed retention', () => compactor.stop());
   } else {
-    const worker = await createWorkerRuntime(workerConfig, workerLogger, feed);
+    const worker = await createWorkerRuntime(workerConfig, workerLogger, feed, webhooks);
     shutdown.add('worker', () => worker.close());
     const subscriber = connectChangeEvents(workerConfig.REDIS_URL, workerConfig.REDIS_PREFIX, logger);
     shutdown.add('event bus subscriber', () => subscriber.close());

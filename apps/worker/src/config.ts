@@ -18,6 +18,12 @@ export const WorkerConfigSchema = z.object({
   CHANGE_RETENTION_HOURS: z.coerce.number().positive().default(168),
   /** How often the retention job runs (ms). */
   COMPACT_INTERVAL_MS: z.coerce.number().int().min(100).default(10_000),
+  /** Attempts of a webhook delivery before it is dead (the dead-letter list). */
+  WEBHOOK_ATTEMPTS: z.coerce.number().int().min(1).max(30).default(8),
+  /** The first retry's delay of a webhook delivery (ms); each later one doubles it. */
+  WEBHOOK_BACKOFF_MS: z.coerce.number().int().min(1).default(1000),
+  /** Webhook deliveries in flight at once, per worker process. */
+  WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
   /** Interface the health server (/healthz, /readyz) binds to. */
   WORKER_HEALTH_HOST: z.string().default('127.0.0.1'),
   /** Port of the health server; 0 picks a free one. */

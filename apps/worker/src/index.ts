@@ -18,3 +18,5 @@ export {
 } from './embedded-relay';
 export { compactChanges, COMPACT_BATCH, COMPACT_MAX_BATCHES, type CompactChangesDeps } from './jobs/compact-changes';
 export { createWorkerRuntime, type WorkerRuntime } from './runtime';
+export { InProcessWebhookDispatcher, QueueWebhookDispatcher, type RetryPolicy } from './adapters/webhook-dispatchers';
+export { deliverWebhook, webhookBody, webhookSignature, WebhookTargets, type WebhookDispatcher } from './jobs/webhooks';

@@ -1,6 +1,13 @@
 import { createClient } from '@connectrpc/connect';
 import { createLogger, ShutdownManager } from '@rosetta/platform';
-import { AuthService, ChangeFeedService, createRpcTransport, ServiceGrant, withHeaders } from '@rosetta/proto';
+import {
+  AuthService,
+  ChangeFeedService,
+  createRpcTransport,
+  ServiceGrant,
+  WebhookService,
+  withHeaders,
+} from '@rosetta/proto';
 import { loadConfig, requireInternalSecret, requireRedisUrl } from './config';
 import { createWorkerRuntime } from './runtime';
 
@@ -24,7 +31,8 @@ async function main(): Promise<void> {
   shutdown.add('record service connection', () => transport.close());
   const grant = new ServiceGrant(createClient(AuthService, transport), secret);
   const feed = withHeaders(ChangeFeedService, createClient(ChangeFeedService, transport), () => grant.headers());
-  const runtime = await createWorkerRuntime(config, logger, feed);
+  const webhooks = withHeaders(WebhookService, createClient(WebhookService, transport), () => grant.headers());
+  const runtime = await createWorkerRuntime(config, logger, feed, webhooks);
   shutdown.add('worker runtime', () => runtime.close());
   logger.info({ api: config.API_URL, health: runtime.healthUrl }, 'worker running');
 }

@@ -1,7 +1,8 @@
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '@rosetta/platform';
-import { eventsCompactJob, eventsRelayJob } from '@rosetta/proto';
+import { eventsCompactJob, eventsRelayJob, webhooksDeliverJob } from '@rosetta/proto';
+import type { z } from 'zod';
 import { toJobError, unrecoverable } from './job-errors';
 
 /** BullMQ keys live beside the deployment's other keys: `<REDIS_PREFIX>bull:<queue>:…`. */
@@ -19,10 +20,17 @@ export interface JobHandlers {
   readonly relayEvents: (signal: AbortSignal | undefined) => Promise<number>;
   /** `events.compact`: resolves with the number of events deleted. */
   readonly compactChanges: (signal: AbortSignal | undefined) => Promise<number>;
+  /** `webhooks.deliver`: one attempt (1 for the first); `final` when no retry follows a failure. */
+  readonly deliverWebhook?: (
+    payload: z.infer<typeof webhooksDeliverJob.payload>,
+    attempt: { readonly number: number; readonly final: boolean },
+    signal: AbortSignal | undefined,
+  ) => Promise<unknown>;
 }
 
 /** The part of a BullMQ job that the processor reads. */
-export type JobInput = Pick<Job<unknown, unknown, string>, 'name' | 'data'>;
+export type JobInput = Pick<Job<unknown, unknown, string>, 'name' | 'data'> &
+  Partial<Pick<Job<unknown, unknown, string>, 'attemptsMade' | 'opts'>>;
 
 /** The BullMQ processor: checks the payload against the catalog, dispatches by name, maps errors. */
 export function createJobProcessor(
@@ -45,6 +53,18 @@ export function createJobProcessor(
           }
           return await handlers.compactChanges(signal);
         }
+        case webhooksDeliverJob.name: {
+          const payload = webhooksDeliverJob.payload.safeParse(job.data);
+          if (!payload.success || handlers.deliverWebhook === undefined) {
+            throw unrecoverable(`${job.name}: invalid payload`, payload.error);
+          }
+          const number = (job.attemptsMade ?? 0) + 1;
+          return await handlers.deliverWebhook(
+            payload.data,
+            { number, final: number >= (job.opts?.attempts ?? 1) },
+            signal,
+          );
+        }
         default:
           throw new UnrecoverableError(`no handler for job "${job.name}"`);
       }
@@ -54,10 +74,18 @@ export function createJobProcessor(
   };
 }
 
-/** The queue of `events.*` jobs, on the producer connection (fail fast: `enableOfflineQueue: false`). */
-export function createEventsQueue(producer: Redis, redisPrefix: string, logger: Logger): Queue {
-  const queue = new Queue(eventsRelayJob.queue, { connection: producer, prefix: bullPrefix(redisPrefix) });
-  queue.on('error', (error) => logger.error({ err: error, queue: eventsRelayJob.queue }, 'queue error'));
+/**
+ * A queue of the catalog (the `events.*` jobs' by default), on the producer connection (fail
+ * fast: `enableOfflineQueue: false`).
+ */
+export function createEventsQueue(
+  producer: Redis,
+  redisPrefix: string,
+  logger: Logger,
+  name = eventsRelayJob.queue,
+): Queue {
+  const queue = new Queue(name, { connection: producer, prefix: bullPrefix(redisPrefix) });
+  queue.on('error', (error) => logger.error({ err: error, queue: name }, 'queue error'));
   return queue;
 }
 
@@ -105,6 +133,9 @@ export interface EventsWorkerOptions {
   readonly redisPrefix: string;
   readonly handlers: JobHandlers;
   readonly logger: Logger;
+  /** The queue worked (default: the events queue) and how many of its jobs run at once (default 1). */
+  readonly queue?: string;
+  readonly concurrency?: number;
 }
 
 /**
@@ -114,10 +145,11 @@ export interface EventsWorkerOptions {
  */
 export function createEventsWorker(options: EventsWorkerOptions): Worker {
   const { logger } = options;
-  const worker = new Worker(eventsRelayJob.queue, createJobProcessor(options.handlers), {
-    connection: { url: options.redisUrl, maxRetriesPerRequest: null, connectionName: 'rosetta-worker' },
+  const queue = options.queue ?? eventsRelayJob.queue;
+  const worker = new Worker(queue, createJobProcessor(options.handlers), {
+    connection: { url: options.redisUrl, maxRetriesPerRequest: null, connectionName: `rosetta-worker-${queue}` },
     prefix: bullPrefix(options.redisPrefix),
-    concurrency: 1,
+    concurrency: options.concurrency ?? 1,
     removeOnComplete: { count: 100 },
     removeOnFail: { age: 7 * 24 * 3600, count: 1000 },
   });

@@ -1,14 +1,16 @@
 import type { Client } from '@connectrpc/connect';
 import { Redis } from 'ioredis';
 import type { Logger } from '@rosetta/platform';
-import type { ChangeFeedService } from '@rosetta/proto';
+import { decodeEventMessage, webhooksDeliverJob, type ChangeFeedService, type WebhookService } from '@rosetta/proto';
 import { RedisCursorStore } from './adapters/redis-cursor-store';
 import { RedisEventPublisher } from './adapters/redis-event-publisher';
 import { requireRedisUrl, type WorkerConfig } from './config';
 import { startHealthServer } from './health-server';
 import { relayEvents } from './jobs/events-relay';
 import { compactChanges, COMPACT_BATCH, COMPACT_MAX_BATCHES } from './jobs/compact-changes';
-import { createEventsQueue, createEventsWorker, scheduleCompaction, scheduleRelay } from './queues';
+import { QueueWebhookDispatcher } from './adapters/webhook-dispatchers';
+import { deliverWebhook, WebhookTargets } from './jobs/webhooks';
+import { createEventsQueue, createEventsWorker, scheduleCompaction, scheduleRelay, type JobHandlers } from './queues';
 
 export interface WorkerRuntime {
   /** Base URL of the health server (`/healthz`, `/readyz`). */
@@ -31,6 +33,7 @@ export async function createWorkerRuntime(
   config: WorkerConfig,
   logger: Logger,
   feed: Client<typeof ChangeFeedService>,
+  webhooks: Client<typeof WebhookService>,
 ): Promise<WorkerRuntime> {
   const redisUrl = requireRedisUrl(config);
   // Whatever is created is closed again, last first, if a later step fails.
@@ -57,32 +60,58 @@ export async function createWorkerRuntime(
 
     const publisher = new RedisEventPublisher(redis, config.REDIS_PREFIX);
     const cursor = new RedisCursorStore(redis, config.REDIS_PREFIX);
-    const worker = createEventsWorker({
-      redisUrl,
-      redisPrefix: config.REDIS_PREFIX,
-      logger,
-      handlers: {
-        relayEvents: (signal) => relayEvents({ feed, publisher, cursor, batch: config.RELAY_BATCH, signal }),
-        compactChanges: (signal) =>
-          compactChanges({
-            feed,
-            cursor,
-            retentionMs: config.CHANGE_RETENTION_HOURS * 3_600_000,
-            batch: COMPACT_BATCH,
-            maxBatches: COMPACT_MAX_BATCHES,
-            signal,
-          }),
-      },
+    const targets = new WebhookTargets(webhooks);
+    const deliveries = createEventsQueue(redis, config.REDIS_PREFIX, logger, webhooksDeliverJob.queue);
+    cleanup.push(() => deliveries.close());
+    const dispatcher = new QueueWebhookDispatcher(deliveries, targets, {
+      attempts: config.WEBHOOK_ATTEMPTS,
+      backoffMs: config.WEBHOOK_BACKOFF_MS,
     });
+    const handlers: JobHandlers = {
+      relayEvents: (signal) =>
+        relayEvents({ feed, publisher, cursor, batch: config.RELAY_BATCH, signal, webhooks: dispatcher }),
+      compactChanges: (signal) =>
+        compactChanges({
+          feed,
+          cursor,
+          retentionMs: config.CHANGE_RETENTION_HOURS * 3_600_000,
+          batch: COMPACT_BATCH,
+          maxBatches: COMPACT_MAX_BATCHES,
+          signal,
+        }),
+      deliverWebhook: async (payload, attempt, signal) => {
+        const target = await targets.byId(BigInt(payload.webhookId));
+        // A webhook deleted since the event was queued gets no more deliveries.
+        if (target === undefined) return 'dropped';
+        const event = decodeEventMessage(payload.event);
+        await deliverWebhook({ target, event, attempt: attempt.number, final: attempt.final, webhooks, signal });
+        return 'delivered';
+      },
+    };
+    const worker = createEventsWorker({ redisUrl, redisPrefix: config.REDIS_PREFIX, logger, handlers });
     cleanup.push(async () => {
       // A relay with a backlog stops after its current page instead of draining everything.
       worker.cancelAllJobs('shutting down');
       await worker.close();
     });
     await worker.waitUntilReady();
+    const webhookWorker = createEventsWorker({
+      redisUrl,
+      redisPrefix: config.REDIS_PREFIX,
+      logger,
+      handlers,
+      queue: webhooksDeliverJob.queue,
+      concurrency: config.WEBHOOK_CONCURRENCY,
+    });
+    cleanup.push(async () => {
+      // A delivery in flight is cancelled; BullMQ runs it again (at least once).
+      webhookWorker.cancelAllJobs('shutting down');
+      await webhookWorker.close();
+    });
+    await webhookWorker.waitUntilReady();
 
     const ready = async (): Promise<boolean> => {
-      if (redis.status !== 'ready' || !worker.isRunning()) return false;
+      if (redis.status !== 'ready' || !worker.isRunning() || !webhookWorker.isRunning()) return false;
       await feed.tailPosition({}, { timeoutMs: READY_TIMEOUT_MS });
       return true;
     };

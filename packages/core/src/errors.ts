@@ -59,6 +59,8 @@ export const ERROR_CODES = [
   'TOKEN_NOT_FOUND',
   /** The account is not a member of the space. */
   'MEMBER_NOT_FOUND',
+  /** No webhook has that id in the collection. */
+  'WEBHOOK_NOT_FOUND',
   /** The change would leave a space without an owner. */
   'LAST_OWNER',
   /** A dependency (database, cache, another service) is unavailable; retrying may succeed. */

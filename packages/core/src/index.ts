@@ -11,3 +11,4 @@ export * from './time';
 export * from './utf8';
 export * from './values';
 export * from './versions';
+export * from './webhooks';

@@ -39,6 +39,26 @@ export const eventsCompactJob = defineJob({
   backoffMs: 1000,
 });
 
-export const JOBS = [eventsRelayJob, eventsCompactJob] as const;
+/**
+ * Delivers one change event to one webhook. The id of the job is the webhook's and the event's,
+ * so that an event relayed twice is queued once while its job is kept.
+ */
+export const webhooksDeliverJob = defineJob({
+  name: 'webhooks.deliver',
+  queue: 'rosetta-webhooks',
+  payload: z
+    .object({
+      webhookId: z.string().regex(/^\d{1,19}$/),
+      // The change event, as proto3 JSON (its value travels with it up to 64 KiB).
+      event: z.string(),
+    })
+    .strict(),
+  // Exponential: 1 s, 2 s, 4 s … about 4 minutes over 8 attempts (WEBHOOK_ATTEMPTS and
+  // WEBHOOK_BACKOFF_MS change them).
+  attempts: 8,
+  backoffMs: 1000,
+});
+
+export const JOBS = [eventsRelayJob, eventsCompactJob, webhooksDeliverJob] as const;
 
 export type EventsRelayPayload = z.infer<typeof eventsRelayJob.payload>;

@@ -8,6 +8,10 @@ import type {
   ScanOrder,
   ScanPosition,
   StoredRecord,
+  DeliveryState,
+  WebhookFormat,
+  WebhookOp,
+  WebhookSpec,
 } from '@rosetta/core';
 
 /**
@@ -326,4 +330,68 @@ export interface VersionDiff {
   readonly key: string;
   readonly from: RecordMeta | undefined;
   readonly to: RecordMeta | undefined;
+}
+
+/** A stored webhook, with its secret (which only the worker ever gets back). */
+export interface WebhookRecord {
+  readonly id: number;
+  readonly space: string;
+  readonly collection: string;
+  readonly url: string;
+  readonly secret: string;
+  /** Empty: every op. */
+  readonly ops: readonly WebhookOp[];
+  /** Empty: every key. */
+  readonly keyPrefix: string;
+  readonly format: WebhookFormat;
+  /** Microseconds since the epoch. */
+  readonly created: number;
+}
+
+/** The outcome of delivering one event to one webhook, as the worker reports it. */
+export interface DeliveryInput {
+  readonly webhookId: number;
+  /** The event's feed position; one delivery per (webhook, event). */
+  readonly eventId: string;
+  readonly revision: number;
+  readonly op: string;
+  readonly key: string;
+  readonly state: DeliveryState;
+  readonly attempts: number;
+  readonly lastStatus: number;
+  readonly lastError: string;
+}
+
+export interface DeliveryRecord extends DeliveryInput {
+  /** Microseconds: when the delivery was first recorded. */
+  readonly created: number;
+  /** Microseconds: when it was last recorded. */
+  readonly updated: number;
+}
+
+export interface WebhooksRepository {
+  /**
+   * Adds a webhook to the collection unless it already has `max` of them (`limit-reached`), or
+   * the collection is gone (`collection-gone`). Concurrent creations are serialized per collection.
+   */
+  create(
+    collection: Collection,
+    spec: WebhookSpec,
+    max: number,
+  ): Promise<WebhookRecord | 'limit-reached' | 'collection-gone'>;
+  /** The collection's webhooks, oldest first. */
+  list(collectionId: number): Promise<WebhookRecord[]>;
+  /** The webhook with this id if it belongs to the collection. */
+  find(collectionId: number, id: number): Promise<WebhookRecord | undefined>;
+  /** Deletes the webhook (and its deliveries) if it belongs to the collection; whether it did. */
+  delete(collectionId: number, id: number): Promise<boolean>;
+  /** Every webhook of every collection, by id. */
+  all(): Promise<WebhookRecord[]>;
+  /**
+   * Inserts or updates the delivery of (webhookId, eventId): `created` is kept, `updated` set to
+   * now. False when the webhook no longer exists (nothing is stored).
+   */
+  recordDelivery(delivery: DeliveryInput): Promise<boolean>;
+  /** A webhook's deliveries, newest (last updated) first, of one state or of all. */
+  deliveries(webhookId: number, state: DeliveryState | undefined, limit: number): Promise<DeliveryRecord[]>;
 }

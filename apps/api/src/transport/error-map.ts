@@ -34,6 +34,7 @@ export const CONNECT_CODES: Record<ErrorCode, Code> = {
   SPACE_EXISTS: Code.AlreadyExists,
   TOKEN_NOT_FOUND: Code.NotFound,
   MEMBER_NOT_FOUND: Code.NotFound,
+  WEBHOOK_NOT_FOUND: Code.NotFound,
   LAST_OWNER: Code.FailedPrecondition,
   UNAVAILABLE: Code.Unavailable,
   INTERNAL: Code.Internal,

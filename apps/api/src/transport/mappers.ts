@@ -15,8 +15,10 @@ import type {
   RecordSchema,
   VersionDagSchema,
   VersionNodeSchema,
+  DeliverySchema,
+  WebhookSchema,
 } from '@rosetta/proto';
-import type { NodeRecord } from '../services/ports';
+import type { DeliveryRecord, NodeRecord, WebhookRecord } from '../services/ports';
 import type { DagView } from '../services/version-service';
 
 type RecordInit = MessageInitShape<typeof RecordSchema>;
@@ -144,5 +146,35 @@ export function changeEventMessage(event: ChangeEvent): MessageInitShape<typeof 
     size: BigInt(event.size),
     atUs: BigInt(event.at),
     value: event.value,
+  };
+}
+
+/** A webhook as a message: never with its secret (only WebhookTarget carries that, for the worker). */
+export function webhookMessage(webhook: WebhookRecord): MessageInitShape<typeof WebhookSchema> {
+  return {
+    id: BigInt(webhook.id),
+    space: webhook.space,
+    collection: webhook.collection,
+    url: webhook.url,
+    ops: [...webhook.ops],
+    keyPrefix: webhook.keyPrefix,
+    format: webhook.format,
+    createdUs: BigInt(webhook.created),
+  };
+}
+
+export function deliveryMessage(delivery: DeliveryRecord): MessageInitShape<typeof DeliverySchema> {
+  return {
+    webhookId: BigInt(delivery.webhookId),
+    eventId: delivery.eventId,
+    revision: BigInt(delivery.revision),
+    op: delivery.op,
+    key: delivery.key,
+    state: delivery.state,
+    attempts: delivery.attempts,
+    lastStatus: delivery.lastStatus,
+    lastError: delivery.lastError,
+    createdUs: BigInt(delivery.created),
+    updatedUs: BigInt(delivery.updated),
   };
 }

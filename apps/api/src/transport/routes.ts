@@ -5,9 +5,11 @@ import {
   authorizeKeys,
   readableKeys,
   DomainError,
+  invalid,
   scopesShowCollection,
   type ErrorCode,
   type Principal,
+  type Scope,
 } from '@rosetta/core';
 import type { Logger } from '@rosetta/platform';
 import {
@@ -17,6 +19,7 @@ import {
   CollectionService as CollectionServiceDesc,
   RecordService as RecordServiceDesc,
   VersionService as VersionServiceDesc,
+  WebhookService as WebhookServiceDesc,
   type VersionRef,
   ScanOrder,
   type CollectionRef,
@@ -29,6 +32,7 @@ import type { CollectionAddress } from '../services/collection-resolver';
 import type { CollectionService } from '../services/collection-service';
 import type { RecordService } from '../services/record-service';
 import type { VersionService } from '../services/version-service';
+import type { WebhookService } from '../services/webhook-service';
 import { toConnectError } from './error-map';
 import {
   changeEventMessage,
@@ -39,6 +43,8 @@ import {
   optionalNum,
   nodeMessage,
   recordMessage,
+  webhookMessage,
+  deliveryMessage,
 } from './mappers';
 
 export interface Services {
@@ -49,6 +55,7 @@ export interface Services {
   readonly auth: AuthService;
   readonly admin: AdminService;
   readonly versions: VersionService;
+  readonly webhooks: WebhookService;
 }
 
 /** The caller of a call, from the grant it carries (UNAUTHENTICATED without a valid one). */
@@ -417,6 +424,97 @@ export function versionServiceImpl(services: Services, logger: Logger): ServiceI
       async branchVersions(req, context) {
         const { space, version } = ref(req.dag);
         return { versions: await versions.branchVersions(await allow(context, space, 'read'), version, req.branch) };
+      },
+    },
+    logger,
+  );
+}
+
+/** Whether a credential's scopes cover every key of a webhook's prefix (always, when unscoped). */
+const coversPrefix = (scopes: readonly Scope[], keyPrefix: string) =>
+  scopes.length === 0 || scopes.some((scope) => keyPrefix.startsWith(scope.keyPrefix));
+
+export function webhookServiceImpl(services: Services, logger: Logger): ServiceImpl<typeof WebhookServiceDesc> {
+  const { webhooks, access } = services;
+  /**
+   * Authorizes a call on a collection's webhooks. A credential limited to some keys sees and
+   * manages only the webhooks whose key prefix lies within its scopes: a webhook delivers every
+   * key under its prefix, so a broader one would leak keys the credential may not read.
+   */
+  const allow = async (context: HandlerContext, ref: CollectionRef | undefined, level: 'read' | 'write') => {
+    const target = address(ref);
+    const scopes = await access.check(
+      principalOf(access, context),
+      { space: target.space, collection: target.name },
+      level,
+    );
+    const guard = (webhook: { keyPrefix: string }) => {
+      if (!coversPrefix(scopes, webhook.keyPrefix)) {
+        throw new DomainError('PERMISSION_DENIED', 'key-scoped credential touched a broader webhook', {
+          publicMessage: `this token's scopes do not cover keys starting with "${webhook.keyPrefix}"`,
+        });
+      }
+    };
+    return { target: { space: target.space, name: target.name }, scopes, guard };
+  };
+  return guarded(
+    WebhookServiceDesc,
+    {
+      async createWebhook(req, context) {
+        const { target, guard } = await allow(context, req.collection, 'write');
+        guard({ keyPrefix: req.keyPrefix });
+        const webhook = await webhooks.create(target, {
+          url: req.url,
+          secret: req.secret,
+          ops: req.ops,
+          keyPrefix: req.keyPrefix,
+          format: req.format,
+        });
+        return { webhook: webhookMessage(webhook) };
+      },
+      async listWebhooks(req, context) {
+        const { target, scopes } = await allow(context, req.collection, 'read');
+        const found = await webhooks.list(target);
+        return { webhooks: found.filter((w) => coversPrefix(scopes, w.keyPrefix)).map(webhookMessage) };
+      },
+      async deleteWebhook(req, context) {
+        const { target, guard } = await allow(context, req.collection, 'write');
+        await webhooks.delete(target, req.id, guard);
+        return {};
+      },
+      async listDeliveries(req, context) {
+        const { target, guard } = await allow(context, req.webhook?.collection, 'read');
+        const found = await webhooks.deliveries(
+          target,
+          req.webhook?.id ?? 0n,
+          { state: req.state, limit: req.limit },
+          guard,
+        );
+        return { deliveries: found.map(deliveryMessage) };
+      },
+      async listWebhookTargets(_req, context) {
+        access.requireAdmin(principalOf(access, context));
+        const all = await webhooks.targets();
+        return { targets: all.map((w) => ({ webhook: webhookMessage(w), secret: w.secret })) };
+      },
+      async recordDelivery(req, context) {
+        access.requireAdmin(principalOf(access, context));
+        const d = req.delivery;
+        if (d === undefined) throw invalid('INVALID_ARGUMENT', 'delivery is required');
+        // A delivery of a webhook deleted meanwhile is dropped without an error: the worker has
+        // nothing to do about it.
+        await webhooks.recordDelivery({
+          webhookId: d.webhookId,
+          eventId: d.eventId,
+          revision: d.revision,
+          op: d.op,
+          key: d.key,
+          state: d.state,
+          attempts: d.attempts,
+          lastStatus: d.lastStatus,
+          lastError: d.lastError,
+        });
+        return {};
       },
     },
     logger,

@@ -11,6 +11,7 @@ import {
   HealthService,
   VersionService,
   RecordService,
+  WebhookService,
 } from '@rosetta/proto';
 import type { ApiRuntime } from '../runtime';
 
@@ -51,6 +52,7 @@ export function createRpcServer(runtime: ApiRuntime, options: RpcServerOptions):
       router.service(AdminService, runtime.impls.admin);
       router.service(HealthService, runtime.impls.health);
       router.service(VersionService, runtime.impls.versions);
+      router.service(WebhookService, runtime.impls.webhooks);
     },
     readMaxBytes: options.maxMessageBytes,
     writeMaxBytes: options.maxMessageBytes,
@@ -84,6 +86,7 @@ export function createRpcServer(runtime: ApiRuntime, options: RpcServerOptions):
       bind(AdminService, runtime.impls.admin),
       bind(HealthService, runtime.impls.health),
       bind(VersionService, runtime.impls.versions),
+      bind(WebhookService, runtime.impls.webhooks),
     ],
     { maxMessageBytes: options.maxMessageBytes },
   );

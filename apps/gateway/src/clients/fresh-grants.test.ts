@@ -15,7 +15,7 @@ function fakeApi(answer: (grant: string | undefined, attempt: number) => unknown
     getRecord: async (request: unknown, options?: CallOptions) => call(request, options),
     scan: (request: unknown, options?: CallOptions) => call(request, options),
   };
-  const api = { records, collections: {}, changes: {}, auth: {}, admin: {}, health: {}, versions: {} };
+  const api = { records, collections: {}, changes: {}, auth: {}, admin: {}, health: {}, versions: {}, webhooks: {} };
   return { api: api as unknown as RecordApi, grants };
 }
 

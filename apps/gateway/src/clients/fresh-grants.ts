@@ -9,6 +9,7 @@ import {
   HealthService,
   RecordService,
   VersionService,
+  WebhookService,
   readWireError,
 } from '@rosetta/proto';
 import type { RecordApi } from './record-api';
@@ -111,5 +112,6 @@ export function withFreshGrants(api: RecordApi, fresh: Grants): RecordApi {
     admin: wrap(AdminService, api.admin, fresh),
     health: wrap(HealthService, api.health, fresh),
     versions: wrap(VersionService, api.versions, fresh),
+    webhooks: wrap(WebhookService, api.webhooks, fresh),
   };
 }

@@ -7,6 +7,7 @@ import {
   HealthService,
   RecordService,
   VersionService,
+  WebhookService,
   createRpcTransport,
 } from '@rosetta/proto';
 
@@ -23,6 +24,7 @@ export interface RecordApi {
   readonly admin: Client<typeof AdminService>;
   readonly health: Client<typeof HealthService>;
   readonly versions: Client<typeof VersionService>;
+  readonly webhooks: Client<typeof WebhookService>;
 }
 
 /** Deadline for a streamed scan: long enough to export millions of records. */
@@ -49,6 +51,7 @@ export function createHttpRecordApi(options: HttpRecordApiOptions): RecordApi & 
     admin: createClient(AdminService, transport),
     health: createClient(HealthService, transport),
     versions: createClient(VersionService, transport),
+    webhooks: createClient(WebhookService, transport),
     close: () => transport.close(),
   };
 }

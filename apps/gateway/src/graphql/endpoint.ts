@@ -33,6 +33,7 @@ import { mutationResolvers } from './mutations';
 import { queryResolvers, type PageLimits } from './queries';
 import { DateTime, JSONScalar, Long } from './scalars';
 import { subscriptionResolvers } from './subscriptions';
+import { webhookResolvers } from './webhooks';
 
 /** The committed SDL (the build copies it beside the compiled module). */
 export const SDL_PATH = join(__dirname, 'schema.graphql');
@@ -90,6 +91,7 @@ export function buildSchema(options: PageLimits): GraphQLSchema {
       queryResolvers(options),
       mutationResolvers,
       subscriptionResolvers,
+      webhookResolvers(options),
     ],
   });
 }

@@ -9,6 +9,7 @@ import {
   type ValidationContext,
 } from 'graphql';
 import { getComplexity, simpleEstimator, type ComplexityEstimator } from 'graphql-query-complexity';
+import { MAX_WEBHOOKS_PER_COLLECTION } from '@rosetta/core';
 
 export interface QueryLimits {
   /** Deepest nesting of fields a document may have (introspection fields excepted). */
@@ -17,7 +18,10 @@ export interface QueryLimits {
   readonly maxComplexity: number;
 }
 
-const refusal = (message: string) => new GraphQLError(message, { extensions: { code: 'GRAPHQL_VALIDATION_FAILED' } });
+// `http` sets the answer's status (Apollo removes it from the error): a refused operation is the
+// client's error, not a 500.
+const refusal = (message: string) =>
+  new GraphQLError(message, { extensions: { code: 'GRAPHQL_VALIDATION_FAILED', http: { status: 400 } } });
 
 /**
  * A validation rule refusing documents nested deeper than `maxDepth`, fragments followed.
@@ -80,7 +84,11 @@ const SCAN_COST: Record<string, number> = {
   'RecordConnection.totalCount': 20,
 };
 /** Fields that return a page: what is asked of each item, times the page size. */
-const PAGED = new Set(['Collection.records', 'Collection.keys', 'Space.collections']);
+const PAGED = new Set(['Collection.records', 'Collection.keys', 'Space.collections', 'Webhook.deliveries']);
+/** Lists without a page size but with a ceiling: what is asked of each item, times the ceiling. */
+const BOUNDED: Record<string, number> = {
+  'Collection.webhooks': MAX_WEBHOOKS_PER_COLLECTION,
+};
 const DEFAULT_PAGE = 100;
 
 const TOTAL_COUNT = SCAN_COST['RecordConnection.totalCount'] as number;
@@ -89,6 +97,8 @@ const estimator: ComplexityEstimator = ({ type, field, node, args, childComplexi
   const name = `${type.name}.${field.name}`;
   const scan = SCAN_COST[name];
   if (scan !== undefined) return scan + childComplexity;
+  const most = BOUNDED[name];
+  if (most !== undefined) return 1 + most * childComplexity;
   if (PAGED.has(name)) {
     const first = typeof args.first === 'number' && args.first >= 0 ? args.first : DEFAULT_PAGE;
     // A connection's totalCount is paid once, not per item (when selected directly on it;
@@ -112,13 +122,27 @@ export function estimateCost(
   variables: Record<string, unknown> | undefined,
   operationName: string | undefined,
 ): number {
-  return getComplexity({
-    schema,
-    query: document,
-    variables: variables ?? {},
-    ...(operationName === undefined ? {} : { operationName }),
-    estimators: [estimator, simpleEstimator({ defaultComplexity: 1 })],
-  });
+  try {
+    return getComplexity({
+      schema,
+      query: document,
+      variables: variables ?? {},
+      ...(operationName === undefined ? {} : { operationName }),
+      estimators: [estimator, simpleEstimator({ defaultComplexity: 1 })],
+    });
+  } catch (error) {
+    // Estimating coerces the variables before execution does: a value that does not fit its type
+    // (an unknown enum value, a string for an Int) must be refused as execution would refuse it,
+    // not pass as an unexpected failure.
+    if (error instanceof GraphQLError && error.extensions.code === undefined) {
+      throw new GraphQLError(error.message, {
+        nodes: error.nodes,
+        originalError: error,
+        extensions: { code: 'BAD_USER_INPUT', http: { status: 400 } },
+      });
+    }
+    throw error;
+  }
 }
 
 /** Throws the refusal of an operation that costs more than `max`. */

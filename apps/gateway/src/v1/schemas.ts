@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DELIVERY_STATES, WEBHOOK_FORMATS, WEBHOOK_OPS } from '@rosetta/core';
 
 /**
  * The /v1 wire shapes. The same schemas validate requests and generate the OpenAPI document
@@ -304,3 +305,79 @@ export const ChangesSchema = z
     revision: z.number().int().meta({ description: 'Pass as `since` to continue (also in X-Rosetta-Revision)' }),
   })
   .meta({ id: 'Changes' });
+
+export const WebhookParamsSchema = CollectionParamsSchema.extend({
+  id: z
+    .string()
+    .regex(/^\d{1,15}$/)
+    .meta({ description: 'The webhook’s id' }),
+});
+
+export const CreateWebhookBodySchema = z
+  .object({
+    url: z.string().meta({ description: 'Where events are POSTed: an http or https URL' }),
+    secret: z.string().meta({
+      description: 'Signs every delivery (HMAC-SHA256): 16 to 256 characters; never returned',
+    }),
+    ops: z.array(z.enum(WEBHOOK_OPS)).optional().meta({ description: 'The event ops delivered (default: all)' }),
+    keyPrefix: z
+      .string()
+      .optional()
+      .meta({ description: 'Only events of keys with this prefix, and the collection’s own (default: every key)' }),
+    format: z.enum(WEBHOOK_FORMATS).optional().meta({
+      description:
+        'The body of a delivery: `rosetta`, the change event as JSON (default); `dvid`, DVID’s mutation-log message (puts and deletes)',
+    }),
+  })
+  .strict()
+  .meta({ id: 'CreateWebhook' });
+
+export const WebhookSchema = z
+  .object({
+    id: z.number().int(),
+    url: z.string(),
+    ops: z.array(z.enum(WEBHOOK_OPS)).meta({ description: 'The event ops delivered; empty: all' }),
+    keyPrefix: z.string().meta({ description: 'Empty: every key' }),
+    format: z.enum(WEBHOOK_FORMATS),
+    created: timestamp,
+  })
+  .meta({ id: 'Webhook' });
+
+export const WebhookListSchema = z.object({ webhooks: z.array(WebhookSchema) }).meta({ id: 'WebhookList' });
+
+export const DeliveryQuerySchema = z
+  .object({
+    state: z
+      .enum(DELIVERY_STATES)
+      .optional()
+      .meta({ description: 'Only deliveries in this state (`dead`: the dead-letter list); default: every state' }),
+    limit: z
+      .string()
+      .regex(/^\d{1,9}$/)
+      .optional()
+      .meta({ description: 'Most deliveries, newest first: 1–1000 (default 100)' }),
+  })
+  .strict();
+
+const DeliverySchema = z
+  .object({
+    eventId: z.string().meta({ description: 'The event’s id, the same on every attempt (header Rosetta-Event-Id)' }),
+    revision: z.number().int(),
+    op: z.string(),
+    key: z.string().meta({ description: 'Empty for events of the collection itself' }),
+    state: z.enum(DELIVERY_STATES).meta({
+      description: '`retrying` (an attempt failed, another is due), `delivered`, or `dead` (every attempt failed)',
+    }),
+    attempts: z.number().int(),
+    lastStatus: z
+      .number()
+      .int()
+      .nullable()
+      .meta({ description: 'The receiver’s HTTP status at the last attempt; null when it gave none' }),
+    lastError: z.string().nullable().meta({ description: 'Why the last attempt failed; null when it did not' }),
+    created: timestamp,
+    updated: timestamp,
+  })
+  .meta({ id: 'Delivery' });
+
+export const DeliveryListSchema = z.object({ deliveries: z.array(DeliverySchema) }).meta({ id: 'DeliveryList' });

@@ -1,6 +1,7 @@
 import type { Client } from '@connectrpc/connect';
 import type { ChangeFeedService } from '@rosetta/proto';
 import type { CursorStore, EventPublisher } from '../ports';
+import type { WebhookDispatcher } from './webhooks';
 
 export interface RelayEventsDeps {
   readonly feed: Client<typeof ChangeFeedService>;
@@ -10,6 +11,8 @@ export interface RelayEventsDeps {
   readonly batch: number;
   /** Stops the run between pages (at shutdown); the cursor stays at the last published page. */
   readonly signal?: AbortSignal | undefined;
+  /** Queues each page's webhook deliveries, after publishing it and before the cursor moves. */
+  readonly webhooks?: WebhookDispatcher | undefined;
 }
 
 /**
@@ -37,6 +40,7 @@ export async function relayEvents(deps: RelayEventsDeps): Promise<number> {
     const page = await feed.readChanges({ after, limit: batch });
     if (page.events.length > 0) {
       await publisher.publish(page.events);
+      await deps.webhooks?.dispatch(page.events);
       await cursor.set(page.position);
       relayed += page.events.length;
     }
