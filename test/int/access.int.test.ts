@@ -250,6 +250,10 @@ describe('tokens', () => {
     const list = await request(app).get('/v1/tokens').set('authorization', revoked).expect(200);
     const { id } = (list.body.tokens as Array<{ id: number; name: string }>).find((t) => t.name === 'to revoke')!;
     expect(JSON.stringify(list.body)).not.toContain(revoked.slice(7));
+    const malformed = await request(app)
+      .delete('/v1/tokens/abc')
+      .set('authorization', basic('alice', 'alice-password'));
+    expect([malformed.status, errorOf(malformed).code]).toEqual([400, 'INVALID_ARGUMENT']);
     await request(app).delete(`/v1/tokens/${id}`).set('authorization', basic('alice', 'alice-password')).expect(204);
     await expectRefusedSoon(() => request(app).get('/v1/spaces').set('authorization', revoked));
   });

@@ -31,7 +31,7 @@ import {
   WhoAmISchema,
 } from './access-schemas';
 import { jsonBody } from './body';
-import type { RouteTable } from './route';
+import { idParam, type RouteTable } from './route';
 import { PageQuerySchema, SpaceParamsSchema } from './schemas';
 
 const json = jsonBody(64 * 1024);
@@ -407,8 +407,7 @@ export function accessRoutes(table: RouteTable, api: RecordApi, callers: Callers
       errors: ['TOKEN_NOT_FOUND', 'INVALID_ARGUMENT'],
     },
     async (req, res, { caller }) => {
-      const id = TokenParamsSchema.parse(req.params).id;
-      await admin.revokeToken({ id: BigInt(id) }, call(caller));
+      await admin.revokeToken({ id: idParam(req, 'token') }, call(caller));
       res.status(204).end();
     },
   );

@@ -47,6 +47,17 @@ export interface ListedRoute {
 
 type Output<T> = T extends z.ZodType ? z.output<T> : undefined;
 
+/**
+ * The numeric id in a path parameter (a token's, a webhook's): path parameters are only
+ * documented by their schemas, so each route checks its own.
+ */
+export function idParam(req: Request, what: string): bigint {
+  const id = String((req.params as Record<string, unknown>).id);
+  if (!/^\d{1,15}$/.test(id))
+    throw invalid('INVALID_ARGUMENT', `${what} id "${id.slice(0, 32)}" is not a positive integer`);
+  return BigInt(id);
+}
+
 function check<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
   const result = schema.safeParse(value);
   if (result.success) return result.data;

@@ -1,9 +1,9 @@
 import type { Request } from 'express';
-import { formatMicros, invalid } from '@rosetta/core';
+import { formatMicros } from '@rosetta/core';
 import type { Delivery, Webhook } from '@rosetta/proto';
 import type { RecordApi } from '../clients/record-api';
 import { jsonBody } from './body';
-import type { RouteTable } from './route';
+import { idParam, type RouteTable } from './route';
 import {
   CollectionParamsSchema,
   CreateWebhookBodySchema,
@@ -49,14 +49,8 @@ function deliveryJson(delivery: Delivery) {
 
 const ref = (req: Request) => ({ space: String(req.params.space), collection: String(req.params.collection) });
 
-/** The webhook a path names; its id is checked here, since path parameters are only documented. */
-function webhookRef(req: Request) {
-  const id = String(req.params.id);
-  if (!WebhookParamsSchema.shape.id.safeParse(id).success) {
-    throw invalid('INVALID_ARGUMENT', `webhook id "${id.slice(0, 32)}" is not a positive integer`);
-  }
-  return { collection: ref(req), id: BigInt(id) };
-}
+/** The webhook a path names. */
+const webhookRef = (req: Request) => ({ collection: ref(req), id: idParam(req, 'webhook') });
 
 /**
  * Webhooks of a collection and their delivery log. The schemas check the shape of a request
