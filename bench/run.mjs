@@ -36,6 +36,7 @@ import {
   BENCH_TOKEN,
   DIALECT_WORKLOADS,
   DVID_WORKLOADS,
+  FEED_WORKLOADS,
   GRAPHQL_WORKLOADS,
   PEER_WORKLOADS,
   OPENFN_MILLION,
@@ -55,6 +56,7 @@ import {
   streamKeyValues,
   valueAt,
 } from './lib/dvid.mjs';
+import { DEFAULT_RELAY_MS, FEED_COLLECTION, FEED_FAST_RELAY_MS, prepareFeed, runFeedLag } from './lib/feed-lag.mjs';
 import { GRAPHQL_BODIES, GRAPHQL_HEADERS, GRAPHQL_PATH, checkGraphql } from './lib/graphql.mjs';
 import { KOPANO_API_ENV, preparePeerProsody, seedDialects } from './lib/dialects.mjs';
 import { DOC_TEMPLATE } from './lib/doc-template.mjs';
@@ -405,7 +407,16 @@ async function main() {
     });
     state.services.gateway = startService('gateway', process.execPath, serviceArgs('gateway'), {
       cwd: ROOT,
-      env: { ...baseEnv, HOST: '127.0.0.1', PORT: String(gatewayPort), API_URL: apiUrl },
+      // Redis as in the cluster shape (docs/deployment.md): the worker's change events wake the
+      // gateway's live change readers (SSE, long-polls, GraphQL subscriptions).
+      env: {
+        ...baseEnv,
+        HOST: '127.0.0.1',
+        PORT: String(gatewayPort),
+        API_URL: apiUrl,
+        REDIS_URL,
+        REDIS_PREFIX: state.redisPrefix,
+      },
       logFile: join(logDir, 'gateway.log'),
     });
     urls.gateway = `http://127.0.0.1:${gatewayPort}`;
@@ -414,25 +425,40 @@ async function main() {
     );
     await waitReady(`${urls.gateway}/readyz`, { watch: [state.services.api, state.services.gateway] });
     if (withWorker) {
-      state.services.worker = startService('worker', process.execPath, serviceArgs('worker'), {
-        cwd: ROOT,
-        env: {
-          ...baseEnv,
-          API_URL: apiUrl,
-          REDIS_URL,
-          REDIS_PREFIX: state.redisPrefix,
-          ROSETTA_INTERNAL_SECRET: BENCH_INTERNAL_SECRET,
-          WORKER_HEALTH_HOST: '127.0.0.1',
-          WORKER_HEALTH_PORT: String(workerPort),
-        },
-        logFile: join(logDir, 'worker.log'),
-      });
-      try {
+      // `extraEnv` overrides the worker's settings (the feed-lag-10ms workload restarts it with
+      // another RELAY_INTERVAL_MS, then again without).
+      state.startWorker = async (extraEnv = {}) => {
+        state.workerStarts = (state.workerStarts ?? 0) + 1;
+        const args = serviceArgs('worker');
+        if (settings.cpuProf && state.workerStarts > 1)
+          args.splice(
+            args.indexOf('--cpu-prof-name=worker.cpuprofile'),
+            1,
+            `--cpu-prof-name=worker-${state.workerStarts}.cpuprofile`,
+          );
+        state.services.worker = startService('worker', process.execPath, args, {
+          cwd: ROOT,
+          env: {
+            ...baseEnv,
+            API_URL: apiUrl,
+            REDIS_URL,
+            REDIS_PREFIX: state.redisPrefix,
+            ROSETTA_INTERNAL_SECRET: BENCH_INTERNAL_SECRET,
+            WORKER_HEALTH_HOST: '127.0.0.1',
+            WORKER_HEALTH_PORT: String(workerPort),
+            ...extraEnv,
+          },
+          logFile: join(logDir, 'worker.log'),
+        });
         await waitReady(`http://127.0.0.1:${workerPort}/readyz`, { timeoutMs: 30_000, watch: [state.services.worker] });
+      };
+      try {
+        await state.startWorker();
       } catch (error) {
         warn(`the worker did not become ready, continuing without it:\n${error.message}`);
         await stopProcess(state.services.worker);
         delete state.services.worker;
+        delete state.startWorker;
         meta.worker = 'failed to start';
       }
     }
@@ -443,6 +469,7 @@ async function main() {
     if (settings.workloads.some((w) => GRAPHQL_WORKLOADS.includes(w))) await seedGraphql(urls.gateway);
     if (settings.workloads.some((w) => DIALECT_WORKLOADS.includes(w)))
       state.dialects = await seedDialects(urls.gateway);
+    if (settings.workloads.some((w) => FEED_WORKLOADS.includes(w))) await prepareFeed(urls.gateway);
     if (settings.workloads.includes('export')) {
       let lastShown = 0;
       seed = await seedExport(urls.gateway, settings.exportRecords, (done) => {
@@ -595,6 +622,14 @@ function describeRun(workload, r) {
       `${r.ttfbMs === undefined ? `, p50 ${ms(r.p50Ms)} p99 ${ms(r.p99Ms)} per POST` : `, first byte ${ms(r.ttfbMs)}`} | RSS ${rss} | CPU ${cpu}`
     );
   }
+  if (FEED_WORKLOADS.includes(workload)) {
+    return (
+      `${workload.padEnd(9)} ${num(r.writesPerSecond)} writes/s (relay ${r.relayIntervalMs ?? '–'} ms), ${num(r.events)}/${num(r.acked)} events, ` +
+      `lag p50 ${ms(r.lagP50Ms)} p90 ${ms(r.lagP90Ms)} p99 ${ms(r.lagP99Ms)} max ${ms(r.lagMaxMs)}; published p50 ${ms(r.relayP50Ms)} p99 ${ms(r.relayP99Ms)}; ` +
+      `PUT p50 ${ms(r.putP50Ms)} p99 ${ms(r.putP99Ms)}${r.late ? `, ${num(r.late)} late` : ''}${r.missed ? `, ${num(r.missed)} NOT SENT` : ''}` +
+      `${r.missing ? `, ${num(r.missing)} MISSING` : ''} | RSS ${rss} | CPU ${cpu}`
+    );
+  }
   if (workload === 'export') {
     return (
       `${workload.padEnd(9)} ${num(r.records)} records in ${ms(r.totalMs)}: ${num(r.recordsPerSecond)} rec/s, ` +
@@ -624,6 +659,7 @@ async function runWorkload(workload, round, ctx) {
   if (workload === 'dvid-ingest') return runDvidIngest(ctx, round);
   if (workload === 'dvid-version-get') return runDvidVersionGet(ctx, round);
   if (workload === 'dvid-range') return runDvidRange(ctx, round);
+  if (FEED_WORKLOADS.includes(workload)) return runFeedLagWorkload(workload, ctx, round);
 
   if (workload === 'pgbench') {
     const inUse = await connectionsInUse();
@@ -955,6 +991,64 @@ async function runDvidRange(ctx, round) {
   if (!r.complete || r.records !== records)
     throw new Error(`dvid-range returned ${r.records} of ${records} records${r.complete ? '' : ', malformed or cut'}`);
   return { ...r, startRss: window.startRss, peakRss: window.peakRss, cpu: window.cpu, windowMs: window.windowMs };
+}
+
+/** Stops the worker and starts it again with `env` over its settings. */
+async function restartWorker(env) {
+  if (state.services.worker) await stopProcess(state.services.worker);
+  await state.startWorker(env);
+}
+
+/**
+ * PUTs of distinct 1 KiB keys at BENCH_FEED_RATE per second (open loop) and one SSE reader of
+ * the collection: the lag from each PUT's answer to its `change` event. feed-lag-10ms restarts
+ * the worker with RELAY_INTERVAL_MS=10 for its run, and again with its own settings after it.
+ */
+async function runFeedLagWorkload(workload, ctx, round) {
+  const { settings, urls, meta } = ctx;
+  const fast = workload === 'feed-lag-10ms';
+  const worker = state.services.worker?.running === true;
+  if (fast && (!worker || state.startWorker === undefined))
+    throw new Error(`${workload} restarts the worker, which is not running`);
+  const relayIntervalMs = !worker
+    ? undefined
+    : fast
+      ? FEED_FAST_RELAY_MS
+      : Number(process.env.RELAY_INTERVAL_MS ?? DEFAULT_RELAY_MS);
+  if (fast) {
+    await restartWorker({ RELAY_INTERVAL_MS: String(FEED_FAST_RELAY_MS) });
+    await settle();
+  }
+  try {
+    let sampler;
+    let window;
+    const r = await runFeedLag(urls.gateway, {
+      tag: `p${process.pid}-r${round}-${fast ? 'fast' : 'relay'}`,
+      rate: settings.feedRate,
+      durationMs: settings.duration * 1000,
+      warmupMs: settings.warmup * 1000,
+      connections: settings.connections,
+      redisPrefix: state.redisPrefix,
+      onMeasureStart: () => (sampler = new Sampler(targetsFor(undefined))),
+      onMeasureEnd: () => (window = sampler.stop()),
+    });
+    if (round === settings.runs)
+      meta.commands.push(
+        `node client (${workload}${fast ? `, worker restarted with RELAY_INTERVAL_MS=${FEED_FAST_RELAY_MS}` : ''}): ` +
+          `PUT /v1/spaces/${SPACE}/collections/${FEED_COLLECTION}/records/p<pid>-r<run>-…-run/<i> (1 KiB text/plain) at ${num(settings.feedRate)}/s, ` +
+          `at most ${settings.connections} in flight; GET /v1/spaces/${SPACE}/collections/${FEED_COLLECTION}/changes (Accept: text/event-stream); ` +
+          `SUBSCRIBE <prefix>events:${SPACE}/${FEED_COLLECTION}`,
+      );
+    if (r.acked === 0) throw new Error(`${workload}: no PUT was acknowledged (${r.firstError ?? 'no answer'})`);
+    if (r.missing > 0)
+      warn(
+        `${workload}: ${num(r.missing)} of ${num(r.acked)} acknowledged writes never reached the SSE reader` +
+          `${r.streamEnded ? ` (${r.streamEnded})` : ''}`,
+      );
+    return { ...r, relayIntervalMs, peakRss: window.peakRss, cpu: window.cpu, windowMs: window.windowMs };
+  } finally {
+    if (fast) await restartWorker({});
+  }
 }
 
 /** `node bench/run.mjs --from bench/results/<timestamp>.json` renders a saved run again. */

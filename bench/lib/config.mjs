@@ -12,7 +12,8 @@ export const DOC_PATH = join(ROOT, 'docs', 'benchmarks.md');
 // The export runs before list and put: those leave the gateway's heap grown (64 responses of
 // 1.3 MB in flight), which would be charged to the stream otherwise.
 // The DVID range streams with the other streams, its GETs follow hot-get, its ingest the OpenFn
-// upserts. The GraphQL queries follow hot-get, the REST read they are compared with.
+// upserts. The GraphQL queries follow hot-get, the REST read they are compared with. The
+// change-feed lag follows put (its 10 ms variant restarts the worker twice, so it is opt-in).
 export const WORKLOADS = [
   'node-http',
   'express',
@@ -25,6 +26,8 @@ export const WORKLOADS = [
   'dvid-version-get',
   'list',
   'put',
+  'feed-lag',
+  'feed-lag-10ms',
   'openfn-upsert',
   'dvid-ingest',
   'kopano-get',
@@ -37,7 +40,7 @@ export const WORKLOADS = [
   'openfn-list-1m',
 ];
 /** Workloads run only when BENCH_ONLY names them (they take minutes). */
-export const OPT_IN_WORKLOADS = ['openfn-list-1m'];
+export const OPT_IN_WORKLOADS = ['openfn-list-1m', 'feed-lag-10ms'];
 /** The OpenFn collections workloads: bulk upserts and whole streamed listings. */
 export const OPENFN_WORKLOADS = ['openfn-list', 'openfn-upsert', 'openfn-list-1m'];
 /** Items of the 1M listing. */
@@ -49,6 +52,11 @@ export const GRAPHQL_WORKLOADS = ['graphql-get', 'graphql-page'];
 /** The legacy dialects' workloads, and the real peers they are compared with. */
 export const DIALECT_WORKLOADS = ['kopano-get', 'rivet-get', 'prosody-get', 'prosody-put'];
 export const PEER_WORKLOADS = ['peer-prosody-get', 'peer-prosody-put'];
+/**
+ * The change-feed lag: PUTs at BENCH_FEED_RATE per second, each key's `change` event timed on an
+ * SSE reader; with the worker's relay at its interval, and restarted with RELAY_INTERVAL_MS=10.
+ */
+export const FEED_WORKLOADS = ['feed-lag', 'feed-lag-10ms'];
 /** Workloads that need the api/gateway(/worker) cluster. */
 export const CLUSTER_WORKLOADS = new Set([
   'hot-get',
@@ -59,6 +67,7 @@ export const CLUSTER_WORKLOADS = new Set([
   ...OPENFN_WORKLOADS,
   ...DVID_WORKLOADS,
   ...GRAPHQL_WORKLOADS,
+  ...FEED_WORKLOADS,
 ]);
 const ALIASES = {
   anchors: ['node-http', 'express'],
@@ -69,6 +78,8 @@ const ALIASES = {
   dvid: DVID_WORKLOADS,
   // The GraphQL target is a share of the REST hot GET measured in the same run.
   graphql: ['hot-get', ...GRAPHQL_WORKLOADS],
+  // Both relay intervals, one after the other in each round.
+  feed: FEED_WORKLOADS,
 };
 
 // Always local: the load and the backends stay on 127.0.0.1. The ports can move (for testing).
@@ -154,6 +165,8 @@ export function loadSettings() {
       records: positiveInt('BENCH_DVID_RECORDS', 100_000, { max: 9_999_999 }),
       versions: positiveInt('BENCH_DVID_VERSIONS', 100, { max: 10_000 }),
     },
+    /** PUTs per second of the change-feed lag workloads. */
+    feedRate: positiveInt('BENCH_FEED_RATE', 2000, { max: 100_000 }),
     workloads,
     withWorker: process.env.BENCH_NO_WORKER !== '1',
     writeDocs: process.env.BENCH_WRITE_DOCS !== '0',

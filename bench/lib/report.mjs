@@ -1,6 +1,6 @@
 // Turns the raw runs into medians, ratios, PASS/MISS verdicts and Markdown.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { DVID_WORKLOADS, OPENFN_WORKLOADS, WORKLOADS } from './config.mjs';
+import { DVID_WORKLOADS, FEED_WORKLOADS, OPENFN_WORKLOADS, WORKLOADS } from './config.mjs';
 
 export const BEGIN = '<!-- bench:begin -->';
 export const END = '<!-- bench:end -->';
@@ -27,10 +27,14 @@ export const LABELS = {
   'dvid-range': 'DVID keyrangevalues (protobuf) of every key at the leaf, one GET',
   'graphql-get': 'GraphQL `record` query, one 1 KiB record (POST /graphql)',
   'graphql-page': 'GraphQL `records(first: 100)` connection page, 100 × 1 KiB',
+  'feed-lag': 'change-feed lag: PUT 1 KiB answered → its SSE `change` event',
+  'feed-lag-10ms': 'change-feed lag, worker restarted with RELAY_INTERVAL_MS=10',
 };
 
 /** The rows of the HTTP table, in the order a round runs them; the anchors and peers do not go through the cluster. */
-const HTTP_ROWS = WORKLOADS.filter((w) => w !== 'export' && !OPENFN_WORKLOADS.includes(w));
+const HTTP_ROWS = WORKLOADS.filter(
+  (w) => w !== 'export' && !OPENFN_WORKLOADS.includes(w) && !FEED_WORKLOADS.includes(w),
+);
 const OUTSIDE_CLUSTER = new Set(['node-http', 'express', 'pgbench', 'peer-prosody-get', 'peer-prosody-put']);
 /** Rosetta's Prosody dialect must serve at least this many times a real Prosody's throughput. */
 const PROSODY_FACTOR = 10;
@@ -70,7 +74,32 @@ const METRICS = [
   'rootP50Ms',
   'rootP99Ms',
   'leafVsRoot',
+  // the change-feed lag workloads
+  'rate',
+  'relayIntervalMs',
+  'scheduled',
+  'sent',
+  'acked',
+  'writesPerSecond',
+  'events',
+  'late',
+  'maxSlipMs',
+  'early',
+  'published',
+  'beforePublish',
+  'lagP50Ms',
+  'lagP90Ms',
+  'lagP99Ms',
+  'lagMaxMs',
+  'relayP50Ms',
+  'relayP90Ms',
+  'relayP99Ms',
+  'relayMaxMs',
+  'putP50Ms',
+  'putP99Ms',
 ];
+/** Counts of the change-feed lag workloads that are added up over the runs, not medians. */
+const FEED_SUMS = ['missing', 'missed', 'duplicates'];
 
 /** Medians of every metric over the successful runs (peak RSS too; peakRssMax keeps the highest). */
 export function summarize(runs, name = '') {
@@ -85,6 +114,11 @@ export function summarize(runs, name = '') {
   out.socketErrors = ok.reduce((a, r) => a + (r.socketErrors ?? 0), 0);
   out.timeouts = ok.reduce((a, r) => a + (r.timeouts ?? 0), 0);
   out.complete = ok.every((r) => r.complete !== false);
+  if (ok.some((r) => r.lagP99Ms !== undefined || r.acked !== undefined)) {
+    for (const m of FEED_SUMS) out[m] = ok.reduce((a, r) => a + (r[m] ?? 0), 0);
+    out.lagP99PerRun = ok.map((r) => r.lagP99Ms);
+    out.writesPerSecondPerRun = ok.map((r) => r.writesPerSecond);
+  }
   out.peakRss = {};
   out.startRss = {};
   out.cpu = {};
@@ -122,6 +156,9 @@ const DVID_LEAF_VS_ROOT = 0.5;
 const DVID_RSS_LIMIT = 250 * 1e6;
 /** GraphQL: the one-record query must keep at least this share of the REST hot GET's throughput. */
 const GRAPHQL_VS_HOT = 0.5;
+/** The change-feed issue: lag from a PUT's answer to its SSE event, p99 under this, at this rate. */
+const FEED_LAG_P99_MS = 50;
+const FEED_TARGET_RATE = 2000;
 /** "other" CPU (processes outside the benchmark, kernel threads) above which a row is flagged. */
 export const DISTURBED_CPU_PCT = 30;
 
@@ -234,6 +271,7 @@ export function targets(summary, r, authCost) {
     ...openFnTargets(summary),
     ...dvidTargets(summary, r),
     ...graphqlTargets(summary, r),
+    ...feedTargets(summary),
     {
       target: 'authentication adds < 0.2 ms per request (cached principals)',
       measured:
@@ -360,6 +398,88 @@ function graphqlTargets(summary, r) {
       result: verdict(x === undefined ? undefined : x >= GRAPHQL_VS_HOT && gql.non2xx === 0, failures),
     },
   ];
+}
+
+/** The change-feed issue's target, for each lag workload that ran (the relay interval differs). */
+function feedTargets(summary) {
+  const verdict = (ok, failures) => (ok === undefined ? 'n/a' : ok && failures === '' ? 'PASS' : 'MISS');
+  const note = (failures) => (failures === '' ? '' : ` (${failures})`);
+  const rows = [];
+  for (const w of FEED_WORKLOADS) {
+    const s = summary[w];
+    if (s === undefined) continue;
+    const failures = failedRuns(s);
+    const p99 = s.lagP99Ms;
+    const errors = (s.non2xx ?? 0) + (s.socketErrors ?? 0);
+    const relay = s.relayIntervalMs === undefined ? 'no worker' : `relay every ${num(s.relayIntervalMs)} ms`;
+    rows.push({
+      target: `change-feed lag (PUT answered → SSE \`change\`) p99 < ${FEED_LAG_P99_MS} ms at ≥ ${num(FEED_TARGET_RATE)} writes/s (${relay})`,
+      measured:
+        p99 === undefined
+          ? `not measured${note(failures)}`
+          : `p99 ${ms(p99)} (runs ${s.lagP99PerRun.map((x) => ms(x)).join(', ')}), p50 ${ms(s.lagP50Ms)}, max ${ms(s.lagMaxMs)}; ` +
+            `${num(s.writesPerSecond)} writes/s (runs ${s.writesPerSecondPerRun.map((x) => num(x)).join(', ')})` +
+            `${s.missed ? `, ${num(s.missed)} writes not sent in time` : ''}${errors ? `, ${num(errors)} PUTs failed` : ''}` +
+            `${s.missing ? `, **${num(s.missing)} events missing**` : ', every acknowledged write delivered'}${note(failures)}`,
+      result: verdict(
+        p99 === undefined
+          ? undefined
+          : p99 < FEED_LAG_P99_MS && s.writesPerSecond >= FEED_TARGET_RATE && s.missing === 0 && errors === 0,
+        failures,
+      ),
+    });
+  }
+  return rows;
+}
+
+/** The change-feed lag table: the write rate held, the events delivered, the lag and where it went. */
+function feedTable(summary) {
+  const rows = [];
+  for (const w of FEED_WORKLOADS) {
+    const s = summary[w];
+    if (s === undefined) continue;
+    if (s.ok === 0) {
+      rows.push([LABELS[w], `0/${s.runs}`, s.errors[0]?.split('\n')[0] ?? 'not run', '', '', '', '', '', '', '', '']);
+      continue;
+    }
+    rows.push([
+      LABELS[w],
+      `${s.ok}/${s.runs}`,
+      s.relayIntervalMs === undefined ? 'no worker' : `${num(s.relayIntervalMs)} ms`,
+      `${num(s.writesPerSecond)}${s.late ? ` (${num(s.late)} late)` : ''}${s.missed ? `, ${num(s.missed)} not sent` : ''}`,
+      `${num(s.events)} of ${num(s.acked)}${s.missing ? ` (**${num(s.missing)} missing**)` : ''}`,
+      `${ms(s.lagP50Ms)} / ${ms(s.lagP90Ms)} / ${ms(s.lagP99Ms)} / ${ms(s.lagMaxMs)}`,
+      `${ms(s.relayP50Ms)} / ${ms(s.relayP99Ms)}`,
+      `${ms(s.putP50Ms)} / ${ms(s.putP99Ms)}`,
+      mb(s.peakRss.gateway),
+      mb(s.peakRss.api),
+      mb(s.peakRss.worker),
+    ]);
+  }
+  return rows.length === 0
+    ? []
+    : [
+        table(
+          [
+            'Change feed (SSE)',
+            'runs ok',
+            'relay interval',
+            'writes/s',
+            'events received',
+            'lag p50 / p90 / p99 / max',
+            'published p50 / p99',
+            'PUT p50 / p99',
+            'gateway RSS',
+            'api RSS',
+            'worker RSS',
+          ],
+          rows,
+        ),
+        '',
+        'Lag: from the PUT’s answer to its `change` event on one SSE reader of the collection (both timed in the bench process). ' +
+          'Published: from the PUT’s answer to the relay’s message on the Redis channel the gateway listens to.',
+        '',
+      ];
 }
 
 /** The DVID table: the ingest by records/s and POST latency, the GETs at root and leaf, the range like the export. */
@@ -582,6 +702,7 @@ export function markdown(result) {
   }
   out.push(...openFnTable(summary));
   out.push(...dvidTable(summary));
+  out.push(...feedTable(summary));
   out.push(
     table(
       ['Ratio (same invocation)', 'value', 'per run'],
