@@ -625,7 +625,8 @@ function describeRun(workload, r) {
   if (FEED_WORKLOADS.includes(workload)) {
     return (
       `${workload.padEnd(9)} ${num(r.writesPerSecond)} writes/s (relay ${r.relayIntervalMs ?? '–'} ms), ${num(r.events)}/${num(r.acked)} events, ` +
-      `lag p50 ${ms(r.lagP50Ms)} p90 ${ms(r.lagP90Ms)} p99 ${ms(r.lagP99Ms)} max ${ms(r.lagMaxMs)}; published p50 ${ms(r.relayP50Ms)} p99 ${ms(r.relayP99Ms)}; ` +
+      `lag p50 ${ms(r.lagP50Ms)} p90 ${ms(r.lagP90Ms)} p99 ${ms(r.lagP99Ms)} max ${ms(r.lagMaxMs)}; published p50 ${ms(r.relayP50Ms)} p99 ${ms(r.relayP99Ms)}, ` +
+      `${num((r.beforeRelayShare ?? 0) * 100)}% before it (the rest: lag p50 ${ms(r.afterRelayP50Ms)} p99 ${ms(r.afterRelayP99Ms)}); ` +
       `PUT p50 ${ms(r.putP50Ms)} p99 ${ms(r.putP99Ms)}${r.late ? `, ${num(r.late)} late` : ''}${r.missed ? `, ${num(r.missed)} NOT SENT` : ''}` +
       `${r.missing ? `, ${num(r.missing)} MISSING` : ''} | RSS ${rss} | CPU ${cpu}`
     );

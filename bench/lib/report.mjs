@@ -87,6 +87,7 @@ const METRICS = [
   'early',
   'published',
   'beforePublish',
+  'beforeRelayShare',
   'lagP50Ms',
   'lagP90Ms',
   'lagP99Ms',
@@ -95,6 +96,8 @@ const METRICS = [
   'relayP90Ms',
   'relayP99Ms',
   'relayMaxMs',
+  'afterRelayP50Ms',
+  'afterRelayP99Ms',
   'putP50Ms',
   'putP99Ms',
 ];
@@ -439,7 +442,20 @@ function feedTable(summary) {
     const s = summary[w];
     if (s === undefined) continue;
     if (s.ok === 0) {
-      rows.push([LABELS[w], `0/${s.runs}`, s.errors[0]?.split('\n')[0] ?? 'not run', '', '', '', '', '', '', '', '']);
+      rows.push([
+        LABELS[w],
+        `0/${s.runs}`,
+        s.errors[0]?.split('\n')[0] ?? 'not run',
+        '',
+        '',
+        '',
+        '',
+        '',
+        '',
+        '',
+        '',
+        '',
+      ]);
       continue;
     }
     rows.push([
@@ -450,6 +466,7 @@ function feedTable(summary) {
       `${num(s.events)} of ${num(s.acked)}${s.missing ? ` (**${num(s.missing)} missing**)` : ''}`,
       `${ms(s.lagP50Ms)} / ${ms(s.lagP90Ms)} / ${ms(s.lagP99Ms)} / ${ms(s.lagMaxMs)}`,
       `${ms(s.relayP50Ms)} / ${ms(s.relayP99Ms)}`,
+      pct(s.beforeRelayShare),
       `${ms(s.putP50Ms)} / ${ms(s.putP99Ms)}`,
       mb(s.peakRss.gateway),
       mb(s.peakRss.api),
@@ -468,6 +485,7 @@ function feedTable(summary) {
             'events received',
             'lag p50 / p90 / p99 / max',
             'published p50 / p99',
+            'before the relay',
             'PUT p50 / p99',
             'gateway RSS',
             'api RSS',
@@ -477,7 +495,9 @@ function feedTable(summary) {
         ),
         '',
         'Lag: from the PUT’s answer to its `change` event on one SSE reader of the collection (both timed in the bench process). ' +
-          'Published: from the PUT’s answer to the relay’s message on the Redis channel the gateway listens to.',
+          'Published: from the PUT’s answer to the relay’s message on the Redis channel the gateway listens to. ' +
+          'Before the relay: the share of events the reader had before that message (the gateway reads the feed again as long as its reads find events; ' +
+          'only a read that finds none waits for the relay’s wake-up). Late: sends more than 10 ms behind their slot (every connection busy).',
         '',
       ];
 }
