@@ -17,6 +17,8 @@ export interface FeedPage {
 
 /** Events per read. */
 const PAGE = 500;
+/** The first pause after an empty read (ms); each next one doubles, up to the poll interval. */
+const FIRST_PAUSE_MS = 10;
 
 /** A revision older than the feed keeps, as every transport reports it (410 on HTTP). */
 export class RevisionExpired extends DomainError {
@@ -37,8 +39,8 @@ export class RevisionExpired extends DomainError {
  * subscriptions): pages read from the record service's feed, which is gap-free by construction,
  * so that nothing committed is missed and a reader resumes exactly where it stopped. A reader
  * with nothing new waits; the event bus (when there is one) wakes it as soon as the relay
- * publishes an event of the collection, and it reads again every `pollMs` regardless, so a
- * missed wake-up costs at most that.
+ * publishes an event of the collection, and it reads again after 10 ms, 20 ms, 40 ms … up to
+ * every `pollMs` regardless, so a missed wake-up costs at most that.
  */
 export class CollectionFeed {
   constructor(
@@ -68,6 +70,9 @@ export class CollectionFeed {
       }
       const deadline = performance.now() + waitMs;
       let page = await this.read(caller, address, resume);
+      // An empty read is often a transaction still running ahead of committed ones (the feed
+      // shows only what is below it): look again soon, then less and less often.
+      let pause = FIRST_PAUSE_MS;
       while (page.events.length === 0 && !signal?.aborted) {
         const left = deadline - performance.now();
         if (left <= 0) break;
@@ -78,11 +83,12 @@ export class CollectionFeed {
             wake = undefined;
             resolve();
           };
-          const timer = setTimeout(done, Math.min(left, this.pollMs));
+          const timer = setTimeout(done, Math.min(left, pause));
           signal?.addEventListener('abort', done, { once: true });
           wake = done;
         });
         if (signal?.aborted) break;
+        pause = Math.min(pause * 2, this.pollMs);
         const again = await this.read(caller, address, { position: page.position });
         page = again.events.length === 0 ? { ...again, revision: page.revision } : again;
       }
