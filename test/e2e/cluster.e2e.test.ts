@@ -8,7 +8,7 @@ import { KeyValuesSchema } from '../../packages/proto/src';
 import { createTestDatabase, redisPrefix, type TestDatabase } from '../support/database';
 import { authFetch, REDIS_URL, TEST_ADMIN_TOKEN, TEST_INTERNAL_SECRET } from '../support/env';
 import { expectEventually } from '../support/expect-eventually';
-import { freePort, startService, waitUntilReady, type ServiceProcess } from '../support/processes';
+import { freePort, startApiService, startService, waitUntilReady, type ServiceProcess } from '../support/processes';
 
 /**
  * The cluster shape: api, worker and gateway as three processes, on the real Postgres and
@@ -30,16 +30,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   prefix = redisPrefix();
   const [apiPort, gatewayPort, workerPort] = [await freePort(), await freePort(), await freePort()];
-  api = startService('api', 'apps/api/dist/main.js', {
-    API_PORT: String(apiPort),
-    DATABASE_URL: db.url,
-    REDIS_URL,
-    REDIS_PREFIX: prefix,
-    MIGRATE_ON_START: 'true',
-    ROSETTA_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
-    ROSETTA_INTERNAL_SECRET: TEST_INTERNAL_SECRET,
-    LOG_LEVEL: 'warn',
-  });
+  api = startApiService(apiPort, db.url, prefix);
   // The api speaks HTTP/2 only, which fetch does not: the gateway's readiness covers it.
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   worker = startService('worker', 'apps/worker/dist/main.js', {

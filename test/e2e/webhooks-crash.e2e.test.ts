@@ -1,9 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createTestDatabase, redisPrefix, type TestDatabase } from '../support/database';
-import { authFetch, REDIS_URL, TEST_ADMIN_TOKEN, TEST_INTERNAL_SECRET } from '../support/env';
+import { authFetch, REDIS_URL, TEST_INTERNAL_SECRET } from '../support/env';
 import { expectEventually } from '../support/expect-eventually';
-import { freePort, startService, waitUntilReady, type ServiceProcess } from '../support/processes';
+import { freePort, startApiService, startService, waitUntilReady, type ServiceProcess } from '../support/processes';
 
 /**
  * The worker killed (SIGKILL) while webhook deliveries wait for a receiver that refuses them:
@@ -33,16 +33,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   const prefix = redisPrefix();
   const [apiPort, gatewayPort, workerPort] = [await freePort(), await freePort(), await freePort()];
-  api = startService('api', 'apps/api/dist/main.js', {
-    API_PORT: String(apiPort),
-    DATABASE_URL: db.url,
-    REDIS_URL,
-    REDIS_PREFIX: prefix,
-    MIGRATE_ON_START: 'true',
-    ROSETTA_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
-    ROSETTA_INTERNAL_SECRET: TEST_INTERNAL_SECRET,
-    LOG_LEVEL: 'warn',
-  });
+  api = startApiService(apiPort, db.url, prefix);
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   workerEnv = {
     API_URL: apiUrl,

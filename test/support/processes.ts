@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { REDIS_URL, TEST_ADMIN_TOKEN, TEST_INTERNAL_SECRET } from './env';
 
 /** Repository root, for the built entry points (`apps/<app>/dist/main.js`). */
 export const ROOT = join(__dirname, '..', '..');
@@ -62,6 +63,23 @@ export function startService(name: string, entry: string, env: Record<string, st
       return code;
     },
   };
+}
+
+/**
+ * The record service as a process of its own on `port`, migrating the test database at start,
+ * with the test admin token and internal secret (the cluster shape's api).
+ */
+export function startApiService(port: number, databaseUrl: string, redisPrefix: string): ServiceProcess {
+  return startService('api', 'apps/api/dist/main.js', {
+    API_PORT: String(port),
+    DATABASE_URL: databaseUrl,
+    REDIS_URL,
+    REDIS_PREFIX: redisPrefix,
+    MIGRATE_ON_START: 'true',
+    ROSETTA_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
+    ROSETTA_INTERNAL_SECRET: TEST_INTERNAL_SECRET,
+    LOG_LEVEL: 'warn',
+  });
 }
 
 /** Polls `url` until it answers 2xx, or fails with the service's output. */

@@ -32,6 +32,18 @@ export function isJsonContentType(contentType: string): boolean {
   return e === 'application/json' || e.endsWith('+json');
 }
 
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** The value as text when its type is textual and its bytes are valid UTF-8; undefined otherwise. */
+export function valueAsText(contentType: string, value: Uint8Array): string | undefined {
+  if (!isTextContentType(contentType)) return undefined;
+  try {
+    return utf8.decode(value);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Types whose values are text, so transports may show them as strings rather than Base64. */
 export function isTextContentType(contentType: string): boolean {
   const e = essence(contentType);

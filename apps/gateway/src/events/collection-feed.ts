@@ -20,6 +20,15 @@ const PAGE = 500;
 /** The first pause after an empty read (ms); each next one doubles, up to the poll interval. */
 const FIRST_PAUSE_MS = 10;
 
+/**
+ * What a reader asked for under `prefix`: the records' events with keys under it, and every
+ * event of the collection itself.
+ */
+export const underPrefix =
+  (prefix: string) =>
+  (event: ChangeEvent): boolean =>
+    event.op.startsWith('collection.') || event.key.startsWith(prefix);
+
 /** A revision older than the feed keeps, as every transport reports it (410 on HTTP). */
 export class RevisionExpired extends DomainError {
   constructor(
@@ -95,6 +104,27 @@ export class CollectionFeed {
       return page;
     } finally {
       unsubscribe?.();
+    }
+  }
+
+  /**
+   * A live reader's pages: `first`, then each page after the last, every read waiting up to
+   * `idleMs` (an empty page after `first` means the wait ended with nothing). Ends when
+   * `signal` aborts; the next page is read only when the consumer asks for it.
+   */
+  async *pages(
+    caller: () => Promise<Caller>,
+    address: { readonly space: string; readonly collection: string },
+    first: FeedPage,
+    idleMs: number,
+    signal: AbortSignal,
+  ): AsyncGenerator<FeedPage> {
+    let page = first;
+    for (;;) {
+      yield page;
+      if (signal.aborted) return;
+      page = await this.next(caller, address, { position: page.position }, idleMs, signal);
+      if (signal.aborted) return;
     }
   }
 

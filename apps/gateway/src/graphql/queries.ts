@@ -1,4 +1,4 @@
-import { encodeCursor, encodeNameCursor, isJsonContentType } from '@rosetta/core';
+import { encodeCursor, encodeNameCursor, isJsonContentType, valueAsText } from '@rosetta/core';
 import {
   ScanOrder,
   type Collection,
@@ -9,7 +9,6 @@ import {
   type VersionNode,
 } from '@rosetta/proto';
 import { STREAM_TIMEOUT_MS } from '../clients/record-api';
-import { valueAsText } from '../v1/render';
 import type { GraphQLContext, RecordNode } from './context';
 import { call, filterMessage, orNull, pageInfo, pageSize, versionOf, type FilterArgs } from './shared';
 

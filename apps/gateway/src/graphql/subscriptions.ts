@@ -1,5 +1,5 @@
 import type { ChangeEvent } from '@rosetta/proto';
-import type { Resume } from '../events/collection-feed';
+import { underPrefix, type FeedPage, type Resume } from '../events/collection-feed';
 import type { GraphQLContext } from './context';
 import { valueFields } from './queries';
 
@@ -34,18 +34,14 @@ interface ChangesArgs {
 function follow(
   ctx: GraphQLContext,
   address: { readonly space: string; readonly collection: string },
-  first: { readonly events: readonly ChangeEvent[]; readonly position: string },
+  first: FeedPage,
   wanted: (event: ChangeEvent) => boolean,
 ): AsyncIterableIterator<Item> {
   const stop = new AbortController();
   async function* items(): AsyncGenerator<Item> {
-    let page = first;
     try {
-      for (;;) {
+      for await (const page of ctx.feed.pages(ctx.caller, address, first, IDLE_WAIT_MS, stop.signal)) {
         for (const event of page.events) if (wanted(event)) yield event;
-        if (stop.signal.aborted) return;
-        page = await ctx.feed.next(ctx.caller, address, { position: page.position }, IDLE_WAIT_MS, stop.signal);
-        if (stop.signal.aborted) return;
       }
     } catch (error) {
       if (!stop.signal.aborted) yield error instanceof Error ? error : new Error(String(error));
@@ -74,13 +70,7 @@ export const subscriptionResolvers = {
         // The first read checks the caller's access and the resume point, so that a refusal
         // is the subscription's answer.
         const first = await ctx.feed.next(ctx.caller, address, resume, 0);
-        const prefix = args.prefix ?? '';
-        return follow(
-          ctx,
-          address,
-          first,
-          (event) => event.op.startsWith('collection.') || event.key.startsWith(prefix),
-        );
+        return follow(ctx, address, first, underPrefix(args.prefix ?? ''));
       },
       resolve: (item: Item) => {
         if (item instanceof Error) throw item;

@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import { invalid } from '@rosetta/core';
 import type { ChangeEvent } from '@rosetta/proto';
 import type { Caller } from '../auth/callers';
-import { RevisionExpired, type CollectionFeed, type Resume } from '../events/collection-feed';
+import { RevisionExpired, underPrefix, type CollectionFeed, type Resume } from '../events/collection-feed';
 import { header } from '../http/headers';
 import { writeChunk } from '../http/write-chunk';
 import { changeEventJson } from './render';
@@ -73,8 +73,7 @@ export function changeRoutes(table: RouteTable, feed: CollectionFeed): void {
     },
     async (req, res, { query, caller }) => {
       const address = { space: String(req.params.space), collection: String(req.params.collection) };
-      const prefix = query.prefix ?? '';
-      const wanted = (event: ChangeEvent) => event.op.startsWith('collection.') || event.key.startsWith(prefix);
+      const wanted = underPrefix(query.prefix ?? '');
       const stream = req.accepts(['application/json', 'text/event-stream']) === 'text/event-stream';
       const resume = resumeOf(query.since, stream ? header(req, 'last-event-id') : undefined);
       const who = () => Promise.resolve<Caller>(caller);
@@ -136,27 +135,24 @@ async function events(
   const signal = clientGone(res);
   // The first read decides the status: an unknown collection or an expired revision is still
   // a clean error response.
-  let page = await feed.next(caller, address, resume, 0, signal);
+  const first = await feed.next(caller, address, resume, 0, signal);
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-store',
     'x-accel-buffering': 'no',
   });
   // The stream's first id is where it starts, so that a client gone before any event resumes there.
-  const start = 'revision' in resume ? resume.revision : page.revision;
+  const start = 'revision' in resume ? resume.revision : first.revision;
   if (!(await writeChunk(res, `retry: 2000\nid: ${start}\nevent: ready\ndata: {"revision":${start}}\n\n`))) return;
   req.socket.setTimeout(0);
   try {
-    for (;;) {
-      let text = '';
+    for await (const page of feed.pages(caller, address, first, HEARTBEAT_MS, signal)) {
+      let text = page !== first && page.events.length === 0 ? ': keep-alive\n\n' : '';
       for (const event of page.events) {
         if (wanted(event))
           text += `id: ${event.revision}\nevent: change\ndata: ${JSON.stringify(changeEventJson(event))}\n\n`;
       }
       if (text !== '' && !(await writeChunk(res, text))) return;
-      if (signal.aborted) return;
-      page = await feed.next(caller, address, { position: page.position }, HEARTBEAT_MS, signal);
-      if (page.events.length === 0 && !signal.aborted && !(await writeChunk(res, ': keep-alive\n\n'))) return;
     }
   } catch (error) {
     res.destroy(error instanceof Error ? error : undefined);

@@ -1,6 +1,7 @@
 import { create } from '@bufbuild/protobuf';
 import { RecordSchema } from '@rosetta/proto';
-import { recordJson, recordPath, valueAsText } from './render';
+import { valueAsText } from '@rosetta/core';
+import { recordJson, recordPath } from './render';
 
 const record = (contentType: string, value: Uint8Array) =>
   create(RecordSchema, {

@@ -1,17 +1,5 @@
-import { formatMicros, isTextContentType } from '@rosetta/core';
+import { formatMicros, valueAsText } from '@rosetta/core';
 import type { ChangeEvent, Collection, Record as RecordMessage } from '@rosetta/proto';
-
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** The value as text when its type is textual and its bytes are valid UTF-8; undefined otherwise. */
-export function valueAsText(contentType: string, value: Uint8Array): string | undefined {
-  if (!isTextContentType(contentType)) return undefined;
-  try {
-    return utf8.decode(value);
-  } catch {
-    return undefined;
-  }
-}
 
 export interface RecordMetaJson {
   key: string;

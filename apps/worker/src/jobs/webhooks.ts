@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { Client } from '@connectrpc/connect';
-import { dvidMutationMessage, formatMicros, isTextContentType } from '@rosetta/core';
+import { dvidMutationMessage, formatMicros, valueAsText } from '@rosetta/core';
 import type { ChangeEvent, WebhookService, WebhookTarget } from '@rosetta/proto';
 
 /** How long the list of webhooks is trusted before it is read again (ms). */
@@ -52,18 +52,6 @@ function matches(webhook: NonNullable<WebhookTarget['webhook']>, event: ChangeEv
   return event.key.startsWith(webhook.keyPrefix);
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
-
-/** The value as text when its type is textual and its bytes are valid UTF-8 (as /v1 shows values). */
-function asText(contentType: string, value: Uint8Array): string | undefined {
-  if (!isTextContentType(contentType)) return undefined;
-  try {
-    return utf8.decode(value);
-  } catch {
-    return undefined;
-  }
-}
-
 /** What a delivery POSTs: the event as JSON, or DVID's mutation-log message. */
 export function webhookBody(format: string, event: ChangeEvent): string {
   if (format === 'dvid') {
@@ -78,7 +66,7 @@ export function webhookBody(format: string, event: ChangeEvent): string {
     return message;
   }
   const value = event.value;
-  const text = value === undefined ? undefined : asText(event.contentType, value);
+  const text = value === undefined ? undefined : valueAsText(event.contentType, value);
   return JSON.stringify({
     id: event.position,
     revision: Number(event.revision),

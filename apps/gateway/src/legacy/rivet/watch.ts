@@ -4,7 +4,7 @@ import { invalid } from '@rosetta/core';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Caller } from '../../auth/callers';
 import { failureOf, toHttpFailure } from '../../errors';
-import type { CollectionFeed, FeedPage, Resume } from '../../events/collection-feed';
+import { underPrefix, type CollectionFeed, type FeedPage, type Resume } from '../../events/collection-feed';
 import { changeEventJson } from '../../v1/render';
 import { pathOf, queryOf, type DialectContext } from '../dialect';
 import { creatingCollection, type Place } from '../store';
@@ -58,17 +58,11 @@ export function rivetWatch(
   async function follow(ws: WebSocket, caller: () => Promise<Caller>, place: Place, first: FeedPage, prefix: string) {
     const stop = new AbortController();
     ws.on('close', () => stop.abort());
-    let page = first;
+    const wanted = underPrefix(prefix);
     try {
-      for (;;) {
-        for (const event of page.events) {
-          if (event.op.startsWith('collection.') || event.key.startsWith(prefix)) {
-            await send(ws, JSON.stringify(changeEventJson(event)));
-          }
-        }
-        if (stop.signal.aborted) return;
-        page = await feed.next(caller, place, { position: page.position }, IDLE_WAIT_MS, stop.signal);
-        if (page.events.length === 0 && !stop.signal.aborted) ws.ping();
+      for await (const page of feed.pages(caller, place, first, IDLE_WAIT_MS, stop.signal)) {
+        if (page !== first && page.events.length === 0) ws.ping();
+        for (const event of page.events) if (wanted(event)) await send(ws, JSON.stringify(changeEventJson(event)));
       }
     } catch (error) {
       if (stop.signal.aborted) return;
