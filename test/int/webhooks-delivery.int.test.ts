@@ -184,8 +184,7 @@ it('delivers through BullMQ, retrying with backoff, and dead-letters what never 
         LOG_LEVEL: 'silent',
       }),
       logger,
-      clients().changes,
-      clients().webhooks,
+      clients(),
     );
     return () => worker.close();
   });

@@ -116,8 +116,7 @@ describe('the clustered worker (BullMQ on Redis)', () => {
         LOG_LEVEL: 'silent',
       }),
       logger,
-      feed(),
-      serviceClients(api).webhooks,
+      { ...serviceClients(api), changes: feed() },
     );
   });
 
@@ -196,8 +195,7 @@ describe('a relay job the record service refuses', () => {
     const worker = await createWorkerRuntime(
       loadWorkerConfig({ REDIS_URL, REDIS_PREFIX: prefix, RELAY_INTERVAL_MS: '20', WORKER_HEALTH_PORT: '0' }),
       logger,
-      feed(),
-      serviceClients(api).webhooks,
+      { ...serviceClients(api), changes: feed() },
     );
     const queue = new Queue(eventsRelayJob.queue, { connection: redis, prefix: `${prefix}bull` });
     try {

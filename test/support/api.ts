@@ -12,6 +12,7 @@ import {
   RecordService,
   ServiceGrant,
   WebhookService,
+  JobService,
   withHeaders,
 } from '../../packages/proto/src';
 import { createTestDatabase, redisPrefix, type TestDatabase } from './database';
@@ -31,6 +32,7 @@ export interface TestApi {
   readonly health: ReturnType<typeof createDirectClient<typeof HealthService>>;
   readonly versions: ReturnType<typeof createDirectClient<typeof VersionService>>;
   readonly webhooks: ReturnType<typeof createDirectClient<typeof WebhookService>>;
+  readonly jobs: ReturnType<typeof createDirectClient<typeof JobService>>;
   close(): Promise<void>;
 }
 
@@ -63,6 +65,7 @@ export function serviceClients(runtime: ApiRuntime) {
     health: createDirectClient(HealthService, runtime.impls.health),
     versions: withHeaders(VersionService, createDirectClient(VersionService, runtime.impls.versions), headers),
     webhooks: withHeaders(WebhookService, createDirectClient(WebhookService, runtime.impls.webhooks), headers),
+    jobs: withHeaders(JobService, createDirectClient(JobService, runtime.impls.jobs), headers),
   };
 }
 

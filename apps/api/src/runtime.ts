@@ -29,6 +29,9 @@ import { RecordService } from './services/record-service';
 import { VersionService } from './services/version-service';
 import { WebhookService } from './services/webhook-service';
 import { SqlWebhooksRepository } from './db/webhooks-repository';
+import { SqlJobsRepository } from './db/jobs-repository';
+import { JobService } from './services/job-service';
+import { jobServiceImpl } from './transport/job-routes';
 import { SqlVersionsRepository } from './db/versions-repository';
 import { SqlVersionedRecordsRepository } from './db/versioned-records-repository';
 import { adminServiceImpl, authServiceImpl } from './transport/auth-routes';
@@ -53,6 +56,7 @@ export interface ApiRuntime {
     readonly admin: ReturnType<typeof adminServiceImpl>;
     readonly versions: ReturnType<typeof versionServiceImpl>;
     readonly webhooks: ReturnType<typeof webhookServiceImpl>;
+    readonly jobs: ReturnType<typeof jobServiceImpl>;
     readonly health: ServiceImpl<typeof HealthService>;
   };
   /** What the first start created; `generatedToken` is to be printed once. */
@@ -154,16 +158,18 @@ export async function createApiRuntime(config: ApiConfig, logger: Logger): Promi
     },
   );
   const versions = new VersionService(new SqlVersionsRepository(db), collectionsRepository);
-  const services: Services = {
-    records: new RecordService(
-      new SqlRecordsRepository(db),
-      new SqlVersionedRecordsRepository(db),
-      versions,
-      resolver,
-      cache,
-      monotonicClock,
-    ),
+  const records = new RecordService(
+    new SqlRecordsRepository(db),
+    new SqlVersionedRecordsRepository(db),
     versions,
+    resolver,
+    cache,
+    monotonicClock,
+  );
+  const services: Services = {
+    records,
+    versions,
+    jobs: new JobService(new SqlJobsRepository(db), records, resolver),
     webhooks: new WebhookService(new SqlWebhooksRepository(db), resolver),
     collections: new CollectionService(collectionsRepository, resolver, cache, versions, {
       defaultMaxValueBytes: config.DEFAULT_MAX_VALUE_BYTES,
@@ -194,6 +200,7 @@ export async function createApiRuntime(config: ApiConfig, logger: Logger): Promi
       admin: adminServiceImpl(services, logger),
       versions: versionServiceImpl(services, logger),
       webhooks: webhookServiceImpl(services, logger),
+      jobs: jobServiceImpl(services, logger),
       health: { check: async () => ({ ready: await ready().catch(() => false) }) },
     },
     bootstrap,

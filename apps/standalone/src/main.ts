@@ -21,6 +21,7 @@ import {
   RecordService,
   ServiceGrant,
   WebhookService,
+  JobService,
   createDirectClient,
   withHeaders,
 } from '@rosetta/proto';
@@ -28,6 +29,7 @@ import {
   COMPACT_BATCH,
   COMPACT_MAX_BATCHES,
   createEmbeddedCompactor,
+  createEmbeddedJobs,
   createEmbeddedRelay,
   createWorkerRuntime,
   InProcessEventBus,
@@ -62,10 +64,12 @@ async function main(): Promise<void> {
     health: createDirectClient(HealthService, runtime.impls.health),
     versions: createDirectClient(VersionService, runtime.impls.versions),
     webhooks: createDirectClient(WebhookService, runtime.impls.webhooks),
+    jobs: createDirectClient(JobService, runtime.impls.jobs),
   };
   const grant = new ServiceGrant(api.auth, runtime.internalSecret);
   const feed = withHeaders(ChangeFeedService, api.changes, () => grant.headers());
   const webhooks = withHeaders(WebhookService, api.webhooks, () => grant.headers());
+  const jobs = withHeaders(JobService, api.jobs, () => grant.headers());
 
   const workerLogger = logger.child({ component: 'worker' });
   let events: ChangeEvents;
@@ -102,8 +106,16 @@ async function main(): Promise<void> {
       logger: workerLogger,
     });
     shutdown.add('change feed retention', () => compactor.stop());
+    const bulkJobs = createEmbeddedJobs({
+      jobs,
+      batch: workerConfig.DELETE_JOB_BATCH,
+      intervalMs: workerConfig.JOB_POLL_MS,
+      concurrency: workerConfig.JOB_CONCURRENCY,
+      logger: workerLogger,
+    });
+    shutdown.add('jobs', () => bulkJobs.stop());
   } else {
-    const worker = await createWorkerRuntime(workerConfig, workerLogger, feed, webhooks);
+    const worker = await createWorkerRuntime(workerConfig, workerLogger, { changes: feed, webhooks, jobs });
     shutdown.add('worker', () => worker.close());
     const subscriber = connectChangeEvents(workerConfig.REDIS_URL, workerConfig.REDIS_PREFIX, logger);
     shutdown.add('event bus subscriber', () => subscriber.close());

@@ -24,6 +24,17 @@ export const WorkerConfigSchema = z.object({
   WEBHOOK_BACKOFF_MS: z.coerce.number().int().min(1).default(1000),
   /** Webhook deliveries in flight at once, per worker process. */
   WEBHOOK_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(16),
+  /** How often the worker looks for bulk-delete jobs to run (ms). */
+  JOB_POLL_MS: z.coerce.number().int().min(50).default(1000),
+  /** Bulk-delete jobs run at once, per worker process. */
+  JOB_CONCURRENCY: z.coerce.number().int().min(1).max(64).default(2),
+  /** Records a bulk-delete job deletes per step (one transaction each); the record service allows 1 to 50,000. */
+  DELETE_JOB_BATCH: z.coerce.number().int().min(1).max(50_000).default(5000),
+  /**
+   * How long a running job's lock lasts without renewal (ms): after a worker dies, its jobs run
+   * again on another worker (or after its restart) about this long after.
+   */
+  JOB_LOCK_MS: z.coerce.number().int().min(1000).default(30_000),
   /** Interface the health server (/healthz, /readyz) binds to. */
   WORKER_HEALTH_HOST: z.string().default('127.0.0.1'),
   /** Port of the health server; 0 picks a free one. */

@@ -1,7 +1,9 @@
 import type { Logger } from '@rosetta/platform';
-import { eventsCompactJob, eventsRelayJob, type JobDefinition } from '@rosetta/proto';
+import { eventsCompactJob, eventsRelayJob, jobsDispatchJob, type JobDefinition } from '@rosetta/proto';
 import type { z } from 'zod';
 import { isPermanentError } from './job-errors';
+import { InProcessJobRunner } from './adapters/job-runners';
+import { dispatchJobs, runDeleteJob, type DispatchJobsDeps, type RunDeleteJobDeps } from './jobs/bulk-delete';
 import { compactChanges, type CompactChangesDeps } from './jobs/compact-changes';
 import { relayEvents, type RelayEventsDeps } from './jobs/events-relay';
 
@@ -85,4 +87,36 @@ export function createEmbeddedRelay(options: EmbeddedRelayOptions): EmbeddedRela
 export function createEmbeddedCompactor(options: EmbeddedCompactorOptions): EmbeddedRelay {
   const { intervalMs, logger, ...deps } = options;
   return runEvery(eventsCompactJob, intervalMs, logger, (signal) => compactChanges({ ...deps, signal }));
+}
+
+export interface EmbeddedJobsOptions {
+  readonly jobs: DispatchJobsDeps['jobs'] & RunDeleteJobDeps['jobs'];
+  /** Records per step of a bulk delete. */
+  readonly batch: number;
+  /** How often to look for jobs to run (ms). */
+  readonly intervalMs: number;
+  /** Jobs run at once. */
+  readonly concurrency: number;
+  readonly logger: Logger;
+}
+
+/**
+ * The JobService's jobs in the all-in-one process: the same dispatcher and the same steps as the
+ * clustered worker's, with the process as the runner. Stopping hands every running job back
+ * after its current step; the next start goes on from there.
+ */
+export function createEmbeddedJobs(options: EmbeddedJobsOptions): EmbeddedRelay {
+  const { jobs, batch, logger } = options;
+  const runner = new InProcessJobRunner(
+    (id, signal) => runDeleteJob({ jobs, id, batch, signal }),
+    options.concurrency,
+    logger,
+  );
+  const dispatcher = runEvery(jobsDispatchJob, options.intervalMs, logger, () => dispatchJobs({ jobs, runner }));
+  return {
+    async stop() {
+      await dispatcher.stop();
+      await runner.stop();
+    },
+  };
 }

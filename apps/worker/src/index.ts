@@ -11,12 +11,16 @@ export { RedisEventPublisher } from './adapters/redis-event-publisher';
 export { relayEvents, type RelayEventsDeps } from './jobs/events-relay';
 export {
   createEmbeddedCompactor,
+  createEmbeddedJobs,
   createEmbeddedRelay,
   type EmbeddedCompactorOptions,
+  type EmbeddedJobsOptions,
   type EmbeddedRelay,
   type EmbeddedRelayOptions,
 } from './embedded-relay';
 export { compactChanges, COMPACT_BATCH, COMPACT_MAX_BATCHES, type CompactChangesDeps } from './jobs/compact-changes';
-export { createWorkerRuntime, type WorkerRuntime } from './runtime';
+export { createWorkerRuntime, type WorkerClients, type WorkerRuntime } from './runtime';
+export { dispatchJobs, runDeleteJob, type JobRunner } from './jobs/bulk-delete';
+export { InProcessJobRunner, QueueJobRunner } from './adapters/job-runners';
 export { InProcessWebhookDispatcher, QueueWebhookDispatcher, type RetryPolicy } from './adapters/webhook-dispatchers';
 export { deliverWebhook, webhookBody, webhookSignature, WebhookTargets, type WebhookDispatcher } from './jobs/webhooks';

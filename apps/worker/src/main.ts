@@ -5,6 +5,7 @@ import {
   ChangeFeedService,
   createRpcTransport,
   ServiceGrant,
+  JobService,
   WebhookService,
   withHeaders,
 } from '@rosetta/proto';
@@ -32,7 +33,8 @@ async function main(): Promise<void> {
   const grant = new ServiceGrant(createClient(AuthService, transport), secret);
   const feed = withHeaders(ChangeFeedService, createClient(ChangeFeedService, transport), () => grant.headers());
   const webhooks = withHeaders(WebhookService, createClient(WebhookService, transport), () => grant.headers());
-  const runtime = await createWorkerRuntime(config, logger, feed, webhooks);
+  const jobs = withHeaders(JobService, createClient(JobService, transport), () => grant.headers());
+  const runtime = await createWorkerRuntime(config, logger, { changes: feed, webhooks, jobs });
   shutdown.add('worker runtime', () => runtime.close());
   logger.info({ api: config.API_URL, health: runtime.healthUrl }, 'worker running');
 }

@@ -1,6 +1,6 @@
 import { Code, ConnectError } from '@connectrpc/connect';
 import { UnrecoverableError } from 'bullmq';
-import { eventsCompactJob, eventsRelayJob, wireError } from '@rosetta/proto';
+import { eventsCompactJob, eventsRelayJob, jobsDispatchJob, recordsDeleteJob, wireError } from '@rosetta/proto';
 import { createJobProcessor, type JobHandlers } from './queues';
 
 const relayJob = { name: eventsRelayJob.name, data: {} };
@@ -35,6 +35,27 @@ describe('createJobProcessor', () => {
     await expect(
       createJobProcessor(handlers)({ name: eventsCompactJob.name, data: { unexpected: 1 } }),
     ).rejects.toBeInstanceOf(UnrecoverableError);
+  });
+
+  it('dispatches the jobs for jobs.dispatch and runs a bulk delete for records.delete', async () => {
+    const ran: Array<[bigint, AbortSignal | undefined]> = [];
+    const handlers: JobHandlers = {
+      relayEvents: unexpected('relay'),
+      compactChanges: unexpected('compact'),
+      dispatchJobs: () => Promise.resolve(3),
+      runDeleteJob: (id, signal) => {
+        ran.push([id, signal]);
+        return Promise.resolve('done');
+      },
+    };
+    const signal = new AbortController().signal;
+    const processor = createJobProcessor(handlers);
+    await expect(processor({ name: jobsDispatchJob.name, data: {} })).resolves.toBe(3);
+    await expect(processor({ name: recordsDeleteJob.name, data: { jobId: '42' } }, 't', signal)).resolves.toBe('done');
+    expect(ran).toEqual([[42n, signal]]);
+    for (const data of [{}, { jobId: 'x' }, { jobId: '1', extra: true }, { jobId: 42 }]) {
+      await expect(processor({ name: recordsDeleteJob.name, data })).rejects.toBeInstanceOf(UnrecoverableError);
+    }
   });
 
   it.each([

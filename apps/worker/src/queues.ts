@@ -1,7 +1,13 @@
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from '@rosetta/platform';
-import { eventsCompactJob, eventsRelayJob, webhooksDeliverJob } from '@rosetta/proto';
+import {
+  eventsCompactJob,
+  eventsRelayJob,
+  jobsDispatchJob,
+  recordsDeleteJob,
+  webhooksDeliverJob,
+} from '@rosetta/proto';
 import type { z } from 'zod';
 import { toJobError, unrecoverable } from './job-errors';
 
@@ -13,6 +19,7 @@ export function bullPrefix(redisPrefix: string): string {
 /** Ids of the schedulers that enqueue the relay and the retention; every worker upserts them (idempotent). */
 export const RELAY_SCHEDULER_ID = eventsRelayJob.name;
 export const COMPACT_SCHEDULER_ID = eventsCompactJob.name;
+export const DISPATCH_SCHEDULER_ID = jobsDispatchJob.name;
 
 /** What the worker runs for each job of the catalog. */
 export interface JobHandlers {
@@ -26,6 +33,10 @@ export interface JobHandlers {
     attempt: { readonly number: number; readonly final: boolean },
     signal: AbortSignal | undefined,
   ) => Promise<unknown>;
+  /** `jobs.dispatch`: resolves with the number of unfinished jobs handed to the runner. */
+  readonly dispatchJobs?: (signal: AbortSignal | undefined) => Promise<number>;
+  /** `records.delete`: runs the job until it finishes or `signal` hands it back. */
+  readonly runDeleteJob?: (jobId: bigint, signal: AbortSignal | undefined) => Promise<unknown>;
 }
 
 /** The part of a BullMQ job that the processor reads. */
@@ -64,6 +75,20 @@ export function createJobProcessor(
             { number, final: number >= (job.opts?.attempts ?? 1) },
             signal,
           );
+        }
+        case jobsDispatchJob.name: {
+          const payload = jobsDispatchJob.payload.safeParse(job.data);
+          if (!payload.success || handlers.dispatchJobs === undefined) {
+            throw unrecoverable(`${job.name}: invalid payload`, payload.error);
+          }
+          return await handlers.dispatchJobs(signal);
+        }
+        case recordsDeleteJob.name: {
+          const payload = recordsDeleteJob.payload.safeParse(job.data);
+          if (!payload.success || handlers.runDeleteJob === undefined) {
+            throw unrecoverable(`${job.name}: invalid payload`, payload.error);
+          }
+          return await handlers.runDeleteJob(BigInt(payload.data.jobId), signal);
         }
         default:
           throw new UnrecoverableError(`no handler for job "${job.name}"`);
@@ -128,6 +153,15 @@ export async function scheduleCompaction(queue: Queue, everyMs: number): Promise
   );
 }
 
+/** Makes the dispatcher of the JobService's jobs run every `everyMs`. */
+export async function scheduleDispatch(queue: Queue, everyMs: number): Promise<void> {
+  await queue.upsertJobScheduler(
+    DISPATCH_SCHEDULER_ID,
+    { every: everyMs },
+    { name: jobsDispatchJob.name, data: {}, opts: { attempts: jobsDispatchJob.attempts } },
+  );
+}
+
 export interface EventsWorkerOptions {
   readonly redisUrl: string;
   readonly redisPrefix: string;
@@ -136,6 +170,11 @@ export interface EventsWorkerOptions {
   /** The queue worked (default: the events queue) and how many of its jobs run at once (default 1). */
   readonly queue?: string;
   readonly concurrency?: number;
+  /**
+   * How long a job's lock lasts without renewal (ms; BullMQ's default 30 s): a job whose worker
+   * died is run again about this long after.
+   */
+  readonly lockDurationMs?: number;
 }
 
 /**
@@ -150,6 +189,9 @@ export function createEventsWorker(options: EventsWorkerOptions): Worker {
     connection: { url: options.redisUrl, maxRetriesPerRequest: null, connectionName: `rosetta-worker-${queue}` },
     prefix: bullPrefix(options.redisPrefix),
     concurrency: options.concurrency ?? 1,
+    ...(options.lockDurationMs === undefined
+      ? {}
+      : { lockDuration: options.lockDurationMs, stalledInterval: options.lockDurationMs }),
     removeOnComplete: { count: 100 },
     removeOnFail: { age: 7 * 24 * 3600, count: 1000 },
   });

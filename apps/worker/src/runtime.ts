@@ -1,7 +1,14 @@
 import type { Client } from '@connectrpc/connect';
 import { Redis } from 'ioredis';
 import type { Logger } from '@rosetta/platform';
-import { decodeEventMessage, webhooksDeliverJob, type ChangeFeedService, type WebhookService } from '@rosetta/proto';
+import {
+  decodeEventMessage,
+  recordsDeleteJob,
+  webhooksDeliverJob,
+  type ChangeFeedService,
+  type JobService,
+  type WebhookService,
+} from '@rosetta/proto';
 import { RedisCursorStore } from './adapters/redis-cursor-store';
 import { RedisEventPublisher } from './adapters/redis-event-publisher';
 import { requireRedisUrl, type WorkerConfig } from './config';
@@ -10,7 +17,16 @@ import { relayEvents } from './jobs/events-relay';
 import { compactChanges, COMPACT_BATCH, COMPACT_MAX_BATCHES } from './jobs/compact-changes';
 import { QueueWebhookDispatcher } from './adapters/webhook-dispatchers';
 import { deliverWebhook, WebhookTargets } from './jobs/webhooks';
-import { createEventsQueue, createEventsWorker, scheduleCompaction, scheduleRelay, type JobHandlers } from './queues';
+import { QueueJobRunner } from './adapters/job-runners';
+import { dispatchJobs, runDeleteJob } from './jobs/bulk-delete';
+import {
+  createEventsQueue,
+  createEventsWorker,
+  scheduleCompaction,
+  scheduleDispatch,
+  scheduleRelay,
+  type JobHandlers,
+} from './queues';
 
 export interface WorkerRuntime {
   /** Base URL of the health server (`/healthz`, `/readyz`). */
@@ -24,17 +40,24 @@ export interface WorkerRuntime {
 /** Bounds the readiness probe's call, so that a hung record service reads as not ready. */
 const READY_TIMEOUT_MS = 2000;
 
+/** The record service's clients the worker calls, with the worker's credential. */
+export interface WorkerClients {
+  readonly changes: Client<typeof ChangeFeedService>;
+  readonly webhooks: Client<typeof WebhookService>;
+  readonly jobs: Client<typeof JobService>;
+}
+
 /**
- * The clustered worker: BullMQ on Redis runs the catalog's jobs (the outbox relay on a job
- * scheduler), change events go to Redis pub/sub, and a health server answers probes. The record
- * service is reached only through `feed`, the change-feed client the caller built.
+ * The clustered worker: BullMQ on Redis runs the catalog's jobs (the outbox relay, the
+ * retention and the jobs' dispatcher on job schedulers), change events go to Redis pub/sub, and
+ * a health server answers probes. The record service is reached only through `clients`.
  */
 export async function createWorkerRuntime(
   config: WorkerConfig,
   logger: Logger,
-  feed: Client<typeof ChangeFeedService>,
-  webhooks: Client<typeof WebhookService>,
+  clients: WorkerClients,
 ): Promise<WorkerRuntime> {
+  const { changes: feed, webhooks, jobs } = clients;
   const redisUrl = requireRedisUrl(config);
   // Whatever is created is closed again, last first, if a later step fails.
   const cleanup: Array<() => Promise<unknown>> = [];
@@ -67,7 +90,13 @@ export async function createWorkerRuntime(
       attempts: config.WEBHOOK_ATTEMPTS,
       backoffMs: config.WEBHOOK_BACKOFF_MS,
     });
+    const jobsQueue = createEventsQueue(redis, config.REDIS_PREFIX, logger, recordsDeleteJob.queue);
+    cleanup.push(() => jobsQueue.close());
+    await scheduleDispatch(jobsQueue, config.JOB_POLL_MS);
+    const runner = new QueueJobRunner(jobsQueue);
     const handlers: JobHandlers = {
+      dispatchJobs: () => dispatchJobs({ jobs, runner }),
+      runDeleteJob: (id, signal) => runDeleteJob({ jobs, id, batch: config.DELETE_JOB_BATCH, signal }),
       relayEvents: (signal) =>
         relayEvents({ feed, publisher, cursor, batch: config.RELAY_BATCH, signal, webhooks: dispatcher }),
       compactChanges: (signal) =>
@@ -109,9 +138,26 @@ export async function createWorkerRuntime(
       await webhookWorker.close();
     });
     await webhookWorker.waitUntilReady();
+    const jobsWorker = createEventsWorker({
+      redisUrl,
+      redisPrefix: config.REDIS_PREFIX,
+      logger,
+      handlers,
+      queue: recordsDeleteJob.queue,
+      concurrency: config.JOB_CONCURRENCY,
+      lockDurationMs: config.JOB_LOCK_MS,
+    });
+    cleanup.push(async () => {
+      // A job ends after its current step and is handed back unfinished; the next dispatch
+      // queues it again and it goes on from there.
+      jobsWorker.cancelAllJobs('shutting down');
+      await jobsWorker.close();
+    });
+    await jobsWorker.waitUntilReady();
 
     const ready = async (): Promise<boolean> => {
-      if (redis.status !== 'ready' || !worker.isRunning() || !webhookWorker.isRunning()) return false;
+      const workers = [worker, webhookWorker, jobsWorker];
+      if (redis.status !== 'ready' || !workers.every((w) => w.isRunning())) return false;
       await feed.tailPosition({}, { timeoutMs: READY_TIMEOUT_MS });
       return true;
     };

@@ -61,6 +61,10 @@ export const ERROR_CODES = [
   'MEMBER_NOT_FOUND',
   /** No webhook has that id in the collection. */
   'WEBHOOK_NOT_FOUND',
+  /** No job has that id in the space. */
+  'JOB_NOT_FOUND',
+  /** The job has already finished (succeeded, failed or cancelled): it cannot be cancelled. */
+  'JOB_FINISHED',
   /** The change would leave a space without an owner. */
   'LAST_OWNER',
   /** A dependency (database, cache, another service) is unavailable; retrying may succeed. */

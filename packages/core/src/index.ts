@@ -2,6 +2,7 @@ export * from './access';
 export * from './collections';
 export * from './errors';
 export * from './events';
+export * from './jobs';
 export * from './keys';
 export * from './names';
 export * from './patterns';

@@ -4,6 +4,7 @@ export * from './gen/rosetta/v1/common_pb';
 export * from './gen/rosetta/v1/records_pb';
 export * from './gen/rosetta/v1/versions_pb';
 export * from './gen/rosetta/v1/webhooks_pb';
+export * from './gen/rosetta/v1/jobs_pb';
 export * from './direct-client';
 export * from './errors';
 export * from './jobs';

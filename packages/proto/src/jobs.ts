@@ -59,6 +59,33 @@ export const webhooksDeliverJob = defineJob({
   backoffMs: 1000,
 });
 
-export const JOBS = [eventsRelayJob, eventsCompactJob, webhooksDeliverJob] as const;
+/**
+ * Finds the jobs of the JobService that are queued or running and queues each as a
+ * `records.delete` (one BullMQ job per job id, so that a job is never run twice at once).
+ */
+export const jobsDispatchJob = defineJob({
+  name: 'jobs.dispatch',
+  queue: 'rosetta-jobs',
+  payload: z.object({}).strict(),
+  // Scheduled every JOB_POLL_MS: the next run retries.
+  attempts: 1,
+  backoffMs: 1000,
+});
+
+/**
+ * Runs a bulk delete of the JobService step by step until it finishes. Its progress lives in
+ * Postgres, so a retry (or another worker, after a crash) goes on where the last step ended.
+ */
+export const recordsDeleteJob = defineJob({
+  name: 'records.delete',
+  queue: 'rosetta-jobs',
+  payload: z.object({ jobId: z.string().regex(/^\d{1,19}$/) }).strict(),
+  // Exponential from 1 s; after the last attempt the dispatcher queues the job again, so an
+  // outage delays a bulk delete but never abandons it.
+  attempts: 10,
+  backoffMs: 1000,
+});
+
+export const JOBS = [eventsRelayJob, eventsCompactJob, webhooksDeliverJob, jobsDispatchJob, recordsDeleteJob] as const;
 
 export type EventsRelayPayload = z.infer<typeof eventsRelayJob.payload>;

@@ -10,12 +10,14 @@ import type {
   BatchPutOutcome,
   CollectionWithRecord,
   DeleteOutcome,
+  JobStep,
   PutOutcome,
   RecordsRepository,
   ScanPageQuery,
   ScannedRecord,
 } from '../services/ports';
 import { collectionColumns, toCollection, type CollectionRow } from './collections-repository';
+import { advanceJob, lockRunnableJob, type RunnableJob } from './jobs-repository';
 import { Params, filterConditions, queryInIndexOrder, us } from './sql-fragments';
 import type { SqlClient, SqlExecutor } from './sql';
 
@@ -374,35 +376,70 @@ export class SqlRecordsRepository implements RecordsRepository {
   async deleteMatching(collection: Collection, filter: RecordFilter, batchSize: number) {
     const { params, where } = base(collection);
     filterConditions(filter, params, where);
-    const conditions = where.join(' AND ');
     const filterParams = [...params.values];
-    const [space, name, version] = [collection.space, collection.name, collection.rootVersion].map((v) =>
-      params.add(v),
-    );
     const { rows } = await this.db.query<{ key: string; revision: number }>(
-      `WITH victims AS (
-         SELECT key FROM records WHERE ${conditions} ORDER BY key LIMIT ${params.add(batchSize)} FOR UPDATE SKIP LOCKED
-       ),
-       del AS (
-         UPDATE records r SET ${TOMBSTONE}
-         FROM victims v
-         WHERE r.collection_id = $1 AND r.node_id = $2 AND r.key = v.key
-         RETURNING r.key, r.content_type, r.revision
-       ),
-       ev AS (
-         INSERT INTO change_events (revision, op, space, collection, collection_id, node_id, version, key, content_type)
-         SELECT revision, 'delete', ${space}, ${name}, $1, $2, ${version}, key, content_type FROM del
-         RETURNING key, revision
-       )
-       SELECT key, revision FROM ev`,
+      deleteBatchSql(collection, params, where, batchSize, 'FOR UPDATE SKIP LOCKED'),
       params.values,
     );
     const left = await this.db.query<{ more: boolean }>(
-      `SELECT EXISTS (SELECT 1 FROM records WHERE ${conditions}) AS more`,
+      `SELECT EXISTS (SELECT 1 FROM records WHERE ${where.join(' AND ')}) AS more`,
       filterParams,
     );
     return { deleted: rows, more: left.rows[0]?.more ?? false };
   }
+
+  async deleteStep(collection: Collection, filter: RecordFilter, jobId: number, batchSize: number) {
+    return this.db.transaction(async (tx): Promise<JobStep | undefined> => {
+      const job = await lockRunnableJob(tx, jobId);
+      if (job === undefined) return undefined;
+      const { params, where } = base(collection);
+      filterConditions(filter, params, where);
+      jobConditions(job, params, where);
+      // Rows being written are waited for rather than skipped: the step moves past their keys.
+      const { rows } = await tx.query<{ key: string; revision: number }>(
+        deleteBatchSql(collection, params, where, batchSize, 'FOR UPDATE'),
+        params.values,
+      );
+      const last = rows.length === 0 ? null : (rows[rows.length - 1] as { key: string }).key;
+      return { job: await advanceJob(tx, jobId, rows.length, last, rows.length < batchSize), deleted: rows };
+    });
+  }
+}
+
+/** A bulk-delete job's bounds: keys after its last one, records older than the job. */
+export function jobConditions(job: RunnableJob, params: Params, where: string[]): void {
+  if (job.afterKey !== null) where.push(`key > ${params.add(job.afterKey)}`);
+  where.push(`revision < ${params.add(job.belowRevision)}`);
+}
+
+/**
+ * Tombstones up to `batchSize` records of `where` (conditions over the collection's storage node,
+ * whose id and node are $1 and $2), first keys first, each with its change event; the deleted
+ * keys and revisions come back in key order.
+ */
+function deleteBatchSql(
+  collection: Collection,
+  params: Params,
+  where: readonly string[],
+  batchSize: number,
+  lock: string,
+) {
+  const [space, name, version] = [collection.space, collection.name, collection.rootVersion].map((v) => params.add(v));
+  return `WITH victims AS (
+      SELECT key FROM records WHERE ${where.join(' AND ')} ORDER BY key LIMIT ${params.add(batchSize)} ${lock}
+    ),
+    del AS (
+      UPDATE records r SET ${TOMBSTONE}
+      FROM victims v
+      WHERE r.collection_id = $1 AND r.node_id = $2 AND r.key = v.key
+      RETURNING r.key, r.content_type, r.revision
+    ),
+    ev AS (
+      INSERT INTO change_events (revision, op, space, collection, collection_id, node_id, version, key, content_type)
+      SELECT revision, 'delete', ${space}, ${name}, $1, $2, ${version}, key, content_type FROM del
+      RETURNING key, revision
+    )
+    SELECT key, revision FROM ev ORDER BY key`;
 }
 
 /** 1-based start of each value in the concatenation of all of them (SQL substring positions). */

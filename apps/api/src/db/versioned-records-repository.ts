@@ -9,6 +9,7 @@ import {
 import type {
   BatchPutOutcome,
   DeleteOutcome,
+  JobStep,
   ScanPageQuery,
   ScannedRecord,
   VersionedRecordsRepository,
@@ -24,6 +25,7 @@ import {
   type MetaRow,
   type RecordRow,
 } from './records-repository';
+import { advanceJob, lockRunnableJob } from './jobs-repository';
 import { Params, filterConditions, queryInIndexOrder } from './sql-fragments';
 import type { SqlClient, SqlExecutor } from './sql';
 
@@ -269,6 +271,25 @@ export class SqlVersionedRecordsRepository implements VersionedRecordsRepository
       return live.length === 0 ? [] : this.tombstones(tx, collection, at, live);
     });
     return { deleted, more: victims.rows.length > batchSize };
+  }
+
+  async deleteStep(collection: Collection, at: VersionPlace, filter: RecordFilter, jobId: number, batchSize: number) {
+    return this.write(at, true, async (tx): Promise<JobStep | undefined> => {
+      const job = await lockRunnableJob(tx, jobId);
+      if (job === undefined) return undefined;
+      const view = SqlVersionedRecordsRepository.resolvedView(collection, at, filter, false, job.afterKey ?? undefined);
+      const { params, from, where } = view;
+      where.push(`revision < ${params.add(job.belowRevision)}`);
+      await tx.exec('SET LOCAL enable_sort = off; SET LOCAL jit = off');
+      const victims = await tx.query<{ key: string; content_type: string }>(
+        `SELECT key, content_type FROM ${from} WHERE ${where.join(' AND ')} ORDER BY key LIMIT ${params.add(batchSize)}`,
+        params.values,
+      );
+      const batch = victims.rows.map((v) => ({ key: v.key, contentType: v.content_type }));
+      const deleted = batch.length === 0 ? [] : await this.tombstones(tx, collection, at, batch);
+      const last = batch.length === 0 ? null : (batch[batch.length - 1] as { key: string }).key;
+      return { job: await advanceJob(tx, jobId, deleted.length, last, batch.length < batchSize), deleted };
+    });
   }
 
   async changes(collection: Collection, at: VersionPlace, afterKey: string, limit: number) {

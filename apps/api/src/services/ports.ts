@@ -9,6 +9,9 @@ import type {
   ScanPosition,
   StoredRecord,
   DeliveryState,
+  JobKind,
+  JobState,
+  RecordFilterInput,
   WebhookFormat,
   WebhookOp,
   WebhookSpec,
@@ -74,6 +77,23 @@ export interface RecordsRepository {
     filter: RecordFilter,
     batchSize: number,
   ): Promise<{ readonly deleted: ReadonlyArray<{ key: string; revision: number }>; readonly more: boolean }>;
+  /** One step of a bulk-delete job (see JobStep); undefined when the job is no longer running. */
+  deleteStep(
+    collection: Collection,
+    filter: RecordFilter,
+    jobId: number,
+    batchSize: number,
+  ): Promise<JobStep | undefined>;
+}
+
+/**
+ * What one step of a bulk-delete job did. A step locks the job's row, deletes the next batch of
+ * matching records in key order after the job's last key (only those older than the job), and
+ * moves the job on, all in one transaction: a step either happened whole or not at all.
+ */
+export interface JobStep {
+  readonly job: JobRecord;
+  readonly deleted: ReadonlyArray<{ key: string; revision: number }>;
 }
 
 export interface CollectionChanges {
@@ -304,6 +324,14 @@ export interface VersionedRecordsRepository {
     filter: RecordFilter,
     batchSize: number,
   ): Promise<{ readonly deleted: ReadonlyArray<{ key: string; revision: number }>; readonly more: boolean }>;
+  /** One step of a bulk-delete job at a version; undefined when the job is no longer running. */
+  deleteStep(
+    collection: Collection,
+    at: VersionPlace,
+    filter: RecordFilter,
+    jobId: number,
+    batchSize: number,
+  ): Promise<JobStep | undefined>;
   /** Entries written at the node itself, by key after `afterKey`; a deletion has no record. */
   changes(
     collection: Collection,
@@ -394,4 +422,60 @@ export interface WebhooksRepository {
   recordDelivery(delivery: DeliveryInput): Promise<boolean>;
   /** A webhook's deliveries, newest (last updated) first, of one state or of all. */
   deliveries(webhookId: number, state: DeliveryState | undefined, limit: number): Promise<DeliveryRecord[]>;
+}
+
+/** A background job as stored (times in µs since the epoch; 0: not yet). */
+export interface JobRecord {
+  readonly id: number;
+  readonly kind: JobKind;
+  readonly state: JobState;
+  readonly space: string;
+  readonly collection: string;
+  /** Null once the collection is gone. */
+  readonly collectionId: number | null;
+  readonly version: string;
+  readonly filter: RecordFilterInput;
+  readonly belowRevision: number;
+  readonly afterKey: string | null;
+  readonly done: number;
+  readonly total: number;
+  readonly errorCode: string;
+  readonly errorMessage: string;
+  readonly createdBy: string;
+  readonly created: number;
+  readonly started: number;
+  readonly finished: number;
+  readonly updated: number;
+}
+
+export interface NewJobInput {
+  readonly kind: JobKind;
+  readonly collection: Collection;
+  readonly version: string;
+  readonly filter: RecordFilterInput;
+  readonly total: number;
+  readonly createdBy: string;
+}
+
+export interface JobQuery {
+  readonly space: string | undefined;
+  readonly collection: string | undefined;
+  readonly state: JobState | undefined;
+  readonly beforeId: number | undefined;
+  readonly limit: number;
+}
+
+export interface JobsRepository {
+  /** Adds a queued job; it takes the next revision as its horizon. */
+  create(input: NewJobInput): Promise<JobRecord>;
+  /** A job by id, of the space when one is given. */
+  get(id: number, space?: string): Promise<JobRecord | undefined>;
+  /** Newest first. */
+  list(query: JobQuery): Promise<JobRecord[]>;
+  /** Queued and running jobs, oldest first. */
+  unfinished(limit: number): Promise<JobRecord[]>;
+  /** Cancels the job if it is still queued or running (waiting for a step in progress to end). */
+  cancel(id: number, space: string): Promise<JobRecord | undefined>;
+  /** Fails the job if it is still queued or running. */
+  fail(id: number, code: string, message: string): Promise<JobRecord | undefined>;
 }

@@ -23,6 +23,7 @@ import {
 } from '@rosetta/core';
 import { CollectionResolver, POPULATE_WINDOW_MS, type Clock, type CollectionAddress } from './collection-resolver';
 import type {
+  JobStep,
   RecordCache,
   ScanPageQuery,
   RecordsRepository,
@@ -415,6 +416,32 @@ export class RecordService {
       'write',
     );
     return { deleted: deleted.length, more };
+  }
+
+  /**
+   * One step of bulk-delete job `jobId` on the collection whose id is `collectionId` (another
+   * collection since created under its name is not the job's: COLLECTION_NOT_FOUND).
+   */
+  async deleteStep(
+    address: CollectionAddress,
+    filterInput: RecordFilterInput,
+    collectionId: number,
+    jobId: number,
+    batchSize: number,
+  ): Promise<JobStep | undefined> {
+    const filter = parseFilter(filterInput);
+    const { collection, at } = await this.locate(address);
+    if (collection.id !== collectionId) throw await this.resolver.notFound(address);
+    if (at !== undefined) return this.versioned.deleteStep(collection, at, filter, jobId, batchSize);
+    const step = await this.records.deleteStep(collection, filter, jobId, batchSize);
+    if (step !== undefined) {
+      await this.cache.storeRecords(
+        collection,
+        step.deleted.map(({ key, revision }) => ({ key, revision, state: 'deleted' })),
+        'write',
+      );
+    }
+    return step;
   }
 
   /** A versioned collection at a version, for the version operations. */

@@ -35,6 +35,8 @@ export const CONNECT_CODES: Record<ErrorCode, Code> = {
   TOKEN_NOT_FOUND: Code.NotFound,
   MEMBER_NOT_FOUND: Code.NotFound,
   WEBHOOK_NOT_FOUND: Code.NotFound,
+  JOB_NOT_FOUND: Code.NotFound,
+  JOB_FINISHED: Code.FailedPrecondition,
   LAST_OWNER: Code.FailedPrecondition,
   UNAVAILABLE: Code.Unavailable,
   INTERNAL: Code.Internal,

@@ -33,6 +33,7 @@ import type { CollectionService } from '../services/collection-service';
 import type { RecordService } from '../services/record-service';
 import type { VersionService } from '../services/version-service';
 import type { WebhookService } from '../services/webhook-service';
+import type { JobService } from '../services/job-service';
 import { toConnectError } from './error-map';
 import {
   changeEventMessage,
@@ -56,6 +57,7 @@ export interface Services {
   readonly admin: AdminService;
   readonly versions: VersionService;
   readonly webhooks: WebhookService;
+  readonly jobs: JobService;
 }
 
 /** The caller of a call, from the grant it carries (UNAUTHENTICATED without a valid one). */

@@ -12,6 +12,7 @@ import {
   VersionService,
   RecordService,
   WebhookService,
+  JobService,
 } from '@rosetta/proto';
 import type { ApiRuntime } from '../runtime';
 
@@ -53,6 +54,7 @@ export function createRpcServer(runtime: ApiRuntime, options: RpcServerOptions):
       router.service(HealthService, runtime.impls.health);
       router.service(VersionService, runtime.impls.versions);
       router.service(WebhookService, runtime.impls.webhooks);
+      router.service(JobService, runtime.impls.jobs);
     },
     readMaxBytes: options.maxMessageBytes,
     writeMaxBytes: options.maxMessageBytes,
@@ -87,6 +89,7 @@ export function createRpcServer(runtime: ApiRuntime, options: RpcServerOptions):
       bind(HealthService, runtime.impls.health),
       bind(VersionService, runtime.impls.versions),
       bind(WebhookService, runtime.impls.webhooks),
+      bind(JobService, runtime.impls.jobs),
     ],
     { maxMessageBytes: options.maxMessageBytes },
   );

@@ -15,7 +15,17 @@ function fakeApi(answer: (grant: string | undefined, attempt: number) => unknown
     getRecord: async (request: unknown, options?: CallOptions) => call(request, options),
     scan: (request: unknown, options?: CallOptions) => call(request, options),
   };
-  const api = { records, collections: {}, changes: {}, auth: {}, admin: {}, health: {}, versions: {}, webhooks: {} };
+  const api = {
+    records,
+    collections: {},
+    changes: {},
+    auth: {},
+    admin: {},
+    health: {},
+    versions: {},
+    webhooks: {},
+    jobs: {},
+  };
   return { api: api as unknown as RecordApi, grants };
 }
 

@@ -10,6 +10,7 @@ import {
   RecordService,
   VersionService,
   WebhookService,
+  JobService,
   readWireError,
 } from '@rosetta/proto';
 import type { RecordApi } from './record-api';
@@ -113,5 +114,6 @@ export function withFreshGrants(api: RecordApi, fresh: Grants): RecordApi {
     health: wrap(HealthService, api.health, fresh),
     versions: wrap(VersionService, api.versions, fresh),
     webhooks: wrap(WebhookService, api.webhooks, fresh),
+    jobs: wrap(JobService, api.jobs, fresh),
   };
 }

@@ -8,6 +8,7 @@ import {
   RecordService,
   VersionService,
   WebhookService,
+  JobService,
   createRpcTransport,
 } from '@rosetta/proto';
 
@@ -25,6 +26,7 @@ export interface RecordApi {
   readonly health: Client<typeof HealthService>;
   readonly versions: Client<typeof VersionService>;
   readonly webhooks: Client<typeof WebhookService>;
+  readonly jobs: Client<typeof JobService>;
 }
 
 /** Deadline for a streamed scan: long enough to export millions of records. */
@@ -52,6 +54,7 @@ export function createHttpRecordApi(options: HttpRecordApiOptions): RecordApi & 
     health: createClient(HealthService, transport),
     versions: createClient(VersionService, transport),
     webhooks: createClient(WebhookService, transport),
+    jobs: createClient(JobService, transport),
     close: () => transport.close(),
   };
 }

@@ -1,0 +1,148 @@
+import {
+  DEFAULT_DELETE_STEP,
+  DomainError,
+  invalid,
+  isDomainError,
+  isFinishedJobState,
+  isJobState,
+  MAX_DELETE_STEP,
+  parseFilter,
+  type RecordFilterInput,
+} from '@rosetta/core';
+import type { CollectionAddress, CollectionResolver } from './collection-resolver';
+import type { JobRecord, JobsRepository } from './ports';
+import type { RecordService } from './record-service';
+
+export const DEFAULT_JOBS_PAGE = 100;
+export const MAX_JOBS_PAGE = 1000;
+
+/** Errors that say "try again" rather than "this job cannot be done". */
+const TRANSIENT = new Set(['UNAVAILABLE', 'INTERNAL']);
+
+export const jobNotFound = (id: number | bigint, space: string) =>
+  new DomainError('JOB_NOT_FOUND', `job ${id} not found in ${space}`, {
+    publicMessage: `job ${id} does not exist in space "${space}"`,
+  });
+
+/**
+ * A job id from the wire: 0 (unset) and negative ids are refused; an id beyond any that can
+ * exist is returned as undefined (no such job).
+ */
+export function jobIdOf(id: bigint): number | undefined {
+  if (id <= 0n) throw invalid('INVALID_ARGUMENT', 'a job id (a positive integer) is required');
+  return id > BigInt(Number.MAX_SAFE_INTEGER) ? undefined : Number(id);
+}
+
+export interface JobListInput {
+  readonly space: string | undefined;
+  readonly collection: string;
+  readonly state: string;
+  readonly beforeId: bigint;
+  readonly limit: number;
+}
+
+/**
+ * Background jobs: created here, run by the worker one step at a time (runStep), watched and
+ * cancelled by their owners. Callers are authorized by the transport.
+ */
+export class JobService {
+  constructor(
+    private readonly jobs: JobsRepository,
+    private readonly records: RecordService,
+    private readonly resolver: CollectionResolver,
+  ) {}
+
+  /**
+   * Queues a bulk delete of the records that match `filter` now: records written after this
+   * call are not the job's. The estimate of its size is what matches now.
+   */
+  async startDelete(address: CollectionAddress, filter: RecordFilterInput, createdBy: string): Promise<JobRecord> {
+    parseFilter(filter);
+    const total = await this.records.count(address, filter);
+    const collection = await this.resolver.resolve(address);
+    return this.jobs.create({
+      kind: 'delete',
+      collection,
+      version: address.version ?? '',
+      filter,
+      total,
+      createdBy,
+    });
+  }
+
+  async get(space: string, id: bigint): Promise<JobRecord> {
+    const jobId = jobIdOf(id);
+    const job = jobId === undefined ? undefined : await this.jobs.get(jobId, space);
+    if (job === undefined) throw jobNotFound(id, space);
+    return job;
+  }
+
+  async list(input: JobListInput): Promise<JobRecord[]> {
+    const limit = input.limit === 0 ? DEFAULT_JOBS_PAGE : input.limit;
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > MAX_JOBS_PAGE) {
+      throw invalid('INVALID_ARGUMENT', `limit must be from 1 to ${MAX_JOBS_PAGE}`);
+    }
+    if (input.state !== '' && !isJobState(input.state)) {
+      throw invalid(
+        'INVALID_ARGUMENT',
+        `state must be queued, running, succeeded, failed or cancelled, not "${input.state}"`,
+      );
+    }
+    if (input.beforeId < 0n) throw invalid('INVALID_ARGUMENT', 'before must be a job id');
+    return this.jobs.list({
+      space: input.space,
+      collection: input.collection === '' ? undefined : input.collection,
+      state: input.state === '' ? undefined : input.state,
+      beforeId:
+        input.beforeId === 0n || input.beforeId > BigInt(Number.MAX_SAFE_INTEGER) ? undefined : Number(input.beforeId),
+      limit,
+    });
+  }
+
+  /** Cancels a queued or running job; a step in progress ends first, and none follows. */
+  async cancel(space: string, id: bigint): Promise<JobRecord> {
+    const job = await this.get(space, id);
+    const cancelled = await this.jobs.cancel(job.id, space);
+    if (cancelled !== undefined) return cancelled;
+    const now = await this.get(space, id);
+    throw new DomainError('JOB_FINISHED', `job ${id} is ${now.state}`, {
+      publicMessage: `job ${id} has already finished (${now.state})`,
+    });
+  }
+
+  /** Jobs the worker has to run, oldest first. */
+  unfinished(limit: number): Promise<JobRecord[]> {
+    return this.jobs.unfinished(limit);
+  }
+
+  /**
+   * Runs one step of a job and answers the job as it then stands. A job that cannot go on — its
+   * collection or version is gone, or its version was committed — fails here, with the reason;
+   * transient failures propagate, for the worker to retry.
+   */
+  async runStep(id: bigint, batchSize: number): Promise<JobRecord> {
+    const size = batchSize === 0 ? DEFAULT_DELETE_STEP : batchSize;
+    if (!Number.isSafeInteger(size) || size < 1 || size > MAX_DELETE_STEP) {
+      throw invalid('INVALID_ARGUMENT', `batch size must be from 1 to ${MAX_DELETE_STEP}`);
+    }
+    const jobId = jobIdOf(id);
+    const job = jobId === undefined ? undefined : await this.jobs.get(jobId);
+    if (job === undefined)
+      throw new DomainError('JOB_NOT_FOUND', `job ${id} not found`, { publicMessage: `job ${id} does not exist` });
+    if (isFinishedJobState(job.state)) return job;
+    try {
+      if (job.collectionId === null) {
+        throw new DomainError('COLLECTION_NOT_FOUND', `collection of job ${id} deleted`, {
+          publicMessage: `collection "${job.collection}" was deleted`,
+        });
+      }
+      const address = { space: job.space, name: job.collection, version: job.version || undefined };
+      const step = await this.records.deleteStep(address, job.filter, job.collectionId, job.id, size);
+      return step?.job ?? (await this.get(job.space, id));
+    } catch (error) {
+      if (!isDomainError(error) || TRANSIENT.has(error.code)) throw error;
+      const failed = await this.jobs.fail(job.id, error.code, error.publicMessage ?? error.message);
+      return failed ?? (await this.get(job.space, id));
+    }
+  }
+}
