@@ -96,7 +96,11 @@ export async function createWorkerRuntime(
     const runner = new QueueJobRunner(jobsQueue);
     const handlers: JobHandlers = {
       dispatchJobs: () => dispatchJobs({ jobs, runner }),
-      runDeleteJob: (id, signal) => runDeleteJob({ jobs, id, batch: config.DELETE_JOB_BATCH, signal }),
+      // What BullMQ keeps as the run's result (JSON): where the job stood when the run ended.
+      runDeleteJob: async (id, signal) => {
+        const job = await runDeleteJob({ jobs, id, batch: config.DELETE_JOB_BATCH, signal });
+        return job === undefined ? null : { state: job.state, done: Number(job.done) };
+      },
       relayEvents: (signal) =>
         relayEvents({ feed, publisher, cursor, batch: config.RELAY_BATCH, signal, webhooks: dispatcher }),
       compactChanges: (signal) =>
