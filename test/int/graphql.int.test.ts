@@ -283,7 +283,7 @@ describe('mutations', () => {
     expect(count.collection.count).toBe(2);
   });
 
-  it('deletes a record, conditionally, and small sets by pattern; refuses large sets whole', async () => {
+  it('deletes a record, conditionally, and small sets by pattern; hands large sets to a job', async () => {
     const del = `mutation($input: DeleteRecordInput!) { deleteRecord(input: $input) { deleted revision } }`;
     const written = await data(put, { input: { ...target, key: 'gone', value: 'x' } });
     const stale = await gql(del, { input: { ...target, key: 'gone', expectedRevision: 1 } });
@@ -299,9 +299,19 @@ describe('mutations', () => {
     });
 
     const bulk = `mutation($filter: RecordFilter!, $limit: Int) {
-      deleteRecords(input: { space: "default", collection: "notes", filter: $filter, limit: $limit }) { deleted job { id } } }`;
-    const tooMany = await gql(bulk, { filter: { prefix: 'item/' }, limit: 5 });
-    expect(codesOf(tooMany.body)).toEqual(['BATCH_TOO_LARGE']);
+      deleteRecords(input: { space: "default", collection: "notes", filter: $filter, limit: $limit }) {
+        deleted job { id state total } } }`;
+    const tooMany = await data(bulk, { filter: { prefix: 'item/' }, limit: 5 });
+    expect(tooMany.deleteRecords).toEqual({
+      deleted: 0,
+      job: { id: expect.stringMatching(/^\d+$/), state: 'QUEUED', total: 30 },
+    });
+    // No worker runs here: the call itself deleted nothing, and its job waits until cancelled.
+    const cancel = `mutation($id: ID!) { cancelJob(input: { space: "default", id: $id }) { state done } }`;
+    expect((await data(cancel, { id: tooMany.deleteRecords.job.id })).cancelJob).toEqual({
+      state: 'CANCELLED',
+      done: 0,
+    });
     expect(
       (await data(`{ collection(space: "default", name: "notes") { count(filter: { prefix: "item/" }) } }`)).collection
         .count,

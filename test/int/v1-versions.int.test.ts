@@ -129,3 +129,29 @@ it('versions a collection: commit, branch, read and write at a version, list cha
     error: { code: 'VERSION_NOT_FOUND' },
   });
 });
+
+it('deletes matching records at the version the body of delete-matching names', async () => {
+  const created = await call('POST', '/v1/spaces/default/collections', { name: 'pruned', versioned: true });
+  const root = (created.body as { rootVersion: string }).rootVersion;
+  const base = '/v1/spaces/default/collections/pruned';
+  for (const key of ['t/1', 't/2', 'u/1']) expect((await call('PUT', `${base}/records/${key}`, key)).status).toBe(201);
+  await call('POST', `${base}/versions/${root}/commit`, { note: 'base' });
+  const child = ((await call('POST', `${base}/versions/${root}/children`, {})).body as unknown as Version).uuid;
+
+  const refused = await call('POST', `${base}/delete-matching?version=${root}`, { prefix: 't/', version: child });
+  expect(refused.status).toBe(400);
+  expect(refused.body).toMatchObject({ error: { code: 'INVALID_ARGUMENT' } });
+  // The root is committed: a delete there is refused, not made at the default version instead.
+  const locked = await call('POST', `${base}/delete-matching`, { prefix: 't/', version: root });
+  expect(locked.body).toMatchObject({ error: { code: 'VERSION_LOCKED' } });
+  const done = await call('POST', `${base}/delete-matching`, { prefix: 't/', version: child });
+  expect(done.body).toEqual({ deleted: 2, more: false });
+  const keysAt = async (version: string) =>
+    (
+      (await call('GET', `${base}/records?version=${version}&keysOnly=true`)).body as {
+        records: Array<{ key: string }>;
+      }
+    ).records.map((r) => r.key);
+  expect(await keysAt(child)).toEqual(['u/1']);
+  expect(await keysAt(root)).toEqual(['t/1', 't/2', 'u/1']);
+});

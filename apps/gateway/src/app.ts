@@ -18,6 +18,7 @@ import { legacyDialects, legacyOptions, type DialectRoute, type LegacyOptions } 
 import { accessRoutes } from './v1/access';
 import { changeRoutes } from './v1/changes';
 import { collectionRoutes } from './v1/collections';
+import { jobRoutes } from './v1/jobs';
 import { openApiDocument } from './v1/openapi';
 import { singleRecords } from './v1/single-records';
 import { recordRoutes } from './v1/records';
@@ -95,6 +96,7 @@ export function createApp(deps: AppDeps): RequestListener & {
   collectionRoutes(table, api);
   versionRoutes(table, api);
   webhookRoutes(table, api);
+  jobRoutes(table, api);
   changeRoutes(table, feed);
   accessRoutes(table, api, callers);
   const graphql = graphqlEndpoint({

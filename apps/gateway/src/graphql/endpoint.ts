@@ -28,6 +28,7 @@ import { createContext, type GraphQLContext } from './context';
 import { formatError } from './errors';
 import { GRAPHQL_PATH, graphqlHttpHandler } from './http';
 import { ASSET_PATH, GRAPHIQL_HTML, graphiqlAssets } from './graphiql';
+import { jobResolvers } from './jobs';
 import { checkCost, depthLimit, estimateCost, type QueryLimits } from './limits';
 import { mutationResolvers } from './mutations';
 import { queryResolvers, type PageLimits } from './queries';
@@ -92,6 +93,7 @@ export function buildSchema(options: PageLimits): GraphQLSchema {
       mutationResolvers,
       subscriptionResolvers,
       webhookResolvers(options),
+      jobResolvers(options),
     ],
   });
 }

@@ -84,7 +84,13 @@ const SCAN_COST: Record<string, number> = {
   'RecordConnection.totalCount': 20,
 };
 /** Fields that return a page: what is asked of each item, times the page size. */
-const PAGED = new Set(['Collection.records', 'Collection.keys', 'Space.collections', 'Webhook.deliveries']);
+const PAGED = new Set([
+  'Collection.records',
+  'Collection.keys',
+  'Space.collections',
+  'Webhook.deliveries',
+  'Query.jobs',
+]);
 /** Lists without a page size but with a ceiling: what is asked of each item, times the ceiling. */
 const BOUNDED: Record<string, number> = {
   'Collection.webhooks': MAX_WEBHOOKS_PER_COLLECTION,

@@ -1,7 +1,8 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { invalid, type WriteCondition } from '@rosetta/core';
-import type { Collection, PutEntrySchema } from '@rosetta/proto';
+import type { Collection, CollectionRefSchema, Job, PutEntrySchema, RecordFilterSchema } from '@rosetta/proto';
 import { conditionMessage } from '../v1/conditions';
+import { jobOf } from '../v1/jobs';
 import type { GraphQLContext, RecordNode } from './context';
 import { badInput } from './errors';
 import { loadCollection, resolveVersion, type VersionParent } from './queries';
@@ -68,11 +69,20 @@ function entryOf(input: ValueInput): MessageInitShape<typeof PutEntrySchema> & {
 }
 
 /** The collection a mutation writes, at the version its `version` names. */
-const refOf = async (ctx: GraphQLContext, t: Target) => ({
+export const refOf = async (ctx: GraphQLContext, t: Target) => ({
   space: t.space,
   collection: t.collection,
   version: await versionOf(ctx, t.space, t.collection, t.version),
 });
+
+/** Queues a bulk delete of what matches `filter` now (the worker runs it): the job, as created. */
+export async function startDeleteJob(
+  ctx: GraphQLContext,
+  collection: MessageInitShape<typeof CollectionRefSchema>,
+  filter: MessageInitShape<typeof RecordFilterSchema>,
+): Promise<Job> {
+  return jobOf(await ctx.api.jobs.startDeleteJob({ collection, filter }, await call(ctx)));
+}
 
 async function collectionOf(ctx: GraphQLContext, space: string, name: string): Promise<Collection> {
   const collection = await loadCollection(ctx, space, name);
@@ -161,12 +171,9 @@ export const mutationResolvers = {
       const filter = filterMessage(input.filter);
       const options = await call(ctx);
       const { count } = await ctx.api.records.count({ collection, filter }, options);
-      if (count > BigInt(limit)) {
-        throw invalid(
-          'BATCH_TOO_LARGE',
-          `${count} records match, more than the ${limit} deleted at once; narrow the filter (bulk deletes as background jobs arrive with the worker)`,
-        );
-      }
+      // More than one call deletes: a job deletes them all instead, in steps of its own, and the
+      // call answers at once.
+      if (count > BigInt(limit)) return { deleted: 0n, job: await startDeleteJob(ctx, collection, filter) };
       let deleted = 0n;
       let more = true;
       while (more && deleted < BigInt(limit)) {

@@ -75,7 +75,8 @@ interface FilterText {
   readonly updatedBefore?: string | undefined;
 }
 
-function filterOf(input: FilterText): FilterInit {
+/** The contract's filter of /v1's filter fields (times parsed from RFC 3339). */
+export function filterOf(input: FilterText): FilterInit {
   return {
     prefix: input.prefix ?? '',
     start: input.start,
@@ -346,15 +347,18 @@ export function recordRoutes(table: RouteTable, api: RecordApi, options: { maxBo
       errors: ['INVALID_ARGUMENT', 'INVALID_PATTERN', 'UNSUPPORTED_MEDIA_TYPE', 'COLLECTION_NOT_FOUND'],
     },
     async (req, res, { body, caller }) => {
-      const { limit = DEFAULT_DELETE_LIMIT, ...filter } = body;
+      const { limit = DEFAULT_DELETE_LIMIT, version, ...filter } = body;
       const target = address(req);
+      if (version !== undefined && target.version !== undefined && version !== target.version) {
+        throw invalid('INVALID_ARGUMENT', 'the query and the body name different versions');
+      }
       const filterMessage = filterOf(filter);
       let deleted = 0;
       let more = true;
       while (more && deleted < limit) {
         const result = await records.deleteMatching(
           {
-            collection: target,
+            collection: { ...target, ...(version === undefined ? {} : { version }) },
             filter: filterMessage,
             batchSize: Math.min(DELETE_BATCH, limit - deleted),
           },

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { DELIVERY_STATES, WEBHOOK_FORMATS, WEBHOOK_OPS } from '@rosetta/core';
+import { DELIVERY_STATES, JOB_KINDS, JOB_STATES, WEBHOOK_FORMATS, WEBHOOK_OPS } from '@rosetta/core';
 
 /**
  * The /v1 wire shapes. The same schemas validate requests and generate the OpenAPI document
@@ -381,3 +381,87 @@ const DeliverySchema = z
   .meta({ id: 'Delivery' });
 
 export const DeliveryListSchema = z.object({ deliveries: z.array(DeliverySchema) }).meta({ id: 'DeliveryList' });
+
+export const StartDeleteJobBodySchema = z
+  .object(filterFields)
+  .strict()
+  .meta({ id: 'StartDeleteJob', description: 'The records to delete: the filter fields of delete-matching' });
+
+const jobId = z
+  .string()
+  .regex(/^\d{1,15}$/)
+  .meta({ description: 'A job’s id' });
+
+export const JobParamsSchema = SpaceParamsSchema.extend({ id: jobId });
+
+export const JobQuerySchema = z
+  .object({
+    collection: z.string().optional().meta({ description: 'Only this collection’s jobs' }),
+    state: z.enum(JOB_STATES).optional().meta({ description: 'Only jobs in this state; default: every state' }),
+    limit: z
+      .string()
+      .regex(/^[1-9]\d{0,8}$/)
+      .optional()
+      .meta({ description: 'Most jobs, newest first: 1–1000 (default 100)' }),
+    before: jobId.optional().meta({ description: 'Only jobs older than this one: the `next` of the previous page' }),
+  })
+  .strict();
+
+export const AdminJobQuerySchema = JobQuerySchema.omit({ collection: true });
+
+export const JobSchema = z
+  .object({
+    id: z.number().int(),
+    kind: z.enum(JOB_KINDS).meta({ description: '`delete`: a bulk delete' }),
+    state: z.enum(JOB_STATES).meta({
+      description:
+        '`queued` until its first step, `running` until done; then `succeeded`, `failed` (see `error`) or `cancelled`',
+    }),
+    space: z.string(),
+    collection: z.string(),
+    version: z
+      .string()
+      .nullable()
+      .meta({ description: 'The version (UUID) it works at; null when none was named (the collection’s default)' }),
+    filter: z
+      .object(filterFields)
+      .omit({ version: true })
+      .meta({ id: 'JobFilter', description: 'What it works on: the filter fields that were set' }),
+    progress: z
+      .object({
+        done: z.number().int().meta({ description: 'Records done so far' }),
+        total: z.number().int().meta({ description: 'What matched when the job was created: an estimate' }),
+        fraction: z.number().meta({ description: 'done / total, from 0 to 1; 1 once the job succeeded' }),
+        ratePerSecond: z.number().nullable().meta({ description: 'Records per second since it started; null before' }),
+        etaSeconds: z
+          .number()
+          .nullable()
+          .meta({ description: 'Seconds left at that rate; null while unknown and once finished' }),
+      })
+      .meta({ id: 'JobProgress' }),
+    error: z
+      .object({ code: z.string(), message: z.string() })
+      .nullable()
+      .meta({ description: 'Why a failed job failed (a domain error code); null otherwise' }),
+    createdBy: z.string().meta({ description: 'The account that created it' }),
+    created: timestamp,
+    started: timestamp.nullable(),
+    finished: timestamp.nullable(),
+    updated: timestamp,
+  })
+  .meta({ id: 'Job' });
+
+export const JobListSchema = z
+  .object({
+    jobs: z.array(JobSchema).meta({ description: 'Newest first' }),
+    next: z
+      .number()
+      .int()
+      .nullable()
+      .meta({ description: 'Pass as `before` for the next page; null when this page was not full' }),
+  })
+  .meta({ id: 'JobList' });
+
+export const JobLocationSchema = z.object({
+  Location: z.string().meta({ description: 'Where to follow the job: `/v1/spaces/{space}/jobs/{id}`' }),
+});

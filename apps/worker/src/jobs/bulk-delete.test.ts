@@ -1,10 +1,11 @@
-import { create } from '@bufbuild/protobuf';
 import pino from 'pino';
+import { create, type MessageInitShape } from '@bufbuild/protobuf';
 import { JobSchema, type Job } from '@rosetta/proto';
 import { InProcessJobRunner } from '../adapters/job-runners';
 import { dispatchJobs, runDeleteJob } from './bulk-delete';
 
-const job = (fields: Partial<Job>): Job => create(JobSchema, { kind: 'delete', state: 'running', ...fields });
+const job = (fields: MessageInitShape<typeof JobSchema>): Job =>
+  create(JobSchema, { kind: 'delete', state: 'running', ...fields });
 
 /** A JobService whose steps answer the given states in turn, recording what was asked. */
 function stepsAnswering(states: readonly string[]) {
