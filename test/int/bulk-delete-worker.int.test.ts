@@ -1,17 +1,13 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import {
-  createEmbeddedJobs,
-  createWorkerRuntime,
-  loadConfig as loadWorkerConfig,
-  type WorkerRuntime,
-} from '../../apps/worker/src';
+import { createWorkerRuntime, loadConfig as loadWorkerConfig, type WorkerRuntime } from '../../apps/worker/src';
 import { createLogger } from '../../packages/platform/src';
-import { recordsDeleteJob, type Job } from '../../packages/proto/src';
+import { jobsRunJob, type Job } from '../../packages/proto/src';
 import { serviceClients, startTestApi, type TestApi } from '../support/api';
 import { redisPrefix } from '../support/database';
 import { REDIS_URL } from '../support/env';
 import { expectEventually } from '../support/expect-eventually';
+import { embeddedJobs } from '../support/jobs';
 
 /**
  * Bulk deletes run by the worker as it is deployed — BullMQ on real Redis, the record service on
@@ -146,8 +142,8 @@ describe('the clustered worker', () => {
     // What the job counts is exactly what is gone: no step was half done.
     expect(await count(ref, 'k')).toBe(4000 - Number(handedBack.done));
     // Its BullMQ run completed as it was handed back: nothing of it is left in Redis.
-    const queue = new Queue(recordsDeleteJob.queue, { connection: redis, prefix: `${prefix}bull` });
-    expect(await queue.getJob(`delete-${id}`)).toBeUndefined();
+    const queue = new Queue(jobsRunJob.queue, { connection: redis, prefix: `${prefix}bull` });
+    expect(await queue.getJob(`job-${id}`)).toBeUndefined();
     await queue.close();
 
     const second = await workerWith(prefix);
@@ -186,8 +182,7 @@ describe('the all-in-one process', () => {
     const ref = await collectionOf(3000);
     const { job } = await api.jobs.startDeleteJob({ collection: ref, filter: { prefix: 'k' } });
     const id = job?.id ?? 0n;
-    const options = { jobs: clients().jobs, batch: 25, intervalMs: 20, concurrency: 2, logger };
-    const first = createEmbeddedJobs(options);
+    const first = embeddedJobs(api, { deleteBatch: 25 });
     await expectEventually(async () => expect(Number((await jobOf(id)).done)).toBeGreaterThan(0), {
       timeoutMs: 30_000,
     });
@@ -196,7 +191,7 @@ describe('the all-in-one process', () => {
     expect(stopped.state).toBe('running');
     expect(await count(ref, 'k')).toBe(3000 - Number(stopped.done));
 
-    const second = createEmbeddedJobs({ ...options, batch: 500 });
+    const second = embeddedJobs(api, { deleteBatch: 500 });
     try {
       await expectFinishedExactly(ref, id, 3000);
     } finally {

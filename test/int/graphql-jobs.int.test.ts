@@ -1,6 +1,7 @@
 import request from 'supertest';
 import { createApp } from '../../apps/gateway/src';
-import { createEmbeddedJobs, type EmbeddedRelay } from '../../apps/worker/src';
+import type { EmbeddedRelay } from '../../apps/worker/src';
+import { embeddedJobs } from '../support/jobs';
 import { silentLogger, startTestApi, type TestApi } from '../support/api';
 import { accountWithToken } from '../support/accounts';
 import { TEST_ADMIN_TOKEN } from '../support/env';
@@ -103,7 +104,7 @@ async function finished(id: string, space = 'default'): Promise<JobData> {
 }
 
 function startRunner(): void {
-  runner ??= createEmbeddedJobs({ jobs: api.jobs, batch: 3, intervalMs: 20, concurrency: 2, logger: silentLogger });
+  runner ??= embeddedJobs(api, { deleteBatch: 3 });
 }
 
 beforeAll(async () => {

@@ -1,6 +1,7 @@
 import request from 'supertest';
 import { createApp } from '../../apps/gateway/src';
-import { createEmbeddedJobs, type EmbeddedRelay } from '../../apps/worker/src';
+import type { EmbeddedRelay } from '../../apps/worker/src';
+import { embeddedJobs } from '../support/jobs';
 import { silentLogger, startTestApi, type TestApi } from '../support/api';
 import { accountWithToken } from '../support/accounts';
 import { TEST_ADMIN_TOKEN } from '../support/env';
@@ -71,13 +72,7 @@ async function startJob(body: Record<string, unknown>, collection = COLLECTION, 
 const list = async (query: string, path = JOBS) => (await get(`${path}${query}`).expect(200)).body as JobList;
 
 function startRunner(): void {
-  runner ??= createEmbeddedJobs({
-    jobs: api.jobs,
-    batch: STEP,
-    intervalMs: 20,
-    concurrency: 2,
-    logger: silentLogger,
-  });
+  runner ??= embeddedJobs(api, { deleteBatch: STEP });
 }
 
 async function finished(id: number, jobs = JOBS): Promise<JobJson> {

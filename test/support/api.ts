@@ -13,6 +13,7 @@ import {
   ServiceGrant,
   WebhookService,
   JobService,
+  SnapshotService,
   withHeaders,
 } from '../../packages/proto/src';
 import { createTestDatabase, redisPrefix, type TestDatabase } from './database';
@@ -33,6 +34,7 @@ export interface TestApi {
   readonly versions: ReturnType<typeof createDirectClient<typeof VersionService>>;
   readonly webhooks: ReturnType<typeof createDirectClient<typeof WebhookService>>;
   readonly jobs: ReturnType<typeof createDirectClient<typeof JobService>>;
+  readonly snapshots: ReturnType<typeof createDirectClient<typeof SnapshotService>>;
   close(): Promise<void>;
 }
 
@@ -66,6 +68,7 @@ export function serviceClients(runtime: ApiRuntime) {
     versions: withHeaders(VersionService, createDirectClient(VersionService, runtime.impls.versions), headers),
     webhooks: withHeaders(WebhookService, createDirectClient(WebhookService, runtime.impls.webhooks), headers),
     jobs: withHeaders(JobService, createDirectClient(JobService, runtime.impls.jobs), headers),
+    snapshots: withHeaders(SnapshotService, createDirectClient(SnapshotService, runtime.impls.snapshots), headers),
   };
 }
 

@@ -32,6 +32,9 @@ import { SqlWebhooksRepository } from './db/webhooks-repository';
 import { SqlJobsRepository } from './db/jobs-repository';
 import { JobService } from './services/job-service';
 import { jobServiceImpl } from './transport/job-routes';
+import { snapshotServiceImpl } from './transport/snapshot-routes';
+import { SnapshotService } from './services/snapshot-service';
+import { SqlSnapshotReader, SqlSnapshotsRepository } from './db/snapshots-repository';
 import { SqlVersionsRepository } from './db/versions-repository';
 import { SqlVersionedRecordsRepository } from './db/versioned-records-repository';
 import { adminServiceImpl, authServiceImpl } from './transport/auth-routes';
@@ -57,6 +60,7 @@ export interface ApiRuntime {
     readonly versions: ReturnType<typeof versionServiceImpl>;
     readonly webhooks: ReturnType<typeof webhookServiceImpl>;
     readonly jobs: ReturnType<typeof jobServiceImpl>;
+    readonly snapshots: ReturnType<typeof snapshotServiceImpl>;
     readonly health: ServiceImpl<typeof HealthService>;
   };
   /** What the first start created; `generatedToken` is to be printed once. */
@@ -166,15 +170,27 @@ export async function createApiRuntime(config: ApiConfig, logger: Logger): Promi
     cache,
     monotonicClock,
   );
+  const jobsRepository = new SqlJobsRepository(db);
+  const jobs = new JobService(jobsRepository, records, resolver);
+  const collections = new CollectionService(collectionsRepository, resolver, cache, versions, {
+    defaultMaxValueBytes: config.DEFAULT_MAX_VALUE_BYTES,
+    maxValueBytesCeiling: config.MAX_VALUE_BYTES_CEILING,
+  });
   const services: Services = {
     records,
     versions,
-    jobs: new JobService(new SqlJobsRepository(db), records, resolver),
+    jobs,
+    snapshots: new SnapshotService(
+      new SqlSnapshotsRepository(db),
+      jobsRepository,
+      jobs,
+      records,
+      collections,
+      resolver,
+      new SqlSnapshotReader(db),
+    ),
     webhooks: new WebhookService(new SqlWebhooksRepository(db), resolver),
-    collections: new CollectionService(collectionsRepository, resolver, cache, versions, {
-      defaultMaxValueBytes: config.DEFAULT_MAX_VALUE_BYTES,
-      maxValueBytesCeiling: config.MAX_VALUE_BYTES_CEILING,
-    }),
+    collections,
     changes: new ChangeFeedService(new SqlChangesRepository(db)),
     access,
     auth,
@@ -201,6 +217,7 @@ export async function createApiRuntime(config: ApiConfig, logger: Logger): Promi
       versions: versionServiceImpl(services, logger),
       webhooks: webhookServiceImpl(services, logger),
       jobs: jobServiceImpl(services, logger),
+      snapshots: snapshotServiceImpl(services, logger),
       health: { check: async () => ({ ready: await ready().catch(() => false) }) },
     },
     bootstrap,

@@ -10,7 +10,7 @@ import {
   type ChangeEvents,
   type RecordApi,
 } from '@rosetta/gateway';
-import { createLogger, ShutdownManager } from '@rosetta/platform';
+import { createLogger, FileSnapshotStore, ShutdownManager } from '@rosetta/platform';
 import {
   AdminService,
   AuthService,
@@ -22,6 +22,7 @@ import {
   ServiceGrant,
   WebhookService,
   JobService,
+  SnapshotService,
   createDirectClient,
   withHeaders,
 } from '@rosetta/proto';
@@ -65,11 +66,14 @@ async function main(): Promise<void> {
     versions: createDirectClient(VersionService, runtime.impls.versions),
     webhooks: createDirectClient(WebhookService, runtime.impls.webhooks),
     jobs: createDirectClient(JobService, runtime.impls.jobs),
+    snapshots: createDirectClient(SnapshotService, runtime.impls.snapshots),
   };
   const grant = new ServiceGrant(api.auth, runtime.internalSecret);
   const feed = withHeaders(ChangeFeedService, api.changes, () => grant.headers());
   const webhooks = withHeaders(WebhookService, api.webhooks, () => grant.headers());
   const jobs = withHeaders(JobService, api.jobs, () => grant.headers());
+  const snapshots = withHeaders(SnapshotService, api.snapshots, () => grant.headers());
+  const records = withHeaders(RecordService, api.records, () => grant.headers());
 
   const workerLogger = logger.child({ component: 'worker' });
   let events: ChangeEvents;
@@ -108,14 +112,23 @@ async function main(): Promise<void> {
     shutdown.add('change feed retention', () => compactor.stop());
     const bulkJobs = createEmbeddedJobs({
       jobs,
-      batch: workerConfig.DELETE_JOB_BATCH,
+      snapshots,
+      records,
+      store: new FileSnapshotStore(workerConfig.SNAPSHOT_DIR),
+      deleteBatch: workerConfig.DELETE_JOB_BATCH,
       intervalMs: workerConfig.JOB_POLL_MS,
       concurrency: workerConfig.JOB_CONCURRENCY,
       logger: workerLogger,
     });
     shutdown.add('jobs', () => bulkJobs.stop());
   } else {
-    const worker = await createWorkerRuntime(workerConfig, workerLogger, { changes: feed, webhooks, jobs });
+    const worker = await createWorkerRuntime(workerConfig, workerLogger, {
+      changes: feed,
+      webhooks,
+      jobs,
+      snapshots,
+      records,
+    });
     shutdown.add('worker', () => worker.close());
     const subscriber = connectChangeEvents(workerConfig.REDIS_URL, workerConfig.REDIS_PREFIX, logger);
     shutdown.add('event bus subscriber', () => subscriber.close());

@@ -17,6 +17,7 @@ describe('loadConfig', () => {
       JOB_CONCURRENCY: 2,
       DELETE_JOB_BATCH: 5000,
       JOB_LOCK_MS: 30_000,
+      SNAPSHOT_DIR: './snapshots',
       WORKER_HEALTH_HOST: '127.0.0.1',
       WORKER_HEALTH_PORT: 8082,
       LOG_LEVEL: 'info',

@@ -35,6 +35,8 @@ export const WorkerConfigSchema = z.object({
    * again on another worker (or after its restart) about this long after.
    */
   JOB_LOCK_MS: z.coerce.number().int().min(1000).default(30_000),
+  /** The directory snapshots are stored in (created when missing); the gateway serves downloads from the same store. */
+  SNAPSHOT_DIR: z.string().min(1).default('./snapshots'),
   /** Interface the health server (/healthz, /readyz) binds to. */
   WORKER_HEALTH_HOST: z.string().default('127.0.0.1'),
   /** Port of the health server; 0 picks a free one. */

@@ -1,9 +1,12 @@
+import type { Client } from '@connectrpc/connect';
 import type { Logger } from '@rosetta/platform';
-import { eventsCompactJob, eventsRelayJob, jobsDispatchJob, type JobDefinition } from '@rosetta/proto';
+import { eventsCompactJob, eventsRelayJob, jobsDispatchJob, type JobDefinition, type JobService } from '@rosetta/proto';
 import type { z } from 'zod';
 import { isPermanentError } from './job-errors';
 import { InProcessJobRunner } from './adapters/job-runners';
-import { dispatchJobs, runDeleteJob, type DispatchJobsDeps, type RunDeleteJobDeps } from './jobs/bulk-delete';
+import { TimerScheduleSync } from './adapters/snapshot-schedulers';
+import { dispatchJobs } from './jobs/bulk-delete';
+import { runJob, type RunJobDeps } from './jobs/run-job';
 import { compactChanges, type CompactChangesDeps } from './jobs/compact-changes';
 import { relayEvents, type RelayEventsDeps } from './jobs/events-relay';
 
@@ -89,10 +92,9 @@ export function createEmbeddedCompactor(options: EmbeddedCompactorOptions): Embe
   return runEvery(eventsCompactJob, intervalMs, logger, (signal) => compactChanges({ ...deps, signal }));
 }
 
-export interface EmbeddedJobsOptions {
-  readonly jobs: DispatchJobsDeps['jobs'] & RunDeleteJobDeps['jobs'];
-  /** Records per step of a bulk delete. */
-  readonly batch: number;
+export interface EmbeddedJobsOptions extends Omit<RunJobDeps, 'jobs' | 'snapshots'> {
+  readonly jobs: RunJobDeps['jobs'] & Pick<Client<typeof JobService>, 'unfinishedJobs'>;
+  readonly snapshots: RunJobDeps['snapshots'];
   /** How often to look for jobs to run (ms). */
   readonly intervalMs: number;
   /** Jobs run at once. */
@@ -101,21 +103,21 @@ export interface EmbeddedJobsOptions {
 }
 
 /**
- * The JobService's jobs in the all-in-one process: the same dispatcher and the same steps as the
- * clustered worker's, with the process as the runner. Stopping hands every running job back
- * after its current step; the next start goes on from there.
+ * The JobService's jobs in the all-in-one process: the same dispatcher and the same runs as the
+ * clustered worker's, with the process as the runner and timers for the snapshot schedules.
+ * Stopping hands every running job back after its current step; the next start goes on from there.
  */
 export function createEmbeddedJobs(options: EmbeddedJobsOptions): EmbeddedRelay {
-  const { jobs, batch, logger } = options;
-  const runner = new InProcessJobRunner(
-    (id, signal) => runDeleteJob({ jobs, id, batch, signal }),
-    options.concurrency,
-    logger,
+  const { intervalMs, concurrency, logger, ...deps } = options;
+  const runner = new InProcessJobRunner((job, signal) => runJob(deps, job, signal), concurrency, logger);
+  const schedules = new TimerScheduleSync((id) => deps.snapshots.runSchedule({ id }), logger);
+  const dispatcher = runEvery(jobsDispatchJob, intervalMs, logger, () =>
+    dispatchJobs({ jobs: deps.jobs, snapshots: deps.snapshots, runner, schedules }),
   );
-  const dispatcher = runEvery(jobsDispatchJob, options.intervalMs, logger, () => dispatchJobs({ jobs, runner }));
   return {
     async stop() {
       await dispatcher.stop();
+      schedules.stop();
       await runner.stop();
     },
   };

@@ -21,6 +21,9 @@ export {
 export { compactChanges, COMPACT_BATCH, COMPACT_MAX_BATCHES, type CompactChangesDeps } from './jobs/compact-changes';
 export { createWorkerRuntime, type WorkerClients, type WorkerRuntime } from './runtime';
 export { dispatchJobs, runDeleteJob, type JobRunner } from './jobs/bulk-delete';
+export { runJob, type JobRef, type RunJobDeps } from './jobs/run-job';
+export { restoreSnapshot, takeSnapshot } from './jobs/snapshots';
+export { readSnapshot, recordLine, SnapshotChecksum } from './jobs/snapshot-format';
 export { InProcessJobRunner, QueueJobRunner } from './adapters/job-runners';
 export { InProcessWebhookDispatcher, QueueWebhookDispatcher, type RetryPolicy } from './adapters/webhook-dispatchers';
 export { deliverWebhook, webhookBody, webhookSignature, WebhookTargets, type WebhookDispatcher } from './jobs/webhooks';

@@ -6,6 +6,8 @@ import {
   createRpcTransport,
   ServiceGrant,
   JobService,
+  RecordService,
+  SnapshotService,
   WebhookService,
   withHeaders,
 } from '@rosetta/proto';
@@ -34,7 +36,9 @@ async function main(): Promise<void> {
   const feed = withHeaders(ChangeFeedService, createClient(ChangeFeedService, transport), () => grant.headers());
   const webhooks = withHeaders(WebhookService, createClient(WebhookService, transport), () => grant.headers());
   const jobs = withHeaders(JobService, createClient(JobService, transport), () => grant.headers());
-  const runtime = await createWorkerRuntime(config, logger, { changes: feed, webhooks, jobs });
+  const snapshots = withHeaders(SnapshotService, createClient(SnapshotService, transport), () => grant.headers());
+  const records = withHeaders(RecordService, createClient(RecordService, transport), () => grant.headers());
+  const runtime = await createWorkerRuntime(config, logger, { changes: feed, webhooks, jobs, snapshots, records });
   shutdown.add('worker runtime', () => runtime.close());
   logger.info({ api: config.API_URL, health: runtime.healthUrl }, 'worker running');
 }

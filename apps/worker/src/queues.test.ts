@@ -1,6 +1,13 @@
 import { Code, ConnectError } from '@connectrpc/connect';
 import { UnrecoverableError } from 'bullmq';
-import { eventsCompactJob, eventsRelayJob, jobsDispatchJob, recordsDeleteJob, wireError } from '@rosetta/proto';
+import {
+  eventsCompactJob,
+  eventsRelayJob,
+  jobsDispatchJob,
+  jobsRunJob,
+  snapshotsScheduleJob,
+  wireError,
+} from '@rosetta/proto';
 import { createJobProcessor, type JobHandlers } from './queues';
 
 const relayJob = { name: eventsRelayJob.name, data: {} };
@@ -37,25 +44,40 @@ describe('createJobProcessor', () => {
     ).rejects.toBeInstanceOf(UnrecoverableError);
   });
 
-  it('dispatches the jobs for jobs.dispatch and runs a bulk delete for records.delete', async () => {
-    const ran: Array<[bigint, AbortSignal | undefined]> = [];
+  it('dispatches for jobs.dispatch, runs a job for jobs.run and a schedule for snapshots.schedule', async () => {
+    const ran: unknown[] = [];
     const handlers: JobHandlers = {
       relayEvents: unexpected('relay'),
       compactChanges: unexpected('compact'),
       dispatchJobs: () => Promise.resolve(3),
-      runDeleteJob: (id, signal) => {
-        ran.push([id, signal]);
+      runJob: (ref, signal) => {
+        ran.push([ref, signal]);
         return Promise.resolve('done');
+      },
+      runSchedule: (id) => {
+        ran.push(id);
+        return Promise.resolve('started');
       },
     };
     const signal = new AbortController().signal;
     const processor = createJobProcessor(handlers);
     await expect(processor({ name: jobsDispatchJob.name, data: {} })).resolves.toBe(3);
-    await expect(processor({ name: recordsDeleteJob.name, data: { jobId: '42' } }, 't', signal)).resolves.toBe('done');
-    expect(ran).toEqual([[42n, signal]]);
-    for (const data of [{}, { jobId: 'x' }, { jobId: '1', extra: true }, { jobId: 42 }]) {
-      await expect(processor({ name: recordsDeleteJob.name, data })).rejects.toBeInstanceOf(UnrecoverableError);
+    const run = { name: jobsRunJob.name, data: { jobId: '42', kind: 'restore', space: 'team' } };
+    await expect(processor(run, 't', signal)).resolves.toBe('done');
+    await expect(processor({ name: snapshotsScheduleJob.name, data: { scheduleId: '7' } })).resolves.toBe('started');
+    expect(ran).toEqual([[{ id: 42n, kind: 'restore', space: 'team' }, signal], 7n]);
+    for (const data of [
+      {},
+      { jobId: 'x', kind: 'delete', space: 's' },
+      { jobId: '1', kind: 'compact', space: 's' },
+      { jobId: '1', kind: 'delete', space: '' },
+      { jobId: '1', kind: 'delete', space: 's', extra: true },
+    ]) {
+      await expect(processor({ name: jobsRunJob.name, data })).rejects.toBeInstanceOf(UnrecoverableError);
     }
+    await expect(processor({ name: snapshotsScheduleJob.name, data: { scheduleId: 7 } })).rejects.toBeInstanceOf(
+      UnrecoverableError,
+    );
   });
 
   it.each([

@@ -5,11 +5,13 @@ import {
   eventsCompactJob,
   eventsRelayJob,
   jobsDispatchJob,
-  recordsDeleteJob,
+  jobsRunJob,
+  snapshotsScheduleJob,
   webhooksDeliverJob,
 } from '@rosetta/proto';
 import type { z } from 'zod';
 import { toJobError, unrecoverable } from './job-errors';
+import type { JobRef } from './jobs/run-job';
 
 /** BullMQ keys live beside the deployment's other keys: `<REDIS_PREFIX>bull:<queue>:…`. */
 export function bullPrefix(redisPrefix: string): string {
@@ -35,8 +37,10 @@ export interface JobHandlers {
   ) => Promise<unknown>;
   /** `jobs.dispatch`: resolves with the number of unfinished jobs handed to the runner. */
   readonly dispatchJobs?: (signal: AbortSignal | undefined) => Promise<number>;
-  /** `records.delete`: runs the job until it finishes or `signal` hands it back. */
-  readonly runDeleteJob?: (jobId: bigint, signal: AbortSignal | undefined) => Promise<unknown>;
+  /** `jobs.run`: runs the job until it finishes or `signal` hands it back. */
+  readonly runJob?: (job: JobRef, signal: AbortSignal | undefined) => Promise<unknown>;
+  /** `snapshots.schedule`: starts a schedule's snapshot. */
+  readonly runSchedule?: (scheduleId: bigint) => Promise<unknown>;
 }
 
 /** The part of a BullMQ job that the processor reads. */
@@ -83,12 +87,20 @@ export function createJobProcessor(
           }
           return await handlers.dispatchJobs(signal);
         }
-        case recordsDeleteJob.name: {
-          const payload = recordsDeleteJob.payload.safeParse(job.data);
-          if (!payload.success || handlers.runDeleteJob === undefined) {
+        case jobsRunJob.name: {
+          const payload = jobsRunJob.payload.safeParse(job.data);
+          if (!payload.success || handlers.runJob === undefined) {
             throw unrecoverable(`${job.name}: invalid payload`, payload.error);
           }
-          return await handlers.runDeleteJob(BigInt(payload.data.jobId), signal);
+          const { jobId, kind, space } = payload.data;
+          return await handlers.runJob({ id: BigInt(jobId), kind, space }, signal);
+        }
+        case snapshotsScheduleJob.name: {
+          const payload = snapshotsScheduleJob.payload.safeParse(job.data);
+          if (!payload.success || handlers.runSchedule === undefined) {
+            throw unrecoverable(`${job.name}: invalid payload`, payload.error);
+          }
+          return await handlers.runSchedule(BigInt(payload.data.scheduleId));
         }
         default:
           throw new UnrecoverableError(`no handler for job "${job.name}"`);

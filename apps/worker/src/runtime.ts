@@ -3,10 +3,12 @@ import { Redis } from 'ioredis';
 import type { Logger } from '@rosetta/platform';
 import {
   decodeEventMessage,
-  recordsDeleteJob,
+  jobsRunJob,
   webhooksDeliverJob,
   type ChangeFeedService,
   type JobService,
+  type RecordService,
+  type SnapshotService,
   type WebhookService,
 } from '@rosetta/proto';
 import { RedisCursorStore } from './adapters/redis-cursor-store';
@@ -18,7 +20,10 @@ import { compactChanges, COMPACT_BATCH, COMPACT_MAX_BATCHES } from './jobs/compa
 import { QueueWebhookDispatcher } from './adapters/webhook-dispatchers';
 import { deliverWebhook, WebhookTargets } from './jobs/webhooks';
 import { QueueJobRunner } from './adapters/job-runners';
-import { dispatchJobs, runDeleteJob } from './jobs/bulk-delete';
+import { dispatchJobs } from './jobs/bulk-delete';
+import { runJob } from './jobs/run-job';
+import { QueueScheduleSync } from './adapters/snapshot-schedulers';
+import { FileSnapshotStore } from '@rosetta/platform';
 import {
   createEventsQueue,
   createEventsWorker,
@@ -45,6 +50,8 @@ export interface WorkerClients {
   readonly changes: Client<typeof ChangeFeedService>;
   readonly webhooks: Client<typeof WebhookService>;
   readonly jobs: Client<typeof JobService>;
+  readonly snapshots: Client<typeof SnapshotService>;
+  readonly records: Client<typeof RecordService>;
 }
 
 /**
@@ -57,7 +64,7 @@ export async function createWorkerRuntime(
   logger: Logger,
   clients: WorkerClients,
 ): Promise<WorkerRuntime> {
-  const { changes: feed, webhooks, jobs } = clients;
+  const { changes: feed, webhooks, jobs, snapshots, records } = clients;
   const redisUrl = requireRedisUrl(config);
   // Whatever is created is closed again, last first, if a later step fails.
   const cleanup: Array<() => Promise<unknown>> = [];
@@ -90,16 +97,26 @@ export async function createWorkerRuntime(
       attempts: config.WEBHOOK_ATTEMPTS,
       backoffMs: config.WEBHOOK_BACKOFF_MS,
     });
-    const jobsQueue = createEventsQueue(redis, config.REDIS_PREFIX, logger, recordsDeleteJob.queue);
+    const jobsQueue = createEventsQueue(redis, config.REDIS_PREFIX, logger, jobsRunJob.queue);
     cleanup.push(() => jobsQueue.close());
     await scheduleDispatch(jobsQueue, config.JOB_POLL_MS);
     const runner = new QueueJobRunner(jobsQueue);
+    const scheduleSync = new QueueScheduleSync(jobsQueue);
+    const store = new FileSnapshotStore(config.SNAPSHOT_DIR);
     const handlers: JobHandlers = {
-      dispatchJobs: () => dispatchJobs({ jobs, runner }),
+      dispatchJobs: () => dispatchJobs({ jobs, snapshots, runner, schedules: scheduleSync }),
       // What BullMQ keeps as the run's result (JSON): where the job stood when the run ended.
-      runDeleteJob: async (id, signal) => {
-        const job = await runDeleteJob({ jobs, id, batch: config.DELETE_JOB_BATCH, signal });
+      runJob: async (ref, signal) => {
+        const job = await runJob(
+          { jobs, snapshots, records, store, deleteBatch: config.DELETE_JOB_BATCH },
+          ref,
+          signal,
+        );
         return job === undefined ? null : { state: job.state, done: Number(job.done) };
+      },
+      runSchedule: async (id) => {
+        const { snapshot } = await snapshots.runSchedule({ id });
+        return snapshot === undefined ? null : { snapshot: Number(snapshot.id) };
       },
       relayEvents: (signal) =>
         relayEvents({ feed, publisher, cursor, batch: config.RELAY_BATCH, signal, webhooks: dispatcher }),
@@ -147,7 +164,7 @@ export async function createWorkerRuntime(
       redisPrefix: config.REDIS_PREFIX,
       logger,
       handlers,
-      queue: recordsDeleteJob.queue,
+      queue: jobsRunJob.queue,
       concurrency: config.JOB_CONCURRENCY,
       lockDurationMs: config.JOB_LOCK_MS,
     });

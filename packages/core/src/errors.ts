@@ -65,6 +65,14 @@ export const ERROR_CODES = [
   'JOB_NOT_FOUND',
   /** The job has already finished (succeeded, failed or cancelled): it cannot be cancelled. */
   'JOB_FINISHED',
+  /** No snapshot has that id in the space. */
+  'SNAPSHOT_NOT_FOUND',
+  /** The snapshot is still being made, or failed: it cannot be restored. */
+  'SNAPSHOT_NOT_READY',
+  /** A snapshot's object is missing from the store or does not match its checksum. */
+  'SNAPSHOT_CORRUPT',
+  /** No snapshot schedule has that id in the collection. */
+  'SCHEDULE_NOT_FOUND',
   /** The change would leave a space without an owner. */
   'LAST_OWNER',
   /** A dependency (database, cache, another service) is unavailable; retrying may succeed. */

@@ -5,8 +5,11 @@
  * from there.
  */
 
-/** `delete`: deletes the records that match a filter (a bulk delete). */
-export const JOB_KINDS = ['delete'] as const;
+/**
+ * `delete`: deletes the records that match a filter (a bulk delete); `snapshot`: copies a
+ * collection into the snapshot store; `restore`: writes a snapshot into a collection.
+ */
+export const JOB_KINDS = ['delete', 'snapshot', 'restore'] as const;
 export type JobKind = (typeof JOB_KINDS)[number];
 
 /**
@@ -64,3 +67,20 @@ export function jobProgress(job: JobTimes, nowUs: number): JobProgress {
   const etaSeconds = finished || ratePerSecond <= 0 ? undefined : left / ratePerSecond;
   return { done: job.done, total: job.total, fraction, ratePerSecond, etaSeconds };
 }
+
+/**
+ * A restore's phases: `write` the snapshot's records, then (over an existing collection)
+ * `delete` the records the snapshot does not hold, then `verify` the result against the
+ * snapshot's checksum.
+ */
+export const RESTORE_PHASES = ['write', 'delete', 'verify'] as const;
+export type RestorePhase = (typeof RESTORE_PHASES)[number];
+
+/** Records a restore step writes at most (one transaction). */
+export const MAX_RESTORE_STEP = 10_000;
+
+/** Snapshot schedules: how often (at least every minute) and how many of their snapshots they keep. */
+export const MIN_SCHEDULE_SECONDS = 60;
+export const MAX_SCHEDULE_SECONDS = 366 * 24 * 3600;
+export const MAX_SCHEDULE_KEEP = 1000;
+export const MAX_SCHEDULES_PER_COLLECTION = 10;

@@ -5,6 +5,7 @@ export * from './gen/rosetta/v1/records_pb';
 export * from './gen/rosetta/v1/versions_pb';
 export * from './gen/rosetta/v1/webhooks_pb';
 export * from './gen/rosetta/v1/jobs_pb';
+export * from './gen/rosetta/v1/snapshots_pb';
 export * from './direct-client';
 export * from './errors';
 export * from './jobs';

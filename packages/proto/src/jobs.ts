@@ -60,8 +60,8 @@ export const webhooksDeliverJob = defineJob({
 });
 
 /**
- * Finds the jobs of the JobService that are queued or running and queues each as a
- * `records.delete` (one BullMQ job per job id, so that a job is never run twice at once).
+ * Finds the jobs of the JobService that are queued or running and queues each as a `jobs.run`
+ * (one BullMQ job per job id, so that a job is never run twice at once).
  */
 export const jobsDispatchJob = defineJob({
   name: 'jobs.dispatch',
@@ -73,19 +73,43 @@ export const jobsDispatchJob = defineJob({
 });
 
 /**
- * Runs a bulk delete of the JobService step by step until it finishes. Its progress lives in
- * Postgres, so a retry (or another worker, after a crash) goes on where the last step ended.
+ * Runs a job of the JobService (a bulk delete, a snapshot, a restore) until it finishes. Its
+ * progress lives in Postgres, so a retry (or another worker, after a crash) goes on where the
+ * last committed step ended (a snapshot starts over).
  */
-export const recordsDeleteJob = defineJob({
-  name: 'records.delete',
+export const jobsRunJob = defineJob({
+  name: 'jobs.run',
   queue: 'rosetta-jobs',
-  payload: z.object({ jobId: z.string().regex(/^\d{1,19}$/) }).strict(),
+  payload: z
+    .object({
+      jobId: z.string().regex(/^\d{1,19}$/),
+      kind: z.enum(['delete', 'snapshot', 'restore']),
+      space: z.string().min(1),
+    })
+    .strict(),
   // Exponential from 1 s; after the last attempt the dispatcher queues the job again, so an
-  // outage delays a bulk delete but never abandons it.
+  // outage delays a job but never abandons it.
   attempts: 10,
   backoffMs: 1000,
 });
 
-export const JOBS = [eventsRelayJob, eventsCompactJob, webhooksDeliverJob, jobsDispatchJob, recordsDeleteJob] as const;
+/** Starts the snapshot of a snapshot schedule (a BullMQ job scheduler per schedule). */
+export const snapshotsScheduleJob = defineJob({
+  name: 'snapshots.schedule',
+  queue: 'rosetta-jobs',
+  payload: z.object({ scheduleId: z.string().regex(/^\d{1,19}$/) }).strict(),
+  // The next turn of the schedule retries.
+  attempts: 3,
+  backoffMs: 5000,
+});
+
+export const JOBS = [
+  eventsRelayJob,
+  eventsCompactJob,
+  webhooksDeliverJob,
+  jobsDispatchJob,
+  jobsRunJob,
+  snapshotsScheduleJob,
+] as const;
 
 export type EventsRelayPayload = z.infer<typeof eventsRelayJob.payload>;

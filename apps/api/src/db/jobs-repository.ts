@@ -1,9 +1,9 @@
 import type { JobKind, JobState, RecordFilterInput } from '@rosetta/core';
-import type { JobQuery, JobRecord, JobsRepository, NewJobInput } from '../services/ports';
+import type { JobParams, JobQuery, JobRecord, JobsRepository, NewJobInput } from '../services/ports';
 import { Params, us } from './sql-fragments';
 import type { SqlClient, SqlExecutor } from './sql';
 
-interface JobRow {
+export interface JobRow {
   id: number;
   kind: JobKind;
   state: JobState;
@@ -12,6 +12,8 @@ interface JobRow {
   collection_id: number | null;
   version: string;
   filter: RecordFilterInput;
+  params: JobParams;
+  phase: string;
   below_revision: number;
   after_key: string | null;
   done: number;
@@ -25,13 +27,13 @@ interface JobRow {
   updated: number;
 }
 
-const JOB = `id, kind, state, space, collection, collection_id, version, filter, below_revision, after_key,
+export const JOB = `id, kind, state, space, collection, collection_id, version, filter, params, phase, below_revision, after_key,
   done, total, error_code, error_message, created_by, ${us('created')} AS created, ${us('started')} AS started,
   ${us('finished')} AS finished, ${us('updated')} AS updated`;
 
 const UNFINISHED = `state IN ('queued', 'running')`;
 
-const toJob = (row: JobRow): JobRecord => ({
+export const toJob = (row: JobRow): JobRecord => ({
   id: row.id,
   kind: row.kind,
   state: row.state,
@@ -40,6 +42,8 @@ const toJob = (row: JobRow): JobRecord => ({
   collectionId: row.collection_id,
   version: row.version,
   filter: row.filter,
+  params: row.params,
+  phase: row.phase,
   belowRevision: row.below_revision,
   afterKey: row.after_key,
   done: row.done,
@@ -59,17 +63,24 @@ export interface RunnableJob {
   readonly belowRevision: number;
 }
 
+/** The phases a bulk-delete step works in: a bulk delete's only one, a restore's delete phase. */
+export const DELETE_PHASES: readonly string[] = ['', 'delete'];
+
 /**
- * Locks a job's row for one step; undefined when the job is no longer queued or running (it was
- * cancelled, or finished). A cancel waits for a step in progress, and no step starts after it.
+ * Locks a job's row for one step; undefined when the job is no longer queued or running, or not
+ * in one of `phases`. A cancel waits for a step in progress, and no step starts after it.
  */
-export async function lockRunnableJob(tx: SqlExecutor, id: number): Promise<RunnableJob | undefined> {
+export async function lockRunnableJob(
+  tx: SqlExecutor,
+  id: number,
+  phases: readonly string[],
+): Promise<RunnableJob | undefined> {
   const { rows } = await tx.query<{ after_key: string | null; below_revision: number }>(
     {
       name: 'jobs.lock-runnable',
-      text: `SELECT after_key, below_revision FROM jobs WHERE id = $1 AND ${UNFINISHED} FOR UPDATE`,
+      text: `SELECT after_key, below_revision FROM jobs WHERE id = $1 AND ${UNFINISHED} AND phase = ANY($2) FOR UPDATE`,
     },
-    [id],
+    [id, phases],
   );
   const row = rows[0];
   return row === undefined ? undefined : { afterKey: row.after_key, belowRevision: row.below_revision };
@@ -77,7 +88,8 @@ export async function lockRunnableJob(tx: SqlExecutor, id: number): Promise<Runn
 
 /**
  * Records a step in the transaction that did its work: `deleted` more records, the job now past
- * `lastKey` (the step's last key; null: it found none), succeeded when nothing was left.
+ * `lastKey` (the step's last key; null: it found none), and, when nothing was left (`finished`),
+ * done — a restore's delete phase goes on to its verify phase instead.
  */
 export async function advanceJob(
   tx: SqlExecutor,
@@ -89,9 +101,12 @@ export async function advanceJob(
   const { rows } = await tx.query<JobRow>(
     {
       name: 'jobs.advance',
-      text: `UPDATE jobs SET done = done + $2, after_key = coalesce($3, after_key),
-        state = CASE WHEN $4 THEN 'succeeded' ELSE 'running' END,
-        started = coalesce(started, now()), finished = CASE WHEN $4 THEN now() END, updated = now()
+      text: `UPDATE jobs SET done = done + $2,
+        after_key = CASE WHEN $4 AND kind = 'restore' THEN NULL ELSE coalesce($3, after_key) END,
+        state = CASE WHEN $4 AND kind <> 'restore' THEN 'succeeded' ELSE 'running' END,
+        phase = CASE WHEN $4 AND kind = 'restore' THEN 'verify' ELSE phase END,
+        started = coalesce(started, now()), finished = CASE WHEN $4 AND kind <> 'restore' THEN now() END,
+        updated = now()
       WHERE id = $1 RETURNING ${JOB}`,
     },
     [id, deleted, lastKey, finished],
@@ -99,30 +114,42 @@ export async function advanceJob(
   return toJob(rows[0] as JobRow);
 }
 
+/** Ends a job that makes a snapshot: the snapshot it was making failed with it. */
+const SNAPSHOT_FAILED = (jobs: string) =>
+  `snap AS (UPDATE snapshots SET state = 'failed', finished = now() FROM ${jobs} j WHERE snapshots.job_id = j.id AND snapshots.state = 'creating')`;
+
+/** Adds a queued job; it takes the next revision as its horizon. */
+export async function createJob(db: SqlExecutor, input: NewJobInput): Promise<JobRecord> {
+  const { collection } = input;
+  const { rows } = await db.query<JobRow>(
+    `INSERT INTO jobs (kind, state, space_id, space, collection_id, collection, version, filter, params, phase,
+       below_revision, total, created_by)
+     SELECT $1, 'queued', c.space_id, $2, c.id, $3, $4, $5::jsonb, $6::jsonb, $7, nextval('revision_seq'), $8, $9
+     FROM collections c WHERE c.id = $10
+     RETURNING ${JOB}`,
+    [
+      input.kind,
+      collection.space,
+      collection.name,
+      input.version,
+      JSON.stringify(input.filter),
+      JSON.stringify(input.params ?? {}),
+      input.phase ?? '',
+      input.total,
+      input.createdBy,
+      collection.id,
+    ],
+  );
+  const row = rows[0];
+  if (row === undefined) throw new Error(`collection ${collection.id} went away while its job was created`);
+  return toJob(row);
+}
+
 export class SqlJobsRepository implements JobsRepository {
   constructor(private readonly db: SqlClient) {}
 
-  async create(input: NewJobInput): Promise<JobRecord> {
-    const { collection } = input;
-    const { rows } = await this.db.query<JobRow>(
-      `INSERT INTO jobs (kind, state, space_id, space, collection_id, collection, version, filter, below_revision, total, created_by)
-       SELECT $1, 'queued', c.space_id, $2, c.id, $3, $4, $5::jsonb, nextval('revision_seq'), $6, $7
-       FROM collections c WHERE c.id = $8
-       RETURNING ${JOB}`,
-      [
-        input.kind,
-        collection.space,
-        collection.name,
-        input.version,
-        JSON.stringify(input.filter),
-        input.total,
-        input.createdBy,
-        collection.id,
-      ],
-    );
-    const row = rows[0];
-    if (row === undefined) throw new Error(`collection ${collection.id} went away while its job was created`);
-    return toJob(row);
+  create(input: NewJobInput): Promise<JobRecord> {
+    return createJob(this.db, input);
   }
 
   async get(id: number, space?: string): Promise<JobRecord | undefined> {
@@ -158,8 +185,11 @@ export class SqlJobsRepository implements JobsRepository {
 
   async cancel(id: number, space: string): Promise<JobRecord | undefined> {
     const { rows } = await this.db.query<JobRow>(
-      `UPDATE jobs SET state = 'cancelled', finished = now(), updated = now()
-       WHERE id = $1 AND space = $2 AND ${UNFINISHED} RETURNING ${JOB}`,
+      `WITH j AS (
+         UPDATE jobs SET state = 'cancelled', finished = now(), updated = now()
+         WHERE id = $1 AND space = $2 AND ${UNFINISHED} RETURNING ${JOB}
+       ), ${SNAPSHOT_FAILED('j')}
+       SELECT * FROM j`,
       [id, space],
     );
     return rows[0] === undefined ? undefined : toJob(rows[0]);
@@ -167,9 +197,33 @@ export class SqlJobsRepository implements JobsRepository {
 
   async fail(id: number, code: string, message: string): Promise<JobRecord | undefined> {
     const { rows } = await this.db.query<JobRow>(
-      `UPDATE jobs SET state = 'failed', error_code = $2, error_message = $3, finished = now(), updated = now()
-       WHERE id = $1 AND ${UNFINISHED} RETURNING ${JOB}`,
+      `WITH j AS (
+         UPDATE jobs SET state = 'failed', error_code = $2, error_message = $3, finished = now(), updated = now()
+         WHERE id = $1 AND ${UNFINISHED} RETURNING ${JOB}
+       ), ${SNAPSHOT_FAILED('j')}
+       SELECT * FROM j`,
       [id, code, message],
+    );
+    return rows[0] === undefined ? undefined : toJob(rows[0]);
+  }
+
+  async begin(id: number): Promise<JobRecord | undefined> {
+    const { rows } = await this.db.query<JobRow>(
+      `UPDATE jobs SET state = 'running', started = coalesce(started, now()), updated = now()
+       WHERE id = $1 AND ${UNFINISHED} RETURNING ${JOB}`,
+      [id],
+    );
+    return rows[0] === undefined ? undefined : toJob(rows[0]);
+  }
+
+  async verify(id: number, matches: boolean): Promise<JobRecord | undefined> {
+    const { rows } = await this.db.query<JobRow>(
+      `UPDATE jobs SET state = CASE WHEN $2 THEN 'succeeded' ELSE 'failed' END,
+         error_code = CASE WHEN $2 THEN '' ELSE 'SNAPSHOT_CORRUPT' END,
+         error_message = CASE WHEN $2 THEN '' ELSE 'the restored collection does not match the snapshot''s checksum' END,
+         finished = now(), updated = now()
+       WHERE id = $1 AND kind = 'restore' AND phase = 'verify' AND ${UNFINISHED} RETURNING ${JOB}`,
+      [id, matches],
     );
     return rows[0] === undefined ? undefined : toJob(rows[0]);
   }

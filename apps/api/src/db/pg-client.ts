@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { SqlClient, SqlExecutor, SqlParam, SqlQuery, SqlResult } from './sql';
+import { inline, type SqlClient, type SqlExecutor, type SqlParam, type SqlQuery, type SqlResult } from './sql';
 
 export interface PgClientOptions {
   readonly connectionString: string;
@@ -73,6 +73,22 @@ export function createPgClient(options: PgClientOptions): PgSqlClient {
         return result;
       } catch (error) {
         // A failed ROLLBACK means the connection is broken: destroy it rather than reuse it.
+        await client.query('ROLLBACK').then(
+          () => client.release(),
+          (rollbackError: unknown) => client.release(rollbackError instanceof Error ? rollbackError : true),
+        );
+        throw error;
+      }
+    },
+    async readSnapshot<T>(work: (db: SqlClient) => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        const result = await work(inline(executor(client)));
+        await client.query('COMMIT');
+        client.release();
+        return result;
+      } catch (error) {
         await client.query('ROLLBACK').then(
           () => client.release(),
           (rollbackError: unknown) => client.release(rollbackError instanceof Error ? rollbackError : true),

@@ -1,5 +1,5 @@
 import { PGlite, types } from '@electric-sql/pglite';
-import type { SqlClient, SqlExecutor, SqlParam, SqlQuery, SqlResult } from './sql';
+import { inline, type SqlClient, type SqlExecutor, type SqlParam, type SqlQuery, type SqlResult } from './sql';
 
 /**
  * Postgres embedded in the process (WASM), storing its files under `dataDir`. It runs the same
@@ -25,6 +25,9 @@ export async function createPgliteClient(dataDir: string | undefined): Promise<S
     query: base.query,
     exec: base.exec,
     transaction: (work) => db.transaction((tx) => work(run(tx))),
+    // One connection: nothing else runs while the transaction is open, so it is consistent by
+    // construction (and holds the database for as long as it lasts).
+    readSnapshot: (work) => db.transaction((tx) => work(inline(run(tx)))),
     async ping(): Promise<boolean> {
       return !db.closed;
     },

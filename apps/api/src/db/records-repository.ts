@@ -13,11 +13,20 @@ import type {
   JobStep,
   PutOutcome,
   RecordsRepository,
+  RestoreStep,
   ScanPageQuery,
   ScannedRecord,
 } from '../services/ports';
 import { collectionColumns, toCollection, type CollectionRow } from './collections-repository';
-import { advanceJob, lockRunnableJob, type RunnableJob } from './jobs-repository';
+import {
+  advanceJob,
+  DELETE_PHASES,
+  JOB,
+  lockRunnableJob,
+  toJob,
+  type JobRow,
+  type RunnableJob,
+} from './jobs-repository';
 import { Params, filterConditions, queryInIndexOrder, us } from './sql-fragments';
 import type { SqlClient, SqlExecutor } from './sql';
 
@@ -390,7 +399,7 @@ export class SqlRecordsRepository implements RecordsRepository {
 
   async deleteStep(collection: Collection, filter: RecordFilter, jobId: number, batchSize: number) {
     return this.db.transaction(async (tx): Promise<JobStep | undefined> => {
-      const job = await lockRunnableJob(tx, jobId);
+      const job = await lockRunnableJob(tx, jobId, DELETE_PHASES);
       if (job === undefined) return undefined;
       const { params, where } = base(collection);
       filterConditions(filter, params, where);
@@ -402,6 +411,41 @@ export class SqlRecordsRepository implements RecordsRepository {
       );
       const last = rows.length === 0 ? null : (rows[rows.length - 1] as { key: string }).key;
       return { job: await advanceJob(tx, jobId, rows.length, last, rows.length < batchSize), deleted: rows };
+    });
+  }
+
+  async restoreStep(
+    collection: Collection,
+    entries: readonly PutInput[],
+    jobId: number,
+    last: { readonly nextPhase: 'delete' | 'verify' } | undefined,
+  ) {
+    return this.db.transaction(async (tx): Promise<RestoreStep | undefined> => {
+      if ((await lockRunnableJob(tx, jobId, ['write'])) === undefined) return undefined;
+      let written: Array<{ key: string; revision: number }> = [];
+      if (entries.length > 0) {
+        ({ rows: written } = await tx.query<{ key: string; revision: number }>(PUT_MANY, [
+          collection.id,
+          collection.rootNodeId,
+          collection.space,
+          collection.name,
+          collection.rootVersion,
+          entries.map((e) => e.key),
+          Buffer.concat(entries.map((e) => e.value)),
+          entries.map((e) => e.contentType),
+          MAX_EVENT_VALUE_BYTES,
+          offsets(entries),
+          entries.map((e) => e.value.byteLength),
+        ]));
+      }
+      const { rows } = await tx.query<JobRow>(
+        `UPDATE jobs SET done = done + $2, state = 'running', started = coalesce(started, now()), updated = now(),
+           after_key = CASE WHEN $4::text IS NULL THEN coalesce($3, after_key) END,
+           phase = coalesce($4, phase)
+         WHERE id = $1 RETURNING ${JOB}`,
+        [jobId, entries.length, entries[entries.length - 1]?.key ?? null, last?.nextPhase ?? null],
+      );
+      return { job: toJob(rows[0] as JobRow), written };
     });
   }
 }

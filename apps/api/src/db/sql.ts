@@ -26,7 +26,26 @@ export interface SqlExecutor {
 export interface SqlClient extends SqlExecutor {
   /** Runs `work` in one transaction: COMMIT when it resolves, ROLLBACK when it throws. */
   transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T>;
+  /**
+   * Runs `work` against one consistent view of the database: every query it makes (on the
+   * client it is given) sees the data as it was when the view was taken, whatever commits
+   * meanwhile (a READ ONLY, REPEATABLE READ transaction). Transactions opened inside run inline.
+   */
+  readSnapshot<T>(work: (db: SqlClient) => Promise<T>): Promise<T>;
   /** Whether the database answers (readiness). */
   ping(): Promise<boolean>;
   close(): Promise<void>;
+}
+
+/** A client over one transaction already open: what it runs, and transactions inside it, run there. */
+export function inline(tx: SqlExecutor): SqlClient {
+  const client: SqlClient = {
+    query: tx.query.bind(tx),
+    exec: tx.exec.bind(tx),
+    transaction: (work) => work(tx),
+    readSnapshot: (work) => work(client),
+    ping: () => Promise.resolve(true),
+    close: () => Promise.resolve(),
+  };
+  return client;
 }

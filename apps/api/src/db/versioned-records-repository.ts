@@ -25,7 +25,7 @@ import {
   type MetaRow,
   type RecordRow,
 } from './records-repository';
-import { advanceJob, lockRunnableJob } from './jobs-repository';
+import { advanceJob, DELETE_PHASES, lockRunnableJob } from './jobs-repository';
 import { Params, filterConditions, queryInIndexOrder } from './sql-fragments';
 import type { SqlClient, SqlExecutor } from './sql';
 
@@ -275,7 +275,7 @@ export class SqlVersionedRecordsRepository implements VersionedRecordsRepository
 
   async deleteStep(collection: Collection, at: VersionPlace, filter: RecordFilter, jobId: number, batchSize: number) {
     return this.write(at, true, async (tx): Promise<JobStep | undefined> => {
-      const job = await lockRunnableJob(tx, jobId);
+      const job = await lockRunnableJob(tx, jobId, DELETE_PHASES);
       if (job === undefined) return undefined;
       const view = SqlVersionedRecordsRepository.resolvedView(collection, at, filter, false, job.afterKey ?? undefined);
       const { params, from, where } = view;

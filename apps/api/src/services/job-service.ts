@@ -3,6 +3,7 @@ import {
   DomainError,
   invalid,
   isDomainError,
+  isErrorCode,
   isFinishedJobState,
   isJobState,
   MAX_DELETE_STEP,
@@ -15,9 +16,18 @@ import type { RecordService } from './record-service';
 
 export const DEFAULT_JOBS_PAGE = 100;
 export const MAX_JOBS_PAGE = 1000;
+/** A failed job's message is cut to this many characters. */
+export const MAX_ERROR_CHARS = 2000;
 
 /** Errors that say "try again" rather than "this job cannot be done". */
 const TRANSIENT = new Set(['UNAVAILABLE', 'INTERNAL']);
+
+const isPermanent = (error: unknown): error is DomainError => isDomainError(error) && !TRANSIENT.has(error.code);
+
+export const collectionGone = (job: JobRecord) =>
+  new DomainError('COLLECTION_NOT_FOUND', `collection of job ${job.id} deleted`, {
+    publicMessage: `collection "${job.collection}" was deleted`,
+  });
 
 export const jobNotFound = (id: number | bigint, space: string) =>
   new DomainError('JOB_NOT_FOUND', `job ${id} not found in ${space}`, {
@@ -110,6 +120,25 @@ export class JobService {
     });
   }
 
+  /** Fails an unfinished job for a reason the worker found; a finished job is answered as it is. */
+  async fail(id: bigint, code: string, message: string): Promise<JobRecord> {
+    if (!isErrorCode(code) || code === 'INTERNAL' || code === 'UNAVAILABLE') {
+      throw invalid('INVALID_ARGUMENT', 'error_code must be a domain code that says the job cannot go on');
+    }
+    const job = await this.byId(id);
+    const failed = await this.jobs.fail(job.id, code, Array.from(message).slice(0, MAX_ERROR_CHARS).join(''));
+    return failed ?? (await this.byId(id));
+  }
+
+  /** A job of any space, for the worker. */
+  private async byId(id: bigint): Promise<JobRecord> {
+    const jobId = jobIdOf(id);
+    const job = jobId === undefined ? undefined : await this.jobs.get(jobId);
+    if (job === undefined)
+      throw new DomainError('JOB_NOT_FOUND', `job ${id} not found`, { publicMessage: `job ${id} does not exist` });
+    return job;
+  }
+
   /** Jobs the worker has to run, oldest first. */
   unfinished(limit: number): Promise<JobRecord[]> {
     return this.jobs.unfinished(limit);
@@ -125,24 +154,35 @@ export class JobService {
     if (!Number.isSafeInteger(size) || size < 1 || size > MAX_DELETE_STEP) {
       throw invalid('INVALID_ARGUMENT', `batch size must be from 1 to ${MAX_DELETE_STEP}`);
     }
-    const jobId = jobIdOf(id);
-    const job = jobId === undefined ? undefined : await this.jobs.get(jobId);
-    if (job === undefined)
-      throw new DomainError('JOB_NOT_FOUND', `job ${id} not found`, { publicMessage: `job ${id} does not exist` });
-    if (isFinishedJobState(job.state)) return job;
+    const job = await this.byId(id);
+    // Steps delete: a bulk delete's, and a restore's over an existing collection (its delete
+    // phase). Other jobs and phases move on through their own calls.
+    const deletes = job.kind === 'delete' || (job.kind === 'restore' && job.phase === 'delete');
+    if (isFinishedJobState(job.state) || !deletes) return job;
     try {
-      if (job.collectionId === null) {
-        throw new DomainError('COLLECTION_NOT_FOUND', `collection of job ${id} deleted`, {
-          publicMessage: `collection "${job.collection}" was deleted`,
-        });
-      }
-      const address = { space: job.space, name: job.collection, version: job.version || undefined };
-      const step = await this.records.deleteStep(address, job.filter, job.collectionId, job.id, size);
-      return step?.job ?? (await this.get(job.space, id));
+      const step = await this.guard(job, () => {
+        if (job.collectionId === null) throw collectionGone(job);
+        const address = { space: job.space, name: job.collection, version: job.version || undefined };
+        return this.records.deleteStep(address, job.filter, job.collectionId, job.id, size);
+      });
+      return step?.job ?? (await this.byId(id));
     } catch (error) {
-      if (!isDomainError(error) || TRANSIENT.has(error.code)) throw error;
-      const failed = await this.jobs.fail(job.id, error.code, error.publicMessage ?? error.message);
-      return failed ?? (await this.get(job.space, id));
+      if (!isPermanent(error)) throw error;
+      return this.byId(id);
+    }
+  }
+
+  /**
+   * Runs `work` for a job: a domain error that says the job cannot go on (its collection or
+   * version is gone, its version committed, a record refused) fails the job with that reason
+   * before it propagates; transient failures only propagate, for the worker to retry.
+   */
+  async guard<T>(job: JobRecord, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (isPermanent(error)) await this.jobs.fail(job.id, error.code, error.publicMessage ?? error.message);
+      throw error;
     }
   }
 }

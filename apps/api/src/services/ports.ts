@@ -84,6 +84,17 @@ export interface RecordsRepository {
     jobId: number,
     batchSize: number,
   ): Promise<JobStep | undefined>;
+  /**
+   * One step of a restore's write phase: writes `entries` and moves the job past the last one,
+   * in one transaction; with `last`, the job goes on to `nextPhase`. Undefined when the job is
+   * no longer in its write phase.
+   */
+  restoreStep(
+    collection: Collection,
+    entries: readonly PutInput[],
+    jobId: number,
+    last: { readonly nextPhase: 'delete' | 'verify' } | undefined,
+  ): Promise<RestoreStep | undefined>;
 }
 
 /**
@@ -94,6 +105,12 @@ export interface RecordsRepository {
 export interface JobStep {
   readonly job: JobRecord;
   readonly deleted: ReadonlyArray<{ key: string; revision: number }>;
+}
+
+/** What a restore step wrote, and the job after it. */
+export interface RestoreStep {
+  readonly job: JobRecord;
+  readonly written: ReadonlyArray<{ key: string; revision: number }>;
 }
 
 export interface CollectionChanges {
@@ -435,6 +452,10 @@ export interface JobRecord {
   readonly collectionId: number | null;
   readonly version: string;
   readonly filter: RecordFilterInput;
+  /** A restore's snapshot and mode; empty for other jobs. */
+  readonly params: JobParams;
+  /** A restore's phase; empty for other jobs. */
+  readonly phase: string;
   readonly belowRevision: number;
   readonly afterKey: string | null;
   readonly done: number;
@@ -448,6 +469,11 @@ export interface JobRecord {
   readonly updated: number;
 }
 
+export interface JobParams {
+  readonly snapshotId?: number;
+  readonly replace?: boolean;
+}
+
 export interface NewJobInput {
   readonly kind: JobKind;
   readonly collection: Collection;
@@ -455,6 +481,8 @@ export interface NewJobInput {
   readonly filter: RecordFilterInput;
   readonly total: number;
   readonly createdBy: string;
+  readonly params?: JobParams;
+  readonly phase?: string;
 }
 
 export interface JobQuery {
@@ -476,6 +504,81 @@ export interface JobsRepository {
   unfinished(limit: number): Promise<JobRecord[]>;
   /** Cancels the job if it is still queued or running (waiting for a step in progress to end). */
   cancel(id: number, space: string): Promise<JobRecord | undefined>;
-  /** Fails the job if it is still queued or running. */
+  /** Fails the job (and the snapshot it makes) if it is still queued or running. */
   fail(id: number, code: string, message: string): Promise<JobRecord | undefined>;
+  /** Marks a queued job running (started now); undefined when it is neither queued nor running. */
+  begin(id: number): Promise<JobRecord | undefined>;
+  /** Ends a restore in its verify phase: succeeded when `matches`, else failed as corrupt. */
+  verify(id: number, matches: boolean): Promise<JobRecord | undefined>;
+}
+
+/** A snapshot's index entry (times in µs; 0: not yet). */
+export interface SnapshotRecord {
+  readonly id: number;
+  readonly space: string;
+  readonly collection: string;
+  readonly version: string;
+  readonly state: 'creating' | 'ready' | 'failed';
+  readonly records: number;
+  readonly bytes: number;
+  readonly checksum: string;
+  readonly object: string;
+  readonly jobId: number;
+  readonly scheduleId: number;
+  readonly created: number;
+  readonly finished: number;
+}
+
+export interface ScheduleRecord {
+  readonly id: number;
+  readonly collectionId: number;
+  readonly space: string;
+  readonly collection: string;
+  readonly everySeconds: number;
+  readonly keep: number;
+  readonly created: number;
+}
+
+export interface SnapshotsRepository {
+  /** A snapshot job and its (creating) snapshot, in one transaction. */
+  start(input: NewJobInput, scheduleId: number | undefined): Promise<{ job: JobRecord; snapshot: SnapshotRecord }>;
+  get(id: number, space: string): Promise<SnapshotRecord | undefined>;
+  byJob(jobId: number): Promise<SnapshotRecord | undefined>;
+  list(
+    space: string,
+    collection: string | undefined,
+    beforeId: number | undefined,
+    limit: number,
+  ): Promise<SnapshotRecord[]>;
+  /** Removes a snapshot from the index (not one being made); answers what it removed. */
+  delete(id: number, space: string): Promise<SnapshotRecord | 'creating' | undefined>;
+  /**
+   * Ends a running snapshot job: the snapshot is ready with these figures, and its schedule's
+   * ready snapshots past the schedule's `keep` are removed (answered as `expired`). Undefined:
+   * the job is no longer running.
+   */
+  finish(
+    jobId: number,
+    figures: { records: number; bytes: number; checksum: string },
+  ): Promise<{ job: JobRecord; snapshot: SnapshotRecord; expired: SnapshotRecord[] } | undefined>;
+  schedule(
+    collection: Collection,
+    everySeconds: number,
+    keep: number,
+    most: number,
+  ): Promise<ScheduleRecord | 'limit-reached'>;
+  /** A collection's schedules, or every collection's. */
+  schedules(collectionId: number | undefined): Promise<ScheduleRecord[]>;
+  scheduleById(id: number): Promise<ScheduleRecord | undefined>;
+  deleteSchedule(id: number, collectionId: number): Promise<boolean>;
+}
+
+/** A collection's records as of one instant, page by page in key order (snapshots read this). */
+export interface SnapshotReader {
+  read(
+    collection: Collection,
+    at: VersionPlace | undefined,
+    pageSize: number,
+    onPage: (records: readonly ScannedRecord[]) => Promise<void>,
+  ): Promise<void>;
 }

@@ -1,6 +1,7 @@
 import {
   DomainError,
   MAX_BATCH_GET_KEYS,
+  MAX_RESTORE_STEP,
   assertUnreachable,
   assertValueSize,
   decodeCursor,
@@ -25,6 +26,7 @@ import { CollectionResolver, POPULATE_WINDOW_MS, type Clock, type CollectionAddr
 import type {
   JobStep,
   RecordCache,
+  RestoreStep,
   ScanPageQuery,
   RecordsRepository,
   ScannedRecord,
@@ -430,14 +432,67 @@ export class RecordService {
     batchSize: number,
   ): Promise<JobStep | undefined> {
     const filter = parseFilter(filterInput);
-    const { collection, at } = await this.locate(address);
-    if (collection.id !== collectionId) throw await this.resolver.notFound(address);
+    const { collection, at } = await this.placeOf(address, collectionId);
     if (at !== undefined) return this.versioned.deleteStep(collection, at, filter, jobId, batchSize);
     const step = await this.records.deleteStep(collection, filter, jobId, batchSize);
     if (step !== undefined) {
       await this.cache.storeRecords(
         collection,
         step.deleted.map(({ key, revision }) => ({ key, revision, state: 'deleted' })),
+        'write',
+      );
+    }
+    return step;
+  }
+
+  /**
+   * The collection (and version place) of a job: the one whose id is `collectionId`; another
+   * collection since created under its name is not the job's (COLLECTION_NOT_FOUND).
+   */
+  async placeOf(
+    address: CollectionAddress,
+    collectionId: number,
+  ): Promise<{ collection: Collection; at: VersionPlace | undefined }> {
+    const place = await this.locate(address);
+    if (place.collection.id !== collectionId) throw await this.resolver.notFound(address);
+    return place;
+  }
+
+  /**
+   * One step of restore job `jobId` into an unversioned collection: `entries`, in strictly
+   * ascending key order after `afterKey` (the job's position), written in one transaction with
+   * the job's progress, and marked in the cache.
+   */
+  async restoreStep(
+    address: CollectionAddress,
+    collectionId: number,
+    jobId: number,
+    afterKey: string | null,
+    entries: readonly PutRecordInput[],
+    last: { readonly nextPhase: 'delete' | 'verify' } | undefined,
+  ): Promise<RestoreStep | undefined> {
+    if (entries.length > MAX_RESTORE_STEP)
+      throw invalid('BATCH_TOO_LARGE', `at most ${MAX_RESTORE_STEP} records per step`);
+    let previous = afterKey === null ? undefined : Buffer.from(afterKey);
+    for (const entry of entries) {
+      validateKey(entry.key);
+      const key = Buffer.from(entry.key);
+      if (previous !== undefined && Buffer.compare(previous, key) >= 0) {
+        throw invalid(
+          'INVALID_ARGUMENT',
+          `restore keys must ascend after the job's position; "${entry.key.slice(0, 100)}" does not`,
+        );
+      }
+      previous = key;
+    }
+    const { collection, at } = await this.placeOf(address, collectionId);
+    if (at !== undefined) throw invalid('INVALID_ARGUMENT', 'snapshots restore into unversioned collections');
+    const puts = entries.map((entry) => RecordService.checkPut(entry, collection));
+    const step = await this.records.restoreStep(collection, puts, jobId, last);
+    if (step !== undefined) {
+      await this.cache.storeRecords(
+        collection,
+        step.written.map(({ key, revision }) => ({ key, revision, state: 'changed' })),
         'write',
       );
     }

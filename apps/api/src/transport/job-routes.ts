@@ -43,6 +43,9 @@ export function jobMessage(job: JobRecord): MessageInitShape<typeof JobSchema> {
     startedUs: BigInt(job.started),
     finishedUs: BigInt(job.finished),
     updatedUs: BigInt(job.updated),
+    position: job.afterKey ?? '',
+    phase: job.phase,
+    snapshotId: BigInt(job.params.snapshotId ?? 0),
   };
 }
 
@@ -63,7 +66,8 @@ function covers(scopes: readonly Scope[], job: JobRecord, write: boolean): boole
   );
 }
 
-const principalName = (principal: Principal) =>
+/** Who started a job, as jobs show it: `alice`, or `alice@example.org`. */
+export const principalName = (principal: Principal) =>
   principal.host === '' ? principal.account : `${principal.account}@${principal.host}`;
 
 export function jobServiceImpl(services: Services, logger: Logger): ServiceImpl<typeof JobServiceDesc> {
@@ -130,6 +134,10 @@ export function jobServiceImpl(services: Services, logger: Logger): ServiceImpl<
       async runJobStep(req, context) {
         access.requireAdmin(principalOf(access, context));
         return { job: jobMessage(await jobs.runStep(req.id, req.batchSize)) };
+      },
+      async failJob(req, context) {
+        access.requireAdmin(principalOf(access, context));
+        return { job: jobMessage(await jobs.fail(req.id, req.errorCode, req.errorMessage)) };
       },
     },
     logger,

@@ -34,6 +34,7 @@ import type { RecordService } from '../services/record-service';
 import type { VersionService } from '../services/version-service';
 import type { WebhookService } from '../services/webhook-service';
 import type { JobService } from '../services/job-service';
+import type { SnapshotService } from '../services/snapshot-service';
 import { toConnectError } from './error-map';
 import {
   changeEventMessage,
@@ -58,6 +59,7 @@ export interface Services {
   readonly versions: VersionService;
   readonly webhooks: WebhookService;
   readonly jobs: JobService;
+  readonly snapshots: SnapshotService;
 }
 
 /** The caller of a call, from the grant it carries (UNAUTHENTICATED without a valid one). */
@@ -207,7 +209,8 @@ export function recordServiceImpl(services: Services, logger: Logger): ServiceIm
           keysOnly: req.keysOnly,
         });
         for await (const chunk of chunks) {
-          if (context.signal.aborted) return;
+          // Never a quiet end: a caller in the same process would take a cut stream for a whole one.
+          if (context.signal.aborted) throw new ConnectError('the call was cancelled', Code.Canceled);
           yield { records: chunk.records.map(recordMessage), done: chunk.done, nextCursor: chunk.nextCursor };
         }
       },

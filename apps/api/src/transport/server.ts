@@ -13,6 +13,7 @@ import {
   RecordService,
   WebhookService,
   JobService,
+  SnapshotService,
 } from '@rosetta/proto';
 import type { ApiRuntime } from '../runtime';
 
@@ -55,6 +56,7 @@ export function createRpcServer(runtime: ApiRuntime, options: RpcServerOptions):
       router.service(VersionService, runtime.impls.versions);
       router.service(WebhookService, runtime.impls.webhooks);
       router.service(JobService, runtime.impls.jobs);
+      router.service(SnapshotService, runtime.impls.snapshots);
     },
     readMaxBytes: options.maxMessageBytes,
     writeMaxBytes: options.maxMessageBytes,
@@ -90,6 +92,7 @@ export function createRpcServer(runtime: ApiRuntime, options: RpcServerOptions):
       bind(VersionService, runtime.impls.versions),
       bind(WebhookService, runtime.impls.webhooks),
       bind(JobService, runtime.impls.jobs),
+      bind(SnapshotService, runtime.impls.snapshots),
     ],
     { maxMessageBytes: options.maxMessageBytes },
   );

@@ -25,6 +25,7 @@ function fakeApi(answer: (grant: string | undefined, attempt: number) => unknown
     versions: {},
     webhooks: {},
     jobs: {},
+    snapshots: {},
   };
   return { api: api as unknown as RecordApi, grants };
 }

@@ -11,6 +11,7 @@ import {
   VersionService,
   WebhookService,
   JobService,
+  SnapshotService,
   readWireError,
 } from '@rosetta/proto';
 import type { RecordApi } from './record-api';
@@ -115,5 +116,6 @@ export function withFreshGrants(api: RecordApi, fresh: Grants): RecordApi {
     versions: wrap(VersionService, api.versions, fresh),
     webhooks: wrap(WebhookService, api.webhooks, fresh),
     jobs: wrap(JobService, api.jobs, fresh),
+    snapshots: wrap(SnapshotService, api.snapshots, fresh),
   };
 }

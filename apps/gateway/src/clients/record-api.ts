@@ -9,6 +9,7 @@ import {
   VersionService,
   WebhookService,
   JobService,
+  SnapshotService,
   createRpcTransport,
 } from '@rosetta/proto';
 
@@ -27,6 +28,7 @@ export interface RecordApi {
   readonly versions: Client<typeof VersionService>;
   readonly webhooks: Client<typeof WebhookService>;
   readonly jobs: Client<typeof JobService>;
+  readonly snapshots: Client<typeof SnapshotService>;
 }
 
 /** Deadline for a streamed scan: long enough to export millions of records. */
@@ -55,6 +57,7 @@ export function createHttpRecordApi(options: HttpRecordApiOptions): RecordApi & 
     versions: createClient(VersionService, transport),
     webhooks: createClient(WebhookService, transport),
     jobs: createClient(JobService, transport),
+    snapshots: createClient(SnapshotService, transport),
     close: () => transport.close(),
   };
 }

@@ -1,30 +1,30 @@
 import type { Queue } from 'bullmq';
 import type { Logger } from '@rosetta/platform';
-import { recordsDeleteJob } from '@rosetta/proto';
+import { jobsRunJob, type Job } from '@rosetta/proto';
 import { isPermanentError } from '../job-errors';
 import type { JobRunner } from '../jobs/bulk-delete';
 
 /** The BullMQ id of a job's run: one per job, so that a job queued twice runs once. */
-export const deleteRunId = (id: bigint) => `delete-${id}`;
+export const jobRunId = (id: bigint) => `job-${id}`;
 
 /**
- * The clustered worker's: one `records.delete` BullMQ job per job id. A BullMQ job leaves Redis
+ * The clustered worker's: one `jobs.run` BullMQ job per job id. A BullMQ job leaves Redis
  * when it completes or fails for good, so a job the record service still holds unfinished (handed
  * back at a shutdown, or out of attempts during an outage) is queued again by the next dispatch.
  */
 export class QueueJobRunner implements JobRunner {
   constructor(private readonly queue: Queue) {}
 
-  async run(ids: readonly bigint[]): Promise<void> {
-    if (ids.length === 0) return;
+  async run(jobs: readonly Job[]): Promise<void> {
+    if (jobs.length === 0) return;
     await this.queue.addBulk(
-      ids.map((id) => ({
-        name: recordsDeleteJob.name,
-        data: { jobId: String(id) },
+      jobs.map((job) => ({
+        name: jobsRunJob.name,
+        data: { jobId: String(job.id), kind: job.kind, space: job.space },
         opts: {
-          jobId: deleteRunId(id),
-          attempts: recordsDeleteJob.attempts,
-          backoff: { type: 'exponential', delay: recordsDeleteJob.backoffMs },
+          jobId: jobRunId(job.id),
+          attempts: jobsRunJob.attempts,
+          backoff: { type: 'exponential', delay: jobsRunJob.backoffMs },
           removeOnComplete: true,
           removeOnFail: true,
         },
@@ -43,20 +43,21 @@ export class InProcessJobRunner implements JobRunner {
   private readonly running = new Map<bigint, Promise<void>>();
 
   constructor(
-    private readonly execute: (id: bigint, signal: AbortSignal) => Promise<unknown>,
+    private readonly execute: (job: Job, signal: AbortSignal) => Promise<unknown>,
     private readonly concurrency: number,
     private readonly logger: Logger,
   ) {}
 
-  async run(ids: readonly bigint[]): Promise<void> {
-    for (const id of ids) {
+  async run(jobs: readonly Job[]): Promise<void> {
+    for (const job of jobs) {
+      const { id } = job;
       if (this.stopping.signal.aborted || this.running.size >= this.concurrency) return;
       if (this.running.has(id)) continue;
-      const run = this.execute(id, this.stopping.signal)
+      const run = this.execute(job, this.stopping.signal)
         .then(
           () => undefined,
           (error: unknown) => {
-            const context = { err: error, job: recordsDeleteJob.name, jobId: String(id) };
+            const context = { err: error, job: jobsRunJob.name, jobId: String(id), kind: job.kind };
             if (isPermanentError(error)) this.logger.error(context, 'job failed');
             else this.logger.warn(context, 'job run failed; the next dispatch runs it again');
           },

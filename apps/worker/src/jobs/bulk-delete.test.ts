@@ -60,15 +60,20 @@ describe('runDeleteJob', () => {
 });
 
 describe('dispatchJobs', () => {
-  it('hands every unfinished bulk delete to the runner and counts them', async () => {
-    const run = jest.fn(() => Promise.resolve());
-    const unfinished = [job({ id: 4n, state: 'queued' }), job({ id: 9n, state: 'running' })];
+  it('hands every unfinished job to the runner, brings the schedules in step, and counts the jobs', async () => {
+    const run = jest.fn((_jobs: readonly Job[]) => Promise.resolve());
+    const sync = jest.fn((_schedules: readonly unknown[]) => Promise.resolve());
+    const unfinished = [job({ id: 4n, state: 'queued' }), job({ id: 9n, state: 'running', kind: 'snapshot' })];
+    const schedules = [{ id: 1n, everySeconds: 60 }];
     const count = await dispatchJobs({
       jobs: { unfinishedJobs: () => Promise.resolve({ jobs: unfinished }) } as never,
+      snapshots: { listSchedules: () => Promise.resolve({ schedules }) } as never,
       runner: { run },
+      schedules: { sync },
     });
     expect(count).toBe(2);
-    expect(run).toHaveBeenCalledWith([4n, 9n]);
+    expect(run).toHaveBeenCalledWith(unfinished);
+    expect(sync).toHaveBeenCalledWith(schedules);
   });
 });
 
@@ -79,7 +84,7 @@ describe('InProcessJobRunner', () => {
     const started: bigint[] = [];
     const signals: AbortSignal[] = [];
     const runner = new InProcessJobRunner(
-      (id, signal) => {
+      ({ id }, signal) => {
         started.push(id);
         signals.push(signal);
         return new Promise((resolve) => signal.addEventListener('abort', resolve));
@@ -87,12 +92,12 @@ describe('InProcessJobRunner', () => {
       2,
       logger,
     );
-    await runner.run([1n, 2n, 3n]);
-    await runner.run([1n, 2n]);
+    await runner.run([job({ id: 1n }), job({ id: 2n }), job({ id: 3n })]);
+    await runner.run([job({ id: 1n }), job({ id: 2n })]);
     expect(started).toEqual([1n, 2n]);
     await runner.stop();
     expect(signals.every((s) => s.aborted)).toBe(true);
-    await runner.run([5n]);
+    await runner.run([job({ id: 5n })]);
     expect(started).toEqual([1n, 2n]);
   });
 
@@ -106,9 +111,9 @@ describe('InProcessJobRunner', () => {
       1,
       logger,
     );
-    await runner.run([8n]);
+    await runner.run([job({ id: 8n })]);
     await new Promise((resolve) => setImmediate(resolve));
-    await runner.run([8n]);
+    await runner.run([job({ id: 8n })]);
     await runner.stop();
     expect(runs).toBe(2);
   });

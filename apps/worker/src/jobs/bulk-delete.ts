@@ -1,5 +1,6 @@
 import type { Client } from '@connectrpc/connect';
-import type { Job, JobService } from '@rosetta/proto';
+import type { Job, JobService, SnapshotService } from '@rosetta/proto';
+import type { ScheduleSync } from '../adapters/snapshot-schedulers';
 
 /** The finished states of a job (packages/core's FINISHED_JOB_STATES, as the wire spells them). */
 const FINISHED = new Set(['succeeded', 'failed', 'cancelled']);
@@ -9,7 +10,7 @@ export const isFinished = (job: Pick<Job, 'state'>) => FINISHED.has(job.state);
 /** Runs jobs: BullMQ in the cluster, the process itself in the all-in-one. */
 export interface JobRunner {
   /** Makes sure each job is run, once: a job already queued or running is left as it is. */
-  run(ids: readonly bigint[]): Promise<void>;
+  run(jobs: readonly Job[]): Promise<void>;
 }
 
 export interface RunDeleteJobDeps {
@@ -19,6 +20,8 @@ export interface RunDeleteJobDeps {
   readonly batch: number;
   /** Stops the job between steps: it is handed back unfinished, for a later run to go on. */
   readonly signal?: AbortSignal | undefined;
+  /** Stops once a step answers a job this holds for (a restore leaving its delete phase). */
+  readonly until?: (job: Job) => boolean;
 }
 
 /**
@@ -32,19 +35,26 @@ export async function runDeleteJob(deps: RunDeleteJobDeps): Promise<Job | undefi
   let job: Job | undefined;
   while (deps.signal?.aborted !== true) {
     job = (await deps.jobs.runJobStep({ id: deps.id, batchSize: deps.batch })).job;
-    if (job === undefined || isFinished(job)) break;
+    if (job === undefined || isFinished(job) || deps.until?.(job) === true) break;
   }
   return job;
 }
 
 export interface DispatchJobsDeps {
   readonly jobs: Pick<Client<typeof JobService>, 'unfinishedJobs'>;
+  readonly snapshots: Pick<Client<typeof SnapshotService>, 'listSchedules'>;
   readonly runner: JobRunner;
+  readonly schedules: ScheduleSync;
 }
 
-/** Hands every queued or running job to the runner; resolves with how many there were. */
+/**
+ * Hands every queued or running job to the runner, and brings the snapshot schedules' turns in
+ * step with the schedules; resolves with how many jobs there were.
+ */
 export async function dispatchJobs(deps: DispatchJobsDeps): Promise<number> {
   const { jobs } = await deps.jobs.unfinishedJobs({});
-  await deps.runner.run(jobs.filter((job) => job.kind === 'delete').map((job) => job.id));
+  await deps.runner.run(jobs);
+  const { schedules } = await deps.snapshots.listSchedules({});
+  await deps.schedules.sync(schedules);
   return jobs.length;
 }

@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file rosetta/v1/jobs.proto.
  */
 export const file_rosetta_v1_jobs: GenFile = /*@__PURE__*/
-  fileDesc("ChVyb3NldHRhL3YxL2pvYnMucHJvdG8SCnJvc2V0dGEudjEiuQIKA0pvYhIKCgJpZBgBIAEoAxIMCgRraW5kGAIgASgJEg0KBXN0YXRlGAMgASgJEg0KBXNwYWNlGAQgASgJEhIKCmNvbGxlY3Rpb24YBSABKAkSDwoHdmVyc2lvbhgGIAEoCRIoCgZmaWx0ZXIYByABKAsyGC5yb3NldHRhLnYxLlJlY29yZEZpbHRlchIMCgRkb25lGAggASgDEg0KBXRvdGFsGAkgASgDEhIKCmVycm9yX2NvZGUYCiABKAkSFQoNZXJyb3JfbWVzc2FnZRgLIAEoCRISCgpjcmVhdGVkX2J5GAwgASgJEhIKCmNyZWF0ZWRfdXMYDSABKAMSEgoKc3RhcnRlZF91cxgOIAEoAxITCgtmaW5pc2hlZF91cxgPIAEoAxISCgp1cGRhdGVkX3VzGBAgASgDInAKFVN0YXJ0RGVsZXRlSm9iUmVxdWVzdBItCgpjb2xsZWN0aW9uGAEgASgLMhkucm9zZXR0YS52MS5Db2xsZWN0aW9uUmVmEigKBmZpbHRlchgCIAEoCzIYLnJvc2V0dGEudjEuUmVjb3JkRmlsdGVyIisKC0pvYlJlc3BvbnNlEhwKA2pvYhgBIAEoCzIPLnJvc2V0dGEudjEuSm9iIiMKBkpvYlJlZhINCgVzcGFjZRgBIAEoCRIKCgJpZBgCIAEoAyJlCg9MaXN0Sm9ic1JlcXVlc3QSDQoFc3BhY2UYASABKAkSEgoKY29sbGVjdGlvbhgCIAEoCRINCgVzdGF0ZRgDIAEoCRIRCgliZWZvcmVfaWQYBCABKAMSDQoFbGltaXQYBSABKAUiMQoQTGlzdEpvYnNSZXNwb25zZRIdCgRqb2JzGAEgAygLMg8ucm9zZXR0YS52MS5Kb2IiFwoVVW5maW5pc2hlZEpvYnNSZXF1ZXN0IjMKEVJ1bkpvYlN0ZXBSZXF1ZXN0EgoKAmlkGAEgASgDEhIKCmJhdGNoX3NpemUYAiABKAUyqwMKCkpvYlNlcnZpY2USTAoOU3RhcnREZWxldGVKb2ISIS5yb3NldHRhLnYxLlN0YXJ0RGVsZXRlSm9iUmVxdWVzdBoXLnJvc2V0dGEudjEuSm9iUmVzcG9uc2USNQoGR2V0Sm9iEhIucm9zZXR0YS52MS5Kb2JSZWYaFy5yb3NldHRhLnYxLkpvYlJlc3BvbnNlEkUKCExpc3RKb2JzEhsucm9zZXR0YS52MS5MaXN0Sm9ic1JlcXVlc3QaHC5yb3NldHRhLnYxLkxpc3RKb2JzUmVzcG9uc2USOAoJQ2FuY2VsSm9iEhIucm9zZXR0YS52MS5Kb2JSZWYaFy5yb3NldHRhLnYxLkpvYlJlc3BvbnNlElEKDlVuZmluaXNoZWRKb2JzEiEucm9zZXR0YS52MS5VbmZpbmlzaGVkSm9ic1JlcXVlc3QaHC5yb3NldHRhLnYxLkxpc3RKb2JzUmVzcG9uc2USRAoKUnVuSm9iU3RlcBIdLnJvc2V0dGEudjEuUnVuSm9iU3RlcFJlcXVlc3QaFy5yb3NldHRhLnYxLkpvYlJlc3BvbnNlYgZwcm90bzM", [file_rosetta_v1_common, file_rosetta_v1_records]);
+  fileDesc("ChVyb3NldHRhL3YxL2pvYnMucHJvdG8SCnJvc2V0dGEudjEi7wIKA0pvYhIKCgJpZBgBIAEoAxIMCgRraW5kGAIgASgJEg0KBXN0YXRlGAMgASgJEg0KBXNwYWNlGAQgASgJEhIKCmNvbGxlY3Rpb24YBSABKAkSDwoHdmVyc2lvbhgGIAEoCRIoCgZmaWx0ZXIYByABKAsyGC5yb3NldHRhLnYxLlJlY29yZEZpbHRlchIMCgRkb25lGAggASgDEg0KBXRvdGFsGAkgASgDEhIKCmVycm9yX2NvZGUYCiABKAkSFQoNZXJyb3JfbWVzc2FnZRgLIAEoCRISCgpjcmVhdGVkX2J5GAwgASgJEhIKCmNyZWF0ZWRfdXMYDSABKAMSEgoKc3RhcnRlZF91cxgOIAEoAxITCgtmaW5pc2hlZF91cxgPIAEoAxISCgp1cGRhdGVkX3VzGBAgASgDEhAKCHBvc2l0aW9uGBEgASgJEg0KBXBoYXNlGBIgASgJEhMKC3NuYXBzaG90X2lkGBMgASgDInAKFVN0YXJ0RGVsZXRlSm9iUmVxdWVzdBItCgpjb2xsZWN0aW9uGAEgASgLMhkucm9zZXR0YS52MS5Db2xsZWN0aW9uUmVmEigKBmZpbHRlchgCIAEoCzIYLnJvc2V0dGEudjEuUmVjb3JkRmlsdGVyIisKC0pvYlJlc3BvbnNlEhwKA2pvYhgBIAEoCzIPLnJvc2V0dGEudjEuSm9iIiMKBkpvYlJlZhINCgVzcGFjZRgBIAEoCRIKCgJpZBgCIAEoAyJlCg9MaXN0Sm9ic1JlcXVlc3QSDQoFc3BhY2UYASABKAkSEgoKY29sbGVjdGlvbhgCIAEoCRINCgVzdGF0ZRgDIAEoCRIRCgliZWZvcmVfaWQYBCABKAMSDQoFbGltaXQYBSABKAUiMQoQTGlzdEpvYnNSZXNwb25zZRIdCgRqb2JzGAEgAygLMg8ucm9zZXR0YS52MS5Kb2IiFwoVVW5maW5pc2hlZEpvYnNSZXF1ZXN0IkcKDkZhaWxKb2JSZXF1ZXN0EgoKAmlkGAEgASgDEhIKCmVycm9yX2NvZGUYAiABKAkSFQoNZXJyb3JfbWVzc2FnZRgDIAEoCSIzChFSdW5Kb2JTdGVwUmVxdWVzdBIKCgJpZBgBIAEoAxISCgpiYXRjaF9zaXplGAIgASgFMusDCgpKb2JTZXJ2aWNlEkwKDlN0YXJ0RGVsZXRlSm9iEiEucm9zZXR0YS52MS5TdGFydERlbGV0ZUpvYlJlcXVlc3QaFy5yb3NldHRhLnYxLkpvYlJlc3BvbnNlEjUKBkdldEpvYhISLnJvc2V0dGEudjEuSm9iUmVmGhcucm9zZXR0YS52MS5Kb2JSZXNwb25zZRJFCghMaXN0Sm9icxIbLnJvc2V0dGEudjEuTGlzdEpvYnNSZXF1ZXN0Ghwucm9zZXR0YS52MS5MaXN0Sm9ic1Jlc3BvbnNlEjgKCUNhbmNlbEpvYhISLnJvc2V0dGEudjEuSm9iUmVmGhcucm9zZXR0YS52MS5Kb2JSZXNwb25zZRJRCg5VbmZpbmlzaGVkSm9icxIhLnJvc2V0dGEudjEuVW5maW5pc2hlZEpvYnNSZXF1ZXN0Ghwucm9zZXR0YS52MS5MaXN0Sm9ic1Jlc3BvbnNlEkQKClJ1bkpvYlN0ZXASHS5yb3NldHRhLnYxLlJ1bkpvYlN0ZXBSZXF1ZXN0Ghcucm9zZXR0YS52MS5Kb2JSZXNwb25zZRI+CgdGYWlsSm9iEhoucm9zZXR0YS52MS5GYWlsSm9iUmVxdWVzdBoXLnJvc2V0dGEudjEuSm9iUmVzcG9uc2ViBnByb3RvMw", [file_rosetta_v1_common, file_rosetta_v1_records]);
 
 /**
  * A background job of a collection (packages/core/src/jobs.ts). The record service keeps its
@@ -29,7 +29,7 @@ export type Job = Message<"rosetta.v1.Job"> & {
   id: bigint;
 
   /**
-   * delete (a bulk delete).
+   * delete (a bulk delete), snapshot or restore.
    *
    * @generated from field: string kind = 2;
    */
@@ -120,6 +120,27 @@ export type Job = Message<"rosetta.v1.Job"> & {
    * @generated from field: int64 updated_us = 16;
    */
   updatedUs: bigint;
+
+  /**
+   * Keys up to this one are done (jobs work in key order); empty before the first step.
+   *
+   * @generated from field: string position = 17;
+   */
+  position: string;
+
+  /**
+   * A restore's phase: write, then delete (over an existing collection), then verify.
+   *
+   * @generated from field: string phase = 18;
+   */
+  phase: string;
+
+  /**
+   * The snapshot a snapshot job makes, or a restore restores; 0 for other jobs.
+   *
+   * @generated from field: int64 snapshot_id = 19;
+   */
+  snapshotId: bigint;
 };
 
 /**
@@ -272,6 +293,35 @@ export const UnfinishedJobsRequestSchema: GenMessage<UnfinishedJobsRequest> = /*
   messageDesc(file_rosetta_v1_jobs, 6);
 
 /**
+ * @generated from message rosetta.v1.FailJobRequest
+ */
+export type FailJobRequest = Message<"rosetta.v1.FailJobRequest"> & {
+  /**
+   * @generated from field: int64 id = 1;
+   */
+  id: bigint;
+
+  /**
+   * A domain code (packages/core/src/errors.ts) and a message safe to show.
+   *
+   * @generated from field: string error_code = 2;
+   */
+  errorCode: string;
+
+  /**
+   * @generated from field: string error_message = 3;
+   */
+  errorMessage: string;
+};
+
+/**
+ * Describes the message rosetta.v1.FailJobRequest.
+ * Use `create(FailJobRequestSchema)` to create a new message.
+ */
+export const FailJobRequestSchema: GenMessage<FailJobRequest> = /*@__PURE__*/
+  messageDesc(file_rosetta_v1_jobs, 7);
+
+/**
  * @generated from message rosetta.v1.RunJobStepRequest
  */
 export type RunJobStepRequest = Message<"rosetta.v1.RunJobStepRequest"> & {
@@ -293,7 +343,7 @@ export type RunJobStepRequest = Message<"rosetta.v1.RunJobStepRequest"> & {
  * Use `create(RunJobStepRequestSchema)` to create a new message.
  */
 export const RunJobStepRequestSchema: GenMessage<RunJobStepRequest> = /*@__PURE__*/
-  messageDesc(file_rosetta_v1_jobs, 7);
+  messageDesc(file_rosetta_v1_jobs, 8);
 
 /**
  * Background jobs. Starting and cancelling a job takes write access to its collection; reading
@@ -351,6 +401,16 @@ export const JobService: GenService<{
   runJobStep: {
     methodKind: "unary";
     input: typeof RunJobStepRequestSchema;
+    output: typeof JobResponseSchema;
+  },
+  /**
+   * Fails an unfinished job for a reason the worker found (a snapshot object missing or corrupt).
+   *
+   * @generated from rpc rosetta.v1.JobService.FailJob
+   */
+  failJob: {
+    methodKind: "unary";
+    input: typeof FailJobRequestSchema;
     output: typeof JobResponseSchema;
   },
 }> = /*@__PURE__*/
