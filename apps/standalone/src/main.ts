@@ -10,7 +10,7 @@ import {
   type ChangeEvents,
   type RecordApi,
 } from '@rosetta/gateway';
-import { createLogger, FileSnapshotStore, ShutdownManager } from '@rosetta/platform';
+import { createLogger, createSnapshotStore, ShutdownManager } from '@rosetta/platform';
 import {
   AdminService,
   AuthService,
@@ -114,7 +114,7 @@ async function main(): Promise<void> {
       jobs,
       snapshots,
       records,
-      store: new FileSnapshotStore(workerConfig.SNAPSHOT_DIR),
+      store: createSnapshotStore(workerConfig),
       deleteBatch: workerConfig.DELETE_JOB_BATCH,
       intervalMs: workerConfig.JOB_POLL_MS,
       concurrency: workerConfig.JOB_CONCURRENCY,

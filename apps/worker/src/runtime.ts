@@ -23,7 +23,7 @@ import { QueueJobRunner } from './adapters/job-runners';
 import { dispatchJobs } from './jobs/bulk-delete';
 import { runJob } from './jobs/run-job';
 import { QueueScheduleSync } from './adapters/snapshot-schedulers';
-import { FileSnapshotStore } from '@rosetta/platform';
+import { createSnapshotStore } from '@rosetta/platform';
 import {
   createEventsQueue,
   createEventsWorker,
@@ -102,7 +102,7 @@ export async function createWorkerRuntime(
     await scheduleDispatch(jobsQueue, config.JOB_POLL_MS);
     const runner = new QueueJobRunner(jobsQueue);
     const scheduleSync = new QueueScheduleSync(jobsQueue);
-    const store = new FileSnapshotStore(config.SNAPSHOT_DIR);
+    const store = createSnapshotStore(config);
     const handlers: JobHandlers = {
       dispatchJobs: () => dispatchJobs({ jobs, snapshots, runner, schedules: scheduleSync }),
       // What BullMQ keeps as the run's result (JSON): where the job stood when the run ended.

@@ -3,6 +3,7 @@ import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, relative, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { z } from 'zod';
 
 /**
  * Where snapshot objects live: a directory by default, S3-compatible storage when configured.
@@ -70,4 +71,20 @@ export class FileSnapshotStore implements SnapshotStore {
   async delete(name: string): Promise<void> {
     await rm(this.pathOf(name), { force: true });
   }
+}
+
+/**
+ * The snapshot store's settings, read by every process that uses the store (the worker writes
+ * and deletes objects, the gateway serves downloads): a directory unless S3 is configured.
+ */
+export const SnapshotStoreConfigSchema = z.object({
+  /** The directory snapshots are stored in (created when missing), when no S3 bucket is set. */
+  SNAPSHOT_DIR: z.string().min(1).default('./snapshots'),
+});
+
+export type SnapshotStoreConfig = z.output<typeof SnapshotStoreConfigSchema>;
+
+/** The store the settings describe. */
+export function createSnapshotStore(config: SnapshotStoreConfig): SnapshotStore {
+  return new FileSnapshotStore(config.SNAPSHOT_DIR);
 }
