@@ -77,6 +77,30 @@ it('does not skip a transaction that took an earlier revision but committed late
   }
 });
 
+it('orders events by transaction id as a number, not as text (9 before 10)', async () => {
+  const digits = { space: 'default', collection: 'digits' };
+  await api.collections.createCollection({ collection: digits });
+  // Transactions long finished, whose ids have one and two digits: as text, '10' < '11' < '9'.
+  for (const txid of [9, 10, 11]) {
+    await api.runtime.db.query(
+      `INSERT INTO change_events (txid, revision, op, space, collection, collection_id, node_id, version, key)
+       VALUES ($1::text::xid8, nextval('revision_seq'), 'put', 'default', 'digits', 0, 0, '', $2)`,
+      [String(txid), `t${txid}`],
+    );
+  }
+  const keys: string[] = [];
+  let after = '1.0';
+  for (;;) {
+    const page = await api.changes.readCollectionChanges({ collection: digits, after, limit: 2 });
+    if (page.events.length === 0) break;
+    keys.push(...page.events.filter((e) => e.op === 'put').map((e) => e.key));
+    after = page.position;
+  }
+  expect(keys).toEqual(['t9', 't10', 't11']);
+  const whole = await api.changes.readChanges({ after: '1.0', limit: 2 });
+  expect(whole.events.map((e) => e.key)).toEqual(['t9', 't10']);
+});
+
 it('refuses a malformed position', async () => {
   await expect(api.changes.readChanges({ after: 'yesterday' })).rejects.toThrow(/not a change-feed position/);
 });

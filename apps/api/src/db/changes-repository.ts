@@ -35,7 +35,7 @@ const READ = {
   ${us('at')} AS at, value
 FROM change_events
 WHERE (txid, id) > ($1::xid8, $2::int8) AND txid < pg_snapshot_xmin(pg_current_snapshot())
-ORDER BY txid, id
+ORDER BY change_events.txid, change_events.id
 LIMIT $3`,
 };
 
@@ -47,14 +47,14 @@ const READ_COLLECTION = {
 FROM change_events
 WHERE space = $1 AND collection = $2 AND (txid, id) > ($3::xid8, $4::int8)
   AND txid < pg_snapshot_xmin(pg_current_snapshot())
-ORDER BY txid, id
+ORDER BY change_events.txid, change_events.id
 LIMIT $5`,
 };
 
 /** The last event of a revision (a revision has one event; the order is what matters). */
 const OF_REVISION = {
   name: 'changes.of-revision',
-  text: `SELECT txid::text AS txid, id FROM change_events WHERE revision = $1 ORDER BY txid DESC, id DESC LIMIT 1`,
+  text: `SELECT txid::text AS txid, id FROM change_events WHERE revision = $1 ORDER BY change_events.txid DESC, change_events.id DESC LIMIT 1`,
 };
 
 /** The newest event every reader can see: below the oldest running transaction. */
@@ -62,7 +62,7 @@ const NEWEST = {
   name: 'changes.newest',
   text: `SELECT txid::text AS txid, id, revision FROM change_events
 WHERE txid < pg_snapshot_xmin(pg_current_snapshot())
-ORDER BY txid DESC, id DESC LIMIT 1`,
+ORDER BY change_events.txid DESC, change_events.id DESC LIMIT 1`,
 };
 
 // The head of the feed (LIMIT rows in feed order, up to the relay's position), of which the
