@@ -57,6 +57,18 @@ import {
   valueAt,
 } from './lib/dvid.mjs';
 import { DEFAULT_RELAY_MS, FEED_COLLECTION, FEED_FAST_RELAY_MS, prepareFeed, runFeedLag } from './lib/feed-lag.mjs';
+import {
+  BULK_COLLECTION,
+  BULK_PREFIX,
+  KEEP_PREFIX,
+  KEEP_RECORDS,
+  POLL_MS,
+  checkBulk,
+  deadlineSeconds,
+  deleteAndWatch,
+  seedBulk,
+  waitForRelay,
+} from './lib/bulk-delete.mjs';
 import { GRAPHQL_BODIES, GRAPHQL_HEADERS, GRAPHQL_PATH, checkGraphql } from './lib/graphql.mjs';
 import { KOPANO_API_ENV, preparePeerProsody, seedDialects } from './lib/dialects.mjs';
 import { DOC_TEMPLATE } from './lib/doc-template.mjs';
@@ -79,6 +91,7 @@ const HTTP_WORKLOADS = new Set([
   ...PEER_WORKLOADS,
   'dvid-version-get',
   ...GRAPHQL_WORKLOADS,
+  'bulk-delete',
 ]);
 /** The order of a round. */
 /** Idle means: the services together use less than this much of one core. */
@@ -464,7 +477,7 @@ async function main() {
     }
     meta.rssAfterStart = rssOfServices();
     log('  cluster ready; seeding through /v1…');
-    if (settings.workloads.some((w) => ['hot-get', 'list', 'put', ...GRAPHQL_WORKLOADS].includes(w)))
+    if (settings.workloads.some((w) => ['hot-get', 'list', 'put', 'bulk-delete', ...GRAPHQL_WORKLOADS].includes(w)))
       await seedHotAndList(urls.gateway);
     if (settings.workloads.some((w) => GRAPHQL_WORKLOADS.includes(w))) await seedGraphql(urls.gateway);
     if (settings.workloads.some((w) => DIALECT_WORKLOADS.includes(w)))
@@ -631,6 +644,14 @@ function describeRun(workload, r) {
       `${r.missing ? `, ${num(r.missing)} MISSING` : ''} | RSS ${rss} | CPU ${cpu}`
     );
   }
+  if (workload === 'bulk-delete') {
+    return (
+      `${workload.padEnd(9)} ${num(r.records)} records in ${ms(r.jobMs)}: ${num(r.recordsPerSecond)} records/s ` +
+      `(POST ${ms(r.postMs)}, queued ${ms(r.queuedMs)}; client ${num(r.clientRecordsPerSecond)} records/s over ${ms(r.clientMs)}; ` +
+      `relay caught up ${ms(r.relayMs)} after); ` +
+      `hot GET meanwhile ${num(r.hotRps)} req/s p50 ${ms(r.hotP50Ms)} p99 ${ms(r.hotP99Ms)} | RSS ${rss} | CPU ${cpu}`
+    );
+  }
   if (workload === 'export') {
     return (
       `${workload.padEnd(9)} ${num(r.records)} records in ${ms(r.totalMs)}: ${num(r.recordsPerSecond)} rec/s, ` +
@@ -661,6 +682,7 @@ async function runWorkload(workload, round, ctx) {
   if (workload === 'dvid-version-get') return runDvidVersionGet(ctx, round);
   if (workload === 'dvid-range') return runDvidRange(ctx, round);
   if (FEED_WORKLOADS.includes(workload)) return runFeedLagWorkload(workload, ctx, round);
+  if (workload === 'bulk-delete') return runBulkDeleteWorkload(ctx, round);
 
   if (workload === 'pgbench') {
     const inUse = await connectionsInUse();
@@ -695,7 +717,7 @@ async function runWorkload(workload, round, ctx) {
     case 'node-http':
     case 'express':
     case 'hot-get':
-      spec = { url: `${base}${recordPath('hot')}`, method: 'GET', headers: AUTH_HEADERS };
+      spec = hotGetSpec(base);
       break;
     case 'list':
       spec = {
@@ -756,13 +778,7 @@ async function runWorkload(workload, round, ctx) {
     window = sampler.stop();
   }
   if (round === settings.runs && r.command) meta.commands.push(r.command.replace(/p\d+-r\d+-run/, 'p<pid>-r<run>-run'));
-  if (r.requests === 0) throw new Error(`${workload}: no request completed`);
-  const failures = (r.non2xx ?? 0) + (r.socketErrors ?? 0) + (r.timeouts ?? 0);
-  if (failures > r.requests * 0.001) {
-    throw new Error(
-      `${workload}: ${failures} of ${r.requests} requests failed (non-2xx ${r.non2xx}, socket errors ${r.socketErrors}, timeouts ${r.timeouts}); run not counted`,
-    );
-  }
+  checkLoad(workload, r);
   if (spec.answerBytes !== undefined) {
     // GraphQL answers errors with a 200: answers shorter than the checked one (headers aside) are errors.
     const perResponse = (r.mbps * 1e6) / r.rps;
@@ -772,6 +788,22 @@ async function runWorkload(workload, round, ctx) {
       );
   }
   return { ...r, peakRss: window.peakRss, cpu: window.cpu, windowMs: window.windowMs };
+}
+
+/** The hot-get request: the hot record, read over and over. */
+function hotGetSpec(base) {
+  return { url: `${base}${recordPath('hot')}`, method: 'GET', headers: AUTH_HEADERS };
+}
+
+/** A load run counts when requests completed and at most 0.1% of them failed. */
+function checkLoad(workload, r) {
+  if (r.requests === 0) throw new Error(`${workload}: no request completed`);
+  const failures = (r.non2xx ?? 0) + (r.socketErrors ?? 0) + (r.timeouts ?? 0);
+  if (failures > r.requests * 0.001) {
+    throw new Error(
+      `${workload}: ${failures} of ${r.requests} requests failed (non-2xx ${r.non2xx}, socket errors ${r.socketErrors}, timeouts ${r.timeouts}); run not counted`,
+    );
+  }
 }
 
 async function runExport(ctx, round) {
@@ -1050,6 +1082,72 @@ async function runFeedLagWorkload(workload, ctx, round) {
   } finally {
     if (fast) await restartWorker({});
   }
+}
+
+/**
+ * BENCH_BULK_RECORDS records of 1 KiB under `bulk/` and 1000 under `keep/`, seeded into the
+ * round's own collection (not measured); then the hot GET's load (after its warm-up) and, as it
+ * starts, one delete job over `bulk/`, polled every POLL_MS until it succeeded, which ends the
+ * load. Then the wait for the relay to publish the job's last event (it trails the job), and the
+ * checks: nothing left under `bulk/`, every `keep/` record there, one delete event per record.
+ */
+async function runBulkDeleteWorkload(ctx, round) {
+  const { settings, loadgen, urls, meta } = ctx;
+  if (state.services.worker?.running !== true)
+    throw new Error('bulk-delete needs the worker (it runs the jobs), which is not running');
+  const records = settings.bulkRecords;
+  const collection = `${BULK_COLLECTION}-r${round}`;
+  const seedSeconds = await seedBulk(urls.gateway, collection, records);
+  log(
+    `    seeded ${num(records)} + ${num(KEEP_RECORDS)} records into ${collection} in ${num(seedSeconds, 1)} s ` +
+      '(INSERT … SELECT generate_series, VACUUM ANALYZE records)',
+  );
+  const spec = { ...hotGetSpec(urls.gateway), connections: settings.connections, threads: settings.threads };
+  if (settings.warmup > 0) await runLoad(loadgen, { ...spec, duration: settings.warmup });
+  await settle();
+  let jobSeen;
+  const stopWhen = new Promise((resolve) => (jobSeen = resolve));
+  const sampler = new Sampler(targetsFor(undefined));
+  const outcomes = await Promise.allSettled([
+    // Bounded by the job's deadline; ended when the job is seen finished.
+    runLoad(
+      loadgen,
+      { ...spec, duration: deadlineSeconds(records) + 10 },
+      { onStart: (pid) => sampler.add('loadgen', pid), stopWhen },
+    ),
+    deleteAndWatch(urls.gateway, collection, records).finally(jobSeen),
+  ]);
+  const window = sampler.stop();
+  const [load, { seenAt, ...deleted }] = outcomes.map((o) => {
+    if (o.status === 'rejected') throw o.reason;
+    return o.value;
+  });
+  checkLoad('bulk-delete (hot GET)', load);
+  // Not measured against a target, and kept out of the next workload.
+  const relayMs = await waitForRelay(state.redisPrefix, records, seenAt);
+  const events = await checkBulk(urls.gateway, collection, records);
+  if (round === settings.runs)
+    meta.commands.push(
+      ...(load.command ? [`${load.command} (stopped with SIGINT once the job was seen finished)`] : []),
+      `node client: POST /v1/spaces/${SPACE}/collections/${BULK_COLLECTION}-r<run>/delete-jobs {"prefix":"${BULK_PREFIX}"} ` +
+        `(${num(records)} records of 1 KiB under ${BULK_PREFIX}, ${num(KEEP_RECORDS)} under ${KEEP_PREFIX}), ` +
+        `then GET /v1/spaces/${SPACE}/jobs/<id> every ${POLL_MS} ms until it succeeded`,
+    );
+  return {
+    ...deleted,
+    relayMs,
+    events,
+    seedMs: seedSeconds * 1000,
+    hotRps: load.rps,
+    hotP50Ms: load.p50Ms,
+    hotP99Ms: load.p99Ms,
+    non2xx: load.non2xx,
+    socketErrors: load.socketErrors,
+    timeouts: load.timeouts,
+    peakRss: window.peakRss,
+    cpu: window.cpu,
+    windowMs: window.windowMs,
+  };
 }
 
 /** `node bench/run.mjs --from bench/results/<timestamp>.json` renders a saved run again. */

@@ -27,7 +27,7 @@ if (options.method === 'PUT') {
   ];
 }
 
-autocannon(config, (error, result) => {
+const instance = autocannon(config, (error, result) => {
   if (error) {
     console.error(error);
     process.exit(1);
@@ -49,3 +49,5 @@ autocannon(config, (error, result) => {
   };
   process.stdout.write(`${JSON.stringify(summary)}\n`);
 });
+// SIGINT ends the run early, with the figures so far (runCommand's `stopWhen`).
+process.once('SIGINT', () => instance.stop());

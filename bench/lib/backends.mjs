@@ -18,7 +18,8 @@ export function databaseUrl(database) {
   return `postgres://${PG.user}@${PG.host}:${PG.port}/${database}`;
 }
 
-async function withClient(database, fn) {
+/** A client of `database` for the time `fn` runs. */
+export async function withClient(database, fn) {
   const client = new pg.Client({ ...PG, database, connectionTimeoutMillis: 5000 });
   await client.connect();
   try {
@@ -103,24 +104,31 @@ export async function checkRedis() {
   }
 }
 
-/** Deletes every key under `prefix`; returns how many. */
-export async function deleteRedisPrefix(prefix) {
-  if (!/^[A-Za-z0-9:_-]+$/.test(prefix)) throw new Error(`unsafe Redis prefix ${prefix}`);
+/** A Redis client for the time `fn` runs. */
+export async function withRedis(fn) {
   const redis = redisClient();
   redis.on('error', () => {});
   await redis.connect();
-  let deleted = 0;
   try {
+    return await fn(redis);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Deletes every key under `prefix`; returns how many. */
+export async function deleteRedisPrefix(prefix) {
+  if (!/^[A-Za-z0-9:_-]+$/.test(prefix)) throw new Error(`unsafe Redis prefix ${prefix}`);
+  return withRedis(async (redis) => {
+    let deleted = 0;
     let cursor = '0';
     do {
       const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
       cursor = next;
       if (keys.length > 0) deleted += await redis.unlink(...keys);
     } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
-  }
-  return deleted;
+    return deleted;
+  });
 }
 
 /** The pgbench table and script: an upsert of a 1 KiB value under a random integer key. */

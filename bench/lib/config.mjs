@@ -14,6 +14,8 @@ export const DOC_PATH = join(ROOT, 'docs', 'benchmarks.md');
 // The DVID range streams with the other streams, its GETs follow hot-get, its ingest the OpenFn
 // upserts. The GraphQL queries follow hot-get, the REST read they are compared with. The
 // change-feed lag follows put (its 10 ms variant restarts the worker twice, so it is opt-in).
+// The bulk delete comes last: it seeds a million records, and the worker relays its million
+// change events after it.
 export const WORKLOADS = [
   'node-http',
   'express',
@@ -37,6 +39,7 @@ export const WORKLOADS = [
   'peer-prosody-get',
   'peer-prosody-put',
   'pgbench',
+  'bulk-delete',
   'openfn-list-1m',
 ];
 /** Workloads run only when BENCH_ONLY names them (they take minutes). */
@@ -68,6 +71,7 @@ export const CLUSTER_WORKLOADS = new Set([
   ...DVID_WORKLOADS,
   ...GRAPHQL_WORKLOADS,
   ...FEED_WORKLOADS,
+  'bulk-delete',
 ]);
 const ALIASES = {
   anchors: ['node-http', 'express'],
@@ -80,6 +84,8 @@ const ALIASES = {
   graphql: ['hot-get', ...GRAPHQL_WORKLOADS],
   // Both relay intervals, one after the other in each round.
   feed: FEED_WORKLOADS,
+  // Its hot-GET target is read against the hot GET without a delete, measured in the same run.
+  'bulk-delete': ['hot-get', 'bulk-delete'],
 };
 
 // Always local: the load and the backends stay on 127.0.0.1. The ports can move (for testing).
@@ -141,7 +147,7 @@ function selectedWorkloads() {
     for (const n of names) {
       if (!WORKLOADS.includes(n)) {
         throw new Error(
-          `unknown workload "${name}"; choose from ${[...WORKLOADS, ...Object.keys(ALIASES)].join(', ')}`,
+          `unknown workload "${name}"; choose from ${[...new Set([...WORKLOADS, ...Object.keys(ALIASES)])].join(', ')}`,
         );
       }
       wanted.add(n);
@@ -167,6 +173,8 @@ export function loadSettings() {
     },
     /** PUTs per second of the change-feed lag workloads. */
     feedRate: positiveInt('BENCH_FEED_RATE', 2000, { max: 100_000 }),
+    /** Records the bulk-delete job deletes (under `bulk/`), seeded anew each run. */
+    bulkRecords: positiveInt('BENCH_BULK_RECORDS', 1_000_000, { max: 10_000_000 }),
     workloads,
     withWorker: process.env.BENCH_NO_WORKER !== '1',
     writeDocs: process.env.BENCH_WRITE_DOCS !== '0',

@@ -78,8 +78,10 @@ function parseWrk(stdout) {
  * `putBase` (a path); `script: 'prosody-put'` writes Prosody stores named `<putBase><letters>`
  * instead, `script: 'dvid-get'` GETs random keys (`scriptArgs`: the path, the key count), and
  * `script: 'post'` POSTs the same body to `url` (`scriptArgs`: the body); named scripts need wrk.
+ * `duration` is then a bound: when `stopWhen` resolves, the run ends early (its figures cover
+ * the time it ran).
  */
-export async function runLoad(loadgen, spec, { onStart } = {}) {
+export async function runLoad(loadgen, spec, { onStart, stopWhen } = {}) {
   const writes = spec.script ?? (spec.method === 'PUT' ? 'put' : undefined);
   if (loadgen.kind === 'wrk') {
     const script = join(scriptDir, `wrk-${writes ?? 'get'}.lua`);
@@ -99,7 +101,7 @@ export async function runLoad(loadgen, spec, { onStart } = {}) {
     if (writes !== undefined) {
       args.push('--', ...(spec.scriptArgs ?? [spec.putBase, String(spec.valueBytes ?? 1024)]));
     }
-    const { code, stdout, stderr } = await runCommand('wrk', loadgen.path, args, { onStart });
+    const { code, stdout, stderr } = await runCommand('wrk', loadgen.path, args, { onStart, stopWhen });
     if (code !== 0) throw new Error(`wrk exited with ${code}: ${stderr || stdout}`);
     return {
       ...parseWrk(stdout),
@@ -123,7 +125,7 @@ export async function runLoad(loadgen, spec, { onStart } = {}) {
     'autocannon',
     process.execPath,
     [join(BENCH_DIR, 'lib', 'autocannon-child.mjs'), JSON.stringify(options)],
-    { onStart },
+    { onStart, stopWhen },
   );
   if (code !== 0) throw new Error(`autocannon exited with ${code}: ${stderr || stdout}`);
   return { ...JSON.parse(stdout.trim().split('\n').pop()), tool: 'autocannon' };

@@ -139,12 +139,16 @@ export function killAllNow() {
 
 /**
  * Runs a command to completion (a load generator). Output is collected; the child is
- * registered so an interrupt stops it.
+ * registered so an interrupt stops it. When `stopWhen` resolves first, the child gets SIGINT
+ * (wrk and bench/lib/autocannon-child.mjs then end early and print their figures).
  */
-export async function runCommand(name, command, args, { env, cwd, onStart } = {}) {
+export async function runCommand(name, command, args, { env, cwd, onStart, stopWhen } = {}) {
   const child = spawn(command, args, { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const proc = { name, child, pid: child.pid, running: true };
   live.add(proc);
+  void stopWhen?.then(() => {
+    if (proc.running) child.kill('SIGINT');
+  });
   proc.exited = once(child, 'close').then(([code, signal]) => ({ code, signal }));
   let stdout = '';
   let stderr = '';

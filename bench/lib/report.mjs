@@ -29,11 +29,12 @@ export const LABELS = {
   'graphql-page': 'GraphQL `records(first: 100)` connection page, 100 × 1 KiB',
   'feed-lag': 'change-feed lag: PUT 1 KiB answered → its SSE `change` event',
   'feed-lag-10ms': 'change-feed lag, worker restarted with RELAY_INTERVAL_MS=10',
+  'bulk-delete': 'bulk delete job over `bulk/`, 1 KiB records, hot GET load meanwhile',
 };
 
 /** The rows of the HTTP table, in the order a round runs them; the anchors and peers do not go through the cluster. */
 const HTTP_ROWS = WORKLOADS.filter(
-  (w) => w !== 'export' && !OPENFN_WORKLOADS.includes(w) && !FEED_WORKLOADS.includes(w),
+  (w) => w !== 'export' && w !== 'bulk-delete' && !OPENFN_WORKLOADS.includes(w) && !FEED_WORKLOADS.includes(w),
 );
 const OUTSIDE_CLUSTER = new Set(['node-http', 'express', 'pgbench', 'peer-prosody-get', 'peer-prosody-put']);
 /** Rosetta's Prosody dialect must serve at least this many times a real Prosody's throughput. */
@@ -100,6 +101,17 @@ const METRICS = [
   'afterRelayP99Ms',
   'putP50Ms',
   'putP99Ms',
+  // the bulk delete (records, recordsPerSecond and events above)
+  'jobMs',
+  'queuedMs',
+  'clientRecordsPerSecond',
+  'clientMs',
+  'postMs',
+  'relayMs',
+  'seedMs',
+  'hotRps',
+  'hotP50Ms',
+  'hotP99Ms',
 ];
 /** Counts of the change-feed lag workloads that are added up over the runs, not medians. */
 const FEED_SUMS = ['missing', 'missed', 'duplicates'];
@@ -121,6 +133,10 @@ export function summarize(runs, name = '') {
     for (const m of FEED_SUMS) out[m] = ok.reduce((a, r) => a + (r[m] ?? 0), 0);
     out.lagP99PerRun = ok.map((r) => r.lagP99Ms);
     out.writesPerSecondPerRun = ok.map((r) => r.writesPerSecond);
+  }
+  if (ok.some((r) => r.hotP99Ms !== undefined)) {
+    out.recordsPerSecondPerRun = ok.map((r) => r.recordsPerSecond);
+    out.hotP99PerRun = ok.map((r) => r.hotP99Ms);
   }
   out.peakRss = {};
   out.startRss = {};
@@ -162,6 +178,9 @@ const GRAPHQL_VS_HOT = 0.5;
 /** The change-feed issue: lag from a PUT's answer to its SSE event, p99 under this, at this rate. */
 const FEED_LAG_P99_MS = 50;
 const FEED_TARGET_RATE = 2000;
+/** The bulk-delete issue: the job's rate, and the hot GET's p99 while it runs. */
+const BULK_DELETE_TARGET = 100_000;
+const BULK_HOT_P99_MS = 20;
 /** "other" CPU (processes outside the benchmark, kernel threads) above which a row is flagged. */
 export const DISTURBED_CPU_PCT = 30;
 
@@ -209,11 +228,14 @@ function failedRuns(...workloads) {
 }
 
 /** PASS needs the figure and every run of the workloads involved to have succeeded. */
+const verdict = (ok, failures) => (ok === undefined ? 'n/a' : ok && failures === '' ? 'PASS' : 'MISS');
+/** The failed runs, after a figure. */
+const note = (failures) => (failures === '' ? '' : ` (${failures})`);
+
+/** Every target of the issues, with what was measured and PASS, MISS or n/a. */
 export function targets(summary, r, authCost) {
   const hot = summary['hot-get'];
   const exp = summary.export;
-  const verdict = (ok, failures) => (ok === undefined ? 'n/a' : ok && failures === '' ? 'PASS' : 'MISS');
-  const note = (failures) => (failures === '' ? '' : ` (${failures})`);
   const hotFailures = failedRuns(hot, summary.express);
   const putFailures = failedRuns(summary.put, summary.pgbench);
   const streamFailures = failedRuns(exp);
@@ -275,6 +297,7 @@ export function targets(summary, r, authCost) {
     ...dvidTargets(summary, r),
     ...graphqlTargets(summary, r),
     ...feedTargets(summary),
+    ...bulkDeleteTargets(summary),
     {
       target: 'authentication adds < 0.2 ms per request (cached principals)',
       measured:
@@ -289,8 +312,6 @@ export function targets(summary, r, authCost) {
 
 /** The OpenFn issue's targets: upsert throughput, and flat, quick listings of 100k and 1M items. */
 function openFnTargets(summary) {
-  const verdict = (ok, failures) => (ok === undefined ? 'n/a' : ok && failures === '' ? 'PASS' : 'MISS');
-  const note = (failures) => (failures === '' ? '' : ` (${failures})`);
   const up = summary['openfn-upsert'];
   const rows = [];
   if (up !== undefined) {
@@ -330,8 +351,6 @@ function openFnTargets(summary) {
 
 /** The DVID issue's targets, for the workloads that ran. */
 function dvidTargets(summary, r) {
-  const verdict = (ok, failures) => (ok === undefined ? 'n/a' : ok && failures === '' ? 'PASS' : 'MISS');
-  const note = (failures) => (failures === '' ? '' : ` (${failures})`);
   const rows = [];
   const ingest = summary['dvid-ingest'];
   if (ingest !== undefined) {
@@ -384,8 +403,6 @@ function dvidTargets(summary, r) {
 
 /** The GraphQL issue's target, when its query ran: a share of the REST hot GET of the same run. */
 function graphqlTargets(summary, r) {
-  const verdict = (ok, failures) => (ok === undefined ? 'n/a' : ok && failures === '' ? 'PASS' : 'MISS');
-  const note = (failures) => (failures === '' ? '' : ` (${failures})`);
   const gql = summary['graphql-get'];
   if (gql === undefined) return [];
   const hot = summary['hot-get'];
@@ -405,8 +422,6 @@ function graphqlTargets(summary, r) {
 
 /** The change-feed issue's target, for each lag workload that ran (the relay interval differs). */
 function feedTargets(summary) {
-  const verdict = (ok, failures) => (ok === undefined ? 'n/a' : ok && failures === '' ? 'PASS' : 'MISS');
-  const note = (failures) => (failures === '' ? '' : ` (${failures})`);
   const rows = [];
   for (const w of FEED_WORKLOADS) {
     const s = summary[w];
@@ -433,6 +448,97 @@ function feedTargets(summary) {
     });
   }
   return rows;
+}
+
+/** The bulk-delete issue's targets, when it ran: the job's rate, and the hot GET's p99 beside it. */
+function bulkDeleteTargets(summary) {
+  const s = summary['bulk-delete'];
+  if (s === undefined) return [];
+  const failures = failedRuns(s);
+  const hot = summary['hot-get'];
+  const errors = (s.non2xx ?? 0) + (s.socketErrors ?? 0) + (s.timeouts ?? 0);
+  const measured = (figure, text) =>
+    figure === undefined ? `not measured${note(failures)}` : `${text}${note(failures)}`;
+  return [
+    {
+      target: `bulk delete ≥ ${num(BULK_DELETE_TARGET)} records/s (the job's own started → finished)`,
+      measured: measured(
+        s.recordsPerSecond,
+        `${num(s.recordsPerSecond)} records/s (runs ${s.recordsPerSecondPerRun?.map((x) => num(x)).join(', ')}): ` +
+          `${num(s.records)} records in ${ms(s.jobMs)}; ${num(s.clientRecordsPerSecond)} records/s from the POST's answer ` +
+          `to the poll that saw it succeeded (${ms(s.clientMs)}); nothing left under \`bulk/\`, every \`keep/\` record there`,
+      ),
+      result: verdict(
+        s.recordsPerSecond === undefined ? undefined : s.recordsPerSecond >= BULK_DELETE_TARGET,
+        failures,
+      ),
+    },
+    {
+      target: `hot GET p99 < ${BULK_HOT_P99_MS} ms during the bulk delete`,
+      measured: measured(
+        s.hotP99Ms,
+        `p99 ${ms(s.hotP99Ms)} (runs ${s.hotP99PerRun?.map((x) => ms(x)).join(', ')}), p50 ${ms(s.hotP50Ms)}, ${num(s.hotRps)} req/s` +
+          `${hot?.p99Ms === undefined ? '' : `; without a delete, same invocation: p99 ${ms(hot.p99Ms)}, ${num(hot.rps)} req/s`}` +
+          `${errors ? `, ${num(errors)} GETs failed` : ''}`,
+      ),
+      result: verdict(s.hotP99Ms === undefined ? undefined : s.hotP99Ms < BULK_HOT_P99_MS && errors === 0, failures),
+    },
+  ];
+}
+
+/** The bulk-delete table: the job's rate, as the job and as a client saw it, and the hot GET beside it. */
+function bulkDeleteTable(summary) {
+  const s = summary['bulk-delete'];
+  if (s === undefined) return [];
+  const header = [
+    'Bulk delete (job)',
+    'runs ok',
+    'records',
+    'records/s (job)',
+    'job time',
+    'records/s (client)',
+    'hot GET meanwhile',
+    'hot GET p50 / p99',
+    'relay caught up',
+    'gateway RSS',
+    'api RSS',
+    'worker RSS',
+  ];
+  const row =
+    s.ok === 0
+      ? [
+          LABELS['bulk-delete'],
+          `0/${s.runs}`,
+          s.errors[0]?.split('\n')[0] ?? 'not run',
+          ...header.slice(3).map(() => ''),
+        ]
+      : [
+          LABELS['bulk-delete'],
+          `${s.ok}/${s.runs}`,
+          num(s.records),
+          num(s.recordsPerSecond),
+          ms(s.jobMs),
+          num(s.clientRecordsPerSecond),
+          `${num(s.hotRps)} req/s`,
+          `${ms(s.hotP50Ms)} / ${ms(s.hotP99Ms)}`,
+          `${ms(s.relayMs)} after`,
+          mb(s.peakRss.gateway),
+          mb(s.peakRss.api),
+          mb(s.peakRss.worker),
+        ];
+  return [
+    table(header, [row]),
+    '',
+    'Job: from its first step to its last, by the job’s own `started` and `finished`. Client: from the answer of ' +
+      '`POST …/delete-jobs` to the poll (every 100 ms) that saw it `succeeded`, which includes the wait for the worker ' +
+      `to pick the job up (median ${ms(s.queuedMs)}); the POST itself took ${ms(s.postMs)} (it counts what matches, ` +
+      "the job's total). The hot GET load (as `hot-get`) runs over the client's window, and RSS is the peak over it. " +
+      'Relay caught up: from that poll until the worker’s relay cursor (in Redis) reached the job’s last change event, ' +
+      'i.e. until live readers and webhooks could have seen every delete. Each run deletes in a collection of its own, ' +
+      'seeded straight into Postgres (`INSERT … SELECT generate_series`, then `VACUUM ANALYZE records`: ' +
+      `median ${ms(s.seedMs)}, not measured).`,
+    '',
+  ];
 }
 
 /** The change-feed lag table: the write rate held, the events delivered, the lag and where it went. */
@@ -723,6 +829,7 @@ export function markdown(result) {
   out.push(...openFnTable(summary));
   out.push(...dvidTable(summary));
   out.push(...feedTable(summary));
+  out.push(...bulkDeleteTable(summary));
   out.push(
     table(
       ['Ratio (same invocation)', 'value', 'per run'],

@@ -21,7 +21,7 @@ function collectionsUrl(base) {
   return `${base}/v1/spaces/${SPACE}/collections`;
 }
 
-async function ensureCollection(base, name) {
+export async function ensureCollection(base, name) {
   await jsonRequest('POST', collectionsUrl(base), { name }, [201]);
 }
 
@@ -32,7 +32,7 @@ async function batch(base, collection, keys) {
     throw new Error(`batch to ${collection} wrote ${result?.records?.length} of ${keys.length}`);
 }
 
-async function count(base, collection, prefix) {
+export async function count(base, collection, prefix) {
   const url = `${collectionsUrl(base)}/${collection}/count?prefix=${encodeURIComponent(prefix)}`;
   return (await jsonRequest('GET', url, undefined, [200])).count;
 }
