@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { loadConfig as loadGatewayConfig } from '../../apps/gateway/src/config';
+import { loadConfig as loadWorkerConfig } from '../../apps/worker/src/config';
 import { APP_CONFIG, APPS, ROOT, durationMs, loadCompose, service, type ComposeService } from './support';
 
 const compose = loadCompose();
@@ -151,6 +152,17 @@ describe('docker-compose.yml', () => {
     expect(gateway.REDIS_URL).toBeDefined();
     expect(gateway.REDIS_URL).toBe(worker.redisUrl);
     expect(gateway.REDIS_PREFIX).toBe(worker.redisPrefix);
+  });
+
+  it('shares one snapshot store between the worker, which writes it, and the gateway, which serves it', () => {
+    const worker = loadWorkerConfig(env('worker'));
+    const gateway = loadGatewayConfig(env('gateway'));
+    expect(gateway.SNAPSHOT_DIR).toBe(worker.SNAPSHOT_DIR);
+    for (const name of ['worker', 'gateway']) {
+      const mount = (service(compose, name).volumes ?? []).find((v) => v.endsWith(`:${worker.SNAPSHOT_DIR}`));
+      expect({ name, mount }).toEqual({ name, mount: `snapshots:${worker.SNAPSHOT_DIR}` });
+    }
+    expect(compose.volumes).toHaveProperty('snapshots');
   });
 
   it('publishes only the gateway, only on 127.0.0.1, to the port it listens on', () => {

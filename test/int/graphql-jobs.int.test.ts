@@ -349,6 +349,8 @@ it('describes jobs in the schema', async () => {
     'started',
     'finished',
     'updated',
+    'snapshotId',
+    'phase',
   ]);
   expect((reply.state.enumValues as Array<{ name: string }>).map((v) => v.name)).toEqual([
     'QUEUED',

@@ -19,17 +19,20 @@ const SPACE = 'default';
 let api: TestApi;
 let runner: EmbeddedRelay;
 let directory: string;
+let removeStore: () => void;
 let collections = 0;
 
 beforeAll(async () => {
   api = await startTestApi();
   const temporary = temporaryStore();
   directory = temporary.directory;
+  removeStore = temporary.remove;
   runner = embeddedJobs(api, { deleteBatch: 50, store: temporary.store });
 });
 
 afterAll(async () => {
   await runner.stop();
+  removeStore();
   await api.close();
 });
 

@@ -124,6 +124,8 @@ describe('a bulk delete', () => {
       created: expect.stringMatching(RFC3339),
       started: null,
       finished: null,
+      snapshotId: null,
+      phase: null,
       updated: expect.stringMatching(RFC3339),
     });
     expect((await get(res.headers.location as string).expect(200)).body).toEqual(job);
@@ -406,6 +408,8 @@ it('describes its routes in the OpenAPI document', async () => {
     'started',
     'finished',
     'updated',
+    'snapshotId',
+    'phase',
   ]);
   expect(Object.keys(StartDeleteJob?.properties ?? {})).toContain('version');
   expect(Object.keys(StartDeleteJob?.properties ?? {})).not.toContain('limit');

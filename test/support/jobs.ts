@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createEmbeddedJobs, type EmbeddedRelay } from '../../apps/worker/src';
@@ -6,9 +6,13 @@ import { FileSnapshotStore, type SnapshotStore } from '../../packages/platform/s
 import { silentLogger, type TestApi } from './api';
 
 /** A snapshot store in a directory of its own under the system's temporary directory. */
-export function temporaryStore(): { store: SnapshotStore; directory: string } {
+export function temporaryStore(): { store: SnapshotStore; directory: string; remove(): void } {
   const directory = mkdtempSync(join(tmpdir(), 'rosetta-snapshots-'));
-  return { store: new FileSnapshotStore(directory), directory };
+  return {
+    store: new FileSnapshotStore(directory),
+    directory,
+    remove: () => rmSync(directory, { recursive: true, force: true }),
+  };
 }
 
 /**
@@ -19,14 +23,22 @@ export function embeddedJobs(
   api: Pick<TestApi, 'jobs' | 'snapshots' | 'records'>,
   options: { deleteBatch: number; store?: SnapshotStore; concurrency?: number },
 ): EmbeddedRelay {
-  return createEmbeddedJobs({
+  // A store of its own, when none is given, goes when the jobs stop.
+  const own = options.store === undefined ? temporaryStore() : { store: options.store, remove: () => undefined };
+  const jobs = createEmbeddedJobs({
     jobs: api.jobs,
     snapshots: api.snapshots,
     records: api.records,
-    store: options.store ?? temporaryStore().store,
+    store: own.store,
     deleteBatch: options.deleteBatch,
     intervalMs: 20,
     concurrency: options.concurrency ?? 2,
     logger: silentLogger,
   });
+  return {
+    async stop() {
+      await jobs.stop();
+      own.remove();
+    },
+  };
 }

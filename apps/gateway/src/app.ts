@@ -1,7 +1,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import express, { type ErrorRequestHandler } from 'express';
-import type { Logger } from '@rosetta/platform';
+import type { Logger, SnapshotStore } from '@rosetta/platform';
 import { Callers } from './auth/callers';
 import { authenticateV1 } from './auth/credentials';
 import { withFreshGrants } from './clients/fresh-grants';
@@ -22,6 +22,7 @@ import { jobRoutes } from './v1/jobs';
 import { openApiDocument } from './v1/openapi';
 import { singleRecords } from './v1/single-records';
 import { recordRoutes } from './v1/records';
+import { snapshotRoutes } from './v1/snapshots';
 import { versionRoutes } from './v1/versions';
 import { webhookRoutes } from './v1/webhooks';
 import { RouteTable } from './v1/route';
@@ -39,6 +40,11 @@ export interface AppDeps {
   readonly graphql?: GraphQLOptions;
   /** Live change events for GraphQL subscriptions; without them, subscribing answers UNAVAILABLE. */
   readonly events?: ChangeEvents;
+  /**
+   * The snapshot store (SNAPSHOT_DIR): snapshots are downloaded from it, and their objects deleted
+   * in it with them; without it, downloading and deleting snapshots answer UNAVAILABLE.
+   */
+  readonly snapshots?: SnapshotStore;
 }
 
 /** A route of a legacy dialect, for the test that walks them all. */
@@ -92,11 +98,13 @@ export function createApp(deps: AppDeps): RequestListener & {
   const watchRivet = rivetWatch({ api, callers, reader, writer, logger, maxBodyBytes: deps.maxBodyBytes }, feed);
   const dialects = legacyDialects({ api, callers, reader, writer, logger, maxBodyBytes: deps.maxBodyBytes }, options);
   const v1Cors = options.v1Cors;
+  const snapshotObjects = deps.snapshots === undefined ? undefined : { store: deps.snapshots, logger };
   recordRoutes(table, api, { maxBodyBytes: deps.maxBodyBytes });
   collectionRoutes(table, api);
   versionRoutes(table, api);
   webhookRoutes(table, api);
   jobRoutes(table, api);
+  snapshotRoutes(table, api, snapshotObjects);
   changeRoutes(table, feed);
   accessRoutes(table, api, callers);
   const graphql = graphqlEndpoint({
@@ -107,6 +115,7 @@ export function createApp(deps: AppDeps): RequestListener & {
     logger,
     maxBodyBytes: deps.maxBodyBytes,
     options: deps.graphql ?? DEFAULT_GRAPHQL_OPTIONS,
+    snapshots: snapshotObjects,
   });
   app.use(graphql.router);
   const document = JSON.stringify(openApiDocument(table));

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { envLogLevel, envOptionalString, envPort, parseEnv } from '@rosetta/platform';
+import { envLogLevel, envOptionalString, envPort, parseEnv, SnapshotStoreConfigSchema } from '@rosetta/platform';
 import type { GraphQLOptions } from './graphql/endpoint';
 import { LegacyConfigSchema } from './legacy/config';
 
@@ -49,7 +49,9 @@ export const GatewayConfigSchema = z
     /** Deadline for a graceful shutdown (ms). */
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   })
-  .extend(LegacyConfigSchema.shape);
+  .extend(LegacyConfigSchema.shape)
+  // The store the worker writes snapshots to: the gateway serves their downloads and deletes them.
+  .extend(SnapshotStoreConfigSchema.shape);
 
 export type GatewayConfig = z.output<typeof GatewayConfigSchema>;
 

@@ -1,4 +1,4 @@
-import { createLogger, ShutdownManager } from '@rosetta/platform';
+import { createLogger, createSnapshotStore, ShutdownManager } from '@rosetta/platform';
 import { createApp } from './app';
 import { legacyOptions } from './legacy';
 import { createHttpRecordApi } from './clients/record-api';
@@ -30,6 +30,7 @@ async function main(): Promise<void> {
     legacy: legacyOptions(config),
     trustedProxies: config.TRUST_PROXY ?? [],
     graphql: graphqlOptions(config),
+    snapshots: createSnapshotStore(config),
     ...(events === undefined ? {} : { events }),
   });
   const http = await startHttpServer(app, config.HOST, config.PORT);

@@ -142,6 +142,7 @@ async function main(): Promise<void> {
     legacy: legacyOptions(gatewayConfig),
     trustedProxies: gatewayConfig.TRUST_PROXY ?? [],
     graphql: graphqlOptions(gatewayConfig),
+    snapshots: createSnapshotStore(gatewayConfig),
     events,
   });
   const http = await startHttpServer(app, gatewayConfig.HOST, gatewayConfig.PORT);

@@ -1,30 +1,15 @@
+import { S3Client } from '@aws-sdk/client-s3';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
-import { dirname, relative, resolve, sep } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
+import { envBoolean, envOptionalString } from './env';
+import { checkSnapshotName, SnapshotMissing, type SnapshotStore } from './snapshot-store-contract';
+import { S3SnapshotStore } from './snapshot-store-s3';
 
-/**
- * Where snapshot objects live: a directory by default, S3-compatible storage when configured.
- * Names are relative paths (`space/collection/id.ndjson.gz`); writing a name replaces what was
- * there only once the new object is whole.
- */
-export interface SnapshotStore {
-  /** Writes `body` under `name`; resolves with its size once it is stored whole. */
-  write(name: string, body: Readable): Promise<number>;
-  /** The object's bytes; rejects with SnapshotMissing when there is none. */
-  read(name: string): Promise<Readable>;
-  /** Deletes the object; nothing happens when there is none. */
-  delete(name: string): Promise<void>;
-}
-
-/** No object has that name. */
-export class SnapshotMissing extends Error {
-  constructor(readonly object: string) {
-    super(`snapshot object ${object} is missing from the store`);
-  }
-}
+export { SnapshotMissing, type SnapshotStore };
 
 /** Objects as files under a directory; a write goes to a temporary file, renamed when whole. */
 export class FileSnapshotStore implements SnapshotStore {
@@ -34,14 +19,8 @@ export class FileSnapshotStore implements SnapshotStore {
     this.root = resolve(directory);
   }
 
-  /** The file of a name, refusing any that would leave the directory. */
   private pathOf(name: string): string {
-    const path = resolve(this.root, name);
-    const inside = relative(this.root, path);
-    if (inside === '' || inside.startsWith(`..${sep}`) || inside === '..' || resolve(inside) === inside) {
-      throw new Error(`snapshot object name ${JSON.stringify(name)} leaves the store`);
-    }
-    return path;
+    return resolve(this.root, checkSnapshotName(name));
   }
 
   async write(name: string, body: Readable): Promise<number> {
@@ -80,11 +59,30 @@ export class FileSnapshotStore implements SnapshotStore {
 export const SnapshotStoreConfigSchema = z.object({
   /** The directory snapshots are stored in (created when missing), when no S3 bucket is set. */
   SNAPSHOT_DIR: z.string().min(1).default('./snapshots'),
+  /**
+   * The S3 bucket snapshots are stored in; set, it replaces SNAPSHOT_DIR. Credentials come from
+   * the AWS SDK's standard chain (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, a profile, a role).
+   */
+  SNAPSHOT_S3_BUCKET: envOptionalString(),
+  /** Put before every object name to make its key: `rosetta/` stores under `rosetta/…`. */
+  SNAPSHOT_S3_PREFIX: z.string().default(''),
+  /** The service's URL, for S3-compatible ones (MinIO, …); unset: AWS S3 of the region. */
+  SNAPSHOT_S3_ENDPOINT: envOptionalString().pipe(z.url({ protocol: /^https?$/ }).optional()),
+  /** The bucket's region (S3-compatible services mostly accept any). */
+  SNAPSHOT_S3_REGION: z.string().min(1).default('us-east-1'),
+  /** Address the bucket in the path (`host/bucket/key`) rather than the host name, as MinIO needs. */
+  SNAPSHOT_S3_FORCE_PATH_STYLE: envBoolean(false),
 });
 
 export type SnapshotStoreConfig = z.output<typeof SnapshotStoreConfigSchema>;
 
-/** The store the settings describe. */
+/** The store the settings describe: the bucket when one is set, else the directory. */
 export function createSnapshotStore(config: SnapshotStoreConfig): SnapshotStore {
-  return new FileSnapshotStore(config.SNAPSHOT_DIR);
+  if (config.SNAPSHOT_S3_BUCKET === undefined) return new FileSnapshotStore(config.SNAPSHOT_DIR);
+  const client = new S3Client({
+    region: config.SNAPSHOT_S3_REGION,
+    endpoint: config.SNAPSHOT_S3_ENDPOINT,
+    forcePathStyle: config.SNAPSHOT_S3_FORCE_PATH_STYLE,
+  });
+  return new S3SnapshotStore(client, config.SNAPSHOT_S3_BUCKET, config.SNAPSHOT_S3_PREFIX);
 }

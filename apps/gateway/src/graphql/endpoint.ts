@@ -24,6 +24,7 @@ import type { RecordApi } from '../clients/record-api';
 import type { RecordReader } from '../clients/record-reader';
 import { toHttpFailure } from '../errors';
 import type { CollectionFeed } from '../events/collection-feed';
+import type { SnapshotObjects } from '../v1/snapshots';
 import { createContext, type GraphQLContext } from './context';
 import { formatError } from './errors';
 import { GRAPHQL_PATH, graphqlHttpHandler } from './http';
@@ -33,6 +34,7 @@ import { checkCost, depthLimit, estimateCost, type QueryLimits } from './limits'
 import { mutationResolvers } from './mutations';
 import { queryResolvers, type PageLimits } from './queries';
 import { DateTime, JSONScalar, Long } from './scalars';
+import { snapshotResolvers } from './snapshots';
 import { subscriptionResolvers } from './subscriptions';
 import { webhookResolvers } from './webhooks';
 
@@ -61,6 +63,8 @@ export interface GraphQLDeps {
   readonly logger: Logger;
   readonly maxBodyBytes: number;
   readonly options: GraphQLOptions;
+  /** The snapshot store, where deleteSnapshot deletes objects; none: deleteSnapshot answers UNAVAILABLE. */
+  readonly snapshots?: SnapshotObjects | undefined;
 }
 
 export interface GraphQLEndpoint {
@@ -84,7 +88,7 @@ const scalar = ({ serialize, parseValue, parseLiteral }: GraphQLScalarType) => (
 /** Costs of recent operations kept (by document, operation and variables). */
 const COST_CACHE_ENTRIES = 1000;
 
-export function buildSchema(options: PageLimits): GraphQLSchema {
+export function buildSchema(options: PageLimits, snapshots?: SnapshotObjects): GraphQLSchema {
   return makeExecutableSchema({
     typeDefs: readFileSync(SDL_PATH, 'utf8'),
     resolvers: [
@@ -94,6 +98,7 @@ export function buildSchema(options: PageLimits): GraphQLSchema {
       subscriptionResolvers,
       webhookResolvers(options),
       jobResolvers(options),
+      snapshotResolvers(options, snapshots),
     ],
   });
 }
@@ -117,7 +122,7 @@ function socketHeaders(
  */
 export function graphqlEndpoint(deps: GraphQLDeps): GraphQLEndpoint {
   const { api, reader, callers, feed, logger, options } = deps;
-  const schema = buildSchema(options);
+  const schema = buildSchema(options, deps.snapshots);
   const rules = [depthLimit(options.maxDepth)];
   const format = formatError(logger);
 

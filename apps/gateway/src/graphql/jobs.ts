@@ -26,21 +26,22 @@ interface StartDeleteJobArgs {
   readonly filter: FilterArgs;
 }
 
-/** A job id as GraphQL's ID hands it over (a string): a positive integer, as /v1's paths take it. */
-function jobId(id: string): bigint {
-  if (!/^\d{1,15}$/.test(id)) throw badInput(`job id "${id.slice(0, 32)}" is not a positive integer`);
+/** An id as GraphQL's ID hands it over (a string): a positive integer, as /v1's paths take it. */
+export function idOf(id: string, what: string): bigint {
+  if (!/^\d{1,15}$/.test(id)) throw badInput(`${what} id "${id.slice(0, 32)}" is not a positive integer`);
   return BigInt(id);
 }
 
 /**
- * Background jobs (bulk deletes): started, watched and cancelled over the JobService contract,
- * which decides who may do what. Progress is computed where /v1 computes it.
+ * Background jobs (bulk deletes, snapshots, restores): watched and cancelled over the JobService
+ * contract, which decides who may do what, and bulk deletes started. Progress is computed where
+ * /v1 computes it.
  */
 export function jobResolvers(limits: PageLimits) {
   return {
     Query: {
       job: async (_: unknown, args: { space: string; id: string }, ctx: GraphQLContext) => {
-        const id = jobId(args.id);
+        const id = idOf(args.id, 'job');
         const answer = await orNull(ctx.api.jobs.getJob({ space: args.space, id }, await call(ctx)), [
           'JOB_NOT_FOUND',
           'SPACE_NOT_FOUND',
@@ -56,7 +57,7 @@ export function jobResolvers(limits: PageLimits) {
             space: args.space ?? '',
             collection: args.collection ?? '',
             state: args.state?.toLowerCase() ?? '',
-            beforeId: args.before === null || args.before === undefined ? 0n : jobId(args.before),
+            beforeId: args.before === null || args.before === undefined ? 0n : idOf(args.before, 'job'),
             limit: first,
           },
           await call(ctx),
@@ -79,12 +80,14 @@ export function jobResolvers(limits: PageLimits) {
       started: (j: Job) => (j.startedUs === 0n ? null : j.startedUs),
       finished: (j: Job) => (j.finishedUs === 0n ? null : j.finishedUs),
       updated: (j: Job) => j.updatedUs,
+      snapshotId: (j: Job) => (j.snapshotId === 0n ? null : String(j.snapshotId)),
+      phase: (j: Job) => (j.phase === '' ? null : j.phase),
     },
     Mutation: {
       startDeleteJob: async (_: unknown, { input }: { input: StartDeleteJobArgs }, ctx: GraphQLContext) =>
         startDeleteJob(ctx, await refOf(ctx, input), filterMessage(input.filter)),
       cancelJob: async (_: unknown, { input }: { input: { space: string; id: string } }, ctx: GraphQLContext) =>
-        jobOf(await ctx.api.jobs.cancelJob({ space: input.space, id: jobId(input.id) }, await call(ctx))),
+        jobOf(await ctx.api.jobs.cancelJob({ space: input.space, id: idOf(input.id, 'job') }, await call(ctx))),
     },
   };
 }

@@ -9,7 +9,7 @@ import {
   type ValidationContext,
 } from 'graphql';
 import { getComplexity, simpleEstimator, type ComplexityEstimator } from 'graphql-query-complexity';
-import { MAX_WEBHOOKS_PER_COLLECTION } from '@rosetta/core';
+import { MAX_SCHEDULES_PER_COLLECTION, MAX_WEBHOOKS_PER_COLLECTION } from '@rosetta/core';
 
 export interface QueryLimits {
   /** Deepest nesting of fields a document may have (introspection fields excepted). */
@@ -90,10 +90,12 @@ const PAGED = new Set([
   'Space.collections',
   'Webhook.deliveries',
   'Query.jobs',
+  'Query.snapshots',
 ]);
 /** Lists without a page size but with a ceiling: what is asked of each item, times the ceiling. */
 const BOUNDED: Record<string, number> = {
   'Collection.webhooks': MAX_WEBHOOKS_PER_COLLECTION,
+  'Collection.snapshotSchedules': MAX_SCHEDULES_PER_COLLECTION,
 };
 const DEFAULT_PAGE = 100;
 

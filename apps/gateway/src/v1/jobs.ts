@@ -27,9 +27,9 @@ const DEFAULT_JOBS_LIMIT = 100;
 /** A filter is small. */
 const JSON_LIMIT_BYTES = 64 * 1024;
 
-const instant = (us: bigint) => formatMicros(Number(us));
+export const instant = (us: bigint) => formatMicros(Number(us));
 /** An optional instant of the contract (0: not yet, or not set) as /v1 shows it. */
-const instantOrNull = (us: bigint) => (us === 0n ? null : instant(us));
+export const instantOrNull = (us: bigint) => (us === 0n ? null : instant(us));
 
 /**
  * How far a job has come, now: core's estimate over the contract's job. /v1 and GraphQL both
@@ -61,7 +61,7 @@ const filterJson = (filter: RecordFilter | undefined) => ({
   updatedBefore: filter?.updatedBeforeUs === undefined ? undefined : instant(filter.updatedBeforeUs),
 });
 
-function jobJson(job: Job) {
+export function jobJson(job: Job) {
   const progress = progressOf(job);
   return {
     id: Number(job.id),
@@ -84,6 +84,8 @@ function jobJson(job: Job) {
     started: instantOrNull(job.startedUs),
     finished: instantOrNull(job.finishedUs),
     updated: instant(job.updatedUs),
+    snapshotId: job.snapshotId === 0n ? null : Number(job.snapshotId),
+    phase: job.phase === '' ? null : job.phase,
   };
 }
 

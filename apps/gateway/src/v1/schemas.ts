@@ -1,5 +1,15 @@
 import { z } from 'zod';
-import { DELIVERY_STATES, JOB_KINDS, JOB_STATES, WEBHOOK_FORMATS, WEBHOOK_OPS } from '@rosetta/core';
+import {
+  DELIVERY_STATES,
+  JOB_KINDS,
+  JOB_STATES,
+  MAX_SCHEDULE_KEEP,
+  MAX_SCHEDULE_SECONDS,
+  MIN_SCHEDULE_SECONDS,
+  RESTORE_PHASES,
+  WEBHOOK_FORMATS,
+  WEBHOOK_OPS,
+} from '@rosetta/core';
 
 /**
  * The /v1 wire shapes. The same schemas validate requests and generate the OpenAPI document
@@ -412,7 +422,9 @@ export const AdminJobQuerySchema = JobQuerySchema.omit({ collection: true });
 export const JobSchema = z
   .object({
     id: z.number().int(),
-    kind: z.enum(JOB_KINDS).meta({ description: '`delete`: a bulk delete' }),
+    kind: z
+      .enum(JOB_KINDS)
+      .meta({ description: '`delete`: a bulk delete; `snapshot`: taking a snapshot; `restore`: restoring one' }),
     state: z.enum(JOB_STATES).meta({
       description:
         '`queued` until its first step, `running` until done; then `succeeded`, `failed` (see `error`) or `cancelled`',
@@ -448,6 +460,15 @@ export const JobSchema = z
     started: timestamp.nullable(),
     finished: timestamp.nullable(),
     updated: timestamp,
+    snapshotId: z
+      .number()
+      .int()
+      .nullable()
+      .meta({ description: 'The snapshot a snapshot job takes or a restore restores; null for other jobs' }),
+    phase: z.enum(RESTORE_PHASES).nullable().meta({
+      description:
+        'A restore’s phase: `write`, `delete` (over an existing collection), then `verify`; null for other jobs',
+    }),
   })
   .meta({ id: 'Job' });
 
@@ -465,3 +486,130 @@ export const JobListSchema = z
 export const JobLocationSchema = z.object({
   Location: z.string().meta({ description: 'Where to follow the job: `/v1/spaces/{space}/jobs/{id}`' }),
 });
+
+const numericId = (description: string) =>
+  z
+    .string()
+    .regex(/^\d{1,15}$/)
+    .meta({ description });
+
+export const SnapshotParamsSchema = SpaceParamsSchema.extend({ id: numericId('A snapshot’s id') });
+
+export const StartSnapshotBodySchema = z
+  .object({ version })
+  .strict()
+  .meta({ id: 'StartSnapshot', description: 'Optional (the body may be empty): the version to copy' });
+
+export const SnapshotQuerySchema = z
+  .object({
+    collection: z.string().optional().meta({ description: 'Only this collection’s snapshots' }),
+    limit: z
+      .string()
+      .regex(/^[1-9]\d{0,8}$/)
+      .optional()
+      .meta({ description: 'Most snapshots, newest first: 1–1000 (default 100)' }),
+    before: numericId('Only snapshots older than this one: the `next` of the previous page').optional(),
+  })
+  .strict();
+
+export const SnapshotSchema = z
+  .object({
+    id: z.number().int(),
+    space: z.string(),
+    collection: z.string(),
+    version: z
+      .string()
+      .nullable()
+      .meta({ description: 'The version (UUID) a versioned collection’s snapshot copies; null otherwise' }),
+    state: z.enum(['creating', 'ready', 'failed']).meta({
+      description: '`creating` until its job succeeds, then `ready`; `failed` when its job failed or was cancelled',
+    }),
+    records: z.number().int(),
+    bytes: z.number().int().meta({ description: 'Size of the stored object (gzipped NDJSON)' }),
+    checksum: z.string().nullable().meta({
+      description: 'SHA-256 (hex) of its record lines, uncompressed (docs/jobs.md#snapshots); null until ready',
+    }),
+    jobId: z.number().int().meta({ description: 'The job that takes it' }),
+    scheduleId: z.number().int().nullable().meta({ description: 'The schedule that took it; null: taken on request' }),
+    created: timestamp,
+    finished: timestamp.nullable(),
+  })
+  .meta({ id: 'Snapshot' });
+
+export const SnapshotListSchema = z
+  .object({
+    snapshots: z.array(SnapshotSchema).meta({ description: 'Newest first' }),
+    next: z
+      .number()
+      .int()
+      .nullable()
+      .meta({ description: 'Pass as `before` for the next page; null when this page was not full' }),
+  })
+  .meta({ id: 'SnapshotList' });
+
+export const SnapshotStartedSchema = z
+  .object({ snapshot: SnapshotSchema, job: JobSchema })
+  .meta({ id: 'SnapshotStarted', description: 'The snapshot, `creating`, and the job taking it, `queued`' });
+
+export const SnapshotLocationSchema = z.object({
+  Location: z.string().meta({ description: 'The snapshot: `/v1/spaces/{space}/snapshots/{id}`' }),
+});
+
+export const SnapshotDownloadHeadersSchema = z.object({
+  'Content-Disposition': z.string().meta({ description: '`attachment; filename="<collection>-<id>.ndjson.gz"`' }),
+  'Content-Length': z.string().meta({ description: 'The object’s size: the snapshot’s `bytes`' }),
+  'X-Checksum-SHA256': z.string().meta({
+    description: 'The snapshot’s checksum: SHA-256 (hex) of the record lines (every line but the first), uncompressed',
+  }),
+});
+
+export const RestoreSnapshotBodySchema = z
+  .object({
+    collection: z.string().meta({
+      description: 'The collection to restore into: a new one (created now), or an existing one with `replace`',
+    }),
+    replace: z.boolean().optional().meta({
+      description: 'Restore over an existing unversioned collection: its records become exactly the snapshot’s',
+    }),
+  })
+  .strict()
+  .meta({ id: 'RestoreSnapshot' });
+
+export const RestoreStartedSchema = z
+  .object({ job: JobSchema })
+  .meta({ id: 'RestoreStarted', description: 'The restore job, `queued`' });
+
+export const ScheduleParamsSchema = CollectionParamsSchema.extend({ id: numericId('A snapshot schedule’s id') });
+
+export const CreateScheduleBodySchema = z
+  .object({
+    everySeconds: z
+      .number()
+      .int()
+      .min(MIN_SCHEDULE_SECONDS)
+      .max(MAX_SCHEDULE_SECONDS)
+      .meta({
+        description: `How often to take a snapshot, in seconds: ${MIN_SCHEDULE_SECONDS} to ${MAX_SCHEDULE_SECONDS} (366 days)`,
+      }),
+    keep: z
+      .number()
+      .int()
+      .min(1)
+      .max(MAX_SCHEDULE_KEEP)
+      .meta({ description: `How many of its snapshots the schedule keeps, the newest: 1 to ${MAX_SCHEDULE_KEEP}` }),
+  })
+  .strict()
+  .meta({ id: 'CreateSnapshotSchedule' });
+
+export const SnapshotScheduleSchema = z
+  .object({
+    id: z.number().int(),
+    everySeconds: z.number().int(),
+    keep: z.number().int(),
+    created: timestamp,
+  })
+  .meta({ id: 'SnapshotSchedule' });
+
+export const SnapshotScheduleListSchema = z
+  .object({ schedules: z.array(SnapshotScheduleSchema) })
+  .meta({ id: 'SnapshotScheduleList' });

@@ -19,7 +19,7 @@ CREATE TABLE snapshots (
   records bigint NOT NULL DEFAULT 0,
   -- Size of the stored object (compressed).
   bytes bigint NOT NULL DEFAULT 0,
-  -- SHA-256 (hex) of the records in their canonical form (see packages/core/src/snapshots.ts).
+  -- SHA-256 (hex) of the object's record lines (see docs/jobs.md, Snapshots).
   checksum text NOT NULL DEFAULT '',
   -- The object's name in the store.
   object text NOT NULL,
