@@ -146,6 +146,32 @@ describe('a snapshot', () => {
     expect(values.get('k02999')).toBe(before[2999]?.value);
   });
 
+  it('copies a versioned collection as one version sees it', async () => {
+    collections += 1;
+    const c = ref(`snap-${collections}`);
+    const { collection } = await api.collections.createCollection({ collection: c, versioned: true });
+    const root = collection?.rootVersion ?? '';
+    await api.records.batchPut({
+      collection: { ...c, version: root },
+      entries: ['a', 'b', 'c'].map((key) => ({ key, value: new TextEncoder().encode(`${key} at root`) })),
+    });
+    await api.versions.commit({ node: { space: SPACE, version: root }, note: 'base' });
+    const { node } = await api.versions.newVersion({ parent: { space: SPACE, version: root } });
+    const child = { ...c, version: node?.uuid ?? '' };
+    await api.records.putRecord({ collection: child, key: 'b', value: new TextEncoder().encode('b at child') });
+    await api.records.deleteRecord({ collection: child, key: 'c' });
+
+    const { job, snapshot } = await api.snapshots.startSnapshot({ collection: { ...c, version: root } });
+    expect(snapshot?.version).toBe(root);
+    await finished(SPACE, job?.id ?? 0n);
+    const atRoot = await api.snapshots.getSnapshot({ space: SPACE, id: snapshot?.id ?? 0n });
+    expect(atRoot.snapshot?.records).toBe(3n);
+    const atChild = await snapshotOf(child);
+    expect(atChild).toMatchObject({ records: 2n, version: child.version });
+    await restore(atChild, `${c.collection}-child`);
+    expect(await contentsOf(ref(`${c.collection}-child`))).toEqual(await contentsOf(child));
+  });
+
   it('restores over an existing collection: its records become exactly the snapshot', async () => {
     const c = await collectionOf(300);
     const snapshot = await snapshotOf(c);
