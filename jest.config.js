@@ -1,6 +1,8 @@
 /** Three Jest projects: unit (next to the source), int (real Postgres and Redis), e2e (three processes over HTTP). */
 const transform = { '^.+\\.ts$': ['@swc/jest'] };
 const moduleNameMapper = {
+  // A dynamic import names the compiled file (`./x.js`); under Jest that is the source, `./x.ts`.
+  '^(\\.{1,2}/.*)\\.js$': '$1',
   '^@rosetta/(core|proto|platform)$': '<rootDir>/packages/$1/src/index.ts',
   '^@rosetta/(api|gateway|worker)$': '<rootDir>/apps/$1/src/index.ts',
 };

@@ -42,7 +42,7 @@ const CREDENTIALS = { AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVE
 const savedEnv = Object.fromEntries(Object.keys(CREDENTIALS).map((name) => [name, process.env[name]]));
 
 /** A store of the bucket as the processes build it: from the settings, credentials from the SDK's chain. */
-function s3Store(env: Record<string, string> = {}): SnapshotStore {
+function s3Store(env: Record<string, string> = {}): Promise<SnapshotStore> {
   return createSnapshotStore(
     parseEnv(SnapshotStoreConfigSchema, {
       SNAPSHOT_S3_BUCKET: BUCKET,
@@ -188,12 +188,12 @@ const cases: Array<[string, (store: SnapshotStore) => Promise<void>]> = [
   ],
 ];
 
-describe.each<[string, () => SnapshotStore]>([
+describe.each<[string, () => SnapshotStore | Promise<SnapshotStore>]>([
   ['FileSnapshotStore', () => new FileSnapshotStore(fileDirectory)],
   ['S3SnapshotStore', () => s3Store()],
 ])('%s', (_, storeOf) => {
   it.each(cases)('%s', async (_, check) => {
-    await check(storeOf());
+    await check(await storeOf());
   });
 });
 
@@ -209,10 +209,10 @@ describe('S3SnapshotStore against the server', () => {
   }
 
   it('stores each object under the prefix', async () => {
-    await s3Store().write('prefixed/notes/1.ndjson.gz', streamOf(Buffer.from('under the prefix')));
+    await (await s3Store()).write('prefixed/notes/1.ndjson.gz', streamOf(Buffer.from('under the prefix')));
     expect(await keysIn('')).toContain(`${PREFIX}prefixed/notes/1.ndjson.gz`);
     expect(await keysIn('prefixed/')).toEqual([]);
-    const unprefixed = s3Store({ SNAPSHOT_S3_PREFIX: '' });
+    const unprefixed = await s3Store({ SNAPSHOT_S3_PREFIX: '' });
     await expect(unprefixed.read('prefixed/notes/1.ndjson.gz')).rejects.toBeInstanceOf(SnapshotMissing);
     const read = await unprefixed.read(`${PREFIX}prefixed/notes/1.ndjson.gz`);
     expect((await bytesOf(read)).toString()).toBe('under the prefix');
@@ -221,9 +221,9 @@ describe('S3SnapshotStore against the server', () => {
   it('aborts the multipart upload of a failed write and never completes it', async () => {
     const name = 'aborted/notes/1.ndjson.gz';
     const path = `/${BUCKET}/${PREFIX}${name}`;
-    await expect(s3Store().write(name, streamOf(randomBytes(2 * PART), new Error('broke off')))).rejects.toThrow(
-      'broke off',
-    );
+    await expect(
+      (await s3Store()).write(name, streamOf(randomBytes(2 * PART), new Error('broke off'))),
+    ).rejects.toThrow('broke off');
     const upload = requests.filter((request) => request.split(' ')[1]?.startsWith(`${path}?`));
     expect(upload).toContainEqual(expect.stringMatching(/^POST [^?]+\?uploads/));
     expect(upload).toContainEqual(expect.stringMatching(/^PUT [^?]+\?.*uploadId=/));
@@ -233,15 +233,15 @@ describe('S3SnapshotStore against the server', () => {
   });
 
   it('does not take a missing bucket for a missing object', async () => {
-    await expect(s3Store({ SNAPSHOT_S3_BUCKET: 'no-such-bucket' }).read('default/notes/1.ndjson.gz')).rejects.toThrow(
-      NoSuchBucket,
-    );
+    await expect(
+      (await s3Store({ SNAPSHOT_S3_BUCKET: 'no-such-bucket' })).read('default/notes/1.ndjson.gz'),
+    ).rejects.toThrow(NoSuchBucket);
   });
 
   it('ends the body when the upload fails, and rejects with the upload’s error', async () => {
     const body = new Readable({ read() {} });
     body.push(randomBytes(PART + MiB));
-    const written = s3Store({ SNAPSHOT_S3_BUCKET: 'no-such-bucket' }).write('default/notes/1.ndjson.gz', body);
+    const written = (await s3Store({ SNAPSHOT_S3_BUCKET: 'no-such-bucket' })).write('default/notes/1.ndjson.gz', body);
     await expect(written).rejects.toThrow(NoSuchBucket);
     expect(body.destroyed).toBe(true);
   });

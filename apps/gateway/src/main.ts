@@ -30,7 +30,7 @@ async function main(): Promise<void> {
     legacy: legacyOptions(config),
     trustedProxies: config.TRUST_PROXY ?? [],
     graphql: graphqlOptions(config),
-    snapshots: createSnapshotStore(config),
+    snapshots: await createSnapshotStore(config),
     ...(events === undefined ? {} : { events }),
   });
   const http = await startHttpServer(app, config.HOST, config.PORT);

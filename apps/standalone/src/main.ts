@@ -114,7 +114,7 @@ async function main(): Promise<void> {
       jobs,
       snapshots,
       records,
-      store: createSnapshotStore(workerConfig),
+      store: await createSnapshotStore(workerConfig),
       deleteBatch: workerConfig.DELETE_JOB_BATCH,
       intervalMs: workerConfig.JOB_POLL_MS,
       concurrency: workerConfig.JOB_CONCURRENCY,
@@ -142,7 +142,7 @@ async function main(): Promise<void> {
     legacy: legacyOptions(gatewayConfig),
     trustedProxies: gatewayConfig.TRUST_PROXY ?? [],
     graphql: graphqlOptions(gatewayConfig),
-    snapshots: createSnapshotStore(gatewayConfig),
+    snapshots: await createSnapshotStore(gatewayConfig),
     events,
   });
   const http = await startHttpServer(app, gatewayConfig.HOST, gatewayConfig.PORT);

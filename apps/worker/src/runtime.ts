@@ -102,7 +102,7 @@ export async function createWorkerRuntime(
     await scheduleDispatch(jobsQueue, config.JOB_POLL_MS);
     const runner = new QueueJobRunner(jobsQueue);
     const scheduleSync = new QueueScheduleSync(jobsQueue);
-    const store = createSnapshotStore(config);
+    const store = await createSnapshotStore(config);
     const handlers: JobHandlers = {
       dispatchJobs: () => dispatchJobs({ jobs, snapshots, runner, schedules: scheduleSync }),
       // What BullMQ keeps as the run's result (JSON): where the job stood when the run ended.

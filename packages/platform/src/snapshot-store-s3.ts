@@ -1,10 +1,4 @@
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  NoSuchKey,
-  type S3Client,
-  S3ServiceException,
-} from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, GetObjectCommand, NoSuchKey, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { Readable } from 'node:stream';
 import { checkSnapshotName, SnapshotMissing, type SnapshotStore } from './snapshot-store-contract';
@@ -77,4 +71,23 @@ export class S3SnapshotStore implements SnapshotStore {
 function isMissingObject(error: unknown): boolean {
   if (error instanceof NoSuchKey) return true;
   return error instanceof S3ServiceException && error.$metadata.httpStatusCode === 404 && error.name !== 'NoSuchBucket';
+}
+
+export interface S3Settings {
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly region: string;
+  /** For S3-compatible services; undefined: AWS S3 of the region. */
+  readonly endpoint: string | undefined;
+  readonly forcePathStyle: boolean;
+}
+
+/** A store in the bucket, with a client of the settings and credentials from the SDK's chain. */
+export function createS3SnapshotStore(settings: S3Settings): S3SnapshotStore {
+  const client = new S3Client({
+    region: settings.region,
+    endpoint: settings.endpoint,
+    forcePathStyle: settings.forcePathStyle,
+  });
+  return new S3SnapshotStore(client, settings.bucket, settings.prefix);
 }

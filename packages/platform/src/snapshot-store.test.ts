@@ -45,14 +45,14 @@ describe('SnapshotStoreConfigSchema', () => {
 });
 
 describe('createSnapshotStore', () => {
-  it('stores in the directory when no bucket is set', () => {
-    expect(createSnapshotStore(load({ SNAPSHOT_S3_ENDPOINT: 'http://127.0.0.1:9000' }))).toBeInstanceOf(
+  it('stores in the directory when no bucket is set', async () => {
+    expect(await createSnapshotStore(load({ SNAPSHOT_S3_ENDPOINT: 'http://127.0.0.1:9000' }))).toBeInstanceOf(
       FileSnapshotStore,
     );
   });
 
   it('stores in the bucket when one is set, with the client the settings describe', async () => {
-    const store = createSnapshotStore(
+    const store = await createSnapshotStore(
       load({
         SNAPSHOT_S3_BUCKET: 'rosetta-snapshots',
         SNAPSHOT_S3_ENDPOINT: 'http://127.0.0.1:9000',
@@ -67,8 +67,8 @@ describe('createSnapshotStore', () => {
     expect(await config.endpoint?.()).toMatchObject({ protocol: 'http:', hostname: '127.0.0.1', port: 9000 });
   });
 
-  it('leaves the endpoint to the SDK when none is set', () => {
-    const store = createSnapshotStore(load({ SNAPSHOT_S3_BUCKET: 'rosetta-snapshots' }));
+  it('leaves the endpoint to the SDK when none is set', async () => {
+    const store = await createSnapshotStore(load({ SNAPSHOT_S3_BUCKET: 'rosetta-snapshots' }));
     expect((store as S3SnapshotStore)['client'].config.endpoint).toBeUndefined();
   });
 });

@@ -1,4 +1,3 @@
-import { S3Client } from '@aws-sdk/client-s3';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
@@ -7,7 +6,6 @@ import { pipeline } from 'node:stream/promises';
 import { z } from 'zod';
 import { envBoolean, envOptionalString } from './env';
 import { checkSnapshotName, SnapshotMissing, type SnapshotStore } from './snapshot-store-contract';
-import { S3SnapshotStore } from './snapshot-store-s3';
 
 export { SnapshotMissing, type SnapshotStore };
 
@@ -76,13 +74,18 @@ export const SnapshotStoreConfigSchema = z.object({
 
 export type SnapshotStoreConfig = z.output<typeof SnapshotStoreConfigSchema>;
 
-/** The store the settings describe: the bucket when one is set, else the directory. */
-export function createSnapshotStore(config: SnapshotStoreConfig): SnapshotStore {
+/**
+ * The store the settings describe: the bucket when one is set, else the directory. The AWS SDK
+ * is loaded only then: it would add tens of megabytes to every process that never uses it.
+ */
+export async function createSnapshotStore(config: SnapshotStoreConfig): Promise<SnapshotStore> {
   if (config.SNAPSHOT_S3_BUCKET === undefined) return new FileSnapshotStore(config.SNAPSHOT_DIR);
-  const client = new S3Client({
+  const { createS3SnapshotStore } = await import('./snapshot-store-s3.js');
+  return createS3SnapshotStore({
+    bucket: config.SNAPSHOT_S3_BUCKET,
+    prefix: config.SNAPSHOT_S3_PREFIX,
     region: config.SNAPSHOT_S3_REGION,
     endpoint: config.SNAPSHOT_S3_ENDPOINT,
     forcePathStyle: config.SNAPSHOT_S3_FORCE_PATH_STYLE,
   });
-  return new S3SnapshotStore(client, config.SNAPSHOT_S3_BUCKET, config.SNAPSHOT_S3_PREFIX);
 }
