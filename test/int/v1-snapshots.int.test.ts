@@ -27,6 +27,9 @@ import { listen, portOf } from '../support/raw-http';
  */
 
 let api: TestApi;
+// Snapshots are made and restored by jobs, which a loaded machine runs slower.
+jest.setTimeout(30_000);
+
 let app: ReturnType<typeof createApp>;
 let runner: EmbeddedRelay | undefined;
 let store: SnapshotStore;
@@ -299,6 +302,14 @@ describe('a snapshot', () => {
     const checksum = sha256(records.map((line) => `${line}\n`).join(''));
     expect(res.headers['x-checksum-sha256']).toBe(checksum);
     expect(first.checksum).toBe(checksum);
+  });
+
+  it('answers HEAD with the download’s headers, without reading the object', async () => {
+    const before = opened.length;
+    const res = await request(app).head(`${SNAPSHOTS}/${first.id}/download`).set('authorization', admin).expect(200);
+    expect(res.headers['content-length']).toBe(String(first.bytes));
+    expect(res.headers['x-checksum-sha256']).toBe(first.checksum);
+    expect(opened.slice(before).every((object) => object.destroyed && object.bytesRead === 0)).toBe(true);
   });
 
   it('restores into a new collection, record for record', async () => {

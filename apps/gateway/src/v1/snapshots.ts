@@ -327,6 +327,11 @@ export function snapshotRoutes(table: RouteTable, api: RecordApi, objects: Snaps
           'content-length': String(snapshot.bytes),
           'x-checksum-sha256': snapshot.checksum,
         });
+      if (req.method === 'HEAD') {
+        object.destroy();
+        res.end();
+        return;
+      }
       try {
         // Back-pressure: the store is read as fast as the client takes the bytes. A client that
         // goes away ends the pipeline, which destroys the read.
