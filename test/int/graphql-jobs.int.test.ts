@@ -7,6 +7,9 @@ import { accountWithToken } from '../support/accounts';
 import { TEST_ADMIN_TOKEN } from '../support/env';
 import { expectEventually } from '../support/expect-eventually';
 
+// Jobs run asynchronously (the in-process runner looks every 20 ms); a loaded machine runs them slower.
+jest.setTimeout(30_000);
+
 /**
  * Bulk-delete jobs through GraphQL: startDeleteJob, job, jobs and cancelJob, deleteRecords
  * handing a large set to a job, progress as the worker's embedded runner makes it, errors with

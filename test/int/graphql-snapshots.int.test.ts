@@ -11,6 +11,9 @@ import { TEST_ADMIN_TOKEN } from '../support/env';
 import { expectEventually } from '../support/expect-eventually';
 import { embeddedJobs, temporaryStore } from '../support/jobs';
 
+// Jobs run asynchronously (the in-process runner looks every 20 ms); a loaded machine runs them slower.
+jest.setTimeout(30_000);
+
 /**
  * Snapshots through GraphQL over the real record service, with the worker's jobs run in process
  * on a snapshot store in a temporary directory: takeSnapshot, snapshot and snapshots,

@@ -8,6 +8,9 @@ import { wireCodeOf as codeOf } from '../support/errors';
 import { expectEventually } from '../support/expect-eventually';
 import { embeddedJobs, temporaryStore } from '../support/jobs';
 
+// Jobs run asynchronously (the in-process runner looks every 20 ms); a loaded machine runs them slower.
+jest.setTimeout(30_000);
+
 /**
  * Snapshots and restores against the real record service (Postgres) with the worker's jobs run
  * in process over a snapshot store in a temporary directory: what a snapshot holds (one instant

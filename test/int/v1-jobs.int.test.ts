@@ -7,6 +7,9 @@ import { accountWithToken } from '../support/accounts';
 import { TEST_ADMIN_TOKEN } from '../support/env';
 import { expectEventually } from '../support/expect-eventually';
 
+// Jobs run asynchronously (the in-process runner looks every 20 ms); a loaded machine runs them slower.
+jest.setTimeout(30_000);
+
 /**
  * Bulk-delete jobs through /v1: starting one (202, Location, the job), watching it, the worker's
  * embedded runner deleting what matched when the job was created, cancelling, listing page by
