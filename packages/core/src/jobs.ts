@@ -61,8 +61,11 @@ export function jobProgress(job: JobTimes, nowUs: number): JobProgress {
   if (job.startedUs === 0)
     return { done: job.done, total: job.total, fraction, ratePerSecond: undefined, etaSeconds: undefined };
   const end = finished && job.finishedUs > 0 ? job.finishedUs : nowUs;
-  const seconds = Math.max(end - job.startedUs, 1) / 1e6;
-  const ratePerSecond = job.done / seconds;
+  const elapsedUs = end - job.startedUs;
+  // Under a millisecond (the resolution of some clocks) no rate can be told.
+  if (elapsedUs < 1000)
+    return { done: job.done, total: job.total, fraction, ratePerSecond: undefined, etaSeconds: undefined };
+  const ratePerSecond = job.done / (elapsedUs / 1e6);
   const left = Math.max(job.total - job.done, 0);
   const etaSeconds = finished || ratePerSecond <= 0 ? undefined : left / ratePerSecond;
   return { done: job.done, total: job.total, fraction, ratePerSecond, etaSeconds };
