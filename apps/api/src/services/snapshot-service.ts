@@ -18,6 +18,7 @@ import type {
   SnapshotRecord,
   SnapshotsRepository,
 } from './ports';
+import { handOver } from './hand-over';
 import type { PutRecordInput, RecordService } from './record-service';
 
 export const DEFAULT_SNAPSHOTS_PAGE = 100;
@@ -50,52 +51,6 @@ function pageLimit(limit: number): number {
     throw invalid('INVALID_ARGUMENT', `limit must be from 1 to ${MAX_SNAPSHOTS_PAGE}`);
   }
   return size;
-}
-
-/**
- * Hands what `produce` emits to the consumer of the returned iterator, one item at a time: the
- * producer waits for each item to be taken (back-pressure), and stops (its emit rejects) when the
- * consumer goes away.
- */
-async function* handOver<T>(produce: (emit: (item: T) => Promise<void>) => Promise<void>): AsyncGenerator<T> {
-  type Slot = { item: T; taken: () => void } | { done: true } | { error: unknown };
-  let deliver: ((slot: Slot) => void) | undefined;
-  let pending: Slot | undefined;
-  let abandoned = false;
-  const put = (slot: Slot) => {
-    if (deliver === undefined) pending = slot;
-    else {
-      const d = deliver;
-      deliver = undefined;
-      d(slot);
-    }
-  };
-  const emit = (item: T) =>
-    new Promise<void>((resolve, reject) => {
-      if (abandoned) reject(new Error('the reader went away'));
-      else put({ item, taken: resolve });
-    });
-  void produce(emit).then(
-    () => put({ done: true }),
-    (error: unknown) => put({ error }),
-  );
-  try {
-    for (;;) {
-      const slot =
-        pending ??
-        (await new Promise<Slot>((resolve) => {
-          deliver = resolve;
-        }));
-      pending = undefined;
-      if ('done' in slot) return;
-      if ('error' in slot) throw slot.error;
-      yield slot.item;
-      slot.taken();
-    }
-  } finally {
-    abandoned = true;
-    if (pending !== undefined && 'taken' in pending) pending.taken();
-  }
 }
 
 /**
