@@ -2,8 +2,9 @@
 // machine. See docs/benchmarks.md for what is measured and how to read it.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { rm, rmdir } from 'node:fs/promises';
 import { cpus, freemem, release, totalmem } from 'node:os';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
@@ -41,6 +42,7 @@ import {
   PEER_WORKLOADS,
   OPENFN_MILLION,
   OPENFN_WORKLOADS,
+  SNAPSHOT_WORKLOADS,
 } from './lib/config.mjs';
 import { OPENFN_COLLECTIONS, OPENFN_SPACE, prepareOpenFn, streamItems, upsertItems } from './lib/openfn.mjs';
 import {
@@ -62,13 +64,21 @@ import {
   BULK_PREFIX,
   KEEP_PREFIX,
   KEEP_RECORDS,
-  POLL_MS,
   checkBulk,
-  deadlineSeconds,
   deleteAndWatch,
   seedBulk,
-  waitForRelay,
 } from './lib/bulk-delete.mjs';
+import { POLL_MS, deadlineSeconds, waitForRelay } from './lib/jobs.mjs';
+import {
+  RESTORE_COLLECTION,
+  SNAPSHOT_COLLECTION,
+  SNAPSHOT_PREFIX,
+  checkRestored,
+  downloadSnapshot,
+  restoreSnapshot,
+  seedSnapshotSource,
+  takeSnapshot,
+} from './lib/snapshot.mjs';
 import { GRAPHQL_BODIES, GRAPHQL_HEADERS, GRAPHQL_PATH, checkGraphql } from './lib/graphql.mjs';
 import { KOPANO_API_ENV, preparePeerProsody, seedDialects } from './lib/dialects.mjs';
 import { DOC_TEMPLATE } from './lib/doc-template.mjs';
@@ -117,6 +127,10 @@ const state = {
   dialects: undefined,
   /** The DVID repos: the one ingest runs write to, and the one with the chain of versions. */
   dvid: undefined,
+  /** The snapshot store's directory (SNAPSHOT_DIR of the gateway and the worker), removed at the end. */
+  snapshotDir: undefined,
+  /** The snapshot the round's snapshot-export took, which its restore and download use. */
+  snapshot: undefined,
   cleaning: undefined,
   interrupted: false,
   quietWaitMs: 0,
@@ -157,7 +171,7 @@ function expressVersion() {
   }
 }
 
-/** Stops every process, drops the databases and deletes the Redis keys; runs once. */
+/** Stops every process, drops the databases, deletes the Redis keys and the snapshot store; runs once. */
 function cleanup() {
   state.cleaning ??= (async () => {
     await stopAll().catch((e) => warn(`stopping processes: ${e.message}`));
@@ -172,6 +186,13 @@ function cleanup() {
       await deleteRedisPrefix(state.redisPrefix).then(
         (n) => log(`  deleted ${n} Redis keys under ${state.redisPrefix}`),
         (e) => warn(`could not delete Redis keys under ${state.redisPrefix}: ${e.message}`),
+      );
+    }
+    if (state.snapshotDir) {
+      await rm(state.snapshotDir, { recursive: true, force: true }).then(
+        // Its parent goes too once no other run's store is in it.
+        () => rmdir(dirname(state.snapshotDir)).catch(() => {}),
+        (e) => warn(`could not delete the snapshot store ${state.snapshotDir}: ${e.message}`),
       );
     }
     closeAgent();
@@ -396,6 +417,8 @@ async function main() {
   let seed;
   if (needCluster) {
     state.redisPrefix = `rosetta-bench-${process.pid}:`;
+    // The worker writes snapshot objects here and the gateway serves them from here.
+    state.snapshotDir = join(RESULTS_DIR, 'tmp', `${stamp}-snapshots`);
     await recreateDatabase(DB_NAME);
     state.createdDbs.add(DB_NAME);
     const apiPort = await freePort(ports);
@@ -429,6 +452,7 @@ async function main() {
         API_URL: apiUrl,
         REDIS_URL,
         REDIS_PREFIX: state.redisPrefix,
+        SNAPSHOT_DIR: state.snapshotDir,
       },
       logFile: join(logDir, 'gateway.log'),
     });
@@ -457,6 +481,7 @@ async function main() {
             REDIS_URL,
             REDIS_PREFIX: state.redisPrefix,
             ROSETTA_INTERNAL_SECRET: BENCH_INTERNAL_SECRET,
+            SNAPSHOT_DIR: state.snapshotDir,
             WORKER_HEALTH_HOST: '127.0.0.1',
             WORKER_HEALTH_PORT: String(workerPort),
             ...extraEnv,
@@ -652,6 +677,15 @@ function describeRun(workload, r) {
       `hot GET meanwhile ${num(r.hotRps)} req/s p50 ${ms(r.hotP50Ms)} p99 ${ms(r.hotP99Ms)} | RSS ${rss} | CPU ${cpu}`
     );
   }
+  if (SNAPSHOT_WORKLOADS.includes(workload)) {
+    return (
+      `${workload.padEnd(9)} ${num(r.records)} records in ${ms(r.jobMs ?? r.totalMs)}: ${num(r.recordsPerSecond)} records/s, ` +
+      `${num(r.mbPerSecond, 1)} MB/s of keys and values` +
+      `${r.objectMbPerSecond === undefined ? '' : `, ${num(r.objectMbPerSecond, 2)} MB/s of the ${num(r.bytes / 1e6, 1)} MB object`}` +
+      `${r.clientMs === undefined ? '' : ` (wall ${ms(r.clientMs)}, POST ${ms(r.postMs)}, queued ${ms(r.queuedMs)})`}` +
+      `${r.relayMs === undefined ? '' : `; relay caught up ${ms(r.relayMs)} after`} | RSS ${rss} | CPU ${cpu}`
+    );
+  }
   if (workload === 'export') {
     return (
       `${workload.padEnd(9)} ${num(r.records)} records in ${ms(r.totalMs)}: ${num(r.recordsPerSecond)} rec/s, ` +
@@ -683,6 +717,9 @@ async function runWorkload(workload, round, ctx) {
   if (workload === 'dvid-range') return runDvidRange(ctx, round);
   if (FEED_WORKLOADS.includes(workload)) return runFeedLagWorkload(workload, ctx, round);
   if (workload === 'bulk-delete') return runBulkDeleteWorkload(ctx, round);
+  if (workload === 'snapshot-export') return runSnapshotExport(ctx, round);
+  if (workload === 'snapshot-restore') return runSnapshotRestore(ctx, round);
+  if (workload === 'snapshot-download') return runSnapshotDownload(ctx, round);
 
   if (workload === 'pgbench') {
     const inUse = await connectionsInUse();
@@ -1093,8 +1130,7 @@ async function runFeedLagWorkload(workload, ctx, round) {
  */
 async function runBulkDeleteWorkload(ctx, round) {
   const { settings, loadgen, urls, meta } = ctx;
-  if (state.services.worker?.running !== true)
-    throw new Error('bulk-delete needs the worker (it runs the jobs), which is not running');
+  needWorker('bulk-delete');
   const records = settings.bulkRecords;
   const collection = `${BULK_COLLECTION}-r${round}`;
   const seedSeconds = await seedBulk(urls.gateway, collection, records);
@@ -1118,7 +1154,7 @@ async function runBulkDeleteWorkload(ctx, round) {
     deleteAndWatch(urls.gateway, collection, records).finally(jobSeen),
   ]);
   const window = sampler.stop();
-  const [load, { seenAt, ...deleted }] = outcomes.map((o) => {
+  const [load, { seenAt, figures: deleted }] = outcomes.map((o) => {
     if (o.status === 'rejected') throw o.reason;
     return o.value;
   });
@@ -1148,6 +1184,94 @@ async function runBulkDeleteWorkload(ctx, round) {
     cpu: window.cpu,
     windowMs: window.windowMs,
   };
+}
+
+/** Jobs run in the worker: a workload that starts them fails at once without it. */
+function needWorker(workload) {
+  if (state.services.worker?.running !== true)
+    throw new Error(`${workload} needs the worker (it runs the jobs), which is not running`);
+}
+
+/** Runs `measured` in a window of the cluster's processes: its result, and the window's RSS and CPU. */
+async function inWindow(measured) {
+  const sampler = new Sampler(targetsFor(undefined));
+  let window;
+  const result = await measured().finally(() => (window = sampler.stop()));
+  return { result, window };
+}
+
+/** The snapshot the round's snapshot-export took. */
+function roundSnapshot(workload) {
+  if (state.snapshot === undefined)
+    throw new Error(`${workload} needs the snapshot that snapshot-export takes in the same round, and it took none`);
+  return state.snapshot;
+}
+
+/**
+ * BENCH_SNAPSHOT_RECORDS records of 1 KiB under `snap/`, seeded straight into Postgres before the
+ * first run (not measured); then one snapshot of them, taken through /v1 and its job polled every
+ * POLL_MS until it succeeded. The round's restore and download use that snapshot.
+ */
+async function runSnapshotExport(ctx, round) {
+  const { settings, urls, meta } = ctx;
+  needWorker('snapshot-export');
+  state.snapshot = undefined;
+  const records = settings.snapshotRecords;
+  if (meta.snapshotSeed === undefined) {
+    const seconds = await seedSnapshotSource(urls.gateway, records);
+    meta.snapshotSeed = { records, seconds };
+    log(
+      `    seeded ${num(records)} records into ${SNAPSHOT_COLLECTION} in ${num(seconds, 1)} s ` +
+        '(INSERT … SELECT generate_series, VACUUM ANALYZE records)',
+    );
+    await settle();
+  }
+  const {
+    result: { snapshot, figures },
+    window,
+  } = await inWindow(() => takeSnapshot(urls.gateway, records));
+  state.snapshot = snapshot;
+  if (round === settings.runs)
+    meta.commands.push(
+      `node client: POST /v1/spaces/${SPACE}/collections/${SNAPSHOT_COLLECTION}/snapshots {} ` +
+        `(${num(records)} records of 1 KiB under ${SNAPSHOT_PREFIX}), then GET /v1/spaces/${SPACE}/jobs/<id> every ${POLL_MS} ms until it succeeded`,
+    );
+  return { ...figures, ...window };
+}
+
+/**
+ * The round's snapshot restored into a collection of the round's own, the job polled until it
+ * succeeded (after verifying the copy against the checksum). Then, not measured, the wait for the
+ * relay to publish the restore's change events, and the count of the restored records.
+ */
+async function runSnapshotRestore(ctx, round) {
+  const { settings, urls, meta } = ctx;
+  needWorker('snapshot-restore');
+  const snapshot = roundSnapshot('snapshot-restore');
+  const collection = `${RESTORE_COLLECTION}-r${round}`;
+  const {
+    result: { seenAt, figures },
+    window,
+  } = await inWindow(() => restoreSnapshot(urls.gateway, snapshot, collection));
+  // Not measured: the restore wrote a change event per record, which the relay publishes after it.
+  const relayMs = await waitForRelay(state.redisPrefix, snapshot.records, seenAt);
+  await checkRestored(urls.gateway, snapshot, collection);
+  if (round === settings.runs)
+    meta.commands.push(
+      `node client: POST /v1/spaces/${SPACE}/snapshots/<id>/restore {"collection":"${RESTORE_COLLECTION}-r<run>"}, ` +
+        `then GET /v1/spaces/${SPACE}/jobs/<id> every ${POLL_MS} ms until it succeeded`,
+    );
+  return { ...figures, ...window, relayMs };
+}
+
+/** The round's snapshot's object, streamed through the gateway and discarded (its bytes counted). */
+async function runSnapshotDownload(ctx, round) {
+  const { settings, urls, meta } = ctx;
+  const snapshot = roundSnapshot('snapshot-download');
+  const { result, window } = await inWindow(() => downloadSnapshot(urls.gateway, snapshot));
+  if (round === settings.runs)
+    meta.commands.push(`node client: GET /v1/spaces/${SPACE}/snapshots/<id>/download (bytes counted and discarded)`);
+  return { ...result, ...window };
 }
 
 /** `node bench/run.mjs --from bench/results/<timestamp>.json` renders a saved run again. */

@@ -14,8 +14,10 @@ export const DOC_PATH = join(ROOT, 'docs', 'benchmarks.md');
 // The DVID range streams with the other streams, its GETs follow hot-get, its ingest the OpenFn
 // upserts. The GraphQL queries follow hot-get, the REST read they are compared with. The
 // change-feed lag follows put (its 10 ms variant restarts the worker twice, so it is opt-in).
-// The bulk delete comes last: it seeds a million records, and the worker relays its million
-// change events after it.
+// The bulk delete comes after them: it seeds a million records, and the worker relays its million
+// change events after it. The snapshots follow: a million records are seeded before the first
+// export, each restore writes a million more (and the relay publishes their events after it), and
+// the download reads the export's object.
 export const WORKLOADS = [
   'node-http',
   'express',
@@ -40,6 +42,9 @@ export const WORKLOADS = [
   'peer-prosody-put',
   'pgbench',
   'bulk-delete',
+  'snapshot-export',
+  'snapshot-restore',
+  'snapshot-download',
   'openfn-list-1m',
 ];
 /** Workloads run only when BENCH_ONLY names them (they take minutes). */
@@ -60,6 +65,11 @@ export const PEER_WORKLOADS = ['peer-prosody-get', 'peer-prosody-put'];
  * SSE reader; with the worker's relay at its interval, and restarted with RELAY_INTERVAL_MS=10.
  */
 export const FEED_WORKLOADS = ['feed-lag', 'feed-lag-10ms'];
+/**
+ * The snapshot workloads, in this order in a round: a snapshot of BENCH_SNAPSHOT_RECORDS records
+ * taken, then restored into a new collection, then its object downloaded through the gateway.
+ */
+export const SNAPSHOT_WORKLOADS = ['snapshot-export', 'snapshot-restore', 'snapshot-download'];
 /** Workloads that need the api/gateway(/worker) cluster. */
 export const CLUSTER_WORKLOADS = new Set([
   'hot-get',
@@ -72,6 +82,7 @@ export const CLUSTER_WORKLOADS = new Set([
   ...GRAPHQL_WORKLOADS,
   ...FEED_WORKLOADS,
   'bulk-delete',
+  ...SNAPSHOT_WORKLOADS,
 ]);
 const ALIASES = {
   anchors: ['node-http', 'express'],
@@ -86,6 +97,8 @@ const ALIASES = {
   feed: FEED_WORKLOADS,
   // Its hot-GET target is read against the hot GET without a delete, measured in the same run.
   'bulk-delete': ['hot-get', 'bulk-delete'],
+  // The restore and the download use the snapshot the export took in the same round.
+  snapshot: SNAPSHOT_WORKLOADS,
 };
 
 // Always local: the load and the backends stay on 127.0.0.1. The ports can move (for testing).
@@ -175,6 +188,8 @@ export function loadSettings() {
     feedRate: positiveInt('BENCH_FEED_RATE', 2000, { max: 100_000 }),
     /** Records the bulk-delete job deletes (under `bulk/`), seeded anew each run. */
     bulkRecords: positiveInt('BENCH_BULK_RECORDS', 1_000_000, { max: 10_000_000 }),
+    /** Records of the collection the snapshot workloads take, restore and download, seeded once. */
+    snapshotRecords: positiveInt('BENCH_SNAPSHOT_RECORDS', 1_000_000, { max: 10_000_000 }),
     workloads,
     withWorker: process.env.BENCH_NO_WORKER !== '1',
     writeDocs: process.env.BENCH_WRITE_DOCS !== '0',

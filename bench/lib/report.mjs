@@ -1,6 +1,6 @@
 // Turns the raw runs into medians, ratios, PASS/MISS verdicts and Markdown.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { DVID_WORKLOADS, FEED_WORKLOADS, OPENFN_WORKLOADS, WORKLOADS } from './config.mjs';
+import { DVID_WORKLOADS, FEED_WORKLOADS, OPENFN_WORKLOADS, SNAPSHOT_WORKLOADS, WORKLOADS } from './config.mjs';
 
 export const BEGIN = '<!-- bench:begin -->';
 export const END = '<!-- bench:end -->';
@@ -30,11 +30,19 @@ export const LABELS = {
   'feed-lag': 'change-feed lag: PUT 1 KiB answered → its SSE `change` event',
   'feed-lag-10ms': 'change-feed lag, worker restarted with RELAY_INTERVAL_MS=10',
   'bulk-delete': 'bulk delete job over `bulk/`, 1 KiB records, hot GET load meanwhile',
+  'snapshot-export': 'snapshot job: the collection to a gzipped NDJSON object',
+  'snapshot-restore': 'restore job of that snapshot into a new collection (write, verify)',
+  'snapshot-download': 'download of the snapshot object through the gateway',
 };
 
 /** The rows of the HTTP table, in the order a round runs them; the anchors and peers do not go through the cluster. */
 const HTTP_ROWS = WORKLOADS.filter(
-  (w) => w !== 'export' && w !== 'bulk-delete' && !OPENFN_WORKLOADS.includes(w) && !FEED_WORKLOADS.includes(w),
+  (w) =>
+    w !== 'export' &&
+    w !== 'bulk-delete' &&
+    !OPENFN_WORKLOADS.includes(w) &&
+    !FEED_WORKLOADS.includes(w) &&
+    !SNAPSHOT_WORKLOADS.includes(w),
 );
 const OUTSIDE_CLUSTER = new Set(['node-http', 'express', 'pgbench', 'peer-prosody-get', 'peer-prosody-put']);
 /** Rosetta's Prosody dialect must serve at least this many times a real Prosody's throughput. */
@@ -112,6 +120,9 @@ const METRICS = [
   'hotRps',
   'hotP50Ms',
   'hotP99Ms',
+  // the snapshots (and the job figures above)
+  'dataBytes',
+  'objectMbPerSecond',
 ];
 /** Counts of the change-feed lag workloads that are added up over the runs, not medians. */
 const FEED_SUMS = ['missing', 'missed', 'duplicates'];
@@ -181,6 +192,8 @@ const FEED_TARGET_RATE = 2000;
 /** The bulk-delete issue: the job's rate, and the hot GET's p99 while it runs. */
 const BULK_DELETE_TARGET = 100_000;
 const BULK_HOT_P99_MS = 20;
+/** The snapshot issue: the worker's peak RSS while it exports a collection, and while it restores one. */
+const SNAPSHOT_WORKER_RSS_LIMIT = 300 * 1e6;
 /** "other" CPU (processes outside the benchmark, kernel threads) above which a row is flagged. */
 export const DISTURBED_CPU_PCT = 30;
 
@@ -298,6 +311,7 @@ export function targets(summary, r, authCost) {
     ...graphqlTargets(summary, r),
     ...feedTargets(summary),
     ...bulkDeleteTargets(summary),
+    ...snapshotTargets(summary),
     {
       target: 'authentication adds < 0.2 ms per request (cached principals)',
       measured:
@@ -539,6 +553,100 @@ function bulkDeleteTable(summary) {
       `median ${ms(s.seedMs)}, not measured).`,
     '',
   ];
+}
+
+/** The snapshot issue's targets, for the export and the restore that ran: the worker's highest peak RSS of the runs. */
+function snapshotTargets(summary) {
+  const rows = [];
+  for (const w of ['snapshot-export', 'snapshot-restore']) {
+    const s = summary[w];
+    if (s === undefined) continue;
+    const failures = failedRuns(s);
+    const restore = w === 'snapshot-restore';
+    const worker = s.peakRssMax?.worker;
+    rows.push({
+      target:
+        `snapshot ${restore ? 'restore' : 'export'} of ${num(s.records)} records: worker peak RSS < ${mb(SNAPSHOT_WORKER_RSS_LIMIT)}` +
+        (restore ? ', the job succeeded after verifying the checksum, every record restored' : ''),
+      measured:
+        worker === undefined
+          ? `not measured${note(failures)}`
+          : `worker ${mb(s.startRss.worker)} → ${mb(s.peakRss.worker)} (highest run ${mb(worker)}); ` +
+            `${num(s.recordsPerSecond)} records/s over the job's ${ms(s.jobMs)}` +
+            `${restore ? `; verified and counted: ${num(s.records)} records` : ''}${note(failures)}`,
+      result: verdict(worker === undefined ? undefined : worker < SNAPSHOT_WORKER_RSS_LIMIT, failures),
+    });
+  }
+  return rows;
+}
+
+/** The snapshot table: the export and the restore as jobs, the download as a stream, with the notes to read them. */
+function snapshotTable(summary, seed) {
+  const ran = SNAPSHOT_WORKLOADS.filter((w) => summary[w] !== undefined);
+  if (ran.length === 0) return [];
+  const header = [
+    'Snapshot',
+    'runs ok',
+    'records',
+    'records/s',
+    'MB/s keys+values',
+    'MB/s gzip object',
+    'job time',
+    'wall',
+    'gateway RSS start → peak',
+    'api RSS start → peak',
+    'worker RSS start → peak',
+  ];
+  const rss = (s, name) => `${mb(s.startRss[name])} → ${mb(s.peakRss[name])}`;
+  const rows = ran.map((w) => {
+    const s = summary[w];
+    if (s.ok === 0)
+      return [LABELS[w], `0/${s.runs}`, s.errors[0]?.split('\n')[0] ?? 'not run', ...header.slice(3).map(() => '')];
+    return [
+      LABELS[w],
+      `${s.ok}/${s.runs}`,
+      num(s.records),
+      num(s.recordsPerSecond),
+      num(s.mbPerSecond, 1),
+      s.objectMbPerSecond === undefined ? '–' : num(s.objectMbPerSecond, 2),
+      ms(s.jobMs),
+      ms(s.clientMs ?? s.totalMs),
+      rss(s, 'gateway'),
+      rss(s, 'api'),
+      rss(s, 'worker'),
+    ];
+  });
+  const measured = ran.map((w) => summary[w]).find((s) => s.ok > 0);
+  const restore = summary['snapshot-restore'];
+  const notes = [
+    'Records/s and MB/s: over the job’s own `started` → `finished` for the export and the restore, over the whole ' +
+      'response for the download. MB/s keys+values counts the records’ keys and values' +
+      (measured === undefined
+        ? ''
+        : ` (${num(measured.dataBytes / measured.records)} bytes each, ${num(measured.dataBytes / 1e6, 1)} MB in all)`) +
+      '; MB/s gzip object counts the object’s bytes' +
+      (measured?.bytes === undefined
+        ? ''
+        : ` (${num(measured.bytes / 1e6, 1)} MB, ${num(measured.dataBytes / measured.bytes, 1)}× smaller than the keys and values: ` +
+          'every record holds the bench’s same 1 KiB of text, which compresses far better than real data would)'),
+    '. Job time: the export’s runs from the worker’s first read of the collection (one consistent read) to the object ' +
+      'stored and the snapshot `ready`; the restore’s from its first write step to the verify that compared the collection ' +
+      'read back with the snapshot’s checksum (before its first step the worker reads the whole object once to check it: ' +
+      `that is in the wait before the job started${restore?.queuedMs === undefined ? '' : `, median ${ms(restore.queuedMs)}`}). ` +
+      'Wall: from the POST’s answer to the poll (every 100 ms) that saw the job `succeeded`, which includes the wait for ' +
+      'the worker’s dispatcher (every `JOB_POLL_MS`); for the download, from the request to its last byte (the bytes are ' +
+      'counted, checked against the snapshot’s `bytes` and discarded). RSS: at the start and the peak of that window.',
+  ];
+  if (restore?.relayMs !== undefined)
+    notes.push(
+      ` After the restore, not measured: the relay published its change events (one per record) ${ms(restore.relayMs)} after the job was seen succeeded, and the restored collection counted every record.`,
+    );
+  if (seed !== undefined)
+    notes.push(
+      ` The collection was seeded once, straight into Postgres (\`INSERT … SELECT generate_series\`, then \`VACUUM ANALYZE records\`): ` +
+        `${num(seed.records)} records in ${num(seed.seconds, 1)} s, not measured.`,
+    );
+  return [table(header, rows), '', notes.join(''), ''];
 }
 
 /** The change-feed lag table: the write rate held, the events delivered, the lag and where it went. */
@@ -830,6 +938,7 @@ export function markdown(result) {
   out.push(...dvidTable(summary));
   out.push(...feedTable(summary));
   out.push(...bulkDeleteTable(summary));
+  out.push(...snapshotTable(summary, meta.snapshotSeed));
   out.push(
     table(
       ['Ratio (same invocation)', 'value', 'per run'],
