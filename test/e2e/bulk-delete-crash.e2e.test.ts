@@ -1,7 +1,6 @@
-import { createTestDatabase, redisPrefix, type TestDatabase } from '../support/database';
-import { authFetch, REDIS_URL, TEST_INTERNAL_SECRET } from '../support/env';
+import { startCrashCluster, type CrashCluster } from '../support/crash-cluster';
+import { authFetch } from '../support/env';
 import { expectEventually } from '../support/expect-eventually';
-import { freePort, startApiService, startService, waitUntilReady, type ServiceProcess } from '../support/processes';
 
 /**
  * The worker killed (SIGKILL) in the middle of a bulk delete, gateway, api and worker running as
@@ -17,13 +16,8 @@ const RECORDS = 20_000;
 const KEEP = 50;
 const COLLECTION = '/v1/spaces/default/collections/doomed';
 
-let db: TestDatabase;
-let api: ServiceProcess;
-let gateway: ServiceProcess;
-let worker: ServiceProcess | undefined;
+let cluster: CrashCluster;
 let base: string;
-let workerEnv: Record<string, string>;
-let workerHealth: string;
 
 const call = authFetch();
 
@@ -34,44 +28,15 @@ interface JobJson {
 }
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  const prefix = redisPrefix();
-  const [apiPort, gatewayPort, workerPort] = [await freePort(), await freePort(), await freePort()];
-  api = startApiService(apiPort, db.url, prefix);
-  const apiUrl = `http://127.0.0.1:${apiPort}`;
-  workerEnv = {
-    API_URL: apiUrl,
-    REDIS_URL,
-    REDIS_PREFIX: prefix,
-    WORKER_HEALTH_PORT: String(workerPort),
-    JOB_POLL_MS: '100',
+  cluster = await startCrashCluster({
     // Small steps, so that the kill lands mid-job; a short lock, so that the next worker takes
     // the dead one's run soon.
-    DELETE_JOB_BATCH: '100',
-    JOB_LOCK_MS: '2000',
-    ROSETTA_INTERNAL_SECRET: TEST_INTERNAL_SECRET,
-    LOG_LEVEL: 'warn',
-  };
-  workerHealth = `http://127.0.0.1:${workerPort}/readyz`;
-  gateway = startService('gateway', 'apps/gateway/dist/main.js', {
-    PORT: String(gatewayPort),
-    API_URL: apiUrl,
-    LOG_LEVEL: 'warn',
+    worker: { JOB_POLL_MS: '100', DELETE_JOB_BATCH: '100', JOB_LOCK_MS: '2000' },
   });
-  base = `http://127.0.0.1:${gatewayPort}`;
-  await waitUntilReady(gateway, `${base}/readyz`);
+  base = cluster.base;
 });
 
-afterAll(async () => {
-  await Promise.all([gateway, worker, api].filter((s) => s !== undefined).map((s) => s.stop()));
-  await db?.drop();
-});
-
-async function startWorker(): Promise<ServiceProcess> {
-  const started = startService('worker', 'apps/worker/dist/main.js', workerEnv);
-  await waitUntilReady(started, workerHealth);
-  return started;
-}
+afterAll(() => cluster?.stop());
 
 async function json<T>(path: string, init: RequestInit = {}, status = 200): Promise<T> {
   const res = await call(`${base}${path}`, {
@@ -123,14 +88,12 @@ it('completes a bulk delete exactly across a worker killed mid-job', async () =>
   const jobPath = `/v1/spaces/default/jobs/${job.id}`;
   expect(res.headers.get('location')).toBe(jobPath);
 
-  worker = await startWorker();
+  await cluster.startWorker();
   await expectEventually(async () => expect((await json<JobJson>(jobPath)).progress.done).toBeGreaterThan(1000), {
     timeoutMs: 60_000,
     intervalMs: 20,
   });
-  worker.child.kill('SIGKILL');
-  await worker.stop();
-  worker = undefined;
+  await cluster.killWorker();
 
   const interrupted = await json<JobJson>(jobPath);
   expect(interrupted.state).toBe('running');
@@ -138,7 +101,7 @@ it('completes a bulk delete exactly across a worker killed mid-job', async () =>
   // Every step was whole: what the job counts is exactly what is gone.
   expect(await countOf('doomed/')).toBe(RECORDS - interrupted.progress.done);
 
-  worker = await startWorker();
+  await cluster.startWorker();
   const finished = await expectEventually(
     async () => {
       const current = await json<JobJson>(jobPath);

@@ -1,10 +1,9 @@
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createTestDatabase, redisPrefix, type TestDatabase } from '../support/database';
-import { authFetch, REDIS_URL, TEST_INTERNAL_SECRET } from '../support/env';
+import { startCrashCluster, type CrashCluster } from '../support/crash-cluster';
+import { authFetch } from '../support/env';
 import { expectEventually } from '../support/expect-eventually';
-import { freePort, startApiService, startService, waitUntilReady, type ServiceProcess } from '../support/processes';
 
 /**
  * The worker killed (SIGKILL) while it makes a snapshot, and again while it restores one, with
@@ -19,14 +18,9 @@ jest.setTimeout(240_000);
 const RECORDS = 30_000;
 const SOURCE = '/v1/spaces/default/collections/source';
 
-let db: TestDatabase;
-let api: ServiceProcess;
-let gateway: ServiceProcess;
-let worker: ServiceProcess | undefined;
+let cluster: CrashCluster;
 let base: string;
 let store: string;
-let workerEnv: Record<string, string>;
-let workerHealth: string;
 
 const call = authFetch();
 
@@ -38,51 +32,18 @@ interface JobJson {
 }
 
 beforeAll(async () => {
-  db = await createTestDatabase();
   store = mkdtempSync(join(tmpdir(), 'rosetta-e2e-snapshots-'));
-  const prefix = redisPrefix();
-  const [apiPort, gatewayPort, workerPort] = [await freePort(), await freePort(), await freePort()];
-  api = startApiService(apiPort, db.url, prefix);
-  const apiUrl = `http://127.0.0.1:${apiPort}`;
-  workerEnv = {
-    API_URL: apiUrl,
-    REDIS_URL,
-    REDIS_PREFIX: prefix,
-    WORKER_HEALTH_PORT: String(workerPort),
-    JOB_POLL_MS: '100',
-    JOB_LOCK_MS: '2000',
-    SNAPSHOT_DIR: store,
-    ROSETTA_INTERNAL_SECRET: TEST_INTERNAL_SECRET,
-    LOG_LEVEL: 'warn',
-  };
-  workerHealth = `http://127.0.0.1:${workerPort}/readyz`;
-  gateway = startService('gateway', 'apps/gateway/dist/main.js', {
-    PORT: String(gatewayPort),
-    API_URL: apiUrl,
-    SNAPSHOT_DIR: store,
-    LOG_LEVEL: 'warn',
+  cluster = await startCrashCluster({
+    worker: { JOB_POLL_MS: '100', JOB_LOCK_MS: '2000', SNAPSHOT_DIR: store },
+    gateway: { SNAPSHOT_DIR: store },
   });
-  base = `http://127.0.0.1:${gatewayPort}`;
-  await waitUntilReady(gateway, `${base}/readyz`);
+  base = cluster.base;
 });
 
 afterAll(async () => {
-  await Promise.all([gateway, worker, api].filter((s) => s !== undefined).map((s) => s.stop()));
-  await db?.drop();
+  await cluster?.stop();
   rmSync(store, { recursive: true, force: true });
 });
-
-async function startWorker(): Promise<ServiceProcess> {
-  const started = startService('worker', 'apps/worker/dist/main.js', workerEnv);
-  await waitUntilReady(started, workerHealth);
-  return started;
-}
-
-async function killWorker(): Promise<void> {
-  worker?.child.kill('SIGKILL');
-  await worker?.stop();
-  worker = undefined;
-}
 
 async function json<T>(path: string, init: RequestInit = {}, status = 200): Promise<T> {
   const res = await call(`${base}${path}`, {
@@ -143,15 +104,15 @@ it('finishes a snapshot and a restore, each interrupted by a killed worker', asy
     { method: 'POST', body: '{}' },
     202,
   );
-  worker = await startWorker();
+  await cluster.startWorker();
   await expectEventually(async () => expect((await json<JobJson>(jobPath(job.id))).state).toBe('running'), {
     timeoutMs: 60_000,
     intervalMs: 10,
   });
-  await killWorker();
+  await cluster.killWorker();
   expect((await json<JobJson>(jobPath(job.id))).state).toBe('running');
 
-  worker = await startWorker();
+  await cluster.startWorker();
   await finished(job.id);
   const ready = await json<{ state: string; records: number }>(`/v1/spaces/default/snapshots/${snapshot.id}`);
   expect(ready).toMatchObject({ state: 'ready', records: RECORDS });
@@ -166,11 +127,11 @@ it('finishes a snapshot and a restore, each interrupted by a killed worker', asy
     async () => expect((await json<JobJson>(jobPath(restore.job.id))).progress.done).toBeGreaterThan(0),
     { timeoutMs: 60_000, intervalMs: 10 },
   );
-  await killWorker();
+  await cluster.killWorker();
   const interrupted = await json<JobJson>(jobPath(restore.job.id));
   expect(interrupted.state).toBe('running');
 
-  worker = await startWorker();
+  await cluster.startWorker();
   const restored = await finished(restore.job.id);
   expect(restored.progress.done).toBe(RECORDS);
   expect(await contentsOf('copy')).toEqual(await contentsOf('source'));

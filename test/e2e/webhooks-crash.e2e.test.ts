@@ -1,9 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createTestDatabase, redisPrefix, type TestDatabase } from '../support/database';
-import { authFetch, REDIS_URL, TEST_INTERNAL_SECRET } from '../support/env';
+import { startCrashCluster, type CrashCluster } from '../support/crash-cluster';
+import { authFetch } from '../support/env';
 import { expectEventually } from '../support/expect-eventually';
-import { freePort, startApiService, startService, waitUntilReady, type ServiceProcess } from '../support/processes';
 
 /**
  * The worker killed (SIGKILL) while webhook deliveries wait for a receiver that refuses them:
@@ -14,14 +13,9 @@ import { freePort, startApiService, startService, waitUntilReady, type ServicePr
 
 jest.setTimeout(240_000);
 
-let db: TestDatabase;
-let api: ServiceProcess;
-let gateway: ServiceProcess;
-let worker: ServiceProcess | undefined;
-let receiver: Server;
+let cluster: CrashCluster;
 let base: string;
-let workerEnv: Record<string, string>;
-let workerHealth: string;
+let receiver: Server;
 let accepting = false;
 /** Keys of the events the receiver accepted (answered 204). */
 const delivered = new Set<string>();
@@ -30,29 +24,10 @@ let attempts = 0;
 const call = authFetch();
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  const prefix = redisPrefix();
-  const [apiPort, gatewayPort, workerPort] = [await freePort(), await freePort(), await freePort()];
-  api = startApiService(apiPort, db.url, prefix);
-  const apiUrl = `http://127.0.0.1:${apiPort}`;
-  workerEnv = {
-    API_URL: apiUrl,
-    REDIS_URL,
-    REDIS_PREFIX: prefix,
-    WORKER_HEALTH_PORT: String(workerPort),
-    RELAY_INTERVAL_MS: '50',
-    WEBHOOK_ATTEMPTS: '30',
-    WEBHOOK_BACKOFF_MS: '100',
-    ROSETTA_INTERNAL_SECRET: TEST_INTERNAL_SECRET,
-    LOG_LEVEL: 'warn',
-  };
-  workerHealth = `http://127.0.0.1:${workerPort}/readyz`;
-  gateway = startService('gateway', 'apps/gateway/dist/main.js', {
-    PORT: String(gatewayPort),
-    API_URL: apiUrl,
-    LOG_LEVEL: 'warn',
+  cluster = await startCrashCluster({
+    worker: { RELAY_INTERVAL_MS: '50', WEBHOOK_ATTEMPTS: '30', WEBHOOK_BACKOFF_MS: '100' },
   });
-  base = `http://127.0.0.1:${gatewayPort}`;
+  base = cluster.base;
   receiver = createServer((req, res) => {
     let body = '';
     req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
@@ -67,20 +42,12 @@ beforeAll(async () => {
     });
   });
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
-  await waitUntilReady(gateway, `${base}/readyz`);
 });
 
 afterAll(async () => {
-  await Promise.all([gateway, worker, api].filter((s) => s !== undefined).map((s) => s.stop()));
+  await cluster?.stop();
   await new Promise((resolve) => receiver.close(resolve));
-  await db?.drop();
 });
-
-async function startWorker(): Promise<ServiceProcess> {
-  const started = startService('worker', 'apps/worker/dist/main.js', workerEnv);
-  await waitUntilReady(started, workerHealth);
-  return started;
-}
 
 async function write(keys: string[]): Promise<void> {
   const res = await call(`${base}/v1/spaces/default/collections/hooked/batch`, {
@@ -108,7 +75,7 @@ it('delivers every event at least once across a worker killed mid-retry', async 
   });
   expect(hook.status).toBe(201);
 
-  worker = await startWorker();
+  await cluster.startWorker();
   // The relay starts at the feed's tail: write until a first attempt shows it has started.
   let probe = 0;
   const probes: string[] = [];
@@ -127,14 +94,12 @@ it('delivers every event at least once across a worker killed mid-retry', async 
     timeoutMs: 30_000,
   });
 
-  worker.child.kill('SIGKILL');
-  await worker.stop();
-  worker = undefined;
+  await cluster.killWorker();
   const during = Array.from({ length: 20 }, (_, i) => `during-${i}`);
   await write(during);
   accepting = true;
 
-  worker = await startWorker();
+  await cluster.startWorker();
   await expectEventually(
     () => {
       const missing = [...probes, ...before, ...during].filter((key) => !delivered.has(key));

@@ -1,0 +1,63 @@
+import { createTestDatabase, redisPrefix, type TestDatabase } from './database';
+import { REDIS_URL, TEST_INTERNAL_SECRET } from './env';
+import { freePort, startApiService, startService, waitUntilReady, type ServiceProcess } from './processes';
+
+/**
+ * Gateway and api as processes of their own, on a database and Redis prefix of their own, and a
+ * worker that a test starts, kills (SIGKILL) and starts again: the shape of the worker crash tests.
+ */
+export interface CrashCluster {
+  /** The gateway's base URL. */
+  readonly base: string;
+  /** Starts a worker (the same settings each time) and waits until it is ready. */
+  startWorker(): Promise<void>;
+  /** Kills the running worker with SIGKILL and waits for it to be gone. */
+  killWorker(): Promise<void>;
+  /** Stops every process and drops the database. */
+  stop(): Promise<void>;
+}
+
+export async function startCrashCluster(
+  env: { readonly worker?: Record<string, string>; readonly gateway?: Record<string, string> } = {},
+): Promise<CrashCluster> {
+  const db: TestDatabase = await createTestDatabase();
+  const prefix = redisPrefix();
+  const [apiPort, gatewayPort, workerPort] = [await freePort(), await freePort(), await freePort()];
+  const api = startApiService(apiPort, db.url, prefix);
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const workerEnv = {
+    API_URL: apiUrl,
+    REDIS_URL,
+    REDIS_PREFIX: prefix,
+    WORKER_HEALTH_PORT: String(workerPort),
+    ROSETTA_INTERNAL_SECRET: TEST_INTERNAL_SECRET,
+    LOG_LEVEL: 'warn',
+    ...env.worker,
+  };
+  const gateway = startService('gateway', 'apps/gateway/dist/main.js', {
+    PORT: String(gatewayPort),
+    API_URL: apiUrl,
+    LOG_LEVEL: 'warn',
+    ...env.gateway,
+  });
+  const base = `http://127.0.0.1:${gatewayPort}`;
+  let worker: ServiceProcess | undefined;
+  await waitUntilReady(gateway, `${base}/readyz`);
+  return {
+    base,
+    async startWorker() {
+      const started = startService('worker', 'apps/worker/dist/main.js', workerEnv);
+      await waitUntilReady(started, `http://127.0.0.1:${workerPort}/readyz`);
+      worker = started;
+    },
+    async killWorker() {
+      worker?.child.kill('SIGKILL');
+      await worker?.stop();
+      worker = undefined;
+    },
+    async stop() {
+      await Promise.all([gateway, worker, api].filter((s) => s !== undefined).map((s) => s.stop()));
+      await db.drop();
+    },
+  };
+}
