@@ -46,3 +46,8 @@ export function parseEnv<S extends z.ZodType>(schema: S, env: Record<string, str
 export function envLogLevel() {
   return z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info');
 }
+
+/** How log lines are written: `pretty` when NODE_ENV is development, `json` otherwise, unless LOG_FORMAT says. */
+export function envLogFormat(env: Record<string, string | undefined> = process.env) {
+  return z.enum(['json', 'pretty']).default(env.NODE_ENV === 'development' ? 'pretty' : 'json');
+}

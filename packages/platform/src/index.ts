@@ -2,3 +2,4 @@ export * from './env';
 export * from './logger';
 export * from './shutdown';
 export * from './snapshot-store';
+export * from './telemetry';

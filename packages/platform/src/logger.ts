@@ -1,4 +1,5 @@
 import pino, { type Logger } from 'pino';
+import { traceFields } from './telemetry';
 
 export type { Logger };
 
@@ -26,9 +27,14 @@ const REDACT = [
 export interface LoggerOptions {
   readonly name: string;
   readonly level: string;
+  /** `pretty` writes coloured, human-readable lines (for development); `json` unless set. */
+  readonly format?: 'json' | 'pretty';
 }
 
-/** JSON lines on stdout, one logger per process, children per component. */
+/**
+ * JSON lines on stdout, one logger per process, children per component. Every line written
+ * while a span is active carries its `trace_id` and `span_id`.
+ */
 export function createLogger(options: LoggerOptions): Logger {
   return pino({
     name: options.name,
@@ -36,5 +42,9 @@ export function createLogger(options: LoggerOptions): Logger {
     redact: { paths: REDACT, censor: '[redacted]' },
     base: { pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
+    mixin: traceFields,
+    ...(options.format === 'pretty'
+      ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid' } } }
+      : {}),
   });
 }

@@ -1,0 +1,177 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { metrics, trace, type Meter } from '@opentelemetry/api';
+import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
+import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
+import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
+import { GraphQLInstrumentation } from '@opentelemetry/instrumentation-graphql';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
+import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
+import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
+import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { MeterProvider, PeriodicExportingMetricReader, type MetricReader } from '@opentelemetry/sdk-metrics';
+import { registerInstrumentations } from '@opentelemetry/instrumentation';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
+
+/** Bucket bounds (seconds) of every latency histogram: 0.25 ms to 10 s. */
+export const LATENCY_BUCKETS = [
+  0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+] as const;
+
+/** Paths of the health checks and the scrape, which get no spans of their own. */
+const PLUMBING = new Set(['/healthz', '/readyz', '/metrics']);
+
+type Env = Record<string, string | undefined>;
+
+function listOf(value: string | undefined): string[] {
+  return (value ?? '')
+    .split(',')
+    .map((item) => item.trim().toLowerCase())
+    .filter((item) => item !== '');
+}
+
+/**
+ * Whether traces are exported: `OTEL_TRACES_EXPORTER` names an exporter other than `none`, or
+ * it is unset and an OTLP endpoint is configured. Otherwise nothing is instrumented at all, so
+ * tracing that is off costs nothing.
+ */
+export function tracingEnabled(env: Env): boolean {
+  if (listOf(env.OTEL_SDK_DISABLED)[0] === 'true') return false;
+  const exporters = listOf(env.OTEL_TRACES_EXPORTER);
+  if (exporters.length > 0) return !exporters.includes('none');
+  return (env.OTEL_EXPORTER_OTLP_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? '') !== '';
+}
+
+/** Whether metrics are also pushed over OTLP (they are always served on `/metrics`). */
+export function otlpMetricsEnabled(env: Env): boolean {
+  if (listOf(env.OTEL_SDK_DISABLED)[0] === 'true') return false;
+  const exporters = listOf(env.OTEL_METRICS_EXPORTER);
+  if (exporters.length > 0) return exporters.includes('otlp');
+  return (env.OTEL_EXPORTER_OTLP_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT ?? '') !== '';
+}
+
+export interface TelemetryOptions {
+  /** `rosetta-<service>` is the OpenTelemetry service name unless `OTEL_SERVICE_NAME` says otherwise. */
+  readonly service: string;
+  readonly env?: Env;
+  /** Where spans go instead of the exporter `OTEL_*` names (tests use an in-memory exporter). */
+  readonly spanProcessors?: SpanProcessor[];
+}
+
+export interface Telemetry {
+  /** Whether spans are recorded and exported. */
+  readonly tracing: boolean;
+  /** Answers a scrape with every metric of the process in Prometheus' text format. */
+  serveMetrics(req: IncomingMessage, res: ServerResponse): void;
+  /** The same text, for callers that write the response themselves. */
+  scrape(): Promise<string>;
+  /** Flushes what is buffered (spans, the last metrics push) and stops. */
+  shutdown(): Promise<void>;
+}
+
+let started: Telemetry | undefined;
+
+/**
+ * Starts OpenTelemetry for this process, once: the metrics every process serves on `/metrics`
+ * (and pushes over OTLP when configured), and, when `OTEL_*` asks for it, traces from the
+ * standard instrumentations of http, Express, GraphQL, pg, ioredis and undici, continued across
+ * the record-service calls by Rosetta's own RPC spans. Call it before the instrumented modules
+ * are loaded (each app's `instrumentation.ts`, imported first by its main).
+ */
+export function startTelemetry(options: TelemetryOptions): Telemetry {
+  if (started !== undefined) return started;
+  const env = options.env ?? process.env;
+  const tracing = options.spanProcessors !== undefined || tracingEnabled(env);
+  const prometheus = new PrometheusExporter({ preventServerStart: true });
+  const readers: MetricReader[] = [prometheus];
+  if (otlpMetricsEnabled(env)) {
+    readers.push(
+      new PeriodicExportingMetricReader({
+        exporter: new OTLPMetricExporter(),
+        exportIntervalMillis: Number(env.OTEL_METRIC_EXPORT_INTERVAL ?? 60_000),
+      }),
+    );
+  }
+  const serviceName = env.OTEL_SERVICE_NAME ?? `rosetta-${options.service}`;
+  const runtime = new RuntimeNodeInstrumentation({ monitoringPrecision: 5000 });
+  let stop: () => Promise<void>;
+  if (tracing) {
+    const sdk = new NodeSDK({
+      serviceName,
+      autoDetectResources: false,
+      metricReaders: readers,
+      logRecordProcessors: [],
+      instrumentations: [
+        runtime,
+        new HttpInstrumentation({
+          ignoreIncomingRequestHook: (req) => PLUMBING.has((req.url ?? '').split('?', 1)[0] ?? ''),
+        }),
+        new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE] }),
+        new GraphQLInstrumentation({ mergeItems: true, ignoreTrivialResolveSpans: true }),
+        new PgInstrumentation({ enhancedDatabaseReporting: false }),
+        new IORedisInstrumentation(),
+        new UndiciInstrumentation(),
+      ],
+      ...(options.spanProcessors === undefined ? {} : { spanProcessors: options.spanProcessors }),
+    });
+    sdk.start();
+    stop = () => sdk.shutdown();
+  } else {
+    // No SDK: no context manager, no propagator, no patched module; only the meters.
+    const provider = new MeterProvider({
+      resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: serviceName }),
+      readers,
+    });
+    metrics.setGlobalMeterProvider(provider);
+    registerInstrumentations({ instrumentations: [runtime], meterProvider: provider });
+    stop = () => provider.shutdown();
+  }
+  rosettaMeter()
+    .createObservableGauge('rosetta_process_resident_memory_bytes', {
+      unit: 'By',
+      description: 'Resident set size of the process',
+    })
+    .addCallback((result) => result.observe(process.memoryUsage.rss()));
+  const serializer = new PrometheusSerializer();
+  const scrape = async () => {
+    const { resourceMetrics } = await prometheus.collect();
+    return serializer.serialize(resourceMetrics);
+  };
+  started = {
+    tracing,
+    scrape,
+    serveMetrics(_req, res) {
+      scrape().then(
+        (text) => {
+          res.writeHead(200, {
+            'content-type': 'text/plain; version=0.0.4; charset=utf-8',
+            'cache-control': 'no-store',
+          });
+          res.end(text);
+        },
+        (error: unknown) => {
+          res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+          res.end(`metrics collection failed: ${String(error)}\n`);
+        },
+      );
+    },
+    shutdown: () => stop(),
+  };
+  return started;
+}
+
+/** Rosetta's meter. Make instruments with it after `startTelemetry` (before, they record nothing). */
+export function rosettaMeter(): Meter {
+  return metrics.getMeter('rosetta');
+}
+
+/** The trace and span ids of the active span, for log lines; nothing when no span is active. */
+export function traceFields(): { trace_id?: string; span_id?: string } {
+  const span = trace.getActiveSpan();
+  if (span === undefined) return {};
+  const { traceId, spanId } = span.spanContext();
+  return { trace_id: traceId, span_id: spanId };
+}
