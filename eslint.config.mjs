@@ -37,7 +37,16 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/src/config.ts', 'test/**/*.ts', 'bench/**', 'scripts/**', '**/*.mjs', '**/*.js'],
+    // instrumentation.ts hands OTEL_* to OpenTelemetry, whose SDK reads its settings from the environment.
+    files: [
+      '**/src/config.ts',
+      '**/src/instrumentation.ts',
+      'test/**/*.ts',
+      'bench/**',
+      'scripts/**',
+      '**/*.mjs',
+      '**/*.js',
+    ],
     rules: { 'no-restricted-syntax': 'off' },
   },
   {

@@ -27,6 +27,9 @@ execFileSync(join(root, 'node_modules', '.bin', 'turbo'), ['run', 'build', '--ou
 });
 
 // Run the service as a child so that signals reach it and its exit code becomes ours.
-const child = spawn(process.execPath, ['--enable-source-maps', join(root, entry)], { stdio: 'inherit' });
+// In a terminal, log lines are pretty unless LOG_FORMAT says otherwise.
+const env =
+  process.stdout.isTTY && process.env.LOG_FORMAT === undefined ? { ...process.env, LOG_FORMAT: 'pretty' } : process.env;
+const child = spawn(process.execPath, ['--enable-source-maps', join(root, entry)], { stdio: 'inherit', env });
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
 child.on('exit', (code, signal) => process.exit(code ?? (signal === 'SIGINT' ? 130 : 143)));

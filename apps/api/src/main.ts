@@ -1,3 +1,4 @@
+import { telemetry } from './instrumentation';
 import { once } from 'node:events';
 import { createLogger, ShutdownManager } from '@rosetta/platform';
 import { loadConfig } from './config';
@@ -10,6 +11,7 @@ async function main(): Promise<void> {
   const logger = createLogger({ name: 'api', level: config.LOG_LEVEL });
   const shutdown = new ShutdownManager(logger, config.SHUTDOWN_TIMEOUT_MS);
   shutdown.installSignalHandlers();
+  shutdown.add('telemetry', () => telemetry.shutdown());
   if (config.ROSETTA_INTERNAL_SECRET === undefined) {
     logger.warn(
       'ROSETTA_INTERNAL_SECRET is unset: a random one is used, so no worker and no other api instance can join',

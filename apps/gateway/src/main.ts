@@ -1,3 +1,4 @@
+import { telemetry } from './instrumentation';
 import { createLogger, createSnapshotStore, ShutdownManager } from '@rosetta/platform';
 import { createApp } from './app';
 import { legacyOptions } from './legacy';
@@ -11,6 +12,7 @@ async function main(): Promise<void> {
   const logger = createLogger({ name: 'gateway', level: config.LOG_LEVEL });
   const shutdown = new ShutdownManager(logger, config.SHUTDOWN_TIMEOUT_MS);
   shutdown.installSignalHandlers();
+  shutdown.add('telemetry', () => telemetry.shutdown());
   const api = createHttpRecordApi({
     baseUrl: config.API_URL,
     timeoutMs: config.API_TIMEOUT_MS,

@@ -1,3 +1,4 @@
+import { telemetry } from './instrumentation';
 import { createApiRuntime, firstStartBanner, loadConfig as loadApiConfig } from '@rosetta/api';
 import {
   busChangeEvents,
@@ -53,6 +54,7 @@ async function main(): Promise<void> {
   const logger = createLogger({ name: 'rosetta', level: gatewayConfig.LOG_LEVEL });
   const shutdown = new ShutdownManager(logger, gatewayConfig.SHUTDOWN_TIMEOUT_MS);
   shutdown.installSignalHandlers();
+  shutdown.add('telemetry', () => telemetry.shutdown());
 
   const runtime = await createApiRuntime(apiConfig, logger.child({ component: 'api' }));
   shutdown.add('record service', () => runtime.close());

@@ -1,3 +1,4 @@
+import { telemetry } from './instrumentation';
 import { createClient } from '@connectrpc/connect';
 import { createLogger, ShutdownManager } from '@rosetta/platform';
 import {
@@ -26,6 +27,7 @@ async function main(): Promise<void> {
   const logger = createLogger({ name: 'worker', level: config.LOG_LEVEL });
   const shutdown = new ShutdownManager(logger, config.SHUTDOWN_TIMEOUT_MS);
   shutdown.installSignalHandlers();
+  shutdown.add('telemetry', () => telemetry.shutdown());
   const transport = createRpcTransport({
     baseUrl: config.API_URL,
     defaultTimeoutMs: CALL_TIMEOUT_MS,

@@ -47,7 +47,7 @@ export function envLogLevel() {
   return z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info');
 }
 
-/** How log lines are written: `pretty` when NODE_ENV is development, `json` otherwise, unless LOG_FORMAT says. */
-export function envLogFormat(env: Record<string, string | undefined> = process.env) {
-  return z.enum(['json', 'pretty']).default(env.NODE_ENV === 'development' ? 'pretty' : 'json');
+/** How log lines are written: `json` (the default) or `pretty` (coloured lines for a terminal; `npm start` picks it on a TTY). */
+export function envLogFormat() {
+  return z.enum(['json', 'pretty']).default('json');
 }

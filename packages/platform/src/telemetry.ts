@@ -26,6 +26,11 @@ const PLUMBING = new Set(['/healthz', '/readyz', '/metrics']);
 
 type Env = Record<string, string | undefined>;
 
+/** `OTEL_SDK_DISABLED=true`: no traces, no metrics (`/metrics` answers 404), nothing instrumented. */
+function sdkDisabled(env: Env): boolean {
+  return (env.OTEL_SDK_DISABLED ?? '').trim().toLowerCase() === 'true';
+}
+
 function listOf(value: string | undefined): string[] {
   return (value ?? '')
     .split(',')
@@ -39,7 +44,7 @@ function listOf(value: string | undefined): string[] {
  * tracing that is off costs nothing.
  */
 export function tracingEnabled(env: Env): boolean {
-  if (listOf(env.OTEL_SDK_DISABLED)[0] === 'true') return false;
+  if (sdkDisabled(env)) return false;
   const exporters = listOf(env.OTEL_TRACES_EXPORTER);
   if (exporters.length > 0) return !exporters.includes('none');
   return (env.OTEL_EXPORTER_OTLP_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? '') !== '';
@@ -47,7 +52,7 @@ export function tracingEnabled(env: Env): boolean {
 
 /** Whether metrics are also pushed over OTLP (they are always served on `/metrics`). */
 export function otlpMetricsEnabled(env: Env): boolean {
-  if (listOf(env.OTEL_SDK_DISABLED)[0] === 'true') return false;
+  if (sdkDisabled(env)) return false;
   const exporters = listOf(env.OTEL_METRICS_EXPORTER);
   if (exporters.length > 0) return exporters.includes('otlp');
   return (env.OTEL_EXPORTER_OTLP_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT ?? '') !== '';
@@ -56,6 +61,7 @@ export function otlpMetricsEnabled(env: Env): boolean {
 export interface TelemetryOptions {
   /** `rosetta-<service>` is the OpenTelemetry service name unless `OTEL_SERVICE_NAME` says otherwise. */
   readonly service: string;
+  /** The process environment, whose standard `OTEL_*` variables configure OpenTelemetry; none when unset. */
   readonly env?: Env;
   /** Where spans go instead of the exporter `OTEL_*` names (tests use an in-memory exporter). */
   readonly spanProcessors?: SpanProcessor[];
@@ -83,7 +89,19 @@ let started: Telemetry | undefined;
  */
 export function startTelemetry(options: TelemetryOptions): Telemetry {
   if (started !== undefined) return started;
-  const env = options.env ?? process.env;
+  const env = options.env ?? {};
+  if (sdkDisabled(env) && options.spanProcessors === undefined) {
+    started = {
+      tracing: false,
+      scrape: () => Promise.resolve(''),
+      serveMetrics(_req, res) {
+        res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
+        res.end('metrics are off (OTEL_SDK_DISABLED=true)\n');
+      },
+      shutdown: () => Promise.resolve(),
+    };
+    return started;
+  }
   const tracing = options.spanProcessors !== undefined || tracingEnabled(env);
   const prometheus = new PrometheusExporter({ preventServerStart: true });
   const readers: MetricReader[] = [prometheus];

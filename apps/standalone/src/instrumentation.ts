@@ -1,0 +1,7 @@
+import { startTelemetry } from '@rosetta/platform';
+
+/**
+ * OpenTelemetry for the all-in-one process, started before anything it instruments is loaded:
+ * main.ts imports this module first (see packages/platform/src/telemetry.ts).
+ */
+export const telemetry = startTelemetry({ service: 'standalone', env: process.env });

@@ -1,0 +1,71 @@
+import { trace } from '@opentelemetry/api';
+import {
+  LATENCY_BUCKETS,
+  otlpMetricsEnabled,
+  rosettaMeter,
+  startTelemetry,
+  traceFields,
+  tracingEnabled,
+} from './telemetry';
+
+describe('tracingEnabled', () => {
+  it.each([
+    [{}, false],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }, true],
+    [{ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'http://collector:4318/v1/traces' }, true],
+    [{ OTEL_TRACES_EXPORTER: 'otlp' }, true],
+    [{ OTEL_TRACES_EXPORTER: 'console,otlp' }, true],
+    [{ OTEL_TRACES_EXPORTER: 'none', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }, false],
+    [{ OTEL_SDK_DISABLED: 'true', OTEL_TRACES_EXPORTER: 'otlp' }, false],
+    [{ OTEL_SDK_DISABLED: 'false', OTEL_TRACES_EXPORTER: 'otlp' }, true],
+  ])('%j → %s', (env, expected) => {
+    expect(tracingEnabled(env)).toBe(expected);
+  });
+});
+
+describe('otlpMetricsEnabled', () => {
+  it.each([
+    [{}, false],
+    [{ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }, true],
+    [{ OTEL_EXPORTER_OTLP_METRICS_ENDPOINT: 'http://collector:4318/v1/metrics' }, true],
+    [{ OTEL_METRICS_EXPORTER: 'prometheus' }, false],
+    [{ OTEL_METRICS_EXPORTER: 'none', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318' }, false],
+    [{ OTEL_SDK_DISABLED: 'TRUE', OTEL_METRICS_EXPORTER: 'otlp' }, false],
+  ])('%j → %s', (env, expected) => {
+    expect(otlpMetricsEnabled(env)).toBe(expected);
+  });
+});
+
+describe('startTelemetry without OTEL_* settings', () => {
+  const telemetry = startTelemetry({ service: 'unit', env: {} });
+
+  it('records nothing as spans and instruments nothing', () => {
+    expect(telemetry.tracing).toBe(false);
+    const span = trace.getTracer('unit').startSpan('noop');
+    expect(span.isRecording()).toBe(false);
+    span.end();
+    expect(traceFields()).toEqual({});
+  });
+
+  it('is started once per process', () => {
+    expect(startTelemetry({ service: 'other', env: {} })).toBe(telemetry);
+  });
+
+  it('serves what the meters recorded in Prometheus text format, with the latency buckets', async () => {
+    const histogram = rosettaMeter().createHistogram('unit_duration_seconds', {
+      unit: 's',
+      advice: { explicitBucketBoundaries: [...LATENCY_BUCKETS] },
+    });
+    histogram.record(0.003, { route: '/x' });
+    histogram.record(0.2, { route: '/x' });
+    rosettaMeter().createCounter('unit_things_total').add(3, { kind: 'a' });
+    const text = await telemetry.scrape();
+    expect(text).toMatch(/^unit_duration_seconds_count\{route="\/x",.*\} 2$/m);
+    expect(text).toMatch(/^unit_duration_seconds_bucket\{route="\/x",.*le="0\.005"\} 1$/m);
+    expect(text).toMatch(/^unit_duration_seconds_bucket\{route="\/x",.*le="0\.25"\} 2$/m);
+    expect(text).toMatch(/^unit_things_total\{kind="a",.*\} 3$/m);
+    expect(text).toMatch(/^target_info\{service_name="rosetta-unit"\} 1$/m);
+    const rss = /^rosetta_process_resident_memory_bytes\{.*\} (\d+)$/m.exec(text)?.[1];
+    expect(Number(rss)).toBeGreaterThan(10 * 1024 * 1024);
+  });
+});
