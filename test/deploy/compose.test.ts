@@ -6,6 +6,14 @@ import { APP_CONFIG, APPS, ROOT, durationMs, loadCompose, service, type ComposeS
 
 const compose = loadCompose();
 
+/**
+ * The services a plain `docker compose up` starts: those of no profile. The `observability`
+ * profile's services (collector, Prometheus, Jaeger, Grafana) are checked in observability.test.ts.
+ */
+const clusterServices = Object.fromEntries(
+  Object.entries(compose.services).filter(([, s]) => s.profiles === undefined),
+);
+
 function env(name: string): Record<string, string> {
   return service(compose, name).environment ?? {};
 }
@@ -22,8 +30,11 @@ function healthcheckCommand(s: ComposeService): string[] {
 }
 
 describe('docker-compose.yml', () => {
-  it('defines exactly the five services of the cluster', () => {
-    expect(Object.keys(compose.services).sort()).toEqual(['api', 'gateway', 'postgres', 'redis', 'worker']);
+  it('defines exactly the five services of the cluster, and the observability profile apart', () => {
+    expect(Object.keys(clusterServices).sort()).toEqual(['api', 'gateway', 'postgres', 'redis', 'worker']);
+    const profiled = Object.entries(compose.services).filter(([, s]) => s.profiles !== undefined);
+    expect(profiled.map(([name]) => name).sort()).toEqual(['grafana', 'jaeger', 'otel-collector', 'prometheus']);
+    for (const [, s] of profiled) expect(s.profiles).toEqual(['observability']);
   });
 
   it('runs Postgres 16 on a named volume, checked with pg_isready', () => {
@@ -99,7 +110,7 @@ describe('docker-compose.yml', () => {
 
   it('starts each service after its dependencies are healthy', () => {
     const graph = Object.fromEntries(
-      Object.entries(compose.services).map(([name, s]) => [name, Object.keys(s.depends_on ?? {}).sort()]),
+      Object.entries(clusterServices).map(([name, s]) => [name, Object.keys(s.depends_on ?? {}).sort()]),
     );
     expect(graph).toEqual({
       postgres: [],
@@ -108,7 +119,7 @@ describe('docker-compose.yml', () => {
       gateway: ['api', 'redis'],
       worker: ['api', 'redis'],
     });
-    for (const s of Object.values(compose.services)) {
+    for (const s of Object.values(clusterServices)) {
       for (const [dependency, { condition }] of Object.entries(s.depends_on ?? {})) {
         expect(condition).toBe('service_healthy');
         expect(service(compose, dependency).healthcheck).toBeDefined();
@@ -165,9 +176,15 @@ describe('docker-compose.yml', () => {
     expect(compose.volumes).toHaveProperty('snapshots');
   });
 
-  it('publishes only the gateway, only on 127.0.0.1, to the port it listens on', () => {
+  it('publishes only the gateway of the cluster, only on 127.0.0.1, to the port it listens on', () => {
     for (const [name, s] of Object.entries(compose.services)) {
       expect(s.network_mode).toBeUndefined();
+      // The observability profile's UIs and OTLP ports are published too, on 127.0.0.1 only.
+      if (s.profiles !== undefined) {
+        for (const port of s.ports ?? [])
+          expect({ name, port }).toEqual({ name, port: expect.stringMatching(/^127\.0\.0\.1:\d+:\d+$/) });
+        continue;
+      }
       if (name !== 'gateway') expect({ name, ports: s.ports ?? [] }).toEqual({ name, ports: [] });
     }
     const ports = service(compose, 'gateway').ports ?? [];
