@@ -64,7 +64,7 @@ describe('startTelemetry without OTEL_* settings', () => {
     expect(text).toMatch(/^unit_duration_seconds_bucket\{route="\/x",.*le="0\.005"\} 1$/m);
     expect(text).toMatch(/^unit_duration_seconds_bucket\{route="\/x",.*le="0\.25"\} 2$/m);
     expect(text).toMatch(/^unit_things_total\{kind="a",.*\} 3$/m);
-    expect(text).toMatch(/^target_info\{service_name="rosetta-unit"\} 1$/m);
+    expect(text).toMatch(/^target_info\{service_name="rosetta-unit",service_instance_id="[^"]+\/\d+"\} 1$/m);
     const rss = /^rosetta_process_resident_memory_bytes\{.*\} (\d+)$/m.exec(text)?.[1];
     expect(Number(rss)).toBeGreaterThan(10 * 1024 * 1024);
   });

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { hostname } from 'node:os';
 import { metrics, trace, type Meter } from '@opentelemetry/api';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
@@ -12,7 +13,7 @@ import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import { MeterProvider, PeriodicExportingMetricReader, type MetricReader } from '@opentelemetry/sdk-metrics';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
-import { resourceFromAttributes } from '@opentelemetry/resources';
+import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 
@@ -113,12 +114,17 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
       }),
     );
   }
-  const serviceName = env.OTEL_SERVICE_NAME ?? `rosetta-${options.service}`;
+  // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (the env detector) override these; the instance
+  // id tells replicas of one service apart.
+  const resource = resourceFromAttributes({
+    [ATTR_SERVICE_NAME]: `rosetta-${options.service}`,
+    'service.instance.id': `${hostname()}/${process.pid}`,
+  }).merge(detectResources({ detectors: [envDetector] }));
   const runtime = new RuntimeNodeInstrumentation({ monitoringPrecision: 5000 });
   let stop: () => Promise<void>;
   if (tracing) {
     const sdk = new NodeSDK({
-      serviceName,
+      resource,
       autoDetectResources: false,
       metricReaders: readers,
       logRecordProcessors: [],
@@ -140,7 +146,7 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   } else {
     // No SDK: no context manager, no propagator, no patched module; only the meters.
     const provider = new MeterProvider({
-      resource: resourceFromAttributes({ [ATTR_SERVICE_NAME]: serviceName }),
+      resource,
       readers,
     });
     metrics.setGlobalMeterProvider(provider);
