@@ -12,6 +12,8 @@ import {
 import { Code, ConnectError, type Transport } from '@connectrpc/connect';
 import { codeFromHttpStatus, errorFromJsonBytes } from '@connectrpc/connect/protocol-connect';
 import { createConnectTransport, Http2SessionManager } from '@connectrpc/connect-node';
+import { propagation, type Span } from '@opentelemetry/api';
+import { endClientSpan, startClientSpan } from './observe';
 import { PROTOCOL_VERSION_HEADER, TIMEOUT_HEADER, UNARY_CONTENT_TYPE, unaryPath } from './wire';
 
 export interface RpcTransportOptions {
@@ -36,6 +38,21 @@ const NO_HEADERS = new Headers();
 
 type HeaderInit = Parameters<Transport['unary']>[3];
 
+const headersSetter = { set: (headers: Headers, key: string, value: string) => headers.set(key, value) };
+
+/** Ends the CLIENT span of a streamed call when its reader is done with the stream. */
+async function* endingWith<T>(span: Span, messages: AsyncIterable<T>): AsyncGenerator<T> {
+  let failure: unknown;
+  try {
+    yield* messages;
+  } catch (error) {
+    failure = error;
+    throw error;
+  } finally {
+    endClientSpan(span, failure);
+  }
+}
+
 /**
  * A Connect-protocol transport over HTTP/2 cleartext, split in two:
  *
@@ -46,12 +63,15 @@ type HeaderInit = Parameters<Transport['unary']>[3];
  *   the lean path does the same wire exchange with a fraction of that.
  * - Streaming calls (scans) use Connect's own transport: their cost is in the payload.
  *
- * Errors are ConnectErrors carrying the server's details either way.
+ * Errors are ConnectErrors carrying the server's details either way. A call made while a span
+ * is active gets a CLIENT span, whose W3C trace context goes along in the request headers
+ * (see ./observe.ts); with tracing off that costs one look-up of the active span.
  */
 export function createRpcTransport(options: RpcTransportOptions): RpcTransport {
   const url = new URL(options.baseUrl);
   const host = url.hostname;
   const port = Number(url.port || 80);
+  const server = { address: host, port };
   // Without TCP_NODELAY, small requests wait for the peer's delayed ACK: ~40 ms per call.
   const createConnection = () => connect({ host, port, noDelay: true });
   const sessionManager = new Http2SessionManager(
@@ -112,6 +132,8 @@ export function createRpcTransport(options: RpcTransportOptions): RpcTransport {
       [TIMEOUT_HEADER]: String(timeout),
     };
     if (header !== undefined) new Headers(header).forEach((value, name) => (headers[name] = value));
+    const traced = startClientSpan(method, server);
+    if (traced !== undefined) propagation.inject(traced.context, headers);
     return new Promise<{
       stream: false;
       service: typeof method.parent;
@@ -121,14 +143,18 @@ export function createRpcTransport(options: RpcTransportOptions): RpcTransport {
       trailer: Headers;
     }>((resolve, reject) => {
       if (signal?.aborted) {
-        reject(new ConnectError('the call was cancelled', Code.Canceled));
+        const failure = new ConnectError('the call was cancelled', Code.Canceled);
+        if (traced !== undefined) endClientSpan(traced.span, failure);
+        reject(failure);
         return;
       }
       let stream: http2.ClientHttp2Stream;
       try {
         stream = openSession().request(headers);
       } catch (error) {
-        reject(ConnectError.from(error, Code.Unavailable));
+        const failure = ConnectError.from(error, Code.Unavailable);
+        if (traced !== undefined) endClientSpan(traced.span, failure);
+        reject(failure);
         return;
       }
       let status = 0;
@@ -140,6 +166,7 @@ export function createRpcTransport(options: RpcTransportOptions): RpcTransport {
         settled = true;
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
+        if (traced !== undefined) endClientSpan(traced.span, error);
         if (error !== undefined) {
           if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
           reject(error);
@@ -207,7 +234,17 @@ export function createRpcTransport(options: RpcTransportOptions): RpcTransport {
       header: HeaderInit,
       input: AsyncIterable<MessageInitShape<I>>,
     ) {
-      return streaming.stream(method, signal, timeoutMs, header, input);
+      const traced = startClientSpan(method, server);
+      if (traced === undefined) return streaming.stream(method, signal, timeoutMs, header, input);
+      const headers = new Headers(header);
+      propagation.inject(traced.context, headers, headersSetter);
+      return streaming.stream(method, signal, timeoutMs, headers, input).then(
+        (response) => ({ ...response, message: endingWith(traced.span, response.message) }),
+        (error: unknown) => {
+          endClientSpan(traced.span, error);
+          throw error;
+        },
+      );
     },
     close() {
       clearInterval(pinger);

@@ -16,7 +16,10 @@ import {
   type ServiceImpl,
 } from '@connectrpc/connect';
 import { codeToHttpStatus, errorToJsonBytes } from '@connectrpc/connect/protocol-connect';
-import { PROTOCOL_VERSION_HEADER, TIMEOUT_HEADER, UNARY_CONTENT_TYPE, unaryPath } from './wire';
+import { PROTOCOL_VERSION_HEADER, RAW_HEADER, TIMEOUT_HEADER, UNARY_CONTENT_TYPE, unaryPath } from './wire';
+
+export { requestHeaderValue } from './wire';
+export { createRpcObserver, rpcCodeName, RPC_SYSTEM, type RpcObserver, type RpcObserverOptions } from './observe';
 
 type UnaryHandler = (request: unknown, context: HandlerContext) => unknown;
 
@@ -113,17 +116,6 @@ export function createUnaryFastPath(
     });
     return true;
   };
-}
-
-const RAW_HEADER = Symbol('rawHeader');
-
-/**
- * One request header of a call, read without building the context's Headers object when the
- * lean path served the call (a handler that checks one header on every call needs no more).
- */
-export function requestHeaderValue(context: HandlerContext, name: string): string | null {
-  const raw = (context as { [RAW_HEADER]?: (name: string) => string | null })[RAW_HEADER];
-  return raw === undefined ? context.requestHeader.get(name) : raw(name);
 }
 
 /**
