@@ -1,13 +1,26 @@
 import { randomBytes } from 'node:crypto';
 import type { ServiceImpl } from '@connectrpc/connect';
 import { Redis } from 'ioredis';
-import type { HealthService } from '@rosetta/proto';
-import type { Logger } from '@rosetta/platform';
+import {
+  AdminService as AdminServiceDesc,
+  AuthService as AuthServiceDesc,
+  ChangeFeedService as ChangeFeedServiceDesc,
+  CollectionService as CollectionServiceDesc,
+  createRpcObserver,
+  HealthService,
+  JobService as JobServiceDesc,
+  RecordService as RecordServiceDesc,
+  SnapshotService as SnapshotServiceDesc,
+  VersionService as VersionServiceDesc,
+  WebhookService as WebhookServiceDesc,
+} from '@rosetta/proto';
+import { LATENCY_BUCKETS, rosettaMeter, type Logger } from '@rosetta/platform';
 import type { ApiConfig } from './config';
 import { GrantSigner } from './auth/grants';
 import { JwtVerifier } from './auth/jwt';
 import { PasswordAttempts, RequestRates } from './auth/rate-limits';
 import { MemoryRecordCache } from './cache/memory-record-cache';
+import { MeteredRecordCache } from './cache/metered-record-cache';
 import { RedisRecordCache } from './cache/redis-record-cache';
 import { SqlAccountsRepository } from './db/accounts-repository';
 import { SqlChangesRepository } from './db/changes-repository';
@@ -69,8 +82,17 @@ export interface ApiRuntime {
   readonly internalSecret: string;
   /** Whether Postgres answers (and Redis, when configured). */
   ready(): Promise<boolean>;
+  /** What `ready()` is made of, one check at a time (the api's `/readyz` answers them). */
+  checks(): Promise<ReadinessChecks>;
   /** Closes the cache, then Redis, then the database. */
   close(): Promise<void>;
+}
+
+export type CheckState = 'ok' | 'failing';
+
+export interface ReadinessChecks {
+  readonly postgres: CheckState;
+  readonly redis: CheckState | 'not configured';
 }
 
 export async function openDatabase(config: ApiConfig): Promise<SqlClient> {
@@ -93,14 +115,14 @@ export async function createApiRuntime(config: ApiConfig, logger: Logger): Promi
     if (applied.length > 0) logger.info({ applied }, 'migrations applied');
   }
   let redis: Redis | undefined;
-  let cache: RecordCache;
+  let store: RecordCache;
   const cacheOptions = {
     ttlMs: config.CACHE_TTL_MS,
     tombstoneTtlMs: config.CACHE_TOMBSTONE_TTL_MS,
     maxValueBytes: config.CACHE_MAX_VALUE_BYTES,
   };
   if (config.REDIS_URL === undefined) {
-    cache = new MemoryRecordCache({ ...cacheOptions, maxBytes: config.CACHE_MEMORY_MAX_BYTES });
+    store = new MemoryRecordCache({ ...cacheOptions, maxBytes: config.CACHE_MEMORY_MAX_BYTES });
   } else {
     // Fail fast rather than queue: a cache that cannot answer at once is skipped, and the
     // database answers instead.
@@ -113,7 +135,7 @@ export async function createApiRuntime(config: ApiConfig, logger: Logger): Promi
       connectionName: 'rosetta-api-cache',
     });
     redis.on('error', (error: Error) => logger.warn({ err: error }, 'redis error'));
-    cache = new RedisRecordCache(
+    store = new RedisRecordCache(
       redis,
       { ...cacheOptions, prefix: config.REDIS_PREFIX },
       logger.child({ component: 'cache' }),
@@ -122,6 +144,7 @@ export async function createApiRuntime(config: ApiConfig, logger: Logger): Promi
       .connect()
       .catch((error: unknown) => logger.warn({ err: error }, 'redis unavailable at start; serving from Postgres'));
   }
+  const cache: RecordCache = new MeteredRecordCache(store);
   const collectionsRepository = new SqlCollectionsRepository(db);
   await collectionsRepository.ensureSpace(config.ROSETTA_DEFAULT_SPACE);
   const resolver = new CollectionResolver(collectionsRepository, cache, monotonicClock);
@@ -199,30 +222,37 @@ export async function createApiRuntime(config: ApiConfig, logger: Logger): Promi
       runTokenMaxTtlSeconds: config.RUN_TOKEN_MAX_TTL_SECONDS,
     }),
   };
+  const checks = async (): Promise<ReadinessChecks> => ({
+    postgres: (await db.ping().catch(() => false)) ? 'ok' : 'failing',
+    redis: redis === undefined ? 'not configured' : redis.status === 'ready' ? 'ok' : 'failing',
+  });
   const ready = async () => {
-    const database = await db.ping();
-    const cacheUp = redis === undefined || redis.status === 'ready';
-    return database && cacheUp;
+    const { postgres, redis: cacheState } = await checks();
+    return postgres === 'ok' && cacheState !== 'failing';
   };
+  // Every call is traced and timed once, whichever path serves it (the lean unary path,
+  // Connect's handler, or the direct binding of the all-in-one process).
+  const rpc = createRpcObserver({ meter: rosettaMeter(), latencyBuckets: LATENCY_BUCKETS });
   return {
     services,
     db,
     cache,
     impls: {
-      records: recordServiceImpl(services, logger),
-      collections: collectionServiceImpl(services, logger),
-      changes: changeFeedServiceImpl(services, logger),
-      auth: authServiceImpl(services, logger),
-      admin: adminServiceImpl(services, logger),
-      versions: versionServiceImpl(services, logger),
-      webhooks: webhookServiceImpl(services, logger),
-      jobs: jobServiceImpl(services, logger),
-      snapshots: snapshotServiceImpl(services, logger),
-      health: { check: async () => ({ ready: await ready().catch(() => false) }) },
+      records: rpc.observe(RecordServiceDesc, recordServiceImpl(services, logger)),
+      collections: rpc.observe(CollectionServiceDesc, collectionServiceImpl(services, logger)),
+      changes: rpc.observe(ChangeFeedServiceDesc, changeFeedServiceImpl(services, logger)),
+      auth: rpc.observe(AuthServiceDesc, authServiceImpl(services, logger)),
+      admin: rpc.observe(AdminServiceDesc, adminServiceImpl(services, logger)),
+      versions: rpc.observe(VersionServiceDesc, versionServiceImpl(services, logger)),
+      webhooks: rpc.observe(WebhookServiceDesc, webhookServiceImpl(services, logger)),
+      jobs: rpc.observe(JobServiceDesc, jobServiceImpl(services, logger)),
+      snapshots: rpc.observe(SnapshotServiceDesc, snapshotServiceImpl(services, logger)),
+      health: rpc.observe(HealthService, { check: async () => ({ ready: await ready().catch(() => false) }) }),
     },
     bootstrap,
     internalSecret,
     ready,
+    checks,
     async close() {
       await cache.close();
       if (redis !== undefined) await redis.quit().catch(() => redis?.disconnect());

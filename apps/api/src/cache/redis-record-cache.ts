@@ -1,5 +1,6 @@
+import type { Counter } from '@opentelemetry/api';
 import type { Redis } from 'ioredis';
-import type { Logger } from '@rosetta/platform';
+import { rosettaMeter, type Logger } from '@rosetta/platform';
 import type { Collection } from '@rosetta/core';
 import type { CacheEntry, CacheLookup, RecordCache, RecordEntry, StoreSource } from '../services/ports';
 import { decodeCollection, decodeRecord, encodeCollection, encodeRecord, entryKind } from './entries';
@@ -77,6 +78,8 @@ export class RedisRecordCache implements RecordCache {
   private readonly decoded = new Map<string, CacheEntry<Collection> | undefined>();
   private repairing: Promise<void> | undefined;
   private retry: NodeJS.Timeout | undefined;
+  /** `rosetta_cache_errors_total`: Redis commands of the cache that failed (look-ups, stores, repairs). */
+  private readonly errors: Counter;
 
   constructor(
     redis: Redis,
@@ -86,6 +89,10 @@ export class RedisRecordCache implements RecordCache {
     redis.defineCommand('rosettaStore', { lua: STORE });
     redis.defineCommand('rosettaLookup', { numberOfKeys: 1, lua: LOOKUP });
     this.redis = redis as Redis & CacheCommands;
+    this.errors = rosettaMeter().createCounter('rosetta_cache_errors_total', {
+      description:
+        'Failed Redis commands of the read cache: look-ups answered by the database instead, stores, repairs',
+    });
     redis.on('ready', () => void this.repair());
   }
 
@@ -129,6 +136,7 @@ export class RedisRecordCache implements RecordCache {
               }),
       };
     } catch (error) {
+      this.errors.add(1);
       this.logger.warn({ err: error }, 'cache lookup failed; reading the database');
       return undefined;
     }
@@ -140,6 +148,7 @@ export class RedisRecordCache implements RecordCache {
       const text = await this.redis.get(this.collectionKey(space, name));
       return text === null ? undefined : this.decodeCollection(text);
     } catch (error) {
+      this.errors.add(1);
       this.logger.warn({ err: error }, 'cache lookup failed; reading the database');
       return undefined;
     }
@@ -190,6 +199,7 @@ export class RedisRecordCache implements RecordCache {
     try {
       await this.redis.rosettaStore(items.length, ...args);
     } catch (error) {
+      this.errors.add(1);
       if (source === 'read') return;
       for (const { key, revision } of items) this.repairs.set(key, Math.max(this.repairs.get(key) ?? 0, revision));
       this.logger.error(
@@ -223,6 +233,7 @@ export class RedisRecordCache implements RecordCache {
         }
         if (this.repairs.size === 0) this.logger.info('cache repaired; cache reads back on');
       } catch (error) {
+        this.errors.add(1);
         this.logger.warn({ err: error, repairs: this.repairs.size }, 'cache repair failed; will retry on reconnect');
       } finally {
         this.repairing = undefined;

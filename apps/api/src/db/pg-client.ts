@@ -1,4 +1,6 @@
+import { metrics, type MeterProvider } from '@opentelemetry/api';
 import pg from 'pg';
+import { rosettaMeter } from '@rosetta/platform';
 import { inline, type SqlClient, type SqlExecutor, type SqlParam, type SqlQuery, type SqlResult } from './sql';
 
 export interface PgClientOptions {
@@ -42,6 +44,50 @@ function executor(client: pg.Pool | pg.PoolClient): SqlExecutor {
   };
 }
 
+/** The open pools of the process (one in every app; tests may open more). */
+const openPools = new Set<pg.Pool>();
+/** The meter provider the pool gauges were made with: they are made again if another is set later. */
+let gaugesOf: MeterProvider | undefined;
+
+/**
+ * `rosetta_db_pool_connections{state=idle|busy}`, `rosetta_db_pool_waiting` and
+ * `rosetta_db_pool_max`, summed over the open pools, read when metrics are collected (nothing
+ * is counted per query). PGlite has no pool and reports none of them.
+ */
+function observePools(): void {
+  const provider = metrics.getMeterProvider();
+  if (gaugesOf === provider) return;
+  gaugesOf = provider;
+  const meter = rosettaMeter();
+  const connections = meter.createObservableGauge('rosetta_db_pool_connections', {
+    description: 'Postgres connections of the pool, by state: idle, or busy (checked out for a query or transaction)',
+  });
+  const waiting = meter.createObservableGauge('rosetta_db_pool_waiting', {
+    description: 'Queries and transactions waiting for a pooled Postgres connection',
+  });
+  const max = meter.createObservableGauge('rosetta_db_pool_max', { description: 'Most connections the pool opens' });
+  meter.addBatchObservableCallback(
+    (result) => {
+      if (openPools.size === 0) return;
+      let idle = 0;
+      let total = 0;
+      let queued = 0;
+      let most = 0;
+      for (const pool of openPools) {
+        idle += pool.idleCount;
+        total += pool.totalCount;
+        queued += pool.waitingCount;
+        most += pool.options.max ?? 10;
+      }
+      result.observe(connections, idle, { state: 'idle' });
+      result.observe(connections, total - idle, { state: 'busy' });
+      result.observe(waiting, queued);
+      result.observe(max, most);
+    },
+    [connections, waiting, max],
+  );
+}
+
 export interface PgSqlClient extends SqlClient {
   readonly pool: pg.Pool;
 }
@@ -58,6 +104,8 @@ export function createPgClient(options: PgClientOptions): PgSqlClient {
   // An idle client that loses its connection emits 'error' on the pool; without a listener
   // that would crash the process. The next query simply gets a fresh connection.
   pool.on('error', () => undefined);
+  openPools.add(pool);
+  observePools();
   const base = executor(pool);
   return {
     pool,
@@ -105,6 +153,7 @@ export function createPgClient(options: PgClientOptions): PgSqlClient {
       }
     },
     async close(): Promise<void> {
+      openPools.delete(pool);
       await pool.end();
     },
   };

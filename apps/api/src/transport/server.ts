@@ -15,7 +15,7 @@ import {
   JobService,
   SnapshotService,
 } from '@rosetta/proto';
-import type { ApiRuntime } from '../runtime';
+import type { ApiRuntime, ReadinessChecks } from '../runtime';
 
 /**
  * HTTP/2 buffers of one session (one gateway or worker connection). Node's default, 10 MB, is
@@ -27,7 +27,11 @@ const SESSION_MEMORY_MB = 256;
 export interface RpcServerOptions {
   /** Largest message accepted or sent: a batch of values must fit. */
   readonly maxMessageBytes: number;
+  /** The process's metrics (`startTelemetry`), served on `GET /metrics`; unset: 404 there. */
+  readonly telemetry?: { scrape(): Promise<string> };
 }
+
+const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
 
 export interface RpcServer {
   readonly server: http2.Http2Server;
@@ -42,7 +46,9 @@ export interface RpcServer {
 /**
  * The record service over HTTP/2 cleartext. One server speaks Connect, gRPC and gRPC-Web on
  * the same port; plain Connect unary calls take the lean path (`createUnaryFastPath`), the rest
- * Connect's own handler. `/healthz` and `/readyz` answer plain GETs for health checks.
+ * Connect's own handler. `/healthz` and `/readyz` answer plain GETs for health checks (`/readyz`
+ * with each check: `{"status":"ready","checks":{"postgres":"ok","redis":"not configured"}}`,
+ * 503 when one fails), and `/metrics` the process's metrics in Prometheus' text format.
  */
 export function createRpcServer(runtime: ApiRuntime, options: RpcServerOptions): RpcServer {
   const handler = connectNodeAdapter({
@@ -69,12 +75,28 @@ export function createRpcServer(runtime: ApiRuntime, options: RpcServerOptions):
       }
       if (path === '/readyz') {
         void runtime
-          .ready()
-          .catch(() => false)
-          .then((ready) => {
-            res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' });
-            res.end(JSON.stringify({ status: ready ? 'ready' : 'unavailable' }));
+          .checks()
+          .catch((): ReadinessChecks => ({ postgres: 'failing', redis: 'failing' }))
+          .then((checks) => {
+            const ready = checks.postgres === 'ok' && checks.redis !== 'failing';
+            res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+            res.end(JSON.stringify({ status: ready ? 'ready' : 'unavailable', checks }));
           });
+        return;
+      }
+      const telemetry = options.telemetry;
+      if (path === '/metrics' && telemetry !== undefined && (req.method === 'GET' || req.method === 'HEAD')) {
+        telemetry.scrape().then(
+          (text) => {
+            res.writeHead(200, { 'content-type': PROMETHEUS_TEXT, 'cache-control': 'no-store' });
+            if (req.method === 'HEAD') res.end();
+            else res.end(text);
+          },
+          (error: unknown) => {
+            res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+            res.end(`metrics collection failed: ${String(error)}\n`);
+          },
+        );
         return;
       }
       res.writeHead(404);
