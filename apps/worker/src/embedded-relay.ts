@@ -3,6 +3,7 @@ import type { Logger } from '@rosetta/platform';
 import { eventsCompactJob, eventsRelayJob, jobsDispatchJob, type JobDefinition, type JobService } from '@rosetta/proto';
 import type { z } from 'zod';
 import { isPermanentError } from './job-errors';
+import { timeJob } from './metrics';
 import { InProcessJobRunner } from './adapters/job-runners';
 import { TimerScheduleSync } from './adapters/snapshot-schedulers';
 import { dispatchJobs } from './jobs/bulk-delete';
@@ -32,7 +33,8 @@ const MAX_BACKOFF_MS = 30_000;
 /**
  * A job of the catalog without Redis or BullMQ, for the all-in-one process: `run` on a timer. A
  * run starts `intervalMs` after the previous one ended, so runs never overlap; after a failure
- * the pause grows like BullMQ's exponential backoff of the job's policy.
+ * the pause grows like BullMQ's exponential backoff of the job's policy. Each run is recorded
+ * as the clustered worker's are (rosetta_job_duration_seconds).
  */
 function runEvery(
   job: JobDefinition<z.ZodType>,
@@ -47,7 +49,7 @@ function runEvery(
 
   const once = async (): Promise<void> => {
     try {
-      const done = await run(controller.signal);
+      const done = await timeJob(job.name, () => run(controller.signal));
       failures = 0;
       if (done > 0) logger.debug({ job: job.name, done }, 'job ran');
     } catch (error) {

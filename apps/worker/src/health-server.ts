@@ -3,11 +3,23 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '@rosetta/platform';
 
+/** One readiness check's result. */
+export type CheckState = 'ok' | 'failing';
+
+/** The worker's readiness checks: Redis connected, the record service answering, the BullMQ workers running. */
+export interface ReadinessChecks {
+  readonly redis: CheckState;
+  readonly api: CheckState;
+  readonly worker: CheckState;
+}
+
 export interface HealthServerOptions {
   readonly host: string;
   readonly port: number;
-  /** Whether the worker can do its work now; a rejection counts as not ready. */
-  readonly ready: () => Promise<boolean>;
+  /** The readiness checks; ready when every one is ok. A rejection counts as every check failing. */
+  readonly checks: () => Promise<ReadinessChecks>;
+  /** Every metric of the process in Prometheus' text format, served on `/metrics`; none without. */
+  readonly scrape?: (() => Promise<string>) | undefined;
   readonly logger: Logger;
 }
 
@@ -17,34 +29,56 @@ export interface HealthServer {
   close(): Promise<void>;
 }
 
+const FAILING: ReadinessChecks = { redis: 'failing', api: 'failing', worker: 'failing' };
+
+/** Whether every check passed. */
+export const isReady = (checks: ReadinessChecks): boolean => Object.values(checks).every((state) => state === 'ok');
+
 function reply(res: http.ServerResponse, status: number, body: object): void {
   res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
   res.end(JSON.stringify(body));
 }
 
 /**
- * The worker's only HTTP surface, for orchestrators: `GET /healthz` says the process is alive,
- * `GET /readyz` says whether it can relay (200) or not (503).
+ * The worker's only HTTP surface, for orchestrators and Prometheus: `GET /healthz` says the
+ * process is alive, `GET /readyz` whether it can work (200) or not (503) and which check fails,
+ * `GET /metrics` the process's metrics (when `scrape` is given).
  */
 export async function startHealthServer(options: HealthServerOptions): Promise<HealthServer> {
-  const { ready, logger } = options;
+  const { checks, scrape, logger } = options;
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0];
-    if (req.method !== 'GET' || (path !== '/healthz' && path !== '/readyz')) {
-      reply(res, 404, { status: 'not found' });
-      return;
-    }
-    if (path === '/healthz') {
+    if (req.method === 'GET' && path === '/healthz') {
       reply(res, 200, { status: 'ok' });
-      return;
+    } else if (req.method === 'GET' && path === '/readyz') {
+      checks()
+        .catch((error: unknown) => {
+          logger.debug({ err: error }, 'readiness check failed');
+          return FAILING;
+        })
+        .then((found) => {
+          const ready = isReady(found);
+          reply(res, ready ? 200 : 503, { status: ready ? 'ready' : 'unavailable', checks: found });
+        })
+        .catch((error: unknown) => logger.warn({ err: error }, 'readiness response failed'));
+    } else if (req.method === 'GET' && path === '/metrics' && scrape !== undefined) {
+      scrape().then(
+        (text) => {
+          res.writeHead(200, {
+            'content-type': 'text/plain; version=0.0.4; charset=utf-8',
+            'cache-control': 'no-store',
+          });
+          res.end(text);
+        },
+        (error: unknown) => {
+          logger.warn({ err: error }, 'metrics collection failed');
+          res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+          res.end('metrics collection failed\n');
+        },
+      );
+    } else {
+      reply(res, 404, { status: 'not found' });
     }
-    ready()
-      .catch((error: unknown) => {
-        logger.debug({ err: error }, 'readiness check failed');
-        return false;
-      })
-      .then((isReady) => reply(res, isReady ? 200 : 503, { status: isReady ? 'ready' : 'unavailable' }))
-      .catch((error: unknown) => logger.warn({ err: error }, 'readiness response failed'));
   });
   server.listen(options.port, options.host);
   await once(server, 'listening');

@@ -19,7 +19,8 @@ export {
   type EmbeddedRelayOptions,
 } from './embedded-relay';
 export { compactChanges, COMPACT_BATCH, COMPACT_MAX_BATCHES, type CompactChangesDeps } from './jobs/compact-changes';
-export { createWorkerRuntime, type WorkerClients, type WorkerRuntime } from './runtime';
+export { createWorkerRuntime, type WorkerClients, type WorkerRuntime, type WorkerRuntimeOptions } from './runtime';
+export type { CheckState, ReadinessChecks } from './health-server';
 export { dispatchJobs, runDeleteJob, type JobRunner } from './jobs/bulk-delete';
 export { runJob, type JobRef, type RunJobDeps } from './jobs/run-job';
 export { restoreSnapshot, takeSnapshot } from './jobs/snapshots';

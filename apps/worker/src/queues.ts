@@ -11,6 +11,7 @@ import {
 } from '@rosetta/proto';
 import type { z } from 'zod';
 import { toJobError, unrecoverable } from './job-errors';
+import { timeJob } from './metrics';
 import type { JobRef } from './jobs/run-job';
 
 /** BullMQ keys live beside the deployment's other keys: `<REDIS_PREFIX>bull:<queue>:…`. */
@@ -47,10 +48,29 @@ export interface JobHandlers {
 export type JobInput = Pick<Job<unknown, unknown, string>, 'name' | 'data'> &
   Partial<Pick<Job<unknown, unknown, string>, 'attemptsMade' | 'opts'>>;
 
-/** The BullMQ processor: checks the payload against the catalog, dispatches by name, maps errors. */
+/** The catalog's job names: the only values of the `job` label (anything else counts as `unknown`). */
+const CATALOG_NAMES: ReadonlySet<string> = new Set([
+  eventsRelayJob.name,
+  eventsCompactJob.name,
+  webhooksDeliverJob.name,
+  jobsDispatchJob.name,
+  jobsRunJob.name,
+  snapshotsScheduleJob.name,
+]);
+
+/**
+ * The BullMQ processor: checks the payload against the catalog, dispatches by name, maps errors,
+ * and records each run's duration and outcome (rosetta_job_duration_seconds).
+ */
 export function createJobProcessor(
   handlers: JobHandlers,
 ): (job: JobInput, token?: string, signal?: AbortSignal) => Promise<unknown> {
+  const run = processorOf(handlers);
+  return (job, token, signal) =>
+    timeJob(CATALOG_NAMES.has(job.name) ? job.name : 'unknown', () => run(job, token, signal));
+}
+
+function processorOf(handlers: JobHandlers): (job: JobInput, token?: string, signal?: AbortSignal) => Promise<unknown> {
   return async (job, _token, signal) => {
     try {
       switch (job.name) {

@@ -14,7 +14,8 @@ import {
 import { RedisCursorStore } from './adapters/redis-cursor-store';
 import { RedisEventPublisher } from './adapters/redis-event-publisher';
 import { requireRedisUrl, type WorkerConfig } from './config';
-import { startHealthServer } from './health-server';
+import { isReady, startHealthServer, type CheckState, type ReadinessChecks } from './health-server';
+import { observeQueueDepths } from './metrics';
 import { relayEvents } from './jobs/events-relay';
 import { compactChanges, COMPACT_BATCH, COMPACT_MAX_BATCHES } from './jobs/compact-changes';
 import { QueueWebhookDispatcher } from './adapters/webhook-dispatchers';
@@ -34,10 +35,12 @@ import {
 } from './queues';
 
 export interface WorkerRuntime {
-  /** Base URL of the health server (`/healthz`, `/readyz`). */
+  /** Base URL of the health server (`/healthz`, `/readyz`, and `/metrics` when given `scrape`). */
   readonly healthUrl: string;
   /** Whether Redis is ready, the worker runs and the record service answers. */
   ready(): Promise<boolean>;
+  /** The same, check by check (what `/readyz` answers). */
+  checks(): Promise<ReadinessChecks>;
   /** Closes the health server, then worker.close(), queue.close(), redis.quit(). */
   close(): Promise<void>;
 }
@@ -54,15 +57,26 @@ export interface WorkerClients {
   readonly records: Client<typeof RecordService>;
 }
 
+export interface WorkerRuntimeOptions {
+  /**
+   * The process's metrics in Prometheus' text format (`startTelemetry(…).scrape`), served on the
+   * health server's `/metrics`; without it, `/metrics` answers 404.
+   */
+  readonly scrape?: (() => Promise<string>) | undefined;
+}
+
 /**
  * The clustered worker: BullMQ on Redis runs the catalog's jobs (the outbox relay, the
  * retention and the jobs' dispatcher on job schedulers), change events go to Redis pub/sub, and
- * a health server answers probes. The record service is reached only through `clients`.
+ * a health server answers probes and scrapes. The record service is reached only through
+ * `clients`. Its metrics are recorded on the meter `startTelemetry` registered, which must have
+ * run before.
  */
 export async function createWorkerRuntime(
   config: WorkerConfig,
   logger: Logger,
   clients: WorkerClients,
+  options: WorkerRuntimeOptions = {},
 ): Promise<WorkerRuntime> {
   const { changes: feed, webhooks, jobs, snapshots, records } = clients;
   const redisUrl = requireRedisUrl(config);
@@ -100,6 +114,8 @@ export async function createWorkerRuntime(
     const jobsQueue = createEventsQueue(redis, config.REDIS_PREFIX, logger, jobsRunJob.queue);
     cleanup.push(() => jobsQueue.close());
     await scheduleDispatch(jobsQueue, config.JOB_POLL_MS);
+    const stopObserving = observeQueueDepths([queue, deliveries, jobsQueue], logger);
+    cleanup.push(() => Promise.resolve(stopObserving()));
     const runner = new QueueJobRunner(jobsQueue);
     const scheduleSync = new QueueScheduleSync(jobsQueue);
     const store = await createSnapshotStore(config);
@@ -176,16 +192,26 @@ export async function createWorkerRuntime(
     });
     await jobsWorker.waitUntilReady();
 
-    const ready = async (): Promise<boolean> => {
-      const workers = [worker, webhookWorker, jobsWorker];
-      if (redis.status !== 'ready' || !workers.every((w) => w.isRunning())) return false;
-      await feed.tailPosition({}, { timeoutMs: READY_TIMEOUT_MS });
-      return true;
+    const state = (ok: boolean): CheckState => (ok ? 'ok' : 'failing');
+    const checks = async (): Promise<ReadinessChecks> => {
+      const api = await feed.tailPosition({}, { timeoutMs: READY_TIMEOUT_MS }).then(
+        () => true,
+        (error: unknown) => {
+          logger.debug({ err: error }, 'readiness: the record service does not answer');
+          return false;
+        },
+      );
+      return {
+        redis: state(redis.status === 'ready'),
+        api: state(api),
+        worker: state([worker, webhookWorker, jobsWorker].every((w) => w.isRunning())),
+      };
     };
     const health = await startHealthServer({
       host: config.WORKER_HEALTH_HOST,
       port: config.WORKER_HEALTH_PORT,
-      ready,
+      checks,
+      scrape: options.scrape,
       logger,
     });
     cleanup.push(() => health.close());
@@ -193,7 +219,8 @@ export async function createWorkerRuntime(
     let closing: Promise<void> | undefined;
     return {
       healthUrl: health.url,
-      ready: () => ready().catch(() => false),
+      ready: () => checks().then(isReady, () => false),
+      checks,
       close: () => (closing ??= closeAll(cleanup, logger)),
     };
   } catch (error) {

@@ -1,4 +1,4 @@
-import pino, { type Logger } from 'pino';
+import pino, { type DestinationStream, type Logger } from 'pino';
 import { traceFields } from './telemetry';
 
 export type { Logger };
@@ -29,6 +29,8 @@ export interface LoggerOptions {
   readonly level: string;
   /** `pretty` writes coloured, human-readable lines (for development); `json` unless set. */
   readonly format?: 'json' | 'pretty';
+  /** Where JSON lines go instead of stdout (tests capture them); ignored by `pretty`. */
+  readonly destination?: DestinationStream;
 }
 
 /**
@@ -36,15 +38,17 @@ export interface LoggerOptions {
  * while a span is active carries its `trace_id` and `span_id`.
  */
 export function createLogger(options: LoggerOptions): Logger {
-  return pino({
+  const pretty = options.format === 'pretty';
+  const settings: pino.LoggerOptions = {
     name: options.name,
     level: options.level,
     redact: { paths: REDACT, censor: '[redacted]' },
     base: { pid: process.pid },
     timestamp: pino.stdTimeFunctions.isoTime,
     mixin: traceFields,
-    ...(options.format === 'pretty'
+    ...(pretty
       ? { transport: { target: 'pino-pretty', options: { translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid' } } }
       : {}),
-  });
+  };
+  return pretty || options.destination === undefined ? pino(settings) : pino(settings, options.destination);
 }

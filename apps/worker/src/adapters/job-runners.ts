@@ -2,6 +2,7 @@ import type { Queue } from 'bullmq';
 import type { Logger } from '@rosetta/platform';
 import { jobsRunJob, type Job } from '@rosetta/proto';
 import { isPermanentError } from '../job-errors';
+import { timeJob } from '../metrics';
 import type { JobRunner } from '../jobs/bulk-delete';
 
 /** The BullMQ id of a job's run: one per job, so that a job queued twice runs once. */
@@ -53,7 +54,7 @@ export class InProcessJobRunner implements JobRunner {
       const { id } = job;
       if (this.stopping.signal.aborted || this.running.size >= this.concurrency) return;
       if (this.running.has(id)) continue;
-      const run = this.execute(job, this.stopping.signal)
+      const run = timeJob(jobsRunJob.name, () => this.execute(job, this.stopping.signal))
         .then(
           () => undefined,
           (error: unknown) => {

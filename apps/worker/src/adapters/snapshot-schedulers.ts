@@ -1,6 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { Logger } from '@rosetta/platform';
 import { snapshotsScheduleJob, type SnapshotSchedule } from '@rosetta/proto';
+import { timeJob } from '../metrics';
 
 /** Keeps the turns of snapshot schedules in step with the schedules the record service holds. */
 export interface ScheduleSync {
@@ -68,7 +69,7 @@ export class TimerScheduleSync implements ScheduleSync {
     for (const [key, schedule] of wanted) {
       if (this.timers.has(key)) continue;
       const timer = setInterval(() => {
-        this.turn(schedule.id).catch((error: unknown) =>
+        timeJob(snapshotsScheduleJob.name, () => this.turn(schedule.id)).catch((error: unknown) =>
           this.logger.warn({ err: error, schedule: String(schedule.id) }, 'scheduled snapshot failed to start'),
         );
       }, schedule.everySeconds * 1000);

@@ -1,6 +1,7 @@
 import type { Queue } from 'bullmq';
 import type { Logger } from '@rosetta/platform';
 import { encodeEventMessage, webhooksDeliverJob, type ChangeEvent } from '@rosetta/proto';
+import { timeJob } from '../metrics';
 import { deliverWebhook, DeliveryFailed, type WebhookDispatcher, type WebhookTargets } from '../jobs/webhooks';
 
 type RecordDelivery = Parameters<typeof deliverWebhook>[0]['webhooks'];
@@ -71,14 +72,17 @@ export class InProcessWebhookDispatcher implements WebhookDispatcher {
     const signal = this.stopping.signal;
     for (let attempt = 1; attempt <= this.policy.attempts && !signal.aborted; attempt++) {
       try {
-        await deliverWebhook({
-          target,
-          event,
-          attempt,
-          final: attempt === this.policy.attempts,
-          webhooks: this.webhooks,
-          signal,
-        });
+        // Each attempt is a run of `webhooks.deliver`, as each attempt of the queued job is.
+        await timeJob(webhooksDeliverJob.name, () =>
+          deliverWebhook({
+            target,
+            event,
+            attempt,
+            final: attempt === this.policy.attempts,
+            webhooks: this.webhooks,
+            signal,
+          }),
+        );
         return;
       } catch (error) {
         if (!(error instanceof DeliveryFailed)) this.logger.warn({ err: error }, 'webhook delivery failed');

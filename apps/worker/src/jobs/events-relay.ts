@@ -1,5 +1,6 @@
 import type { Client } from '@connectrpc/connect';
 import type { ChangeFeedService } from '@rosetta/proto';
+import { recordRelayed } from '../metrics';
 import type { CursorStore, EventPublisher } from '../ports';
 import type { WebhookDispatcher } from './webhooks';
 
@@ -42,6 +43,7 @@ export async function relayEvents(deps: RelayEventsDeps): Promise<number> {
       await publisher.publish(page.events);
       await deps.webhooks?.dispatch(page.events);
       await cursor.set(page.position);
+      recordRelayed(page.events);
       relayed += page.events.length;
     }
     after = page.position;

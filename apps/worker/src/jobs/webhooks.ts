@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import type { Client } from '@connectrpc/connect';
 import { dvidMutationMessage, formatMicros, valueAsText } from '@rosetta/core';
 import type { ChangeEvent, WebhookService, WebhookTarget } from '@rosetta/proto';
+import { recordDelivery } from '../metrics';
 
 /** How long the list of webhooks is trusted before it is read again (ms). */
 const TARGETS_TTL_MS = 5000;
@@ -124,6 +125,7 @@ export async function deliverWebhook(attempt: DeliveryAttempt): Promise<void> {
   const timestamp = Math.floor((attempt.now ?? Date.now)() / 1000);
   let status = 0;
   let error = '';
+  const started = performance.now();
   try {
     const signals = [AbortSignal.timeout(DELIVERY_TIMEOUT_MS), ...(attempt.signal ? [attempt.signal] : [])];
     const response = await fetch(webhook.url, {
@@ -145,6 +147,7 @@ export async function deliverWebhook(attempt: DeliveryAttempt): Promise<void> {
     error = failure instanceof Error ? failure.message : String(failure);
   }
   const state = error === '' ? 'delivered' : attempt.final ? 'dead' : 'retrying';
+  recordDelivery(state, (performance.now() - started) / 1000);
   await attempt.webhooks.recordDelivery({
     delivery: {
       webhookId: webhook.id,
