@@ -1,7 +1,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import express, { type ErrorRequestHandler } from 'express';
-import type { Logger, SnapshotStore } from '@rosetta/platform';
+import type { Logger, SnapshotStore, Telemetry } from '@rosetta/platform';
 import { Callers } from './auth/callers';
 import { authenticateV1 } from './auth/credentials';
 import { withFreshGrants } from './clients/fresh-grants';
@@ -12,6 +12,8 @@ import { respondWithError } from './errors';
 import type { ChangeEvents } from './events/change-events';
 import { CollectionFeed } from './events/collection-feed';
 import { DEFAULT_GRAPHQL_OPTIONS, graphqlEndpoint, type GraphQLOptions } from './graphql/endpoint';
+import { GRAPHQL_PATH } from './graphql/http';
+import { RequestObserver, routeIs, unmatched, type DialectLabel } from './http/observe';
 import { applyCors } from './legacy/cors';
 import { rivetWatch } from './legacy/rivet/watch';
 import { legacyDialects, legacyOptions, type DialectRoute, type LegacyOptions } from './legacy';
@@ -45,6 +47,60 @@ export interface AppDeps {
    * in it with them; without it, downloading and deleting snapshots answer UNAVAILABLE.
    */
   readonly snapshots?: SnapshotStore;
+  /**
+   * The process's telemetry: `GET /metrics` is answered with its scrape (unauthenticated: keep
+   * the port behind the network). Without it, /metrics is 404. The request metrics are recorded
+   * either way, on the global meter (start telemetry before creating the app).
+   */
+  readonly telemetry?: Pick<Telemetry, 'serveMetrics'>;
+  /** One `request` line per request at info level (ACCESS_LOG); true when unset. */
+  readonly accessLog?: boolean;
+}
+
+/** The `dialect` label of each legacy dialect. */
+const DIALECT_LABELS: Readonly<Record<string, DialectLabel>> = {
+  'kopano-kvs': 'kopano',
+  rivet: 'rivet',
+  prosody: 'prosody',
+  openfn: 'openfn',
+  dvid: 'dvid',
+};
+
+/** The route template of the single-record routes (the Express path of the same records). */
+const RECORD_ROUTE = '/v1/spaces/:space/collections/:collection/records/*key';
+
+/** The paths Express serves that are the gateway's own business, not an API's. */
+const META_PATHS: ReadonlySet<string> = new Set(['/healthz', '/readyz', '/metrics', '/v1/openapi.json']);
+
+/** The dialect of a request left to Express, by its URL: /v1, GraphQL (GraphiQL's assets) or meta. */
+function expressDialect(url: string): DialectLabel {
+  const query = url.indexOf('?');
+  const path = query === -1 ? url : url.slice(0, query);
+  if (META_PATHS.has(path)) return 'meta';
+  if (path.startsWith('/v1/')) return 'v1';
+  return path.startsWith(`${GRAPHQL_PATH}/`) ? 'graphql' : 'meta';
+}
+
+type Check = 'ok' | 'failing';
+
+/** Whether the record service answers its health check, within 2 s. */
+async function apiReady(api: RecordApi): Promise<Check> {
+  try {
+    const { ready } = await api.health.check({}, { timeoutMs: 2000 });
+    return ready ? 'ok' : 'failing';
+  } catch {
+    return 'failing';
+  }
+}
+
+/** Whether the Redis of the change events answers; `not configured` without one (no bus, or an in-process one). */
+async function eventsReady(events: ChangeEvents | undefined): Promise<Check | 'not configured'> {
+  if (events?.ready === undefined) return 'not configured';
+  try {
+    return (await events.ready(2000)) ? 'ok' : 'failing';
+  } catch {
+    return 'failing';
+  }
 }
 
 /** A route of a legacy dialect, for the test that walks them all. */
@@ -78,13 +134,14 @@ export function createApp(deps: AppDeps): RequestListener & {
     res.json({ status: 'ok' });
   });
   app.get('/readyz', async (_req, res) => {
-    try {
-      const { ready } = await api.health.check({}, { timeoutMs: 2000 });
-      res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'unavailable' });
-    } catch {
-      res.status(503).json({ status: 'unavailable' });
-    }
+    const [apiCheck, redisCheck] = await Promise.all([apiReady(api), eventsReady(deps.events)]);
+    const ready = apiCheck === 'ok' && redisCheck !== 'failing';
+    res
+      .status(ready ? 200 : 503)
+      .json({ status: ready ? 'ready' : 'unavailable', checks: { api: apiCheck, redis: redisCheck } });
   });
+  const { telemetry } = deps;
+  if (telemetry !== undefined) app.get('/metrics', (req, res) => telemetry.serveMetrics(req, res));
 
   const authenticate = (req: IncomingMessage) => authenticateV1(callers, req);
   const table = new RouteTable(authenticate);
@@ -125,16 +182,47 @@ export function createApp(deps: AppDeps): RequestListener & {
   app.use(table.router);
 
   app.use((req, res) => {
+    unmatched(req);
     res.status(404).json({ error: { code: 'ROUTE_NOT_FOUND', message: `no route for ${req.method} ${req.path}` } });
   });
   const onError: ErrorRequestHandler = (error: unknown, req, res, _next) => respondWithError(req, res, error, logger);
   app.use(onError);
 
+  const observer = new RequestObserver({
+    logger,
+    accessLog: deps.accessLog ?? true,
+    clientAddress: (req) => callers.clientAddress(req),
+  });
+  const labelled = dialects.map((dialect) => {
+    const label = DIALECT_LABELS[dialect.name];
+    if (label === undefined) throw new Error(`no metrics label for the dialect ${dialect.name}`);
+    return { dialect, label };
+  });
+  // Each way in names its dialect (and, where it has one route, its route) once it took the
+  // request; the legacy dialects and Express name their routes themselves.
   const listener = (req: IncomingMessage, res: ServerResponse) => {
-    if (v1Cors.enabled && req.url?.startsWith('/v1/') === true && applyCors(v1Cors, req, res)) return;
-    if (singleRecord(req, res, (error) => respondWithError(req, res, error, logger))) return;
-    if (graphql.handle(req, res)) return;
-    for (const dialect of dialects) if (dialect.handle(req, res)) return;
+    observer.begin(req, res);
+    if (v1Cors.enabled && req.url?.startsWith('/v1/') === true && applyCors(v1Cors, req, res)) {
+      observer.dispatched(req, 'v1');
+      return;
+    }
+    if (singleRecord(req, res, (error) => respondWithError(req, res, error, logger))) {
+      routeIs(req, RECORD_ROUTE);
+      observer.dispatched(req, 'v1');
+      return;
+    }
+    if (graphql.handle(req, res)) {
+      routeIs(req, GRAPHQL_PATH);
+      observer.dispatched(req, 'graphql');
+      return;
+    }
+    for (const { dialect, label } of labelled) {
+      if (dialect.handle(req, res)) {
+        observer.dispatched(req, label);
+        return;
+      }
+    }
+    observer.dispatched(req, expressDialect(req.url ?? ''));
     app(req, res);
   };
   const legacyRoutes = dialects.flatMap((d) =>

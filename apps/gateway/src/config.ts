@@ -1,5 +1,13 @@
 import { z } from 'zod';
-import { envLogLevel, envOptionalString, envPort, parseEnv, SnapshotStoreConfigSchema } from '@rosetta/platform';
+import {
+  envBoolean,
+  envLogFormat,
+  envLogLevel,
+  envOptionalString,
+  envPort,
+  parseEnv,
+  SnapshotStoreConfigSchema,
+} from '@rosetta/platform';
 import type { GraphQLOptions } from './graphql/endpoint';
 import { LegacyConfigSchema } from './legacy/config';
 
@@ -21,6 +29,10 @@ export const GatewayConfigSchema = z
       .default(64 * 1024 * 1024),
     /** pino level: trace, debug, info, warn, error, fatal or silent. */
     LOG_LEVEL: envLogLevel(),
+    /** Log lines as JSON (`json`) or coloured for a terminal (`pretty`). */
+    LOG_FORMAT: envLogFormat(),
+    /** One `request` line per request at info level (the access log): true or false. */
+    ACCESS_LOG: envBoolean(true),
     /**
      * Proxies whose X-Forwarded-For is believed for the client's address (per-address limits of
      * password attempts): comma-separated addresses, subnets, or loopback / linklocal / uniquelocal.

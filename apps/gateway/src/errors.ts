@@ -4,6 +4,7 @@ import { Code, ConnectError } from '@connectrpc/connect';
 import { isDomainError, isErrorCode, type ErrorCode } from '@rosetta/core';
 import type { Logger } from '@rosetta/platform';
 import { readWireError } from '@rosetta/proto';
+import { pathOfUrl, requestIdOf } from './http/observe';
 
 /** The gateway's one mapping of domain codes onto HTTP statuses (the /v1 API and the defaults). */
 export const HTTP_STATUS: Record<ErrorCode, number> = {
@@ -131,16 +132,24 @@ function expressFailure(error: unknown): HttpFailure | undefined {
   }
 }
 
+/** The URL a request arrived with (Express rewrites `url` inside mounted routers and keeps `originalUrl`). */
+const urlOf = (req: IncomingMessage): string => (req as { originalUrl?: string }).originalUrl ?? req.url ?? '';
+
 /**
  * What a failed request answers, whatever raised the error: the one place every route's
  * failures (of /v1 and of every dialect) go through. Unexpected failures are logged with an
- * error id that the caller sees in the message instead of any detail.
+ * error id that the caller sees in the message instead of any detail, and with the request's
+ * id (its X-Request-Id, as in the access log) and path: never its query, which may carry
+ * credentials.
  */
 export function failureOf(req: IncomingMessage, error: unknown, logger: Logger): HttpFailure {
   const failure = expressFailure(error) ?? toHttpFailure(error);
   if (!failure.unexpected) return failure;
   const errorId = randomUUID();
-  logger.error({ err: error, errorId, method: req.method, url: req.url }, 'request failed');
+  logger.error(
+    { err: error, errorId, request_id: requestIdOf(req), method: req.method, path: pathOfUrl(urlOf(req)) },
+    'request failed',
+  );
   return { ...failure, message: `${failure.message} (error id ${errorId})` };
 }
 

@@ -13,6 +13,11 @@ export interface ChangeEvents {
    * resolves to the unsubscribe function.
    */
   subscribe(space: string, collection: string, listener: ChangeListener): Promise<() => void>;
+  /**
+   * Whether the bus behind the events is reachable (answers within `timeoutMs`), for /readyz;
+   * absent for buses that cannot fail (in-process).
+   */
+  ready?(timeoutMs: number): Promise<boolean>;
 }
 
 /** The channel of a collection: space names never contain `/`. */

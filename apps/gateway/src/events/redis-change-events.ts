@@ -3,6 +3,9 @@ import { decodeEventMessage, eventChannel } from '@rosetta/proto';
 import type { Logger } from '@rosetta/platform';
 import { ListenerRegistry, type ChangeEvents } from './change-events';
 
+/** ioredis' connection states in which a command will be answered (at once, or once connected). */
+const CONNECTING_OR_READY: ReadonlySet<string> = new Set(['wait', 'connecting', 'connect', 'ready']);
+
 /**
  * Change events from Redis pub/sub, where the worker's relay publishes them: one SUBSCRIBE per
  * collection that has listeners, on a connection of its own (a subscribed connection can do
@@ -37,6 +40,24 @@ export class RedisChangeEvents implements ChangeEvents {
 
   subscribe(space: string, collection: string, listener: Parameters<ChangeEvents['subscribe']>[2]) {
     return this.registry.add(space, collection, listener);
+  }
+
+  /**
+   * Whether Redis answers a PING on the subscriber connection within `timeoutMs` (PING is
+   * allowed on a subscribed connection; one still connecting gets the time to). A connection
+   * that lost Redis and is reconnecting, or is closed, is not ready, without waiting.
+   */
+  async ready(timeoutMs: number): Promise<boolean> {
+    if (!CONNECTING_OR_READY.has(this.subscriber.status)) return false;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), timeoutMs);
+    });
+    try {
+      return await Promise.race([this.subscriber.ping().then(() => true), late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   close(): Promise<void> {

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { Router } from 'express';
 import express from 'express';
+import { routeIs } from '../http/observe';
 
 /** The files GraphiQL's page loads, served from the installed packages: no CDN is reached. */
 const ASSETS: Record<string, { readonly pkg: string; readonly file: string; readonly type: string }> = {
@@ -50,6 +51,7 @@ export function graphiqlAssets(): Router {
   const router = express.Router();
   const loaded = new Map<string, Buffer>([['start.js', Buffer.from(START)]]);
   router.get('/:file', (req, res, next) => {
+    routeIs(req, `${ASSET_PATH}/:file`);
     const name = req.params.file;
     const asset = ASSETS[name];
     if (asset === undefined && name !== 'start.js') {

@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { HeaderMap, type ApolloServer } from '@apollo/server';
 import type { Logger } from '@rosetta/platform';
 import { toHttpFailure } from '../errors';
+import { requestIdOf } from '../http/observe';
 import { readBody } from '../http/read-body';
 import type { GraphQLContext } from './context';
 
@@ -81,7 +82,8 @@ export function graphqlHttpHandler(
     const query = url.indexOf('?');
     if ((query === -1 ? url : url.slice(0, query)) !== GRAPHQL_PATH) return false;
     serve(req, res, query === -1 ? '' : url.slice(query)).catch((error: unknown) => {
-      options.logger.error({ err: error, url }, 'graphql request failed');
+      // The path only: a GET's query holds the operation and its variables.
+      options.logger.error({ err: error, request_id: requestIdOf(req), path: GRAPHQL_PATH }, 'graphql request failed');
       if (res.headersSent) res.destroy();
       else answer(res, 500, 'internal error');
     });

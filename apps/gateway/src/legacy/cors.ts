@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { header } from '../http/headers';
+import { PREFLIGHT, routeIs } from '../http/observe';
 
 /**
  * A dialect's CORS policy. The defaults of each dialect reproduce what its original server
@@ -64,6 +65,7 @@ export function applyCors(policy: CorsPolicy, req: IncomingMessage, res: ServerR
       if (policy.maxAgeSeconds !== undefined) res.setHeader('access-control-max-age', String(policy.maxAgeSeconds));
     }
     if (req.method !== 'OPTIONS') return false;
+    routeIs(req, PREFLIGHT);
     res.writeHead(200, { 'content-length': '0' });
     res.end();
     return true;
@@ -83,6 +85,7 @@ export function applyCors(policy: CorsPolicy, req: IncomingMessage, res: ServerR
       if (asked.length > 0) res.setHeader('access-control-allow-headers', asked.map(canonicalHeader).join(', '));
       if (policy.maxAgeSeconds !== undefined) res.setHeader('access-control-max-age', String(policy.maxAgeSeconds));
     }
+    routeIs(req, PREFLIGHT);
     res.writeHead(200);
     res.end();
     return true;

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { DvidError } from './errors';
-import { keyOf, NODE_ACTIONS, parseDvidPath, rangeOf, type InstancePath } from './paths';
+import { keyOf, NODE_ACTIONS, parseDvidPath, rangeOf, routeTemplateOf, type InstancePath } from './paths';
 
 const instance = (rest: string[], keyword = 'key'): InstancePath => ({
   kind: 'instance',
@@ -183,5 +183,39 @@ describe('rangeOf', () => {
     });
     expect(() => rangeOf(instance(['a'], keyword))).toThrow(expected);
     expect(() => rangeOf(instance([], keyword))).toThrow(expected);
+  });
+});
+
+describe('routeTemplateOf', () => {
+  it.each([
+    ['/api/server/info', '/api/server/info'],
+    ['/api/repos/info/', '/api/repos/info'],
+    ['/api/help/keyvalue', '/api/help/:type'],
+    ['/api/repo/abc123', '/api/repo/:uuid'],
+    ['/api/repo/abc123/info', '/api/repo/:uuid/info'],
+    ['/api/repo/abc123/branch-versions/master', '/api/repo/:uuid/branch-versions/:branch'],
+    ['/api/node/abc123/commit', '/api/node/:uuid/commit'],
+    ['/api/node/abc123/notes/key/secret', '/api/node/:uuid/:instance/key/:key'],
+    ['/api/node/abc123/notes/keyrange/a/z', '/api/node/:uuid/:instance/keyrange/:first/:last'],
+    ['/api/node/abc123/notes/tags', '/api/node/:uuid/:instance/tags'],
+    ['/api/node/abc123/notes/whatever', '/api/node/:uuid/:instance/:keyword'],
+    ['/api/nothing/here', undefined],
+    ['/api/%zz', undefined],
+  ])('%s is %s', (path, template) => {
+    expect(routeTemplateOf(parseDvidPath(path))).toBe(template);
+  });
+
+  it('never holds a segment of the path beyond the route’s own words', () => {
+    const segment = fc.stringMatching(/^[a-z0-9]{8,12}$/);
+    fc.assert(
+      fc.property(
+        fc.array(segment, { minLength: 1, maxLength: 6 }),
+        fc.constantFrom('node', 'repo', 'help'),
+        (segments, head) => {
+          const template = routeTemplateOf(parseDvidPath(`/api/${head}/${segments.join('/')}`));
+          for (const s of segments) expect(template ?? '').not.toContain(s);
+        },
+      ),
+    );
   });
 });

@@ -130,3 +130,60 @@ export function rangeOf(instance: InstancePath): { readonly first: string; reado
   }
   return { first, last };
 }
+
+const SERVER_TEMPLATES: Readonly<Record<ServerRoute, string>> = {
+  'server-info': '/api/server/info',
+  'server-types': '/api/server/types',
+  'compiled-types': '/api/server/compiled-types',
+  help: '/api/help',
+  heartbeat: '/api/heartbeat',
+  load: '/api/load',
+  repos: '/api/repos',
+  'repos-info': '/api/repos/info',
+};
+
+const REPO_TEMPLATES = {
+  root: '/api/repo/:uuid',
+  info: '/api/repo/:uuid/info',
+  instance: '/api/repo/:uuid/instance',
+  log: '/api/repo/:uuid/log',
+  'branch-versions': '/api/repo/:uuid/branch-versions/:branch',
+} as const;
+
+const NODE_TEMPLATES = Object.fromEntries(
+  NODE_ACTIONS.map((action) => [action, `/api/node/:uuid/${action}`]),
+) as Readonly<Record<NodeAction, string>>;
+
+const INSTANCE = '/api/node/:uuid/:instance';
+const INSTANCE_TEMPLATES: ReadonlyMap<string, string> = new Map([
+  ['key', `${INSTANCE}/key/:key`],
+  ['keys', `${INSTANCE}/keys`],
+  ['keyrange', `${INSTANCE}/keyrange/:first/:last`],
+  ['keyrangevalues', `${INSTANCE}/keyrangevalues/:first/:last`],
+  ['keyvalues', `${INSTANCE}/keyvalues`],
+  ['info', `${INSTANCE}/info`],
+  ['tags', `${INSTANCE}/tags`],
+  ['help', `${INSTANCE}/help`],
+]);
+
+/**
+ * The route template of a classified path, for metrics and the access log: the repo, node,
+ * instance and key are parameters, keywords outside the keyvalue type's one `:keyword`.
+ * Undefined for paths that are no route (404, malformed).
+ */
+export function routeTemplateOf(path: DvidPath): string | undefined {
+  switch (path.kind) {
+    case 'server':
+      return SERVER_TEMPLATES[path.route];
+    case 'type-help':
+      return '/api/help/:type';
+    case 'repo':
+      return REPO_TEMPLATES[path.action];
+    case 'node':
+      return NODE_TEMPLATES[path.action];
+    case 'instance':
+      return INSTANCE_TEMPLATES.get(path.keyword) ?? `${INSTANCE}/:keyword`;
+    default:
+      return undefined;
+  }
+}

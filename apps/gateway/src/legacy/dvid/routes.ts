@@ -6,6 +6,7 @@ import type { ErrorCode } from '@rosetta/core';
 import type { Caller } from '../../auth/callers';
 import { bearerCredential, unauthenticated } from '../../auth/credentials';
 import { dialectStatuses, type HttpFailure } from '../../errors';
+import { routeIs } from '../../http/observe';
 import { readBody } from '../../http/read-body';
 import type { DvidOptions } from '../config';
 import { pathOf, queryOf, serve, type Dialect, type DialectContext, type DialectRoute } from '../dialect';
@@ -13,7 +14,7 @@ import { DvidError, plainError, renderDvidError, TEXT_CONTENT_TYPE } from './err
 import { GENERAL_HELP_HTML, KEYVALUE_HELP } from './help';
 import { instanceRoute } from './keyvalue';
 import { KnownNodes } from './known-nodes';
-import { parseDvidPath, type DvidPath, type ServerRoute } from './paths';
+import { parseDvidPath, routeTemplateOf, type DvidPath, type ServerRoute } from './paths';
 import { nodeRoute, repoRoute, reposRoute } from './repos';
 import { sendJson, sendText, type DvidRequest } from './request';
 import { SERVER_TYPES, serverInfo } from './server-info';
@@ -181,6 +182,8 @@ export function dvidDialect(context: DialectContext, options: DvidOptions): Dial
       const raw = pathOf(req.url ?? '');
       if (!raw.startsWith('/api/')) return false;
       const path = parseDvidPath(raw);
+      const template = routeTemplateOf(path);
+      if (template !== undefined) routeIs(req, template);
       server.active += 1;
       res.once('close', () => (server.active -= 1));
       serve(

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HttpFailure } from '../../errors';
+import { routeIs } from '../../http/observe';
 import type { KopanoOptions } from '../config';
 import { applyCors } from '../cors';
 import { serve, type Dialect, type DialectContext, type DialectRoute } from '../dialect';
@@ -17,6 +18,8 @@ import {
 import { EMPTY_ERROR, KOPANO_STATUS, NOT_FOUND_PAGE, sendEmpty, sendText } from './responses';
 
 const SAMPLE = `${USER_PREFIX}notes/today`;
+/** The route template of the user realm, for metrics and the access log. */
+const KEY_ROUTE = `${USER_PREFIX}*key`;
 
 function routesOf(options: KopanoOptions): DialectRoute[] {
   return [
@@ -76,6 +79,7 @@ export function kopanoDialect(context: DialectContext, options: KopanoOptions): 
         sendText(res, 404, NOT_FOUND_PAGE);
         return true;
       case 'key':
+        routeIs(req, KEY_ROUTE);
         serve(
           context,
           req,

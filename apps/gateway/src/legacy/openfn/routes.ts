@@ -3,6 +3,7 @@ import { DomainError, invalid, type ErrorCode } from '@rosetta/core';
 import type { Caller } from '../../auth/callers';
 import { bearerCredential, exactBearerToken, unauthenticated } from '../../auth/credentials';
 import { dialectStatuses, type HttpFailure } from '../../errors';
+import { routeIs } from '../../http/observe';
 import type { OpenFnOptions } from '../config';
 import { pathOf, serve, type Dialect, type DialectContext, type DialectRoute } from '../dialect';
 import type { Place } from '../store';
@@ -146,6 +147,7 @@ async function route(
   const path = matchOpenFnPath(pathOf(url));
   if (path.kind === 'malformed') return send(res, 400, BAD_REQUEST);
   if (path.kind === 'unknown') return send(res, 404, NOT_FOUND);
+  routeIs(req, path.kind === 'collection' ? '/collections/:name' : '/collections/:name/:key');
   const handler = (path.kind === 'collection' ? COLLECTION_HANDLERS : ITEM_HANDLERS)[
     path.kind === 'item' && req.method === 'HEAD' ? 'GET' : (req.method ?? '')
   ];

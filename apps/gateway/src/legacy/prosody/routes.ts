@@ -3,6 +3,7 @@ import { invalid, validateSpaceName } from '@rosetta/core';
 import type { Caller } from '../../auth/callers';
 import { header } from '../../http/headers';
 import { readBody } from '../../http/read-body';
+import { routeIs } from '../../http/observe';
 import { writeChunk } from '../../http/write-chunk';
 import type { ProsodyOptions } from '../config';
 import { applyCors } from '../cors';
@@ -35,6 +36,18 @@ import {
   putDocument,
   type StoreRef,
 } from './stores';
+
+/**
+ * The route template of a path by its number of items (the caller's own store, with a format;
+ * a host's user's store, with a format), for metrics and the access log.
+ */
+const ROUTE_TEMPLATES = [
+  undefined,
+  `${BASE_PATH}/:store`,
+  `${BASE_PATH}/:store/:format`,
+  `${BASE_PATH}/:host/:user/:store`,
+  `${BASE_PATH}/:host/:user/:store/:format`,
+] as const;
 
 /** The methods the module's handler is reached with (Prosody routes HEAD to the GET handler). */
 const HANDLED_METHODS = new Set(['GET', 'HEAD', 'PUT', 'POST', 'DELETE']);
@@ -197,7 +210,7 @@ const STORE_HANDLERS: Readonly<Record<string, (request: StoreRequest) => Promise
  * and bad store names), then the permission on another account's data (403), then the method
  * (HEAD, which the module does not handle, is 404).
  */
-async function answerStore(request: DataRequest, path: string): Promise<void> {
+async function answerStore(request: DataRequest, items: readonly string[]): Promise<void> {
   const { context, options, req, res } = request;
   const authorization = header(req, 'authorization');
   if (authorization === undefined) {
@@ -206,7 +219,7 @@ async function answerStore(request: DataRequest, path: string): Promise<void> {
   }
   const caller = await authenticate(context, req, authorization);
   const jid = jidOf(caller);
-  const target = targetOf(itemsOf(path), jid);
+  const target = targetOf(items, jid);
   if (target === undefined) {
     writePage(res, 404);
     return;
@@ -227,11 +240,14 @@ async function answerStore(request: DataRequest, path: string): Promise<void> {
  */
 async function answer(request: DataRequest, path: string): Promise<void> {
   const { options, req, res } = request;
+  const items = itemsOf(path);
+  const template = path === BASE_PATH ? BASE_PATH : ROUTE_TEMPLATES[Math.min(items.length, 4)];
+  if (template !== undefined) routeIs(req, template);
   if (climbsAboveRoot(path)) writePage(res, 400);
   else if (declaresTooLargeBody(req, options.maxBodyBytes)) writePage(res, 413);
   else if (path === BASE_PATH) redirectToBase(req, res);
   else if (!HANDLED_METHODS.has(req.method ?? '')) writePage(res, 404);
-  else await answerStore(request, path);
+  else await answerStore(request, items);
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { routeIs } from '../../http/observe';
 import type { RivetOptions } from '../config';
 import { applyCors } from '../cors';
 import { pathOf, queryOf, serve, type Dialect, type DialectContext, type DialectRoute } from '../dialect';
@@ -15,6 +16,16 @@ const ROUTES: readonly DialectRoute[] = [
   { method: 'GET', path: '/store/alice', public: false },
   ...['GET', 'POST', 'PUT', 'DELETE'].map((method) => ({ method, path: '/store/alice/profile/bio', public: false })),
 ];
+
+/** The route template of each kind of path, for metrics and the access log (`unknown` has none). */
+const ROUTE_TEMPLATES: Readonly<Record<RivetPath['kind'], string | undefined>> = {
+  login: '/login',
+  logout: '/logout',
+  'store-root': '/store',
+  keys: '/store/:user',
+  record: '/store/:user/*key',
+  unknown: undefined,
+};
 
 const KEY_HANDLERS: Readonly<Record<string, (request: KeyRequest) => Promise<void>>> = {
   GET: getValue,
@@ -55,6 +66,8 @@ async function answer(context: DialectContext, req: IncomingMessage, res: Server
  */
 async function route(context: DialectContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const path = matchRivetPath(pathOf(req.url ?? ''));
+  const template = ROUTE_TEMPLATES[path.kind];
+  if (template !== undefined) routeIs(req, template);
   const methods = routedMethods(path);
   if (methods !== undefined && !methods.includes(req.method ?? '')) {
     writeError(req, res, 405, { headers: { allow: methods.join(', ') } });
