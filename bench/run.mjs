@@ -43,6 +43,8 @@ import {
   OPENFN_MILLION,
   OPENFN_WORKLOADS,
   SNAPSHOT_WORKLOADS,
+  TELEMETRY_DB_NAME,
+  TELEMETRY_WORKLOADS,
 } from './lib/config.mjs';
 import { OPENFN_COLLECTIONS, OPENFN_SPACE, prepareOpenFn, streamItems, upsertItems } from './lib/openfn.mjs';
 import {
@@ -90,6 +92,14 @@ import { markdown, mb, ms, num, ratios, summarize, targets, writeDoc } from './l
 import { Sampler, procAvailable, readMemory } from './lib/sampler.mjs';
 import { seedExport, seedGraphql, seedHotAndList } from './lib/seed.mjs';
 import { streamNdjson } from './lib/stream.mjs';
+import {
+  TELEMETRY_SETTINGS,
+  countAndTrimLog,
+  otelOf,
+  startOtlpSink,
+  startScraper,
+  telemetryEnv,
+} from './lib/telemetry.mjs';
 
 const HTTP_WORKLOADS = new Set([
   'node-http',
@@ -102,6 +112,7 @@ const HTTP_WORKLOADS = new Set([
   'dvid-version-get',
   ...GRAPHQL_WORKLOADS,
   'bulk-delete',
+  ...TELEMETRY_WORKLOADS,
 ]);
 /** The order of a round. */
 /** Idle means: the services together use less than this much of one core. */
@@ -313,7 +324,8 @@ async function main() {
   }
   if (settings.workloads.length === 0) throw new Error('no workload left to run');
   const needCluster = settings.workloads.some((w) => CLUSTER_WORKLOADS.has(w));
-  const needPostgres = needCluster || settings.workloads.includes('pgbench');
+  const needTelemetry = settings.workloads.some((w) => TELEMETRY_WORKLOADS.includes(w));
+  const needPostgres = needCluster || needTelemetry || settings.workloads.includes('pgbench');
   const dist = (app) => join(ROOT, 'apps', app, 'dist', 'main.js');
   const profileDir = join(logDir, 'profiles');
   // Each service is `node apps/<app>/dist/main.js`, started through a symlink to that file in the
@@ -334,7 +346,7 @@ async function main() {
     settings.cpuProf
       ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${app}.cpuprofile`, entry(app)]
       : [entry(app)];
-  if (needCluster) {
+  if (needCluster || needTelemetry) {
     for (const app of ['api', 'gateway']) {
       if (!existsSync(dist(app))) throw new Error(`${dist(app)} is missing: build first (npx turbo run build)`);
     }
@@ -348,7 +360,7 @@ async function main() {
     );
   }
   const pgInfo = needPostgres ? await checkPostgres() : undefined;
-  const redisInfo = needCluster ? await checkRedis() : undefined;
+  const redisInfo = needCluster || needTelemetry ? await checkRedis() : undefined;
   if (settings.workloads.includes('pgbench') && pgInfo && settings.connections + 25 > pgInfo.maxConnections) {
     warn(`pgbench with ${settings.connections} clients may exceed max_connections=${pgInfo.maxConnections}`);
   }
@@ -541,6 +553,59 @@ async function main() {
     }
   }
 
+  if (needTelemetry) {
+    // The pairs of the telemetry settings: a database of their own, Redis keys and a snapshot
+    // store under the run's (deleted at the end with the cluster's).
+    state.redisPrefix ??= `rosetta-bench-${process.pid}:`;
+    state.redisUsed = true;
+    state.snapshotDir ??= join(RESULTS_DIR, 'tmp', `${stamp}-snapshots`);
+    await recreateDatabase(TELEMETRY_DB_NAME);
+    state.createdDbs.add(TELEMETRY_DB_NAME);
+    const telemetryEnvBase = { ...baseEnv, LOG_LEVEL: 'info' };
+    state.startTelemetryPair = async (workload, round, sinkUrl) => {
+      const env = telemetryEnv(workload, telemetryEnvBase, sinkUrl);
+      const apiPort = await freePort(ports);
+      const gatewayPort = await freePort(ports);
+      const apiUrl = `http://127.0.0.1:${apiPort}`;
+      const name = (app) => `${workload}-r${round}-${app}`;
+      const args = (app) =>
+        settings.cpuProf
+          ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${name(app)}.cpuprofile`, entry(app)]
+          : [entry(app)];
+      const redis = { REDIS_URL, REDIS_PREFIX: `${state.redisPrefix}telemetry:` };
+      const api = startService(`api (${workload})`, process.execPath, args('api'), {
+        cwd: ROOT,
+        env: {
+          ...env,
+          API_HOST: '127.0.0.1',
+          API_PORT: String(apiPort),
+          DATABASE_URL: databaseUrl(TELEMETRY_DB_NAME),
+          ...redis,
+          ROSETTA_ADMIN_TOKEN: BENCH_TOKEN,
+          ROSETTA_INTERNAL_SECRET: BENCH_INTERNAL_SECRET,
+        },
+        logFile: join(logDir, `${name('api')}.log`),
+      });
+      state.services['telemetry-api'] = api;
+      const gateway = startService(`gateway (${workload})`, process.execPath, args('gateway'), {
+        cwd: ROOT,
+        env: {
+          ...env,
+          HOST: '127.0.0.1',
+          PORT: String(gatewayPort),
+          API_URL: apiUrl,
+          ...redis,
+          SNAPSHOT_DIR: state.snapshotDir,
+        },
+        logFile: join(logDir, `${name('gateway')}.log`),
+      });
+      state.services['telemetry-gateway'] = gateway;
+      const url = `http://127.0.0.1:${gatewayPort}`;
+      await waitReady(`${url}/readyz`, { watch: [api, gateway] });
+      return { api, gateway, url, apiUrl, otel: otelOf(env) };
+    };
+  }
+
   let pgb;
   const pgbenchDir = join(logDir, 'pgbench');
   if (settings.workloads.includes('pgbench')) {
@@ -693,9 +758,25 @@ function describeRun(workload, r) {
     );
   }
   const errors = (r.non2xx ?? 0) + (r.socketErrors ?? 0) + (r.timeouts ?? 0);
+  const telemetry = TELEMETRY_WORKLOADS.includes(workload)
+    ? ` | access log ${num(r.accessLinesPerRequest, 2)} lines/request` +
+      ['gateway', 'api']
+        .filter((name) => r[`${name}Scrapes`] !== undefined)
+        .map(
+          (name) =>
+            `, ${name} /metrics ${r[`${name}ScrapesOk`]}/${r[`${name}Scrapes`]} ok` +
+            `${r[`${name}ScrapeStatus`] === 200 ? '' : ` (else ${r[`${name}ScrapeStatus`] || 'no answer'})`}`,
+        )
+        .join('') +
+      (r.traceRequests === undefined
+        ? ''
+        : `, OTLP ${num(r.traceRequests)} trace POSTs (${num(r.traceBytes / 1e6, 1)} MB, ${num(r.spansPerRequest, 2)} spans/request: ` +
+          `gateway ${num(r.gatewaySpansPerRequest, 2)}, api ${num(r.apiSpansPerRequest, 2)}), ` +
+          `${num(r.metricRequests)} metric POSTs`)
+    : '';
   return (
     `${workload.padEnd(9)} ${num(r.rps).padStart(7)} req/s  p50 ${ms(r.p50Ms)}  p99 ${ms(r.p99Ms)}` +
-    `${errors ? `  ERRORS ${errors}` : ''} | RSS ${rss} | CPU ${cpu}`
+    `${errors ? `  ERRORS ${errors}` : ''} | RSS ${rss} | CPU ${cpu}${telemetry}`
   );
 }
 
@@ -720,6 +801,7 @@ async function runWorkload(workload, round, ctx) {
   if (workload === 'snapshot-export') return runSnapshotExport(ctx, round);
   if (workload === 'snapshot-restore') return runSnapshotRestore(ctx, round);
   if (workload === 'snapshot-download') return runSnapshotDownload(ctx, round);
+  if (TELEMETRY_WORKLOADS.includes(workload)) return runTelemetryWorkload(workload, ctx, round);
 
   if (workload === 'pgbench') {
     const inUse = await connectionsInUse();
@@ -1272,6 +1354,126 @@ async function runSnapshotDownload(ctx, round) {
   if (round === settings.runs)
     meta.commands.push(`node client: GET /v1/spaces/${SPACE}/snapshots/<id>/download (bytes counted and discarded)`);
   return { ...result, ...window };
+}
+
+/**
+ * One telemetry setting: a gateway + api pair started for the run with the setting's environment
+ * (bench/lib/telemetry.mjs), the hot record seeded through the first pair of the invocation; then
+ * the `hot-get` load as that workload runs it (warm-up, measured window), with /metrics of both
+ * scraped every second from the warm-up on (settings 2 and 3) and the OTLP exports received by a
+ * sink of the run's own (3). Then the pair is stopped (its telemetry flushed) and the gateway's
+ * access-log lines counted.
+ */
+async function runTelemetryWorkload(workload, ctx, round) {
+  const { settings, loadgen, meta } = ctx;
+  if (state.startTelemetryPair === undefined) throw new Error(`${workload}: the telemetry pairs were not prepared`);
+  const setting = TELEMETRY_SETTINGS[workload];
+  const sink = setting.otlp ? await startOtlpSink() : undefined;
+  let pair;
+  let scraper;
+  let load;
+  let warm;
+  let window;
+  let scrapes;
+  let otlp;
+  // The gateway first: it calls the api. Each flushes its telemetry as it stops.
+  const stopPair = async () => {
+    const exits = {};
+    for (const app of ['gateway', 'api']) {
+      const proc = state.services[`telemetry-${app}`];
+      if (proc === undefined) continue;
+      exits[app] = { ...(await stopProcess(proc)), logFile: proc.logFile };
+      delete state.services[`telemetry-${app}`];
+    }
+    return exits;
+  };
+  try {
+    pair = await state.startTelemetryPair(workload, round, sink?.url);
+    if (!state.telemetrySeeded) {
+      await seedHotAndList(pair.url);
+      state.telemetrySeeded = true;
+    }
+    // The pair's start (and the seeding) done before the load.
+    await settle();
+    const spec = { ...hotGetSpec(pair.url), connections: settings.connections, threads: settings.threads };
+    if (setting.scrape) scraper = startScraper({ gateway: pair.url, api: pair.apiUrl });
+    if (settings.warmup > 0) warm = await runLoad(loadgen, { ...spec, duration: settings.warmup });
+    scraper?.mark();
+    sink?.mark();
+    const sampler = new Sampler({ gateway: pair.gateway.pid, api: pair.api.pid });
+    try {
+      load = await runLoad(
+        loadgen,
+        { ...spec, duration: settings.duration },
+        { onStart: (pid) => sampler.add('loadgen', pid) },
+      );
+    } finally {
+      window = sampler.stop();
+    }
+    otlp = sink?.counts().window;
+    scrapes = await scraper?.stop();
+    scraper = undefined;
+  } finally {
+    await scraper?.stop();
+    const exits = await stopPair();
+    for (const [app, { code, signal, logFile }] of Object.entries(exits))
+      if (code !== 0) warn(`${workload}: the ${app} exited with code ${code}, signal ${signal} (${logFile})`);
+    await sink?.close();
+  }
+  checkLoad(workload, load);
+  const totals = sink?.counts().total;
+  const access = await countAndTrimLog(pair.gateway.logFile);
+  await countAndTrimLog(pair.api.logFile);
+  if (round === settings.runs && load.command)
+    meta.commands.push(
+      `${load.command.replace(pair.url, 'http://127.0.0.1:<gateway-port>')}   # ${setting.label}: ` +
+        `${pair.otel.replace(sink?.url ?? '\0', 'http://127.0.0.1:<sink-port>') || 'no OTEL_* variable'}; LOG_LEVEL=info` +
+        `${setting.scrape ? '; GET /metrics of gateway and api every second' : ''}`,
+    );
+  const served = (warm?.requests ?? 0) + load.requests;
+  const scrapeFields = (name) => {
+    const x = scrapes?.[name];
+    if (x === undefined) return {};
+    return {
+      [`${name}Scrapes`]: x.scrapes,
+      [`${name}ScrapesOk`]: x.ok,
+      [`${name}ScrapeStatus`]: x.status,
+      [`${name}ScrapeBytes`]: x.bytes,
+      [`${name}ScrapeP50Ms`]: x.p50Ms,
+      [`${name}ScrapeMaxMs`]: x.maxMs,
+    };
+  };
+  return {
+    ...load,
+    peakRss: window.peakRss,
+    cpu: window.cpu,
+    windowMs: window.windowMs,
+    warmRequests: warm?.requests,
+    accessLines: access.accessLines,
+    accessLinesPerRequest: served > 0 ? access.accessLines / served : undefined,
+    ...scrapeFields('gateway'),
+    ...scrapeFields('api'),
+    ...(otlp === undefined
+      ? {}
+      : {
+          traceRequests: otlp.traceRequests,
+          traceBytes: otlp.traceBytes,
+          spans: otlp.spans,
+          spansPerRequest: load.requests > 0 ? otlp.spans / load.requests : undefined,
+          ...Object.fromEntries(
+            ['gateway', 'api'].map((app) => [
+              `${app}SpansPerRequest`,
+              load.requests > 0 ? (otlp.spansByService[`rosetta-${app}`] ?? 0) / load.requests : undefined,
+            ]),
+          ),
+          spansByService: otlp.spansByService,
+          spansUndecoded: otlp.undecoded,
+          // Spans flushed after the window (the batch in hand, and at shutdown).
+          spansAfterShutdown: totals.spans,
+          metricRequests: otlp.metricRequests,
+          metricBytes: otlp.metricBytes,
+        }),
+  };
 }
 
 /** `node bench/run.mjs --from bench/results/<timestamp>.json` renders a saved run again. */

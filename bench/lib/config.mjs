@@ -17,7 +17,8 @@ export const DOC_PATH = join(ROOT, 'docs', 'benchmarks.md');
 // The bulk delete comes after them: it seeds a million records, and the worker relays its million
 // change events after it. The snapshots follow: a million records are seeded before the first
 // export, each restore writes a million more (and the relay publishes their events after it), and
-// the download reads the export's object.
+// the download reads the export's object. The telemetry settings start gateway + api pairs of
+// their own (the cluster above sits idle meanwhile), before the bulk delete's million events.
 export const WORKLOADS = [
   'node-http',
   'express',
@@ -41,6 +42,9 @@ export const WORKLOADS = [
   'peer-prosody-get',
   'peer-prosody-put',
   'pgbench',
+  'telemetry-off',
+  'telemetry-metrics',
+  'telemetry-traces',
   'bulk-delete',
   'snapshot-export',
   'snapshot-restore',
@@ -70,6 +74,14 @@ export const FEED_WORKLOADS = ['feed-lag', 'feed-lag-10ms'];
  * taken, then restored into a new collection, then its object downloaded through the gateway.
  */
 export const SNAPSHOT_WORKLOADS = ['snapshot-export', 'snapshot-restore', 'snapshot-download'];
+/**
+ * The cost of telemetry: the hot GET against a gateway + api pair started afresh for each run,
+ * with telemetry off (OTEL_SDK_DISABLED=true), with metrics only (the default, /metrics scraped
+ * every second), and with metrics and traces exported over OTLP to a sink in the bench process
+ * (bench/lib/telemetry.mjs). The pairs share a database of their own, not the cluster's.
+ */
+export const TELEMETRY_WORKLOADS = ['telemetry-off', 'telemetry-metrics', 'telemetry-traces'];
+export const TELEMETRY_DB_NAME = 'rosetta_bench_telemetry';
 /** Workloads that need the api/gateway(/worker) cluster. */
 export const CLUSTER_WORKLOADS = new Set([
   'hot-get',
@@ -99,6 +111,8 @@ const ALIASES = {
   'bulk-delete': ['hot-get', 'bulk-delete'],
   // The restore and the download use the snapshot the export took in the same round.
   snapshot: SNAPSHOT_WORKLOADS,
+  // Off, metrics only, metrics and traces: each run on a gateway + api pair of its own.
+  telemetry: TELEMETRY_WORKLOADS,
 };
 
 // Always local: the load and the backends stay on 127.0.0.1. The ports can move (for testing).

@@ -1,6 +1,13 @@
 // Turns the raw runs into medians, ratios, PASS/MISS verdicts and Markdown.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { DVID_WORKLOADS, FEED_WORKLOADS, OPENFN_WORKLOADS, SNAPSHOT_WORKLOADS, WORKLOADS } from './config.mjs';
+import {
+  DVID_WORKLOADS,
+  FEED_WORKLOADS,
+  OPENFN_WORKLOADS,
+  SNAPSHOT_WORKLOADS,
+  TELEMETRY_WORKLOADS,
+  WORKLOADS,
+} from './config.mjs';
 
 export const BEGIN = '<!-- bench:begin -->';
 export const END = '<!-- bench:end -->';
@@ -33,6 +40,9 @@ export const LABELS = {
   'snapshot-export': 'snapshot job: the collection to a gzipped NDJSON object',
   'snapshot-restore': 'restore job of that snapshot into a new collection (write, verify)',
   'snapshot-download': 'download of the snapshot object through the gateway',
+  'telemetry-off': '(1) telemetry off: `OTEL_SDK_DISABLED=true`',
+  'telemetry-metrics': '(2) metrics only (no `OTEL_*`), /metrics scraped every second',
+  'telemetry-traces': '(3) metrics + traces over OTLP to a sink, /metrics scraped every second',
 };
 
 /** The rows of the HTTP table, in the order a round runs them; the anchors and peers do not go through the cluster. */
@@ -42,7 +52,8 @@ const HTTP_ROWS = WORKLOADS.filter(
     w !== 'bulk-delete' &&
     !OPENFN_WORKLOADS.includes(w) &&
     !FEED_WORKLOADS.includes(w) &&
-    !SNAPSHOT_WORKLOADS.includes(w),
+    !SNAPSHOT_WORKLOADS.includes(w) &&
+    !TELEMETRY_WORKLOADS.includes(w),
 );
 const OUTSIDE_CLUSTER = new Set(['node-http', 'express', 'pgbench', 'peer-prosody-get', 'peer-prosody-put']);
 /** Rosetta's Prosody dialect must serve at least this many times a real Prosody's throughput. */
@@ -123,6 +134,32 @@ const METRICS = [
   // the snapshots (and the job figures above)
   'dataBytes',
   'objectMbPerSecond',
+  // the telemetry settings: the access log, the scrapes of /metrics, what reached the OTLP sink
+  'warmRequests',
+  'accessLines',
+  'accessLinesPerRequest',
+  'gatewayScrapes',
+  'gatewayScrapesOk',
+  'gatewayScrapeStatus',
+  'gatewayScrapeBytes',
+  'gatewayScrapeP50Ms',
+  'gatewayScrapeMaxMs',
+  'apiScrapes',
+  'apiScrapesOk',
+  'apiScrapeStatus',
+  'apiScrapeBytes',
+  'apiScrapeP50Ms',
+  'apiScrapeMaxMs',
+  'traceRequests',
+  'traceBytes',
+  'spans',
+  'spansPerRequest',
+  'gatewaySpansPerRequest',
+  'apiSpansPerRequest',
+  'spansUndecoded',
+  'spansAfterShutdown',
+  'metricRequests',
+  'metricBytes',
 ];
 /** Counts of the change-feed lag workloads that are added up over the runs, not medians. */
 const FEED_SUMS = ['missing', 'missed', 'duplicates'];
@@ -194,6 +231,8 @@ const BULK_DELETE_TARGET = 100_000;
 const BULK_HOT_P99_MS = 20;
 /** The snapshot issue: the worker's peak RSS while it exports a collection, and while it restores one. */
 const SNAPSHOT_WORKER_RSS_LIMIT = 300 * 1e6;
+/** The observability issue: hot GET throughput with metrics and traces on ≥ this share of it with telemetry off. */
+const TELEMETRY_VS_OFF = 0.85;
 /** "other" CPU (processes outside the benchmark, kernel threads) above which a row is flagged. */
 export const DISTURBED_CPU_PCT = 30;
 
@@ -227,6 +266,14 @@ export function ratios(summary, rounds) {
         .map((round) => round['dvid-version-get']?.leafVsRoot)
         .filter((x) => typeof x === 'number' && Number.isFinite(x))
         .map((x) => Math.round(x * 1000) / 1000),
+    },
+    telemetryMetricsVsOff: {
+      value: ratio(s('telemetry-metrics')?.rps, s('telemetry-off')?.rps),
+      perRun: perRun('telemetry-metrics', 'telemetry-off'),
+    },
+    telemetryTracesVsOff: {
+      value: ratio(s('telemetry-traces')?.rps, s('telemetry-off')?.rps),
+      perRun: perRun('telemetry-traces', 'telemetry-off'),
     },
   };
   return out;
@@ -312,6 +359,7 @@ export function targets(summary, r, authCost) {
     ...feedTargets(summary),
     ...bulkDeleteTargets(summary),
     ...snapshotTargets(summary),
+    ...telemetryTargets(summary, r),
     {
       target: 'authentication adds < 0.2 ms per request (cached principals)',
       measured:
@@ -578,6 +626,132 @@ function snapshotTargets(summary) {
     });
   }
   return rows;
+}
+
+/** The observability issue's target, when the telemetry settings ran: (3) against (1), same invocation. */
+function telemetryTargets(summary, r) {
+  const off = summary['telemetry-off'];
+  const traces = summary['telemetry-traces'];
+  if (off === undefined && traces === undefined) return [];
+  const metrics = summary['telemetry-metrics'];
+  const failures = failedRuns(off, traces);
+  const x = r.telemetryTracesVsOff.value;
+  const errors = [off, traces].reduce((a, s) => a + (s?.non2xx ?? 0) + (s?.socketErrors ?? 0) + (s?.timeouts ?? 0), 0);
+  const flowed = (traces?.spans ?? 0) > 0;
+  return [
+    {
+      target: `hot GET with metrics and traces (OTLP) ≥ ${num(TELEMETRY_VS_OFF, 2)}× its throughput with telemetry off (\`OTEL_SDK_DISABLED=true\`), fresh gateway + api each`,
+      measured:
+        x === undefined
+          ? `not measured${traces === undefined || off === undefined ? ' (name all three settings: `telemetry`)' : ''}${note(failures)}`
+          : `${num(x, 2)}× (runs ${r.telemetryTracesVsOff.perRun.map((v) => `${num(v, 2)}×`).join(', ')}): ` +
+            `${num(traces.rps)} against ${num(off.rps)} req/s, p99 ${ms(traces.p99Ms)} against ${ms(off.p99Ms)}` +
+            `${r.telemetryMetricsVsOff.value === undefined ? '' : `; metrics only ${num(r.telemetryMetricsVsOff.value, 2)}× (${num(metrics.rps)} req/s)`}` +
+            `; ${flowed ? `${num(traces.spansPerRequest, 1)} spans per request reached the sink` : '**no span reached the sink**'}` +
+            `${errors ? `, ${num(errors)} GETs failed` : ''}${note(failures)}`,
+      result: verdict(x === undefined ? undefined : x >= TELEMETRY_VS_OFF && flowed && errors === 0, failures),
+    },
+  ];
+}
+
+const TELEMETRY_SHORT = {
+  'telemetry-off': '(1) off',
+  'telemetry-metrics': '(2) metrics only',
+  'telemetry-traces': '(3) metrics + traces',
+};
+/** × the figure with telemetry off, after a figure. */
+const times = (v, base) => (v === undefined || base === undefined || base === 0 ? '' : ` (${num(v / base, 2)}×)`);
+const kb = (v) => (v === undefined ? '–' : `${num(v / 1e3, 1)} kB`);
+
+/** The telemetry tables: each setting's figures with their ratio to (1), then what ran beside the load. */
+function telemetryTable(summary) {
+  const ran = TELEMETRY_WORKLOADS.filter((w) => summary[w] !== undefined);
+  if (ran.length === 0) return [];
+  const off = summary['telemetry-off'];
+  const base = off?.ok > 0 ? off : undefined;
+  const header = [
+    'Telemetry (hot GET)',
+    'runs ok',
+    'req/s',
+    'p50',
+    'p99',
+    'gateway RSS',
+    'api RSS',
+    'gateway CPU',
+    'api CPU',
+  ];
+  const rows = [];
+  const evidence = [];
+  for (const w of ran) {
+    const s = summary[w];
+    if (s.ok === 0) {
+      rows.push([LABELS[w], `0/${s.runs}`, s.errors[0]?.split('\n')[0] ?? 'not run', ...header.slice(3).map(() => '')]);
+      continue;
+    }
+    const errs = (s.non2xx ?? 0) + (s.socketErrors ?? 0) + (s.timeouts ?? 0);
+    const cell = (text, v, b) => (w === 'telemetry-off' ? text : `${text}${times(v, b)}`);
+    rows.push([
+      LABELS[w],
+      `${s.ok}/${s.runs}`,
+      `${cell(num(s.rps), s.rps, base?.rps)}${errs ? `, ${num(errs)} errors` : ''}`,
+      cell(ms(s.p50Ms), s.p50Ms, base?.p50Ms),
+      cell(ms(s.p99Ms), s.p99Ms, base?.p99Ms),
+      cell(mb(s.peakRss.gateway), s.peakRss.gateway, base?.peakRss.gateway),
+      cell(mb(s.peakRss.api), s.peakRss.api, base?.peakRss.api),
+      cell(cpuCell(s.cpu.gateway), s.cpu.gateway, base?.cpu.gateway),
+      cell(cpuCell(s.cpu.api), s.cpu.api, base?.cpu.api),
+    ]);
+    const scrape = (name) =>
+      s[`${name}Scrapes`] === undefined
+        ? '–'
+        : `${num(s[`${name}ScrapesOk`])}/${num(s[`${name}Scrapes`])} answered 200` +
+          (s[`${name}ScrapesOk`] > 0
+            ? `, ${kb(s[`${name}ScrapeBytes`])}, p50 ${ms(s[`${name}ScrapeP50Ms`])}, max ${ms(s[`${name}ScrapeMaxMs`])}`
+            : '') +
+          (s[`${name}ScrapeStatus`] === 200
+            ? ''
+            : `; the others ${s[`${name}ScrapeStatus`] === 0 ? 'got no answer' : `HTTP ${num(s[`${name}ScrapeStatus`])}`}`);
+    evidence.push([
+      TELEMETRY_SHORT[w],
+      s.accessLines === undefined
+        ? '–'
+        : s.accessLines === 0
+          ? 'no line written'
+          : `${num(s.accessLinesPerRequest, 2)} lines per request (${num(s.accessLines)})`,
+      scrape('gateway'),
+      scrape('api'),
+      s.traceRequests === undefined
+        ? '–'
+        : `${num(s.traceRequests)} POSTs, ${num(s.traceBytes / 1e6, 1)} MB, ${num(s.spans)} spans: ${num(s.spansPerRequest, 2)} per request ` +
+          `(gateway ${num(s.gatewaySpansPerRequest, 2)}, api ${num(s.apiSpansPerRequest, 2)})` +
+          `${s.spansUndecoded ? `, ${num(s.spansUndecoded)} POSTs not decoded` : ''}`,
+      s.metricRequests === undefined ? '–' : `${num(s.metricRequests)} POSTs, ${kb(s.metricBytes)}`,
+    ]);
+  }
+  return [
+    table(header, rows),
+    '',
+    table(
+      [
+        'Setting',
+        'gateway access log',
+        '/metrics of the gateway',
+        '/metrics of the api (h2c)',
+        'OTLP /v1/traces',
+        'OTLP /v1/metrics',
+      ],
+      evidence,
+    ),
+    '',
+    'Each run starts a gateway and an api of its own (`LOG_LEVEL=info`, so the access log is written; same database, ' +
+      'the hot record seeded once), then runs the `hot-get` load (warm-up, then the measured window); (×) is the ratio ' +
+      'to (1) of the same figure, both medians of the runs. RSS is the peak and CPU the % of one core over the measured ' +
+      'window. Scrapes: every second from the warm-up on, counted over the measured window (`GET /metrics`, no ' +
+      'credentials; HTTP/2 cleartext for the api), with the size and time of the answers. OTLP: what the sink in the ' +
+      'bench process received during the measured window (spans counted in the protobuf); access-log lines per request ' +
+      "served, warm-up included, counted in the gateway's log after the run.",
+    '',
+  ];
 }
 
 /** The snapshot table: the export and the restore as jobs, the download as a stream, with the notes to read them. */
@@ -939,6 +1113,7 @@ export function markdown(result) {
   out.push(...feedTable(summary));
   out.push(...bulkDeleteTable(summary));
   out.push(...snapshotTable(summary, meta.snapshotSeed));
+  out.push(...telemetryTable(summary));
   out.push(
     table(
       ['Ratio (same invocation)', 'value', 'per run'],
@@ -964,6 +1139,12 @@ export function markdown(result) {
                 r.graphqlVsHot.perRun.map((x) => pct(x)).join(', ') || '–',
               ],
             ]),
+        ...[
+          ['hot GET, metrics only / telemetry off', r.telemetryMetricsVsOff],
+          ['hot GET, metrics + traces / telemetry off', r.telemetryTracesVsOff],
+        ]
+          .filter(([, x]) => x?.value !== undefined)
+          .map(([label, x]) => [label, pct(x.value), x.perRun.map((v) => pct(v)).join(', ') || '–']),
         ...(r.dvidLeafVsRoot?.value === undefined
           ? []
           : [
