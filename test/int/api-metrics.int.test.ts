@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
@@ -234,6 +235,43 @@ describe('/metrics on the api port', () => {
     expect(busy).toBeGreaterThanOrEqual(1);
     expect(busy).toBeLessThanOrEqual(valueOf(during, 'rosetta_db_pool_max'));
     expect(valueOf(during, 'rosetta_db_pool_connections')).toBeLessThanOrEqual(10);
+  });
+});
+
+describe('the metric catalog', () => {
+  it("serves the record service's metrics of deploy/observability/metrics.json with their types and labels", async () => {
+    const catalog = (
+      JSON.parse(readFileSync(`${__dirname}/../../deploy/observability/metrics.json`, 'utf8')) as Array<{
+        name: string;
+        type: string;
+        labels: string[];
+      }>
+    ).filter((m) => /^rosetta_(rpc|cache|db_pool)_/.test(m.name));
+    expect(catalog.map((m) => m.name).sort()).toEqual([
+      'rosetta_cache_errors_total',
+      'rosetta_cache_requests_total',
+      'rosetta_db_pool_connections',
+      'rosetta_db_pool_max',
+      'rosetta_db_pool_waiting',
+      'rosetta_rpc_duration_seconds',
+    ]);
+    const text = (await getPath('/metrics')).body;
+    const samples = await scrape();
+    for (const metric of catalog) {
+      expect({ metric: metric.name, type: new RegExp(`^# TYPE ${metric.name} (\\w+)$`, 'm').exec(text)?.[1] }).toEqual({
+        metric: metric.name,
+        type: metric.type,
+      });
+      const series = samples.filter((s) => s.name.replace(/_(bucket|sum|count)$/, '') === metric.name);
+      expect(series.length).toBeGreaterThan(0);
+      for (const { labels } of series) {
+        const names = Object.keys(labels).filter((l) => l !== 'le' && !l.startsWith('otel_scope_'));
+        expect({ metric: metric.name, labels: names.sort() }).toEqual({
+          metric: metric.name,
+          labels: [...metric.labels].sort(),
+        });
+      }
+    }
   });
 });
 
