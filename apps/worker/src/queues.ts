@@ -1,4 +1,5 @@
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { BullMQOtel } from 'bullmq-otel';
 import type { Redis } from 'ioredis';
 import type { Logger } from '@rosetta/platform';
 import {
@@ -57,6 +58,15 @@ const CATALOG_NAMES: ReadonlySet<string> = new Set([
   jobsRunJob.name,
   snapshotsScheduleJob.name,
 ]);
+
+/**
+ * BullMQ's OpenTelemetry support: a producer span for each job queued, whose context travels
+ * in the job, and a consumer span for each run, continuing it. Without a tracer provider (tracing
+ * off) the spans are no-ops.
+ */
+function bullTelemetry(): BullMQOtel {
+  return new BullMQOtel({ tracerName: 'rosetta' });
+}
 
 /**
  * The BullMQ processor: checks the payload against the catalog, dispatches by name, maps errors,
@@ -141,7 +151,7 @@ export function createEventsQueue(
   logger: Logger,
   name = eventsRelayJob.queue,
 ): Queue {
-  const queue = new Queue(name, { connection: producer, prefix: bullPrefix(redisPrefix) });
+  const queue = new Queue(name, { connection: producer, prefix: bullPrefix(redisPrefix), telemetry: bullTelemetry() });
   queue.on('error', (error) => logger.error({ err: error, queue: name }, 'queue error'));
   return queue;
 }
@@ -220,6 +230,7 @@ export function createEventsWorker(options: EventsWorkerOptions): Worker {
   const worker = new Worker(queue, createJobProcessor(options.handlers), {
     connection: { url: options.redisUrl, maxRetriesPerRequest: null, connectionName: `rosetta-worker-${queue}` },
     prefix: bullPrefix(options.redisPrefix),
+    telemetry: bullTelemetry(),
     concurrency: options.concurrency ?? 1,
     ...(options.lockDurationMs === undefined
       ? {}
