@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
@@ -252,6 +253,39 @@ describe('the clustered worker, scraped', () => {
       events,
     );
   }, 30_000);
+
+  it("serves the metrics of deploy/observability/metrics.json that are the worker's with their types and labels", async () => {
+    const catalog = (
+      JSON.parse(readFileSync(`${__dirname}/../../deploy/observability/metrics.json`, 'utf8')) as Array<{
+        name: string;
+        type: string;
+        labels: string[];
+      }>
+    ).filter((m) => /^rosetta_(queue|job|changefeed|webhook)_/.test(m.name));
+    expect(catalog.map((m) => m.name).sort()).toEqual([
+      'rosetta_changefeed_events_total',
+      'rosetta_changefeed_lag_seconds',
+      'rosetta_job_duration_seconds',
+      'rosetta_job_failures_total',
+      'rosetta_queue_jobs',
+      'rosetta_webhook_deliveries_total',
+      'rosetta_webhook_delivery_duration_seconds',
+    ]);
+    const { text, samples } = await scrape(worker);
+    for (const metric of catalog) {
+      const type = new RegExp(`^# TYPE ${metric.name} (\\w+)$`, 'm').exec(text)?.[1];
+      expect({ metric: metric.name, type }).toEqual({ metric: metric.name, type: metric.type });
+      const series = samples.filter((sample) => sample.name.replace(/_(bucket|sum|count)$/, '') === metric.name);
+      expect(series.length).toBeGreaterThan(0);
+      for (const { labels } of series) {
+        const names = Object.keys(labels).filter((label) => label !== 'le' && !label.startsWith('otel_scope_'));
+        expect({ metric: metric.name, labels: names.sort() }).toEqual({
+          metric: metric.name,
+          labels: [...metric.labels].sort(),
+        });
+      }
+    }
+  });
 
   it('answers /readyz with each check', async () => {
     const response = await fetch(`${worker.healthUrl}/readyz`);
