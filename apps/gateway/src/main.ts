@@ -9,7 +9,7 @@ import { startHttpServer } from './server';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const logger = createLogger({ name: 'gateway', level: config.LOG_LEVEL });
+  const logger = createLogger({ name: 'gateway', level: config.LOG_LEVEL, format: config.LOG_FORMAT });
   const shutdown = new ShutdownManager(logger, config.SHUTDOWN_TIMEOUT_MS);
   shutdown.installSignalHandlers();
   shutdown.add('telemetry', () => telemetry.shutdown());
@@ -33,6 +33,8 @@ async function main(): Promise<void> {
     trustedProxies: config.TRUST_PROXY ?? [],
     graphql: graphqlOptions(config),
     snapshots: await createSnapshotStore(config),
+    telemetry,
+    accessLog: config.ACCESS_LOG,
     ...(events === undefined ? {} : { events }),
   });
   const http = await startHttpServer(app, config.HOST, config.PORT);

@@ -51,7 +51,7 @@ async function main(): Promise<void> {
   const apiConfig = loadApiConfig();
   const gatewayConfig = loadGatewayConfig();
   const workerConfig = loadWorkerConfig();
-  const logger = createLogger({ name: 'rosetta', level: gatewayConfig.LOG_LEVEL });
+  const logger = createLogger({ name: 'rosetta', level: gatewayConfig.LOG_LEVEL, format: gatewayConfig.LOG_FORMAT });
   const shutdown = new ShutdownManager(logger, gatewayConfig.SHUTDOWN_TIMEOUT_MS);
   shutdown.installSignalHandlers();
   shutdown.add('telemetry', () => telemetry.shutdown());
@@ -146,6 +146,8 @@ async function main(): Promise<void> {
     graphql: graphqlOptions(gatewayConfig),
     snapshots: await createSnapshotStore(gatewayConfig),
     events,
+    telemetry,
+    accessLog: gatewayConfig.ACCESS_LOG,
   });
   const http = await startHttpServer(app, gatewayConfig.HOST, gatewayConfig.PORT);
   shutdown.add('http server', () => http.close());
