@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { context, propagation, SpanKind, SpanStatusCode, trace, type Span, type SpanContext } from '@opentelemetry/api';
 // The SDK's span types, as @opentelemetry/sdk-trace-base (platform's dependency) defines them.
-import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-node';
+import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import request from 'supertest';
 import { createRpcServer, type RpcServer } from '../../apps/api/src/transport/server';
 import { createApp, createHttpRecordApi } from '../../apps/gateway/src';

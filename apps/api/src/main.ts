@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   }
   const runtime = await createApiRuntime(config, logger);
   shutdown.add('runtime', () => runtime.close());
-  const rpc = createRpcServer(runtime, { maxMessageBytes: config.MAX_VALUE_BYTES_CEILING * 2 });
+  const rpc = createRpcServer(runtime, { maxMessageBytes: config.MAX_VALUE_BYTES_CEILING * 2, telemetry });
   const { server } = rpc;
   server.listen(config.API_PORT, config.API_HOST);
   await once(server, 'listening');

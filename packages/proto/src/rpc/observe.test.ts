@@ -1,7 +1,8 @@
 import { create } from '@bufbuild/protobuf';
 import { Code, ConnectError, createHandlerContext, type HandlerContext, type ServiceImpl } from '@connectrpc/connect';
 import { context, propagation, SpanKind, SpanStatusCode, trace, type Attributes, type Meter } from '@opentelemetry/api';
-import { InMemorySpanExporter, NodeTracerProvider, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-node';
+import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { wireError } from '../errors';
 import { GetRecordRequestSchema, RecordService, ScanRequestSchema } from '../gen/rosetta/v1/records_pb';
 import { createRpcObserver, rpcCodeName } from './observe';
