@@ -124,13 +124,18 @@ async function main(): Promise<void> {
     });
     shutdown.add('jobs', () => bulkJobs.stop());
   } else {
-    const worker = await createWorkerRuntime(workerConfig, workerLogger, {
-      changes: feed,
-      webhooks,
-      jobs,
-      snapshots,
-      records,
-    });
+    const worker = await createWorkerRuntime(
+      workerConfig,
+      workerLogger,
+      {
+        changes: feed,
+        webhooks,
+        jobs,
+        snapshots,
+        records,
+      },
+      { scrape: telemetry.scrape },
+    );
     shutdown.add('worker', () => worker.close());
     const subscriber = connectChangeEvents(workerConfig.REDIS_URL, workerConfig.REDIS_PREFIX, logger);
     shutdown.add('event bus subscriber', () => subscriber.close());

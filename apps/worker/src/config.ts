@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { envLogLevel, envOptionalString, envPort, parseEnv, SnapshotStoreConfigSchema } from '@rosetta/platform';
+import {
+  envLogFormat,
+  envLogLevel,
+  envOptionalString,
+  envPort,
+  parseEnv,
+  SnapshotStoreConfigSchema,
+} from '@rosetta/platform';
 
 export const WorkerConfigSchema = z
   .object({
@@ -42,6 +49,8 @@ export const WorkerConfigSchema = z
     WORKER_HEALTH_PORT: envPort(8082),
     /** pino level: trace, debug, info, warn, error, fatal or silent. */
     LOG_LEVEL: envLogLevel(),
+    /** `json` lines, or `pretty` ones for a terminal. */
+    LOG_FORMAT: envLogFormat(),
     /** Deadline for a graceful shutdown (ms). */
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   })

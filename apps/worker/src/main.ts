@@ -24,7 +24,7 @@ async function main(): Promise<void> {
   const config = loadConfig();
   requireRedisUrl(config);
   const secret = requireInternalSecret(config);
-  const logger = createLogger({ name: 'worker', level: config.LOG_LEVEL });
+  const logger = createLogger({ name: 'worker', level: config.LOG_LEVEL, format: config.LOG_FORMAT });
   const shutdown = new ShutdownManager(logger, config.SHUTDOWN_TIMEOUT_MS);
   shutdown.installSignalHandlers();
   shutdown.add('telemetry', () => telemetry.shutdown());
@@ -40,7 +40,12 @@ async function main(): Promise<void> {
   const jobs = withHeaders(JobService, createClient(JobService, transport), () => grant.headers());
   const snapshots = withHeaders(SnapshotService, createClient(SnapshotService, transport), () => grant.headers());
   const records = withHeaders(RecordService, createClient(RecordService, transport), () => grant.headers());
-  const runtime = await createWorkerRuntime(config, logger, { changes: feed, webhooks, jobs, snapshots, records });
+  const runtime = await createWorkerRuntime(
+    config,
+    logger,
+    { changes: feed, webhooks, jobs, snapshots, records },
+    { scrape: telemetry.scrape },
+  );
   shutdown.add('worker runtime', () => runtime.close());
   logger.info({ api: config.API_URL, health: runtime.healthUrl }, 'worker running');
 }
