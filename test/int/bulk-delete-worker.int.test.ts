@@ -141,9 +141,11 @@ describe('the clustered worker', () => {
     expect(Number(handedBack.done)).toBeLessThan(4000);
     // What the job counts is exactly what is gone: no step was half done.
     expect(await count(ref, 'k')).toBe(4000 - Number(handedBack.done));
-    // Its BullMQ run completed as it was handed back: nothing of it is left in Redis.
+    // Its BullMQ run completed as it was handed back: no run of it is active in Redis. (A dispatch
+    // that was finishing while the worker stopped may have queued a fresh run for the next worker.)
     const queue = new Queue(jobsRunJob.queue, { connection: redis, prefix: `${prefix}bull` });
-    expect(await queue.getJob(`job-${id}`)).toBeUndefined();
+    const left = await queue.getJob(`job-${id}`);
+    expect([undefined, 'waiting']).toContain(await left?.getState());
     await queue.close();
 
     const second = await workerWith(prefix);

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { SpanKind } from '@opentelemetry/api';
+import { SpanKind, trace } from '@opentelemetry/api';
 import { createWorkerRuntime, loadConfig as loadWorkerConfig } from '../../apps/worker/src';
 import { createLogger, startTelemetry, type TelemetryOptions } from '../../packages/platform/src';
 import type { Job } from '../../packages/proto/src';
@@ -89,6 +89,22 @@ function jobsCarrying(parents: ReadonlyMap<bigint, string>) {
   };
 }
 
+describe('the record service', () => {
+  it('stores the trace of the call that created a job with it', async () => {
+    const tracer = trace.getTracer('test');
+    const { id, traceId } = await tracer.startActiveSpan('request', async (span) => {
+      try {
+        return { id: await deleteJob(), traceId: span.spanContext().traceId };
+      } finally {
+        span.end();
+      }
+    });
+    const { job } = await api.jobs.getJob({ space: SPACE, id });
+    expect(job?.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+    await api.jobs.cancelJob({ space: SPACE, id });
+  });
+});
+
 describe('the clustered worker', () => {
   it("runs a job carrying a traceparent as a child of the request's span, and one without in a trace of its own", async () => {
     const parent = requestContext();
@@ -103,7 +119,15 @@ describe('the clustered worker', () => {
         LOG_LEVEL: 'silent',
       }),
       logger,
-      { ...serviceClients(api.runtime), jobs: jobsCarrying(new Map([[traced, parent.traceparent]])) },
+      {
+        ...serviceClients(api.runtime),
+        jobs: jobsCarrying(
+          new Map([
+            [traced, parent.traceparent],
+            [untraced, ''],
+          ]),
+        ),
+      },
     );
     try {
       await expectSucceeded(traced);
@@ -153,7 +177,12 @@ describe("the all-in-one process's runner", () => {
     const clients = serviceClients(api.runtime);
     const runner = embeddedJobs(
       {
-        jobs: jobsCarrying(new Map([[traced, parent.traceparent]])),
+        jobs: jobsCarrying(
+          new Map([
+            [traced, parent.traceparent],
+            [untraced, ''],
+          ]),
+        ),
         snapshots: clients.snapshots,
         records: clients.records,
       },

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hostname } from 'node:os';
-import { metrics, trace, type Meter } from '@opentelemetry/api';
+import { context, metrics, propagation, trace, type Meter } from '@opentelemetry/api';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
@@ -198,4 +198,12 @@ export function traceFields(): { trace_id?: string; span_id?: string } {
   if (span === undefined) return {};
   const { traceId, spanId } = span.spanContext();
   return { trace_id: traceId, span_id: spanId };
+}
+
+/** The W3C traceparent of the active span, to carry into work done later; empty when none is active. */
+export function currentTraceparent(): string {
+  if (trace.getActiveSpan() === undefined) return '';
+  const carrier: Record<string, string> = {};
+  propagation.inject(context.active(), carrier);
+  return carrier.traceparent ?? '';
 }

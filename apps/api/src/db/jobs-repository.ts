@@ -1,4 +1,5 @@
 import type { JobKind, JobState, RecordFilterInput } from '@rosetta/core';
+import { currentTraceparent } from '@rosetta/platform';
 import type { JobParams, JobQuery, JobRecord, JobsRepository, NewJobInput } from '../services/ports';
 import { Params, us } from './sql-fragments';
 import type { SqlClient, SqlExecutor } from './sql';
@@ -25,11 +26,12 @@ export interface JobRow {
   started: number | null;
   finished: number | null;
   updated: number;
+  traceparent: string;
 }
 
 export const JOB = `id, kind, state, space, collection, collection_id, version, filter, params, phase, below_revision, after_key,
   done, total, error_code, error_message, created_by, ${us('created')} AS created, ${us('started')} AS started,
-  ${us('finished')} AS finished, ${us('updated')} AS updated`;
+  ${us('finished')} AS finished, ${us('updated')} AS updated, traceparent`;
 
 const UNFINISHED = `state IN ('queued', 'running')`;
 
@@ -55,6 +57,7 @@ export const toJob = (row: JobRow): JobRecord => ({
   started: row.started ?? 0,
   finished: row.finished ?? 0,
   updated: row.updated,
+  traceparent: row.traceparent,
 });
 
 /** Where a job step starts: the job's row, locked for the step's transaction. */
@@ -118,13 +121,16 @@ export async function advanceJob(
 const SNAPSHOT_FAILED = (jobs: string) =>
   `snap AS (UPDATE snapshots SET state = 'failed', finished = now() FROM ${jobs} j WHERE snapshots.job_id = j.id AND snapshots.state = 'creating')`;
 
-/** Adds a queued job; it takes the next revision as its horizon. */
+/**
+ * Adds a queued job; it takes the next revision as its horizon, and the trace of the call that
+ * made it (which the worker's run continues).
+ */
 export async function createJob(db: SqlExecutor, input: NewJobInput): Promise<JobRecord> {
   const { collection } = input;
   const { rows } = await db.query<JobRow>(
     `INSERT INTO jobs (kind, state, space_id, space, collection_id, collection, version, filter, params, phase,
-       below_revision, total, created_by)
-     SELECT $1, 'queued', c.space_id, $2, c.id, $3, $4, $5::jsonb, $6::jsonb, $7, nextval('revision_seq'), $8, $9
+       below_revision, total, created_by, traceparent)
+     SELECT $1, 'queued', c.space_id, $2, c.id, $3, $4, $5::jsonb, $6::jsonb, $7, nextval('revision_seq'), $8, $9, $11
      FROM collections c WHERE c.id = $10
      RETURNING ${JOB}`,
     [
@@ -138,6 +144,7 @@ export async function createJob(db: SqlExecutor, input: NewJobInput): Promise<Jo
       input.total,
       input.createdBy,
       collection.id,
+      currentTraceparent(),
     ],
   );
   const row = rows[0];

@@ -467,6 +467,8 @@ export interface JobRecord {
   readonly started: number;
   readonly finished: number;
   readonly updated: number;
+  /** The W3C traceparent of the call that created the job; empty when it was not traced. */
+  readonly traceparent: string;
 }
 
 export interface JobParams {

@@ -46,6 +46,7 @@ export function jobMessage(job: JobRecord): MessageInitShape<typeof JobSchema> {
     position: job.afterKey ?? '',
     phase: job.phase,
     snapshotId: BigInt(job.params.snapshotId ?? 0),
+    traceparent: job.traceparent,
   };
 }
 
