@@ -1416,8 +1416,10 @@ async function runTelemetryWorkload(workload, ctx, round) {
   } finally {
     await scraper?.stop();
     const exits = await stopPair();
+    // A service ends a SIGTERM with 128 + 15 once it has shut down; anything else is worth a look.
     for (const [app, { code, signal, logFile }] of Object.entries(exits))
-      if (code !== 0) warn(`${workload}: the ${app} exited with code ${code}, signal ${signal} (${logFile})`);
+      if (code !== 0 && code !== 143 && signal !== 'SIGTERM')
+        warn(`${workload}: the ${app} exited with code ${code}, signal ${signal} (${logFile})`);
     await sink?.close();
   }
   checkLoad(workload, load);

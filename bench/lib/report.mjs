@@ -723,7 +723,7 @@ function telemetryTable(summary) {
       s.traceRequests === undefined
         ? '–'
         : `${num(s.traceRequests)} POSTs, ${num(s.traceBytes / 1e6, 1)} MB, ${num(s.spans)} spans: ${num(s.spansPerRequest, 2)} per request ` +
-          `(gateway ${num(s.gatewaySpansPerRequest, 2)}, api ${num(s.apiSpansPerRequest, 2)})` +
+          `(gateway ${num(s.gatewaySpansPerRequest, 2)}, api ${num(s.apiSpansPerRequest, 2)}), ${num(s.spans / s.traceRequests)} per POST` +
           `${s.spansUndecoded ? `, ${num(s.spansUndecoded)} POSTs not decoded` : ''}`,
       s.metricRequests === undefined ? '–' : `${num(s.metricRequests)} POSTs, ${kb(s.metricBytes)}`,
     ]);
@@ -748,7 +748,9 @@ function telemetryTable(summary) {
       'to (1) of the same figure, both medians of the runs. RSS is the peak and CPU the % of one core over the measured ' +
       'window. Scrapes: every second from the warm-up on, counted over the measured window (`GET /metrics`, no ' +
       'credentials; HTTP/2 cleartext for the api), with the size and time of the answers. OTLP: what the sink in the ' +
-      'bench process received during the measured window (spans counted in the protobuf); access-log lines per request ' +
+      'bench process received during the measured window (spans counted in the protobuf, by service); a POST of 512 ' +
+      'spans is a full batch of the SDK (`OTEL_BSP_MAX_EXPORT_BATCH_SIZE`): when every POST is full, the exporter ran ' +
+      'flat out and spans beyond its queue (`OTEL_BSP_MAX_QUEUE_SIZE`, 2048) were dropped. Access-log lines per request ' +
       "served, warm-up included, counted in the gateway's log after the run.",
     '',
   ];
