@@ -1,7 +1,9 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { IncomingMessage, type ServerResponse } from 'node:http';
 import { hostname } from 'node:os';
 import { context, metrics, propagation, trace, type Meter } from '@opentelemetry/api';
-import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
+import { OTLPMetricExporter as GrpcMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
+import { OTLPMetricExporter as JsonMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
+import { OTLPMetricExporter as ProtobufMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
 import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
 import { GraphQLInstrumentation } from '@opentelemetry/instrumentation-graphql';
@@ -11,7 +13,12 @@ import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import { NodeSDK } from '@opentelemetry/sdk-node';
-import { MeterProvider, PeriodicExportingMetricReader, type MetricReader } from '@opentelemetry/sdk-metrics';
+import {
+  MeterProvider,
+  PeriodicExportingMetricReader,
+  type MetricReader,
+  type PushMetricExporter,
+} from '@opentelemetry/sdk-metrics';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
@@ -59,6 +66,14 @@ export function otlpMetricsEnabled(env: Env): boolean {
   return (env.OTEL_EXPORTER_OTLP_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT ?? '') !== '';
 }
 
+/** The OTLP metric exporter of the protocol OTEL_EXPORTER_OTLP_(METRICS_)PROTOCOL names (`http/protobuf` by default). */
+function otlpMetricExporter(env: Env): PushMetricExporter {
+  const protocol = (env.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? '').trim();
+  if (protocol === 'http/json') return new JsonMetricExporter();
+  if (protocol === 'grpc') return new GrpcMetricExporter();
+  return new ProtobufMetricExporter();
+}
+
 export interface TelemetryOptions {
   /** `rosetta-<service>` is the OpenTelemetry service name unless `OTEL_SERVICE_NAME` says otherwise. */
   readonly service: string;
@@ -80,6 +95,19 @@ export interface Telemetry {
 }
 
 let started: Telemetry | undefined;
+
+/** Names a request's dialect and route template; undefined when no route took it. */
+export type RouteNamer = (req: IncomingMessage) => { readonly dialect: string; readonly route: string } | undefined;
+
+let routeNamer: RouteNamer | undefined;
+
+/**
+ * Lets HTTP server spans carry the route template (`http.route`, also in place of `url.path`)
+ * and the dialect instead of the concrete path: the gateway names its routes with `namer`.
+ */
+export function nameHttpRoutes(namer: RouteNamer): void {
+  routeNamer = namer;
+}
 
 /**
  * Starts OpenTelemetry for this process, once: the metrics every process serves on `/metrics`
@@ -109,7 +137,7 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   if (otlpMetricsEnabled(env)) {
     readers.push(
       new PeriodicExportingMetricReader({
-        exporter: new OTLPMetricExporter(),
+        exporter: otlpMetricExporter(env),
         exportIntervalMillis: Number(env.OTEL_METRIC_EXPORT_INTERVAL ?? 60_000),
       }),
     );
@@ -132,11 +160,22 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
         runtime,
         new HttpInstrumentation({
           ignoreIncomingRequestHook: (req) => PLUMBING.has((req.url ?? '').split('?', 1)[0] ?? ''),
+          applyCustomAttributesOnSpan: (span, request) => {
+            if (!(request instanceof IncomingMessage)) return;
+            const named = routeNamer?.(request);
+            if (named === undefined) return;
+            // The template replaces the concrete path, which holds keys, users and collections.
+            span.setAttribute('http.route', named.route);
+            span.setAttribute('url.path', named.route);
+            span.setAttribute('rosetta.dialect', named.dialect);
+            span.updateName(`${request.method ?? 'HTTP'} ${named.route}`);
+          },
         }),
         new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE] }),
         new GraphQLInstrumentation({ mergeItems: true, ignoreTrivialResolveSpans: true }),
         new PgInstrumentation({ enhancedDatabaseReporting: false }),
-        new IORedisInstrumentation(),
+        // The command's name only: its arguments are keys and values.
+        new IORedisInstrumentation({ dbStatementSerializer: (command) => command }),
         new UndiciInstrumentation(),
       ],
       ...(options.spanProcessors === undefined ? {} : { spanProcessors: options.spanProcessors }),

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { LATENCY_BUCKETS, rosettaMeter, type Logger } from '@rosetta/platform';
+import { LATENCY_BUCKETS, nameHttpRoutes, rosettaMeter, type Logger } from '@rosetta/platform';
 
 /** The `dialect` label: who answered a request. `meta`: health checks, /metrics, the OpenAPI document, no route. */
 export type DialectLabel = 'v1' | 'graphql' | 'kopano' | 'rivet' | 'prosody' | 'openfn' | 'dvid' | 'meta';
@@ -106,6 +106,13 @@ function expressRoute(req: IncomingMessage): string | undefined {
   return typeof path === 'string' ? path : undefined;
 }
 
+/** A request's dialect and route template as the metrics label them; undefined outside the listener. */
+function routeOf(req: IncomingMessage): { dialect: DialectLabel; route: string } | undefined {
+  const exchange = (req as Observed)[EXCHANGE];
+  if (exchange === undefined) return undefined;
+  return { dialect: exchange.dialect, route: exchange.route ?? expressRoute(req) ?? UNMATCHED };
+}
+
 export interface ObserverOptions {
   readonly logger: Logger;
   /** One `request` line per request at info level. */
@@ -154,6 +161,7 @@ export class RequestObserver {
       .addCallback((result) => {
         for (const dialect of DIALECT_LABELS) result.observe(this.inFlight[dialect], { dialect });
       });
+    nameHttpRoutes(routeOf);
     const closed = (res: ServerResponse) => this.closed(res);
     this.onClose = function (this: ServerResponse) {
       closed(this);
