@@ -22,6 +22,13 @@ export interface RpcTransportOptions {
   /** Deadline of unary calls that set none. */
   readonly defaultTimeoutMs: number;
   readonly maxMessageBytes: number;
+  /**
+   * Called when a unary response carries a `Server-Timing` header (the callee's own account of
+   * its time), with that header and the call's duration as this end measured it (ms). It runs
+   * in the async context of the call, before the caller sees the answer or the error. Unset:
+   * nothing is measured. Streams never report. It must not throw.
+   */
+  readonly onServerTiming?: (value: string, elapsedMs: number) => void;
 }
 
 export interface RpcTransport extends Transport {
@@ -33,8 +40,12 @@ const PING_INTERVAL_MS = 10_000;
 /** As on the server (apps/api transport): many concurrent streams outgrow Node's 10 MB default. */
 const SESSION_MEMORY_MB = 256;
 
-/** The lean path reads no response metadata: every unary response shares these (never written). */
+/**
+ * The lean path reads one response header, `server-timing`, and only builds a Headers object
+ * for a response that has it: every other unary response shares these (never written).
+ */
 const NO_HEADERS = new Headers();
+const SERVER_TIMING = 'server-timing';
 
 type HeaderInit = Parameters<Transport['unary']>[3];
 
@@ -123,6 +134,8 @@ export function createRpcTransport(options: RpcTransportOptions): RpcTransport {
     input: MessageInitShape<I>,
   ) {
     const timeout = timeoutMs ?? options.defaultTimeoutMs;
+    const { onServerTiming } = options;
+    const started = onServerTiming === undefined ? 0 : performance.now();
     const body = toBinary(method.input, create(method.input, input));
     const headers: http2.OutgoingHttpHeaders = {
       ':method': 'POST',
@@ -158,6 +171,7 @@ export function createRpcTransport(options: RpcTransportOptions): RpcTransport {
         return;
       }
       let status = 0;
+      let serverTiming: string | undefined;
       let received = 0;
       const chunks: Buffer[] = [];
       let settled = false;
@@ -167,6 +181,9 @@ export function createRpcTransport(options: RpcTransportOptions): RpcTransport {
         clearTimeout(timer);
         signal?.removeEventListener('abort', onAbort);
         if (traced !== undefined) endClientSpan(traced.span, error);
+        // Run from the stream's events or its timer, this is in the async context of the call
+        // (a cancellation runs it in the canceller's, after headers that carried a timing).
+        if (serverTiming !== undefined) onServerTiming?.(serverTiming, performance.now() - started);
         if (error !== undefined) {
           if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
           reject(error);
@@ -175,7 +192,7 @@ export function createRpcTransport(options: RpcTransportOptions): RpcTransport {
             stream: false,
             service: method.parent,
             method,
-            header: NO_HEADERS,
+            header: serverTiming === undefined ? NO_HEADERS : new Headers({ [SERVER_TIMING]: serverTiming }),
             message: message as ReturnType<typeof fromBinary<O>>,
             trailer: NO_HEADERS,
           });
@@ -189,6 +206,8 @@ export function createRpcTransport(options: RpcTransportOptions): RpcTransport {
       );
       stream.on('response', (responseHeaders) => {
         status = Number(responseHeaders[':status']);
+        const timing = responseHeaders[SERVER_TIMING];
+        if (typeof timing === 'string') serverTiming = timing;
       });
       stream.on('data', (chunk: Buffer) => {
         received += chunk.byteLength;
@@ -212,7 +231,8 @@ export function createRpcTransport(options: RpcTransportOptions): RpcTransport {
         // errorFromJsonBytes throws the fallback when the body is not Connect's error JSON.
         const fallback = new ConnectError(`HTTP ${status}`, codeFromHttpStatus(status));
         try {
-          finish(errorFromJsonBytes(bytes, undefined, fallback));
+          const metadata = serverTiming === undefined ? undefined : new Headers({ [SERVER_TIMING]: serverTiming });
+          finish(errorFromJsonBytes(bytes, metadata, fallback));
         } catch (error) {
           finish(ConnectError.from(error));
         }

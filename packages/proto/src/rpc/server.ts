@@ -63,9 +63,9 @@ export function createUnaryFastPath(
     }
   }
 
-  const fail = (res: http2.Http2ServerResponse, error: ConnectError) => {
+  const fail = (res: http2.Http2ServerResponse, error: ConnectError, metadata?: Record<string, string>) => {
     if (res.headersSent || res.stream.destroyed) return;
-    res.writeHead(codeToHttpStatus(error.code), { 'content-type': 'application/json' });
+    res.writeHead(codeToHttpStatus(error.code), { ...metadata, 'content-type': 'application/json' });
     res.end(errorToJsonBytes(error, {}));
   };
 
@@ -108,7 +108,8 @@ export function createUnaryFastPath(
           res.writeHead(200, { ...context.metadata(), 'content-type': UNARY_CONTENT_TYPE });
           res.end(body);
         } catch (error) {
-          fail(res, ConnectError.from(error, Code.Internal));
+          // What the handler put in its headers goes with its error too, as Connect's handler does.
+          fail(res, ConnectError.from(error, Code.Internal), context.metadata());
         } finally {
           context.done();
         }
