@@ -110,6 +110,11 @@ export const ApiConfigSchema = z
     JWT_CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).default(0),
     /** Create an account the first time a JWT subject is seen. */
     JWT_CREATE_ACCOUNTS: envBoolean(false),
+    /**
+     * Answer each unary call with a `server-timing` header: its database and cache time (ms).
+     * The gateway adds them to its responses' Server-Timing when its own SERVER_TIMING is on.
+     */
+    SERVER_TIMING: envBoolean(false),
     /** pino level: trace, debug, info, warn, error, fatal or silent. */
     LOG_LEVEL: envLogLevel(),
     /** Deadline for a graceful shutdown (ms). */

@@ -29,7 +29,7 @@ import { loadMigrations, migrate } from './db/migrate';
 import { createPgClient } from './db/pg-client';
 import { createPgliteClient } from './db/pglite-client';
 import { SqlRecordsRepository } from './db/records-repository';
-import type { SqlClient } from './db/sql';
+import { timedSqlClient, type SqlClient } from './db/sql';
 import { AccessControl } from './services/access-control';
 import { AdminService } from './services/admin-service';
 import { AuthService } from './services/auth-service';
@@ -39,6 +39,7 @@ import { CollectionResolver, monotonicClock } from './services/collection-resolv
 import { CollectionService } from './services/collection-service';
 import type { RecordCache } from './services/ports';
 import { RecordService } from './services/record-service';
+import { TimedRecordCache, withServerTiming } from './services/server-timing';
 import { VersionService } from './services/version-service';
 import { WebhookService } from './services/webhook-service';
 import { SqlWebhooksRepository } from './db/webhooks-repository';
@@ -109,7 +110,8 @@ export async function openDatabase(config: ApiConfig): Promise<SqlClient> {
 
 /** Builds the record service: database, migrations, cache, repositories, services, handlers. */
 export async function createApiRuntime(config: ApiConfig, logger: Logger): Promise<ApiRuntime> {
-  const db = await openDatabase(config);
+  const opened = await openDatabase(config);
+  const db = config.SERVER_TIMING ? timedSqlClient(opened) : opened;
   if (config.MIGRATE_ON_START) {
     const applied = await migrate(db, await loadMigrations());
     if (applied.length > 0) logger.info({ applied }, 'migrations applied');
@@ -144,7 +146,7 @@ export async function createApiRuntime(config: ApiConfig, logger: Logger): Promi
       .connect()
       .catch((error: unknown) => logger.warn({ err: error }, 'redis unavailable at start; serving from Postgres'));
   }
-  const cache: RecordCache = new MeteredRecordCache(store);
+  const cache: RecordCache = new MeteredRecordCache(config.SERVER_TIMING ? new TimedRecordCache(store) : store);
   const collectionsRepository = new SqlCollectionsRepository(db);
   await collectionsRepository.ensureSpace(config.ROSETTA_DEFAULT_SPACE);
   const resolver = new CollectionResolver(collectionsRepository, cache, monotonicClock);
@@ -232,7 +234,9 @@ export async function createApiRuntime(config: ApiConfig, logger: Logger): Promi
   };
   // Every call is traced and timed once, whichever path serves it (the lean unary path,
   // Connect's handler, or the direct binding of the all-in-one process).
-  const rpc = createRpcObserver({ meter: rosettaMeter(), latencyBuckets: LATENCY_BUCKETS });
+  const observer = createRpcObserver({ meter: rosettaMeter(), latencyBuckets: LATENCY_BUCKETS });
+  // SERVER_TIMING: each unary call also answers its database and cache time (services/server-timing.ts).
+  const rpc = config.SERVER_TIMING ? withServerTiming(observer) : observer;
   return {
     services,
     db,

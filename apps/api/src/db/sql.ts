@@ -1,3 +1,5 @@
+import { timeDb } from '../services/server-timing';
+
 /**
  * The one port the repositories talk to: a Postgres that runs parameterized SQL. Two adapters
  * implement it: node-postgres against a server (`pg-client.ts`) and PGlite embedded in the
@@ -48,4 +50,21 @@ export function inline(tx: SqlExecutor): SqlClient {
     close: () => Promise.resolve(),
   };
   return client;
+}
+
+/**
+ * The client with its time counted as database time of the call it runs for (SERVER_TIMING):
+ * each query and script, and each transaction and snapshot read as a whole, from asking for a
+ * connection to COMMIT. Work inside a transaction runs on the inner client it is given, whose
+ * queries are not counted again.
+ */
+export function timedSqlClient(db: SqlClient): SqlClient {
+  return {
+    query: <Row>(query: SqlQuery | string, params?: readonly SqlParam[]) => timeDb(() => db.query<Row>(query, params)),
+    exec: (script: string) => timeDb(() => db.exec(script)),
+    transaction: <T>(work: (tx: SqlExecutor) => Promise<T>) => timeDb(() => db.transaction(work)),
+    readSnapshot: <T>(work: (inner: SqlClient) => Promise<T>) => timeDb(() => db.readSnapshot(work)),
+    ping: () => db.ping(),
+    close: () => db.close(),
+  };
 }
