@@ -14,6 +14,7 @@ import { CollectionFeed } from './events/collection-feed';
 import { DEFAULT_GRAPHQL_OPTIONS, graphqlEndpoint, type GraphQLOptions } from './graphql/endpoint';
 import { GRAPHQL_PATH } from './graphql/http';
 import { RequestObserver, routeIs, unmatched, type DialectLabel } from './http/observe';
+import { withServerTiming } from './http/server-timing';
 import { applyCors } from './legacy/cors';
 import { rivetWatch } from './legacy/rivet/watch';
 import { legacyDialects, legacyOptions, type DialectRoute, type LegacyOptions } from './legacy';
@@ -55,6 +56,11 @@ export interface AppDeps {
   readonly telemetry?: Pick<Telemetry, 'serveMetrics'>;
   /** One `request` line per request at info level (ACCESS_LOG); true when unset. */
   readonly accessLog?: boolean;
+  /**
+   * A Server-Timing header on every response (SERVER_TIMING; see http/server-timing.ts); false
+   * when unset. Its `db`, `cache` and `api` need the record-api client made with `serverTiming`.
+   */
+  readonly serverTiming?: boolean;
 }
 
 /** The `dialect` label of each legacy dialect. */
@@ -145,7 +151,7 @@ export function createApp(deps: AppDeps): RequestListener & {
 
   const authenticate = (req: IncomingMessage) => authenticateV1(callers, req);
   const table = new RouteTable(authenticate);
-  const reader = new RecordReader(api.records);
+  const reader = new RecordReader(api.records, { serverTiming: deps.serverTiming === true });
   // Change readers wake on the event bus and read again every 2 s regardless (every 250 ms
   // without a bus).
   const feed = new CollectionFeed(api, deps.events, deps.events === undefined ? 250 : 2000);
@@ -228,7 +234,7 @@ export function createApp(deps: AppDeps): RequestListener & {
   const legacyRoutes = dialects.flatMap((d) =>
     d.routes.map((route) => ({ ...route, dialect: d.name, unauthenticatedStatus: d.unauthenticatedStatus })),
   );
-  return Object.assign(listener, {
+  return Object.assign(deps.serverTiming === true ? withServerTiming(listener) : listener, {
     routes: table.routes,
     legacyRoutes,
     upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) =>

@@ -34,6 +34,12 @@ export const GatewayConfigSchema = z
     /** One `request` line per request at info level (the access log): true or false. */
     ACCESS_LOG: envBoolean(true),
     /**
+     * A Server-Timing header on every response: `total` (the gateway's time until the headers
+     * leave) and, for requests that called the record service, `db`, `cache` (as the api's own
+     * SERVER_TIMING reports them) and `api` (the time spent waiting on it).
+     */
+    SERVER_TIMING: envBoolean(false),
+    /**
      * Proxies whose X-Forwarded-For is believed for the client's address (per-address limits of
      * password attempts): comma-separated addresses, subnets, or loopback / linklocal / uniquelocal.
      */

@@ -12,6 +12,7 @@ import {
   SnapshotService,
   createRpcTransport,
 } from '@rosetta/proto';
+import { addApiCall } from '../http/server-timing';
 
 /**
  * The record service as the gateway sees it: one client per contract service. In the cluster
@@ -39,6 +40,11 @@ export interface HttpRecordApiOptions {
   /** Deadline of unary calls. */
   readonly timeoutMs: number;
   readonly maxMessageBytes: number;
+  /**
+   * Add what each unary call's Server-Timing header reports (the api's SERVER_TIMING) to the
+   * gateway request it was made for (the gateway's SERVER_TIMING; see http/server-timing.ts).
+   */
+  readonly serverTiming?: boolean;
 }
 
 export function createHttpRecordApi(options: HttpRecordApiOptions): RecordApi & { close(): void } {
@@ -46,6 +52,7 @@ export function createHttpRecordApi(options: HttpRecordApiOptions): RecordApi & 
     baseUrl: options.baseUrl,
     defaultTimeoutMs: options.timeoutMs,
     maxMessageBytes: options.maxMessageBytes,
+    ...(options.serverTiming === true ? { onServerTiming: addApiCall } : {}),
   });
   return {
     records: createClient(RecordService, transport),
