@@ -17,6 +17,7 @@ async function main(): Promise<void> {
     baseUrl: config.API_URL,
     timeoutMs: config.API_TIMEOUT_MS,
     maxMessageBytes: config.MAX_BODY_BYTES * 2,
+    serverTiming: config.SERVER_TIMING,
   });
   shutdown.add('record service client', () => api.close());
   let events: RedisChangeEvents | undefined;
@@ -35,6 +36,7 @@ async function main(): Promise<void> {
     snapshots: await createSnapshotStore(config),
     telemetry,
     accessLog: config.ACCESS_LOG,
+    serverTiming: config.SERVER_TIMING,
     ...(events === undefined ? {} : { events }),
   });
   const http = await startHttpServer(app, config.HOST, config.PORT);

@@ -153,6 +153,7 @@ async function main(): Promise<void> {
     events,
     telemetry,
     accessLog: gatewayConfig.ACCESS_LOG,
+    serverTiming: gatewayConfig.SERVER_TIMING,
   });
   const http = await startHttpServer(app, gatewayConfig.HOST, gatewayConfig.PORT);
   shutdown.add('http server', () => http.close());
