@@ -28,7 +28,7 @@ import { TEST_ADMIN_TOKEN, TEST_INTERNAL_SECRET } from '../support/env';
  */
 
 const exporter = new InMemorySpanExporter();
-startTelemetry({ service: 'trace-test', spanProcessors: [new SimpleSpanProcessor(exporter)] });
+const telemetry = startTelemetry({ service: 'trace-test', spanProcessors: [new SimpleSpanProcessor(exporter)] });
 const tracer = trace.getTracer('rpc-tracing-test');
 
 const KEY = 'secret-key-1';
@@ -57,6 +57,8 @@ afterAll(async () => {
   transport.close();
   await rpc.close();
   await api.close();
+  // Jest runs later test files in this process: leave nothing instrumented behind.
+  await telemetry.shutdown();
 });
 
 beforeEach(() => exporter.reset());

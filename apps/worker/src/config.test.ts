@@ -23,6 +23,7 @@ describe('loadConfig', () => {
       SNAPSHOT_S3_FORCE_PATH_STYLE: false,
       WORKER_HEALTH_HOST: '127.0.0.1',
       WORKER_HEALTH_PORT: 8082,
+      LOG_FORMAT: 'json',
       LOG_LEVEL: 'info',
       SHUTDOWN_TIMEOUT_MS: 10_000,
     });

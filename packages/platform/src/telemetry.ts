@@ -151,37 +151,42 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   const runtime = new RuntimeNodeInstrumentation({ monitoringPrecision: 5000 });
   let stop: () => Promise<void>;
   if (tracing) {
+    const instrumentations = [
+      runtime,
+      new HttpInstrumentation({
+        ignoreIncomingRequestHook: (req) => PLUMBING.has((req.url ?? '').split('?', 1)[0] ?? ''),
+        applyCustomAttributesOnSpan: (span, request) => {
+          if (!(request instanceof IncomingMessage)) return;
+          const named = routeNamer?.(request);
+          if (named === undefined) return;
+          // The template replaces the concrete path, which holds keys, users and collections.
+          span.setAttribute('http.route', named.route);
+          span.setAttribute('url.path', named.route);
+          span.setAttribute('rosetta.dialect', named.dialect);
+          span.updateName(`${request.method ?? 'HTTP'} ${named.route}`);
+        },
+      }),
+      new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE] }),
+      new GraphQLInstrumentation({ mergeItems: true, ignoreTrivialResolveSpans: true }),
+      new PgInstrumentation({ enhancedDatabaseReporting: false }),
+      // The command's name only: its arguments are keys and values.
+      new IORedisInstrumentation({ dbStatementSerializer: (command) => command }),
+      new UndiciInstrumentation(),
+    ];
     const sdk = new NodeSDK({
       resource,
       autoDetectResources: false,
       metricReaders: readers,
       logRecordProcessors: [],
-      instrumentations: [
-        runtime,
-        new HttpInstrumentation({
-          ignoreIncomingRequestHook: (req) => PLUMBING.has((req.url ?? '').split('?', 1)[0] ?? ''),
-          applyCustomAttributesOnSpan: (span, request) => {
-            if (!(request instanceof IncomingMessage)) return;
-            const named = routeNamer?.(request);
-            if (named === undefined) return;
-            // The template replaces the concrete path, which holds keys, users and collections.
-            span.setAttribute('http.route', named.route);
-            span.setAttribute('url.path', named.route);
-            span.setAttribute('rosetta.dialect', named.dialect);
-            span.updateName(`${request.method ?? 'HTTP'} ${named.route}`);
-          },
-        }),
-        new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE] }),
-        new GraphQLInstrumentation({ mergeItems: true, ignoreTrivialResolveSpans: true }),
-        new PgInstrumentation({ enhancedDatabaseReporting: false }),
-        // The command's name only: its arguments are keys and values.
-        new IORedisInstrumentation({ dbStatementSerializer: (command) => command }),
-        new UndiciInstrumentation(),
-      ],
+      instrumentations,
       ...(options.spanProcessors === undefined ? {} : { spanProcessors: options.spanProcessors }),
     });
     sdk.start();
-    stop = () => sdk.shutdown();
+    // Shut down, nothing stays patched (undici's diagnostics channels are the process's own).
+    stop = async () => {
+      await sdk.shutdown();
+      for (const instrumentation of instrumentations) instrumentation.disable();
+    };
   } else {
     // No SDK: no context manager, no propagator, no patched module; only the meters.
     const provider = new MeterProvider({
