@@ -1,7 +1,7 @@
 import http from 'node:http';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from '@rosetta/platform';
+import { writeMetrics, type Logger } from '@rosetta/platform';
 
 /** One readiness check's result. */
 export type CheckState = 'ok' | 'failing';
@@ -62,20 +62,7 @@ export async function startHealthServer(options: HealthServerOptions): Promise<H
         })
         .catch((error: unknown) => logger.warn({ err: error }, 'readiness response failed'));
     } else if (req.method === 'GET' && path === '/metrics' && scrape !== undefined) {
-      scrape().then(
-        (text) => {
-          res.writeHead(200, {
-            'content-type': 'text/plain; version=0.0.4; charset=utf-8',
-            'cache-control': 'no-store',
-          });
-          res.end(text);
-        },
-        (error: unknown) => {
-          logger.warn({ err: error }, 'metrics collection failed');
-          res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
-          res.end('metrics collection failed\n');
-        },
-      );
+      writeMetrics(scrape, res, { onError: (error) => logger.warn({ err: error }, 'metrics collection failed') });
     } else {
       reply(res, 404, { status: 'not found' });
     }

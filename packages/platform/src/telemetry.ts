@@ -96,6 +96,36 @@ export interface Telemetry {
 
 let started: Telemetry | undefined;
 
+/** What `writeMetrics` needs of a response: node:http's and node:http2's compatibility API both fit. */
+export interface MetricsResponse {
+  writeHead(status: number, headers: Record<string, string>): unknown;
+  end(): unknown;
+  end(body: string): unknown;
+}
+
+/**
+ * Answers a scrape with `scrape`'s text (Prometheus' text format), or 500 when collecting fails
+ * (`onError` hears why; the body does not say).
+ */
+export function writeMetrics(
+  scrape: () => Promise<string>,
+  res: MetricsResponse,
+  options: { readonly head?: boolean; readonly onError?: (error: unknown) => void } = {},
+): void {
+  scrape().then(
+    (text) => {
+      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'cache-control': 'no-store' });
+      if (options.head === true) res.end();
+      else res.end(text);
+    },
+    (error: unknown) => {
+      options.onError?.(error);
+      res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
+      res.end('metrics collection failed\n');
+    },
+  );
+}
+
 /** Names a request's dialect and route template; undefined when no route took it. */
 export type RouteNamer = (req: IncomingMessage) => { readonly dialect: string; readonly route: string } | undefined;
 
@@ -211,21 +241,7 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   started = {
     tracing,
     scrape,
-    serveMetrics(_req, res) {
-      scrape().then(
-        (text) => {
-          res.writeHead(200, {
-            'content-type': 'text/plain; version=0.0.4; charset=utf-8',
-            'cache-control': 'no-store',
-          });
-          res.end(text);
-        },
-        (error: unknown) => {
-          res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
-          res.end(`metrics collection failed: ${String(error)}\n`);
-        },
-      );
-    },
+    serveMetrics: (req, res) => writeMetrics(scrape, res, { head: req.method === 'HEAD' }),
     shutdown: () => stop(),
   };
   return started;

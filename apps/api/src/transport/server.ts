@@ -1,6 +1,7 @@
 import http2 from 'node:http2';
 import type { Socket } from 'node:net';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
+import { writeMetrics } from '@rosetta/platform';
 import {
   AdminService,
   AuthService,
@@ -30,8 +31,6 @@ export interface RpcServerOptions {
   /** The process's metrics (`startTelemetry`), served on `GET /metrics`; unset: 404 there. */
   readonly telemetry?: { scrape(): Promise<string> };
 }
-
-const PROMETHEUS_TEXT = 'text/plain; version=0.0.4; charset=utf-8';
 
 export interface RpcServer {
   readonly server: http2.Http2Server;
@@ -86,17 +85,7 @@ export function createRpcServer(runtime: ApiRuntime, options: RpcServerOptions):
       }
       const telemetry = options.telemetry;
       if (path === '/metrics' && telemetry !== undefined && (req.method === 'GET' || req.method === 'HEAD')) {
-        telemetry.scrape().then(
-          (text) => {
-            res.writeHead(200, { 'content-type': PROMETHEUS_TEXT, 'cache-control': 'no-store' });
-            if (req.method === 'HEAD') res.end();
-            else res.end(text);
-          },
-          (error: unknown) => {
-            res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' });
-            res.end(`metrics collection failed: ${String(error)}\n`);
-          },
-        );
+        writeMetrics(() => telemetry.scrape(), res, { head: req.method === 'HEAD' });
         return;
       }
       res.writeHead(404);
