@@ -1,38 +1,30 @@
-import { IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { hostname } from 'node:os';
 import { context, metrics, propagation, trace, type Meter } from '@opentelemetry/api';
-import { OTLPMetricExporter as GrpcMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
-import { OTLPMetricExporter as JsonMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
-import { OTLPMetricExporter as ProtobufMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporter-prometheus';
-import { ExpressInstrumentation, ExpressLayerType } from '@opentelemetry/instrumentation-express';
-import { GraphQLInstrumentation } from '@opentelemetry/instrumentation-graphql';
-import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
-import { IORedisInstrumentation } from '@opentelemetry/instrumentation-ioredis';
-import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
-import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
-import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
-import { NodeSDK } from '@opentelemetry/sdk-node';
-import {
-  MeterProvider,
-  PeriodicExportingMetricReader,
-  type MetricReader,
-  type PushMetricExporter,
-} from '@opentelemetry/sdk-metrics';
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
+import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
-import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+import { MeterProvider, type MetricReader } from '@opentelemetry/sdk-metrics';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
+import type * as Otlp from './otlp';
 
 /** Bucket bounds (seconds) of every latency histogram: 0.25 ms to 10 s. */
 export const LATENCY_BUCKETS = [
   0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ] as const;
 
-/** Paths of the health checks and the scrape, which get no spans of their own. */
-const PLUMBING = new Set(['/healthz', '/readyz', '/metrics']);
-
 type Env = Record<string, string | undefined>;
+
+/**
+ * The OTLP half (the NodeSDK, the instrumentations, the OTLP exporters), loaded only when OTLP
+ * export is on: a process that only serves /metrics spares its ~25 MB and its start-up time.
+ */
+function loadOtlp(): typeof Otlp {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded on demand, see above
+  return require('./otlp') as typeof Otlp;
+}
 
 /** `OTEL_SDK_DISABLED=true`: no traces, no metrics (`/metrics` answers 404), nothing instrumented. */
 function sdkDisabled(env: Env): boolean {
@@ -64,14 +56,6 @@ export function otlpMetricsEnabled(env: Env): boolean {
   const exporters = listOf(env.OTEL_METRICS_EXPORTER);
   if (exporters.length > 0) return exporters.includes('otlp');
   return (env.OTEL_EXPORTER_OTLP_ENDPOINT ?? env.OTEL_EXPORTER_OTLP_METRICS_ENDPOINT ?? '') !== '';
-}
-
-/** The OTLP metric exporter of the protocol OTEL_EXPORTER_OTLP_(METRICS_)PROTOCOL names (`http/protobuf` by default). */
-function otlpMetricExporter(env: Env): PushMetricExporter {
-  const protocol = (env.OTEL_EXPORTER_OTLP_METRICS_PROTOCOL ?? env.OTEL_EXPORTER_OTLP_PROTOCOL ?? '').trim();
-  if (protocol === 'http/json') return new JsonMetricExporter();
-  if (protocol === 'grpc') return new GrpcMetricExporter();
-  return new ProtobufMetricExporter();
 }
 
 export interface TelemetryOptions {
@@ -165,12 +149,7 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   const prometheus = new PrometheusExporter({ preventServerStart: true });
   const readers: MetricReader[] = [prometheus];
   if (otlpMetricsEnabled(env)) {
-    readers.push(
-      new PeriodicExportingMetricReader({
-        exporter: otlpMetricExporter(env),
-        exportIntervalMillis: Number(env.OTEL_METRIC_EXPORT_INTERVAL ?? 60_000),
-      }),
-    );
+    readers.push(loadOtlp().otlpMetricReader(env));
   }
   // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (the env detector) override these; the instance
   // id tells replicas of one service apart.
@@ -181,42 +160,13 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   const runtime = new RuntimeNodeInstrumentation({ monitoringPrecision: 5000 });
   let stop: () => Promise<void>;
   if (tracing) {
-    const instrumentations = [
-      runtime,
-      new HttpInstrumentation({
-        ignoreIncomingRequestHook: (req) => PLUMBING.has((req.url ?? '').split('?', 1)[0] ?? ''),
-        applyCustomAttributesOnSpan: (span, request) => {
-          if (!(request instanceof IncomingMessage)) return;
-          const named = routeNamer?.(request);
-          if (named === undefined) return;
-          // The template replaces the concrete path, which holds keys, users and collections.
-          span.setAttribute('http.route', named.route);
-          span.setAttribute('url.path', named.route);
-          span.setAttribute('rosetta.dialect', named.dialect);
-          span.updateName(`${request.method ?? 'HTTP'} ${named.route}`);
-        },
-      }),
-      new ExpressInstrumentation({ ignoreLayersType: [ExpressLayerType.MIDDLEWARE] }),
-      new GraphQLInstrumentation({ mergeItems: true, ignoreTrivialResolveSpans: true }),
-      new PgInstrumentation({ enhancedDatabaseReporting: false }),
-      // The command's name only: its arguments are keys and values.
-      new IORedisInstrumentation({ dbStatementSerializer: (command) => command }),
-      new UndiciInstrumentation(),
-    ];
-    const sdk = new NodeSDK({
+    stop = loadOtlp().startTracing({
       resource,
-      autoDetectResources: false,
-      metricReaders: readers,
-      logRecordProcessors: [],
-      instrumentations,
+      readers,
+      runtime,
+      nameRoute: (req) => routeNamer?.(req),
       ...(options.spanProcessors === undefined ? {} : { spanProcessors: options.spanProcessors }),
     });
-    sdk.start();
-    // Shut down, nothing stays patched (undici's diagnostics channels are the process's own).
-    stop = async () => {
-      await sdk.shutdown();
-      for (const instrumentation of instrumentations) instrumentation.disable();
-    };
   } else {
     // No SDK: no context manager, no propagator, no patched module; only the meters.
     const provider = new MeterProvider({
