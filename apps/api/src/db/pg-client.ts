@@ -88,6 +88,25 @@ function observePools(): void {
   );
 }
 
+/** Runs `work` on one connection between `begin` and COMMIT, or ROLLBACK when it throws. */
+async function inTransaction<T>(pool: pg.Pool, begin: string, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    await client.query(begin);
+    const result = await work(client);
+    await client.query('COMMIT');
+    client.release();
+    return result;
+  } catch (error) {
+    // A failed ROLLBACK means the connection is broken: destroy it rather than reuse it.
+    await client.query('ROLLBACK').then(
+      () => client.release(),
+      (rollbackError: unknown) => client.release(rollbackError instanceof Error ? rollbackError : true),
+    );
+    throw error;
+  }
+}
+
 export interface PgSqlClient extends SqlClient {
   readonly pool: pg.Pool;
 }
@@ -111,39 +130,11 @@ export function createPgClient(options: PgClientOptions): PgSqlClient {
     pool,
     query: base.query,
     exec: base.exec,
-    async transaction<T>(work: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN');
-        const result = await work(executor(client));
-        await client.query('COMMIT');
-        client.release();
-        return result;
-      } catch (error) {
-        // A failed ROLLBACK means the connection is broken: destroy it rather than reuse it.
-        await client.query('ROLLBACK').then(
-          () => client.release(),
-          (rollbackError: unknown) => client.release(rollbackError instanceof Error ? rollbackError : true),
-        );
-        throw error;
-      }
-    },
-    async readSnapshot<T>(work: (db: SqlClient) => Promise<T>): Promise<T> {
-      const client = await pool.connect();
-      try {
-        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-        const result = await work(inline(executor(client)));
-        await client.query('COMMIT');
-        client.release();
-        return result;
-      } catch (error) {
-        await client.query('ROLLBACK').then(
-          () => client.release(),
-          (rollbackError: unknown) => client.release(rollbackError instanceof Error ? rollbackError : true),
-        );
-        throw error;
-      }
-    },
+    transaction: (work) => inTransaction(pool, 'BEGIN', (client) => work(executor(client))),
+    readSnapshot: (work) =>
+      inTransaction(pool, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', (client) =>
+        work(inline(executor(client))),
+      ),
     async ping(): Promise<boolean> {
       try {
         await pool.query('SELECT 1');
