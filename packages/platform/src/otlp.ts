@@ -1,4 +1,5 @@
 import { IncomingMessage } from 'node:http';
+import { createNoopMeter, type MeterProvider } from '@opentelemetry/api';
 import { OTLPMetricExporter as GrpcMetricExporter } from '@opentelemetry/exporter-metrics-otlp-grpc';
 import { OTLPMetricExporter as JsonMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http';
 import { OTLPMetricExporter as ProtobufMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
@@ -79,6 +80,12 @@ export function startTracing(options: TracingOptions): () => Promise<void> {
     ...(options.spanProcessors === undefined ? {} : { spanProcessors: options.spanProcessors }),
   });
   sdk.start();
+  // Rosetta records its own request, RPC, database and cache metrics (the catalog); the
+  // instrumentations' copies of them would only cost time on every request.
+  const noMetrics: MeterProvider = { getMeter: () => createNoopMeter() };
+  for (const instrumentation of instrumentations) {
+    if (instrumentation !== options.runtime) instrumentation.setMeterProvider(noMetrics);
+  }
   // Shut down, nothing stays patched (undici's diagnostics channels are the process's own).
   return async () => {
     await sdk.shutdown();

@@ -146,10 +146,15 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
     return started;
   }
   const tracing = options.spanProcessors !== undefined || tracingEnabled(env);
+  // Before any instrumentation exists: the first one installs the require hook, which would
+  // remember node:http (loaded by the OTLP half) unpatched, and the http instrumentation would
+  // then never see it.
+  const pushMetrics = otlpMetricsEnabled(env);
+  const otlp = tracing || pushMetrics ? loadOtlp() : undefined;
   const prometheus = new PrometheusExporter({ preventServerStart: true });
   const readers: MetricReader[] = [prometheus];
-  if (otlpMetricsEnabled(env)) {
-    readers.push(loadOtlp().otlpMetricReader(env));
+  if (otlp !== undefined && pushMetrics) {
+    readers.push(otlp.otlpMetricReader(env));
   }
   // OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES (the env detector) override these; the instance
   // id tells replicas of one service apart.
@@ -159,8 +164,8 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   }).merge(detectResources({ detectors: [envDetector] }));
   const runtime = new RuntimeNodeInstrumentation({ monitoringPrecision: 5000 });
   let stop: () => Promise<void>;
-  if (tracing) {
-    stop = loadOtlp().startTracing({
+  if (otlp !== undefined && tracing) {
+    stop = otlp.startTracing({
       resource,
       readers,
       runtime,
