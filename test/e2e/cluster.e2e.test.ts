@@ -197,7 +197,7 @@ it('streams a list of 100,000 records with flat gateway memory', async () => {
   expect(count).toBe(100_000);
   expect(last).toEqual({ done: true, cursor: null });
   // The bound the streaming issues set for each process; the gateway's metrics (OpenTelemetry)
-  // take some 40 MB of it before the first request.
+  // take some 30 MB of it before the first request.
   expect(gateway.peakRss()).toBeLessThan(250 * 1024 * 1024);
   expect(api.peakRss()).toBeLessThan(250 * 1024 * 1024);
 });
