@@ -39,7 +39,9 @@ import {
   DVID_WORKLOADS,
   FEED_WORKLOADS,
   GRAPHQL_WORKLOADS,
+  ETCD_PEER_WORKLOADS,
   PEER_WORKLOADS,
+  PROSODY_PEER_WORKLOADS,
   OPENFN_MILLION,
   OPENFN_WORKLOADS,
   SNAPSHOT_WORKLOADS,
@@ -83,6 +85,7 @@ import {
 } from './lib/snapshot.mjs';
 import { GRAPHQL_BODIES, GRAPHQL_HEADERS, GRAPHQL_PATH, checkGraphql } from './lib/graphql.mjs';
 import { KOPANO_API_ENV, preparePeerProsody, seedDialects } from './lib/dialects.mjs';
+import { checkRange, countPut, preparePeerEtcd } from './lib/etcd.mjs';
 import { DOC_TEMPLATE } from './lib/doc-template.mjs';
 import { measureAuthCost } from './lib/auth-cost.mjs';
 import { closeAgent } from './lib/http.mjs';
@@ -134,6 +137,7 @@ const state = {
   redisPrefix: undefined,
   redisUsed: false,
   peerProsody: undefined,
+  peerEtcd: undefined,
   /** Paths and credentials of the dialect workloads (kept out of the saved results). */
   dialects: undefined,
   /** The DVID repos: the one ingest runs write to, and the one with the chain of versions. */
@@ -187,6 +191,11 @@ function cleanup() {
   state.cleaning ??= (async () => {
     await stopAll().catch((e) => warn(`stopping processes: ${e.message}`));
     await state.peerProsody?.stop().catch((e) => warn(`stopping the Prosody peer: ${e.message}`));
+    if (state.peerEtcd)
+      await state.peerEtcd.stop().then(
+        (n) => log(`  deleted ${n} etcd keys of this run`),
+        (e) => warn(`cleaning up the etcd peer: ${e.message}`),
+      );
     for (const db of state.createdDbs) {
       await dropDatabase(db).then(
         () => state.createdDbs.delete(db),
@@ -279,7 +288,8 @@ function targetsFor(anchor) {
     const proc = state.services[name];
     if (proc?.running) t[name] = proc.pid;
   }
-  if (anchor) t.anchor = anchor === 'peer-prosody' ? state.peerProsody?.pid : state.services[anchor]?.pid;
+  const peers = { 'peer-prosody': state.peerProsody, 'peer-etcd': state.peerEtcd };
+  if (anchor) t.anchor = anchor in peers ? peers[anchor]?.pid : state.services[anchor]?.pid;
   return t;
 }
 
@@ -542,14 +552,24 @@ async function main() {
 
   if (needCluster) meta.rssAfterSeed = rssOfServices();
 
-  if (settings.workloads.some((w) => PEER_WORKLOADS.includes(w))) {
+  if (settings.workloads.some((w) => PROSODY_PEER_WORKLOADS.includes(w))) {
     state.peerProsody = await preparePeerProsody(warn);
     if (state.peerProsody === undefined)
-      settings.workloads = settings.workloads.filter((w) => !PEER_WORKLOADS.includes(w));
+      settings.workloads = settings.workloads.filter((w) => !PROSODY_PEER_WORKLOADS.includes(w));
     else {
       urls['peer-prosody'] = state.peerProsody.url;
       const version = tool('dpkg-query', ['-W', '-f=${Version}', 'prosody']);
       meta.versions.prosody = `Prosody ${version ?? '(version unknown)'} (peer)`;
+    }
+  }
+
+  if (settings.workloads.some((w) => ETCD_PEER_WORKLOADS.includes(w))) {
+    state.peerEtcd = await preparePeerEtcd(warn);
+    if (state.peerEtcd === undefined)
+      settings.workloads = settings.workloads.filter((w) => !ETCD_PEER_WORKLOADS.includes(w));
+    else {
+      urls['peer-etcd'] = state.peerEtcd.url;
+      meta.versions.etcd = `etcd ${tool('etcd', ['--version'])?.replace('etcd Version: ', '') ?? '(version unknown)'} (peer)`;
     }
   }
 
@@ -786,9 +806,11 @@ async function runWorkload(workload, round, ctx) {
   const anchor =
     workload === 'node-http' || workload === 'express'
       ? workload
-      : PEER_WORKLOADS.includes(workload)
+      : PROSODY_PEER_WORKLOADS.includes(workload)
         ? 'peer-prosody'
-        : undefined;
+        : ETCD_PEER_WORKLOADS.includes(workload)
+          ? 'peer-etcd'
+          : undefined;
 
   if (workload === 'export') return runExport(ctx, round);
   if (workload === 'openfn-upsert') return runOpenFnUpsert(ctx, round);
@@ -876,11 +898,26 @@ async function runWorkload(workload, round, ctx) {
       spec = { url: `${base}/data/`, method: 'PUT', script: 'prosody-put', valueBytes: VALUE_BYTES, headers };
       break;
     }
+    case 'peer-etcd-range': {
+      const { path, body, headers } = state.peerEtcd.range;
+      // Checked once before the load: etcd answers a range of a missing key with a 200 too.
+      spec = { url: `${base}${path}`, method: 'POST', script: 'post', scriptArgs: [body], headers };
+      spec.answerBytes = await checkRange();
+      break;
+    }
+    case 'peer-etcd-put': {
+      const { path, headers } = state.peerEtcd.put;
+      spec = { url: `${base}${path}`, method: 'POST', script: 'etcd-put', valueBytes: VALUE_BYTES, headers };
+      break;
+    }
     default:
       throw new Error(`unknown workload ${workload}`);
   }
-  const tag = spec.script === 'prosody-put' ? '/data/bench_' : `${recordPath('put')}/p${process.pid}-r${round}`;
-  const putBase = (phase) => (spec.script === 'prosody-put' ? tag : `${tag}-${phase}`);
+  const putBase = (phase) => {
+    if (spec.script === 'prosody-put') return '/data/bench_';
+    if (spec.script === 'etcd-put') return state.peerEtcd.put.base(round, phase);
+    return `${recordPath('put')}/p${process.pid}-r${round}-${phase}`;
+  };
   if (settings.warmup > 0) {
     await runLoad(loadgen, { ...spec, ...common, duration: settings.warmup, putBase: putBase('warm') });
   }
@@ -898,8 +935,17 @@ async function runWorkload(workload, round, ctx) {
   }
   if (round === settings.runs && r.command) meta.commands.push(r.command.replace(/p\d+-r\d+-run/, 'p<pid>-r<run>-run'));
   checkLoad(workload, r);
+  if (spec.script === 'etcd-put') {
+    // Every put answered 2xx and stored its key (the run's keys, counted by a range).
+    const stored = await countPut(putBase('run'));
+    if (r.non2xx > 0 || stored < r.requests)
+      throw new Error(
+        `${workload}: ${num(r.requests)} puts answered (${num(r.non2xx)} not 2xx), ${num(stored)} keys stored; run not counted`,
+      );
+  }
   if (spec.answerBytes !== undefined) {
-    // GraphQL answers errors with a 200: answers shorter than the checked one (headers aside) are errors.
+    // GraphQL answers errors with a 200, etcd a range of a missing key: answers shorter than the
+    // checked one (headers aside) are errors.
     const perResponse = (r.mbps * 1e6) / r.rps;
     if (perResponse < spec.answerBytes)
       throw new Error(

@@ -26,11 +26,13 @@ export const WORKLOADS = [
   'openfn-list',
   'dvid-range',
   'hot-get',
+  'peer-etcd-range',
   'graphql-get',
   'graphql-page',
   'dvid-version-get',
   'list',
   'put',
+  'peer-etcd-put',
   'feed-lag',
   'feed-lag-10ms',
   'openfn-upsert',
@@ -63,7 +65,11 @@ export const DVID_WORKLOADS = ['dvid-ingest', 'dvid-version-get', 'dvid-range'];
 export const GRAPHQL_WORKLOADS = ['graphql-get', 'graphql-page'];
 /** The legacy dialects' workloads, and the real peers they are compared with. */
 export const DIALECT_WORKLOADS = ['kopano-get', 'rivet-get', 'prosody-get', 'prosody-put'];
-export const PEER_WORKLOADS = ['peer-prosody-get', 'peer-prosody-put'];
+export const PROSODY_PEER_WORKLOADS = ['peer-prosody-get', 'peer-prosody-put'];
+/** A single-node etcd 3.4 through its v3 JSON gateway: a linearizable range of one key, puts of new keys. */
+export const ETCD_PEER_WORKLOADS = ['peer-etcd-range', 'peer-etcd-put'];
+/** Every workload against a peer of ../shared/peers (the alias `peers`). */
+export const PEER_WORKLOADS = [...ETCD_PEER_WORKLOADS, ...PROSODY_PEER_WORKLOADS];
 /**
  * The change-feed lag: PUTs at BENCH_FEED_RATE per second, each key's `change` event timed on an
  * SSE reader; with the worker's relay at its interval, and restarted with RELAY_INTERVAL_MS=10.
@@ -100,7 +106,8 @@ const ALIASES = {
   anchors: ['node-http', 'express'],
   cluster: ['hot-get', 'list', 'export', 'put'],
   dialects: DIALECT_WORKLOADS,
-  prosody: ['prosody-get', 'prosody-put', ...PEER_WORKLOADS],
+  prosody: ['prosody-get', 'prosody-put', ...PROSODY_PEER_WORKLOADS],
+  peers: PEER_WORKLOADS,
   openfn: ['openfn-upsert', 'openfn-list'],
   dvid: DVID_WORKLOADS,
   // The GraphQL target is a share of the REST hot GET measured in the same run.
@@ -127,12 +134,19 @@ export const AUTH_HEADERS = { authorization: `Bearer ${BENCH_TOKEN}` };
 export const BENCH_JWT_SECRET = 'bench-jwt-secret-0123456789abcdef0123456789';
 /** The account the Rivet and Prosody workloads log in as. */
 export const BENCH_USER = { name: 'bench', host: 'localhost', password: 'bench-password-0123' };
+/** Where the peers' scripts are (../shared/peers: prosody.sh, etcd.sh). */
+export const PEERS_DIR = process.env.BENCH_PEERS_DIR ?? join(ROOT, '..', 'shared', 'peers');
 /** The real Prosody 0.12 of ../shared/peers/prosody.sh, and its test account. */
 export const PEER_PROSODY = {
   url: `http://127.0.0.1:${Number(process.env.PROSODY_HTTP_PORT ?? 5280)}`,
   login: 'test@localhost',
   password: 'testpass',
-  script: process.env.BENCH_PEERS_DIR ?? join(ROOT, '..', 'shared', 'peers'),
+  script: PEERS_DIR,
+};
+/** The single-node etcd of ../shared/peers/etcd.sh, and the pid file its script keeps. */
+export const PEER_ETCD = {
+  url: `http://127.0.0.1:${Number(process.env.ETCD_CLIENT_PORT ?? 2379)}`,
+  pidFile: join(process.env.PEERS_RUN_DIR ?? '/tmp/kv-peers', 'etcd', 'etcd.pid'),
 };
 export const PGBENCH_DB_NAME = 'rosetta_bench_pg';
 export const SPACE = 'default';

@@ -8,11 +8,13 @@ import { runCommand, which } from './procs.mjs';
 
 const REPORT_LUA = readFileSync(join(BENCH_DIR, 'lua', 'report.lua'), 'utf8');
 /**
- * wrk scripts: a new key per request, a Prosody store per request, a random DVID key per
- * request, one fixed POST body (a GraphQL query). Each takes its arguments after `--`.
+ * wrk scripts: a new key per request, a Prosody store per request, a new etcd key per request, a
+ * random DVID key per request, one fixed POST body (a GraphQL query, an etcd range). Each takes
+ * its arguments after `--`.
  */
 const SCRIPTS = {
   put: readFileSync(join(BENCH_DIR, 'lua', 'put.lua'), 'utf8'),
+  'etcd-put': readFileSync(join(BENCH_DIR, 'lua', 'etcd-put.lua'), 'utf8'),
   'prosody-put': readFileSync(join(BENCH_DIR, 'lua', 'prosody-put.lua'), 'utf8'),
   'dvid-get': readFileSync(join(BENCH_DIR, 'lua', 'dvid-get.lua'), 'utf8'),
   post: readFileSync(join(BENCH_DIR, 'lua', 'post.lua'), 'utf8'),
@@ -50,6 +52,11 @@ export function detectLoadgen() {
   return undefined;
 }
 
+/** An argument as a shell reads it back: in single quotes when it holds anything but plain characters. */
+function shellWord(arg) {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", "'\\''")}'`;
+}
+
 function parseWrk(stdout) {
   const line = stdout.split('\n').find((l) => l.startsWith('BENCH_JSON '));
   if (line === undefined) throw new Error(`wrk printed no summary:\n${stdout}`);
@@ -76,7 +83,8 @@ function parseWrk(stdout) {
  * One load run. `spec` = { url, method: 'GET' | 'PUT', headers?, putBase?, valueBytes?, script?,
  * scriptArgs?, duration, connections, threads }. For PUT, every request writes a new key under
  * `putBase` (a path); `script: 'prosody-put'` writes Prosody stores named `<putBase><letters>`
- * instead, `script: 'dvid-get'` GETs random keys (`scriptArgs`: the path, the key count), and
+ * instead, `script: 'etcd-put'` POSTs etcd puts of new keys under `putBase` (a key) to `url`,
+ * `script: 'dvid-get'` GETs random keys (`scriptArgs`: the path, the key count), and
  * `script: 'post'` POSTs the same body to `url` (`scriptArgs`: the body); named scripts need wrk.
  * `duration` is then a bound: when `stopWhen` resolves, the run ends early (its figures cover
  * the time it ran).
@@ -106,7 +114,7 @@ export async function runLoad(loadgen, spec, { onStart, stopWhen } = {}) {
     return {
       ...parseWrk(stdout),
       tool: 'wrk',
-      command: `wrk ${args.map((a) => (/\s/.test(a) ? `'${a}'` : a)).join(' ')}`,
+      command: `wrk ${args.map(shellWord).join(' ')}`,
     };
   }
   if (spec.script !== undefined) throw new Error(`the ${spec.script} workload needs wrk (apt-get install wrk)`);

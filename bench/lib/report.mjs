@@ -4,6 +4,7 @@ import {
   DVID_WORKLOADS,
   FEED_WORKLOADS,
   OPENFN_WORKLOADS,
+  PEER_WORKLOADS,
   SNAPSHOT_WORKLOADS,
   TELEMETRY_WORKLOADS,
   WORKLOADS,
@@ -26,6 +27,8 @@ export const LABELS = {
   'prosody-put': 'Prosody data_access PUT, 1 KiB JSON (Basic)',
   'peer-prosody-get': 'peer: Prosody 0.12 GET, same document',
   'peer-prosody-put': 'peer: Prosody 0.12 PUT, same document',
+  'peer-etcd-range': 'peer: etcd 3.4 range of one key (1 KiB value, linearizable), v3 JSON gateway',
+  'peer-etcd-put': 'peer: etcd 3.4 put of distinct keys, 1 KiB values, v3 JSON gateway',
   'openfn-upsert': 'OpenFn upsert, POSTs of 1000 items of ~256 B, 4 in flight',
   'openfn-list': 'OpenFn listing of the whole collection, one GET',
   'openfn-list-1m': 'OpenFn listing of 1,000,000 items, one GET',
@@ -55,7 +58,7 @@ const HTTP_ROWS = WORKLOADS.filter(
     !SNAPSHOT_WORKLOADS.includes(w) &&
     !TELEMETRY_WORKLOADS.includes(w),
 );
-const OUTSIDE_CLUSTER = new Set(['node-http', 'express', 'pgbench', 'peer-prosody-get', 'peer-prosody-put']);
+const OUTSIDE_CLUSTER = new Set(['node-http', 'express', 'pgbench', ...PEER_WORKLOADS]);
 /** Rosetta's Prosody dialect must serve at least this many times a real Prosody's throughput. */
 const PROSODY_FACTOR = 10;
 
@@ -250,6 +253,8 @@ export function ratios(summary, rounds) {
     hotVsExpress: { value: ratio(hot?.rps, s('express')?.rps), perRun: perRun('hot-get', 'express') },
     hotVsNode: { value: ratio(hot?.rps, s('node-http')?.rps), perRun: perRun('hot-get', 'node-http') },
     putVsPgbench: { value: ratio(s('put')?.rps, s('pgbench')?.rps), perRun: perRun('put', 'pgbench') },
+    hotVsEtcd: { value: ratio(hot?.rps, s('peer-etcd-range')?.rps), perRun: perRun('hot-get', 'peer-etcd-range') },
+    putVsEtcd: { value: ratio(s('put')?.rps, s('peer-etcd-put')?.rps), perRun: perRun('put', 'peer-etcd-put') },
     streamRssVsLimit: { value: ratio(s('export')?.peakRss?.gateway, STREAM_RSS_LIMIT) },
     prosodyGetVsPeer: {
       value: ratio(s('prosody-get')?.rps, s('peer-prosody-get')?.rps),
@@ -1033,7 +1038,8 @@ export function markdown(result) {
     `Machine: ${meta.machine.cpus} × ${meta.machine.cpuModel}, ${num(meta.machine.memoryBytes / 2 ** 30, 1)} GiB RAM, ` +
       `Linux ${meta.machine.kernel}. Node ${meta.versions.node}, PostgreSQL ${meta.versions.postgres ?? '–'} ` +
       `(synchronous_commit=${meta.postgresSettings?.synchronous_commit ?? '–'}, fsync=${meta.postgresSettings?.fsync ?? '–'}), ` +
-      `Redis ${meta.versions.redis ?? '–'}, ${meta.versions.loadgen ?? 'no HTTP load generator'}, ${meta.versions.pgbench ?? 'no pgbench'}, Express ${meta.versions.express}${meta.versions.prosody ? `, ${meta.versions.prosody}` : ''}.`,
+      `Redis ${meta.versions.redis ?? '–'}, ${meta.versions.loadgen ?? 'no HTTP load generator'}, ${meta.versions.pgbench ?? 'no pgbench'}, Express ${meta.versions.express}` +
+      `${meta.versions.prosody ? `, ${meta.versions.prosody}` : ''}${meta.versions.etcd ? `, ${meta.versions.etcd}` : ''}.`,
     '',
     `Settings: ${meta.settings.connections} connections, ${meta.settings.threads} load threads, ${meta.settings.duration} s per run after a ${meta.settings.warmup} s warm-up, ` +
       `median of ${meta.settings.runs} interleaved run(s); workloads: ${meta.settings.workloads.join(', ')}; worker: ${meta.worker}.`,
@@ -1067,7 +1073,18 @@ export function markdown(result) {
   if (httpRows.length) {
     out.push(
       table(
-        ['Workload', 'runs ok', 'req/s', 'p50', 'p99', 'errors', 'gateway RSS', 'api RSS', 'worker RSS', 'anchor RSS'],
+        [
+          'Workload',
+          'runs ok',
+          'req/s',
+          'p50',
+          'p99',
+          'errors',
+          'gateway RSS',
+          'api RSS',
+          'worker RSS',
+          'anchor or peer RSS',
+        ],
         httpRows,
       ),
       '',
@@ -1123,6 +1140,12 @@ export function markdown(result) {
         ['hot GET / Express', pct(r.hotVsExpress.value), r.hotVsExpress.perRun.map((x) => pct(x)).join(', ') || '–'],
         ['hot GET / node:http', pct(r.hotVsNode.value), r.hotVsNode.perRun.map((x) => pct(x)).join(', ') || '–'],
         ['PUT / pgbench upsert', pct(r.putVsPgbench.value), r.putVsPgbench.perRun.map((x) => pct(x)).join(', ') || '–'],
+        ...[
+          ['hot GET / etcd range', r.hotVsEtcd],
+          ['durable PUT / etcd put', r.putVsEtcd],
+        ]
+          .filter(([, x]) => x.value !== undefined)
+          .map(([label, x]) => [label, `${num(x.value, 2)}×`, x.perRun.map((v) => `${num(v, 2)}×`).join(', ') || '–']),
         ['stream gateway RSS / 200 MB', pct(r.streamRssVsLimit.value), '–'],
         ...[
           ['Prosody dialect GET / real Prosody', r.prosodyGetVsPeer],
@@ -1203,7 +1226,7 @@ export function markdown(result) {
           'gateway',
           'api',
           'worker',
-          'anchor',
+          'anchor or peer',
           'load gen',
           'postgres',
           'redis',
