@@ -14,6 +14,7 @@ import {
   databaseUrl,
   deleteRedisPrefix,
   dropDatabase,
+  initPgbench,
   preparePgbench,
   recreateDatabase,
   runPgbench,
@@ -26,6 +27,9 @@ import {
   EXPORT_COLLECTION,
   HOT_COLLECTION,
   PGBENCH_DB_NAME,
+  PGBENCH_SELECT_DB_NAME,
+  PGBENCH_SELECT_SCALE,
+  REDIS_LIMIT_WORKLOADS,
   REDIS_URL,
   RESULTS_DIR,
   ROOT,
@@ -86,6 +90,14 @@ import {
 import { GRAPHQL_BODIES, GRAPHQL_HEADERS, GRAPHQL_PATH, checkGraphql } from './lib/graphql.mjs';
 import { KOPANO_API_ENV, preparePeerProsody, seedDialects } from './lib/dialects.mjs';
 import { checkRange, countPut, preparePeerEtcd } from './lib/etcd.mjs';
+import {
+  REDIS_BENCH_DB,
+  cleanupRedisBench,
+  prepareRedisBench,
+  redisServerPid,
+  runRedisBench,
+  warmRedisBench,
+} from './lib/redis-bench.mjs';
 import { DOC_TEMPLATE } from './lib/doc-template.mjs';
 import { measureAuthCost } from './lib/auth-cost.mjs';
 import { closeAgent } from './lib/http.mjs';
@@ -138,6 +150,9 @@ const state = {
   redisUsed: false,
   peerProsody: undefined,
   peerEtcd: undefined,
+  /** The raw Redis limit wrote its key (deleted at the end); the redis-server it measures. */
+  redisBench: false,
+  redisPid: undefined,
   /** Paths and credentials of the dialect workloads (kept out of the saved results). */
   dialects: undefined,
   /** The DVID repos: the one ingest runs write to, and the one with the chain of versions. */
@@ -200,6 +215,12 @@ function cleanup() {
       await dropDatabase(db).then(
         () => state.createdDbs.delete(db),
         (e) => warn(`could not drop database ${db}: ${e.message}`),
+      );
+    }
+    if (state.redisBench) {
+      await cleanupRedisBench().then(
+        (n) => log(`  deleted ${n} key of redis-benchmark in Redis database ${REDIS_BENCH_DB}`),
+        (e) => warn(`could not delete redis-benchmark's key in database ${REDIS_BENCH_DB}: ${e.message}`),
       );
     }
     if (state.redisUsed && state.redisPrefix) {
@@ -328,14 +349,20 @@ async function main() {
     warn(`wrk was not found: using the autocannon already installed at ${loadgen.dir}`);
   }
   const pgbench = which('pgbench');
-  if (pgbench === undefined && settings.workloads.includes('pgbench')) {
-    warn('pgbench was not found (it ships with the Postgres client tools): skipping the pgbench workload');
-    settings.workloads = settings.workloads.filter((w) => w !== 'pgbench');
+  const pgbenchWorkloads = ['pgbench', 'pgbench-select'];
+  if (pgbench === undefined && settings.workloads.some((w) => pgbenchWorkloads.includes(w))) {
+    warn('pgbench was not found (it ships with the Postgres client tools): skipping the pgbench workloads');
+    settings.workloads = settings.workloads.filter((w) => !pgbenchWorkloads.includes(w));
+  }
+  const needRedisLimit = settings.workloads.some((w) => REDIS_LIMIT_WORKLOADS.includes(w));
+  if (needRedisLimit && which('redis-benchmark') === undefined) {
+    warn('redis-benchmark was not found (it ships with redis-tools): skipping the redis-get and redis-set workloads');
+    settings.workloads = settings.workloads.filter((w) => !REDIS_LIMIT_WORKLOADS.includes(w));
   }
   if (settings.workloads.length === 0) throw new Error('no workload left to run');
   const needCluster = settings.workloads.some((w) => CLUSTER_WORKLOADS.has(w));
   const needTelemetry = settings.workloads.some((w) => TELEMETRY_WORKLOADS.includes(w));
-  const needPostgres = needCluster || needTelemetry || settings.workloads.includes('pgbench');
+  const needPostgres = needCluster || needTelemetry || settings.workloads.some((w) => pgbenchWorkloads.includes(w));
   const dist = (app) => join(ROOT, 'apps', app, 'dist', 'main.js');
   const profileDir = join(logDir, 'profiles');
   // Each service is `node apps/<app>/dist/main.js`, started through a symlink to that file in the
@@ -370,8 +397,15 @@ async function main() {
     );
   }
   const pgInfo = needPostgres ? await checkPostgres() : undefined;
-  const redisInfo = needCluster || needTelemetry ? await checkRedis() : undefined;
-  if (settings.workloads.includes('pgbench') && pgInfo && settings.connections + 25 > pgInfo.maxConnections) {
+  const redisInfo =
+    needCluster || needTelemetry || settings.workloads.some((w) => REDIS_LIMIT_WORKLOADS.includes(w))
+      ? await checkRedis()
+      : undefined;
+  if (
+    settings.workloads.some((w) => pgbenchWorkloads.includes(w)) &&
+    pgInfo &&
+    settings.connections + 25 > pgInfo.maxConnections
+  ) {
     warn(`pgbench with ${settings.connections} clients may exceed max_connections=${pgInfo.maxConnections}`);
   }
 
@@ -403,6 +437,9 @@ async function main() {
             ? 'autocannon'
             : undefined,
       pgbench: pgbench ? tool('pgbench', ['--version']) : undefined,
+      redisBenchmark: settings.workloads.some((w) => REDIS_LIMIT_WORKLOADS.includes(w))
+        ? tool('redis-benchmark', ['--version'])
+        : undefined,
       express: expressVersion(),
     },
     postgresSettings: pgInfo?.settings,
@@ -633,6 +670,19 @@ async function main() {
     state.createdDbs.add(PGBENCH_DB_NAME);
     pgb = await preparePgbench(PGBENCH_DB_NAME, pgbenchDir, VALUE_BYTES);
   }
+  if (settings.workloads.includes('pgbench-select')) {
+    await recreateDatabase(PGBENCH_SELECT_DB_NAME);
+    state.createdDbs.add(PGBENCH_SELECT_DB_NAME);
+    mkdirSync(pgbenchDir, { recursive: true });
+    const started = performance.now();
+    meta.pgbenchInit = await initPgbench(pgbench, PGBENCH_SELECT_DB_NAME, PGBENCH_SELECT_SCALE);
+    log(`  pgbench -i -s ${PGBENCH_SELECT_SCALE} in ${num((performance.now() - started) / 1000, 1)} s`);
+  }
+  if (settings.workloads.some((w) => REDIS_LIMIT_WORKLOADS.includes(w))) {
+    await prepareRedisBench();
+    state.redisBench = true;
+    state.redisPid = redisServerPid();
+  }
 
   // ---- the rounds -----------------------------------------------------------------------------
   const runs = Object.fromEntries(settings.workloads.map((w) => [w, []]));
@@ -825,15 +875,19 @@ async function runWorkload(workload, round, ctx) {
   if (workload === 'snapshot-download') return runSnapshotDownload(ctx, round);
   if (TELEMETRY_WORKLOADS.includes(workload)) return runTelemetryWorkload(workload, ctx, round);
 
-  if (workload === 'pgbench') {
+  if (workload === 'pgbench' || workload === 'pgbench-select') {
     const inUse = await connectionsInUse();
     const max = (await checkPostgres()).maxConnections;
     if (inUse + settings.connections > max) {
       throw new Error(
-        `pgbench needs ${settings.connections} connections; ${inUse} of max_connections=${max} are in use`,
+        `${workload} needs ${settings.connections} connections; ${inUse} of max_connections=${max} are in use`,
       );
     }
-    const spec = { pgbench, database: PGBENCH_DB_NAME, ...pgb, ...common, dir: pgbenchDir };
+    // The upsert script with its value, or pgbench's own select-only script (-S).
+    const spec =
+      workload === 'pgbench'
+        ? { pgbench, database: PGBENCH_DB_NAME, ...pgb, ...common, dir: pgbenchDir }
+        : { pgbench, database: PGBENCH_SELECT_DB_NAME, ...common, dir: pgbenchDir };
     if (settings.warmup > 0) await runPgbench({ ...spec, duration: settings.warmup, log: false });
     const sampler = new Sampler(targetsFor(undefined));
     let window;
@@ -848,7 +902,32 @@ async function runWorkload(workload, round, ctx) {
     } finally {
       window = sampler.stop();
     }
-    if (round === settings.runs) meta.commands.push(r.command);
+    if (round === settings.runs)
+      meta.commands.push(
+        ...(workload === 'pgbench-select' ? [`${meta.pgbenchInit}   # once, before the runs`] : []),
+        r.command,
+      );
+    return { ...r, peakRss: window.peakRss, cpu: window.cpu, windowMs: window.windowMs };
+  }
+
+  if (REDIS_LIMIT_WORKLOADS.includes(workload)) {
+    const test = workload.slice('redis-'.length);
+    const requests = await warmRedisBench({ test, connections: settings.connections, duration: settings.duration });
+    const sampler = new Sampler({ ...targetsFor(undefined), redis: state.redisPid });
+    let window;
+    let r;
+    try {
+      r = await runRedisBench({
+        test,
+        requests,
+        connections: settings.connections,
+        onStart: (pid) => sampler.add('loadgen', pid),
+      });
+    } finally {
+      window = sampler.stop();
+    }
+    if (round === settings.runs)
+      meta.commands.push(`${r.command}   # -n: ${settings.duration} s at the rate of a warm-up of 50,000 requests`);
     return { ...r, peakRss: window.peakRss, cpu: window.cpu, windowMs: window.windowMs };
   }
 

@@ -1,6 +1,6 @@
 // Postgres and Redis: reachability checks with clear errors, the bench databases and keys,
-// and the raw Postgres upsert limit measured with pgbench. The clients are the workspace's own
-// pg and ioredis packages.
+// and the raw Postgres limits measured with pgbench (an upsert, and its built-in select-only
+// script). The clients are the workspace's own pg and ioredis packages.
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -149,6 +149,14 @@ export async function preparePgbench(database, dir, valueBytes) {
   return { script, value: valueOf(valueBytes) };
 }
 
+/** `pgbench -i -q -s <scale>`: the tables of pgbench's built-in scripts (100,000 accounts per scale unit). */
+export async function initPgbench(pgbench, database, scale) {
+  const args = ['-h', PG.host, '-p', String(PG.port), '-U', PG.user, '-i', '-q', '-s', String(scale), database];
+  const { code, stdout, stderr } = await runCommand('pgbench -i', pgbench, args);
+  if (code !== 0) throw new Error(`pgbench -i exited with ${code}:\n${stderr.trim() || stdout.trim()}`);
+  return `pgbench ${args.join(' ')}`;
+}
+
 function percentile(sorted, p) {
   if (sorted.length === 0) return NaN;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
@@ -156,8 +164,9 @@ function percentile(sorted, p) {
 }
 
 /**
- * pgbench -n -c N -j T -T D -M prepared -f script. With `log`, per-transaction latencies
- * are logged and turned into p50/p99 like wrk's.
+ * pgbench -n -c N -j T -T D -M prepared -f script (with `value` as :v), or -S (pgbench's
+ * select-only script) without a script. With `log`, per-transaction latencies are logged and
+ * turned into p50/p99 like wrk's.
  */
 export async function runPgbench({
   pgbench,
@@ -188,10 +197,7 @@ export async function runPgbench({
     String(duration),
     '-M',
     'prepared',
-    '-D',
-    `v=${value}`,
-    '-f',
-    script,
+    ...(script === undefined ? ['-S'] : ['-D', `v=${value}`, '-f', script]),
   ];
   if (log) args.push('--log', `--log-prefix=${join(dir, tag)}`);
   args.push(database);

@@ -44,6 +44,9 @@ export const WORKLOADS = [
   'peer-prosody-get',
   'peer-prosody-put',
   'pgbench',
+  'pgbench-select',
+  'redis-get',
+  'redis-set',
   'telemetry-off',
   'telemetry-metrics',
   'telemetry-traces',
@@ -70,6 +73,12 @@ export const PROSODY_PEER_WORKLOADS = ['peer-prosody-get', 'peer-prosody-put'];
 export const ETCD_PEER_WORKLOADS = ['peer-etcd-range', 'peer-etcd-put'];
 /** Every workload against a peer of ../shared/peers (the alias `peers`). */
 export const PEER_WORKLOADS = [...ETCD_PEER_WORKLOADS, ...PROSODY_PEER_WORKLOADS];
+/** The raw limits of the backends: Postgres through pgbench, Redis through redis-benchmark. */
+export const REDIS_LIMIT_WORKLOADS = ['redis-get', 'redis-set'];
+export const LIMIT_WORKLOADS = ['pgbench', 'pgbench-select', ...REDIS_LIMIT_WORKLOADS];
+/** pgbench -S reads the accounts of `pgbench -i -s PGBENCH_SELECT_SCALE` in a database of its own. */
+export const PGBENCH_SELECT_DB_NAME = 'rosetta_bench_pgs';
+export const PGBENCH_SELECT_SCALE = 10;
 /**
  * The change-feed lag: PUTs at BENCH_FEED_RATE per second, each key's `change` event timed on an
  * SSE reader; with the worker's relay at its interval, and restarted with RELAY_INTERVAL_MS=10.
@@ -108,6 +117,7 @@ const ALIASES = {
   dialects: DIALECT_WORKLOADS,
   prosody: ['prosody-get', 'prosody-put', ...PROSODY_PEER_WORKLOADS],
   peers: PEER_WORKLOADS,
+  limits: LIMIT_WORKLOADS,
   openfn: ['openfn-upsert', 'openfn-list'],
   dvid: DVID_WORKLOADS,
   // The GraphQL target is a share of the REST hot GET measured in the same run.

@@ -3,6 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import {
   DVID_WORKLOADS,
   FEED_WORKLOADS,
+  LIMIT_WORKLOADS,
   OPENFN_WORKLOADS,
   PEER_WORKLOADS,
   SNAPSHOT_WORKLOADS,
@@ -20,6 +21,9 @@ export const LABELS = {
   list: 'list 1000 records (JSON, ~1.3 MB/response)',
   put: 'durable PUT 1 KiB, distinct keys',
   pgbench: 'raw Postgres upsert 1 KiB (pgbench)',
+  'pgbench-select': 'raw Postgres single-row read (pgbench -S, prepared)',
+  'redis-get': 'raw Redis GET 1 KiB (redis-benchmark)',
+  'redis-set': 'raw Redis SET 1 KiB (redis-benchmark)',
   export: 'NDJSON export, 100k records',
   'kopano-get': 'Kopano kvs GET `?raw=1` 1 KiB (JWT)',
   'rivet-get': 'Rivet GET 1 KiB (session)',
@@ -58,7 +62,7 @@ const HTTP_ROWS = WORKLOADS.filter(
     !SNAPSHOT_WORKLOADS.includes(w) &&
     !TELEMETRY_WORKLOADS.includes(w),
 );
-const OUTSIDE_CLUSTER = new Set(['node-http', 'express', 'pgbench', ...PEER_WORKLOADS]);
+const OUTSIDE_CLUSTER = new Set(['node-http', 'express', ...LIMIT_WORKLOADS, ...PEER_WORKLOADS]);
 /** Rosetta's Prosody dialect must serve at least this many times a real Prosody's throughput. */
 const PROSODY_FACTOR = 10;
 
@@ -254,6 +258,12 @@ export function ratios(summary, rounds) {
     hotVsNode: { value: ratio(hot?.rps, s('node-http')?.rps), perRun: perRun('hot-get', 'node-http') },
     putVsPgbench: { value: ratio(s('put')?.rps, s('pgbench')?.rps), perRun: perRun('put', 'pgbench') },
     hotVsEtcd: { value: ratio(hot?.rps, s('peer-etcd-range')?.rps), perRun: perRun('hot-get', 'peer-etcd-range') },
+    hotVsPgSelect: {
+      value: ratio(hot?.rps, s('pgbench-select')?.rps),
+      perRun: perRun('hot-get', 'pgbench-select'),
+    },
+    hotVsRedisGet: { value: ratio(hot?.rps, s('redis-get')?.rps), perRun: perRun('hot-get', 'redis-get') },
+    putVsRedisSet: { value: ratio(s('put')?.rps, s('redis-set')?.rps), perRun: perRun('put', 'redis-set') },
     putVsEtcd: { value: ratio(s('put')?.rps, s('peer-etcd-put')?.rps), perRun: perRun('put', 'peer-etcd-put') },
     streamRssVsLimit: { value: ratio(s('export')?.peakRss?.gateway, STREAM_RSS_LIMIT) },
     prosodyGetVsPeer: {
@@ -1038,7 +1048,7 @@ export function markdown(result) {
     `Machine: ${meta.machine.cpus} × ${meta.machine.cpuModel}, ${num(meta.machine.memoryBytes / 2 ** 30, 1)} GiB RAM, ` +
       `Linux ${meta.machine.kernel}. Node ${meta.versions.node}, PostgreSQL ${meta.versions.postgres ?? '–'} ` +
       `(synchronous_commit=${meta.postgresSettings?.synchronous_commit ?? '–'}, fsync=${meta.postgresSettings?.fsync ?? '–'}), ` +
-      `Redis ${meta.versions.redis ?? '–'}, ${meta.versions.loadgen ?? 'no HTTP load generator'}, ${meta.versions.pgbench ?? 'no pgbench'}, Express ${meta.versions.express}` +
+      `Redis ${meta.versions.redis ?? '–'}, ${meta.versions.loadgen ?? 'no HTTP load generator'}, ${meta.versions.pgbench ?? 'no pgbench'}${meta.versions.redisBenchmark ? `, ${meta.versions.redisBenchmark}` : ''}, Express ${meta.versions.express}` +
       `${meta.versions.prosody ? `, ${meta.versions.prosody}` : ''}${meta.versions.etcd ? `, ${meta.versions.etcd}` : ''}.`,
     '',
     `Settings: ${meta.settings.connections} connections, ${meta.settings.threads} load threads, ${meta.settings.duration} s per run after a ${meta.settings.warmup} s warm-up, ` +
@@ -1067,7 +1077,8 @@ export function markdown(result) {
       cluster ? mb(s.peakRss.gateway) : '–',
       cluster ? mb(s.peakRss.api) : '–',
       cluster ? mb(s.peakRss.worker) : '–',
-      mb(s.peakRss.anchor),
+      // The raw Redis limit measures the redis-server it loads.
+      mb(s.peakRss.anchor ?? s.peakRss.redis),
     ]);
   }
   if (httpRows.length) {
@@ -1146,6 +1157,13 @@ export function markdown(result) {
         ]
           .filter(([, x]) => x.value !== undefined)
           .map(([label, x]) => [label, `${num(x.value, 2)}×`, x.perRun.map((v) => `${num(v, 2)}×`).join(', ') || '–']),
+        ...[
+          ['hot GET / pgbench -S', r.hotVsPgSelect],
+          ['hot GET / redis-benchmark GET', r.hotVsRedisGet],
+          ['durable PUT / redis-benchmark SET', r.putVsRedisSet],
+        ]
+          .filter(([, x]) => x.value !== undefined)
+          .map(([label, x]) => [label, pct(x.value), x.perRun.map((v) => pct(v)).join(', ') || '–']),
         ['stream gateway RSS / 200 MB', pct(r.streamRssVsLimit.value), '–'],
         ...[
           ['Prosody dialect GET / real Prosody', r.prosodyGetVsPeer],

@@ -171,9 +171,10 @@ export class Sampler {
     for (const [pid, s] of this.servers) {
       if (!skip.has(pid)) groups[s.group] += Math.max(0, s.last - s.first);
     }
+    // A server measured as a target (redis-server for the raw Redis limit) stays in its group's column.
     for (const [group, ticks] of Object.entries(groups)) {
       counted += ticks;
-      cpu[group] = pct(ticks);
+      cpu[group] = (cpu[group] ?? 0) + pct(ticks);
     }
     const self = process.cpuUsage(this.self0);
     const selfTicks = ((self.user + self.system) / 1e6) * clkTck;
