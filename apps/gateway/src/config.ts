@@ -17,6 +17,11 @@ export const GatewayConfigSchema = z
     HOST: z.string().default('127.0.0.1'),
     /** Port of the HTTP server. */
     PORT: envPort(8080),
+    /**
+     * Gateway processes sharing the port: a count, or `auto` for one per core. Above 1, the main
+     * process forks them and restarts one that dies (see cluster.ts). Ignored by the all-in-one process.
+     */
+    GATEWAY_PROCESSES: z.union([z.literal('auto'), z.coerce.number().int().min(1).max(256)]).default(1),
     /** Base URL of the record service (HTTP/2 cleartext). Ignored by the all-in-one process. */
     API_URL: z.url().default('http://127.0.0.1:8081'),
     /** Deadline for one call to the record service (ms); streams are exempt once started. */

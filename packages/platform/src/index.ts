@@ -1,4 +1,5 @@
 export * from './env';
+export * from './expositions';
 export * from './logger';
 export * from './shutdown';
 export * from './snapshot-store';

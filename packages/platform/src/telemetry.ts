@@ -70,6 +70,8 @@ export interface TelemetryOptions {
 export interface Telemetry {
   /** Whether spans are recorded and exported. */
   readonly tracing: boolean;
+  /** Whether metrics are collected (not with `OTEL_SDK_DISABLED=true`). */
+  readonly metrics: boolean;
   /** Answers a scrape with every metric of the process in Prometheus' text format. */
   serveMetrics(req: IncomingMessage, res: ServerResponse): void;
   /** The same text, for callers that write the response themselves. */
@@ -136,6 +138,7 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   if (sdkDisabled(env) && options.spanProcessors === undefined) {
     started = {
       tracing: false,
+      metrics: false,
       scrape: () => Promise.resolve(''),
       serveMetrics(_req, res) {
         res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
@@ -195,6 +198,7 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   };
   started = {
     tracing,
+    metrics: true,
     scrape,
     serveMetrics: (req, res) => writeMetrics(scrape, res, { head: req.method === 'HEAD' }),
     shutdown: () => stop(),
