@@ -90,6 +90,7 @@ import {
 import { GRAPHQL_BODIES, GRAPHQL_HEADERS, GRAPHQL_PATH, checkGraphql } from './lib/graphql.mjs';
 import { KOPANO_API_ENV, preparePeerProsody, seedDialects } from './lib/dialects.mjs';
 import { checkRange, countPut, preparePeerEtcd } from './lib/etcd.mjs';
+import { BATCH_LANES, BATCH_PATH, BATCH_SIZE, copyBatch, prepareBatch, upsertBatches } from './lib/batch.mjs';
 import {
   REDIS_BENCH_DB,
   cleanupRedisBench,
@@ -584,6 +585,8 @@ async function main() {
   if (needCluster && settings.workloads.some((w) => OPENFN_WORKLOADS.includes(w)))
     await seedOpenFn(urls.gateway, settings);
 
+  if (needCluster && settings.workloads.includes('batch-upsert')) await prepareBatch(urls.gateway);
+
   if (needCluster && settings.workloads.some((w) => DVID_WORKLOADS.includes(w)))
     meta.dvidSeed = await seedDvid(urls.gateway, settings);
 
@@ -665,11 +668,12 @@ async function main() {
 
   let pgb;
   const pgbenchDir = join(logDir, 'pgbench');
-  if (settings.workloads.includes('pgbench')) {
+  // The raw COPY writes its tables into pgbench's database.
+  if (settings.workloads.some((w) => w === 'pgbench' || w === 'pg-copy')) {
     await recreateDatabase(PGBENCH_DB_NAME);
     state.createdDbs.add(PGBENCH_DB_NAME);
-    pgb = await preparePgbench(PGBENCH_DB_NAME, pgbenchDir, VALUE_BYTES);
   }
+  if (settings.workloads.includes('pgbench')) pgb = await preparePgbench(PGBENCH_DB_NAME, pgbenchDir, VALUE_BYTES);
   if (settings.workloads.includes('pgbench-select')) {
     await recreateDatabase(PGBENCH_SELECT_DB_NAME);
     state.createdDbs.add(PGBENCH_SELECT_DB_NAME);
@@ -789,6 +793,12 @@ function describeRun(workload, r) {
       `leaf ${num(r.rps)} req/s p50 ${ms(r.p50Ms)} p99 ${ms(r.p99Ms)} (leaf/root ${num(r.leafVsRoot * 100, 1)}%) | RSS ${rss} | CPU leaf ${cpu}`
     );
   }
+  if (workload === 'batch-upsert' || workload === 'pg-copy') {
+    return (
+      `${workload.padEnd(9)} ${num(r.records)} records in ${ms(r.totalMs)}: ${num(r.recordsPerSecond)} records/s` +
+      `${r.p50Ms === undefined ? '' : `, p50 ${ms(r.p50Ms)} p99 ${ms(r.p99Ms)} per POST`} | RSS ${rss} | CPU ${cpu}`
+    );
+  }
   if (workload.startsWith('dvid-')) {
     return (
       `${workload.padEnd(9)} ${num(r.records)} records in ${ms(r.totalMs)}: ${num(r.recordsPerSecond)} records/s` +
@@ -866,6 +876,8 @@ async function runWorkload(workload, round, ctx) {
   if (workload === 'openfn-upsert') return runOpenFnUpsert(ctx, round);
   if (workload === 'openfn-list' || workload === 'openfn-list-1m') return runOpenFnList(workload, ctx, round);
   if (workload === 'dvid-ingest') return runDvidIngest(ctx, round);
+  if (workload === 'batch-upsert') return runBatchUpsert(ctx, round);
+  if (workload === 'pg-copy') return runPgCopy(ctx, round);
   if (workload === 'dvid-version-get') return runDvidVersionGet(ctx, round);
   if (workload === 'dvid-range') return runDvidRange(ctx, round);
   if (FEED_WORKLOADS.includes(workload)) return runFeedLagWorkload(workload, ctx, round);
@@ -1111,6 +1123,40 @@ async function runOpenFnUpsert(ctx, round) {
       `node client: POST /collections/${collection} {"items": [1000 × ~256 B]} × ${num(settings.openfnItems / 1000)}, 4 in flight (project ${OPENFN_SPACE})`,
     );
   return { ...r, totalMs: r.seconds * 1000, peakRss: window.peakRss, cpu: window.cpu, windowMs: window.windowMs };
+}
+
+/**
+ * BENCH_BATCH_RECORDS records of 1 KiB through the native API's transactional batch route, in
+ * POSTs of BATCH_SIZE, BATCH_LANES in flight, fresh keys each run; then counted (not measured).
+ */
+async function runBatchUpsert(ctx, round) {
+  const { settings, urls, meta } = ctx;
+  if (settings.warmup > 0) await upsertBatches(urls.gateway, 10_000, `r${round}-warm/`);
+  await settle();
+  const { result, window } = await inWindow(() => upsertBatches(urls.gateway, settings.batchRecords, `r${round}-run/`));
+  if (round === settings.runs)
+    meta.commands.push(
+      `node client: POST ${BATCH_PATH} {"records": [${BATCH_SIZE} × {"key","value": 1 KiB}]} × ${num(settings.batchRecords / BATCH_SIZE)}, ` +
+        `${BATCH_LANES} in flight, keys r<run>-run/<n>; then GET …/batch/count?prefix=r<run>-run/`,
+    );
+  return { ...result, ...window };
+}
+
+/** The batch upsert's raw limit: the same rows in one COPY … FROM STDIN into a new table of pgbench's database. */
+async function runPgCopy(ctx, round) {
+  const { settings, meta } = ctx;
+  const records = settings.batchRecords;
+  if (settings.warmup > 0) await copyBatch(PGBENCH_DB_NAME, `copy_r${round}_warm`, 10_000, `r${round}-warm/`);
+  await settle();
+  const { result, window } = await inWindow(() =>
+    copyBatch(PGBENCH_DB_NAME, `copy_r${round}_run`, records, `r${round}-run/`),
+  );
+  if (round === settings.runs)
+    meta.commands.push(
+      `node client (pg): CREATE TABLE copy_r<run>_run (k text PRIMARY KEY, v text NOT NULL); ` +
+        `COPY copy_r<run>_run (k, v) FROM STDIN   # ${num(records)} rows of the same keys and 1 KiB value, text format, in ${PGBENCH_DB_NAME}`,
+    );
+  return { ...result, ...window };
 }
 
 /** One GET of a whole collection (limit = its size), items counted as they stream in. */

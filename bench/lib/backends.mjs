@@ -1,9 +1,11 @@
 // Postgres and Redis: reachability checks with clear errors, the bench databases and keys,
 // and the raw Postgres limits measured with pgbench (an upsert, and its built-in select-only
 // script). The clients are the workspace's own pg and ioredis packages.
+import { once } from 'node:events';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { PG, REDIS_URL, ROOT } from './config.mjs';
 import { runCommand } from './procs.mjs';
 import { valueOf } from './value.mjs';
@@ -67,6 +69,59 @@ export async function recreateDatabase(name) {
 export async function dropDatabase(name) {
   if (!IDENT.test(name)) throw new Error(`unsafe database name ${name}`);
   await withClient('postgres', (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+}
+
+/**
+ * A `COPY … FROM STDIN` as a query of pg's client (a "submittable": pg calls submit and the
+ * handlers below): once the server asks for the data, `chunks` go out as CopyData messages
+ * (waiting for the socket to drain), then CopyDone. `done` resolves with the rows copied.
+ */
+class CopyFrom {
+  constructor(text, chunks) {
+    this.text = text;
+    this.chunks = chunks;
+    this.done = new Promise((resolve, reject) => {
+      this.resolve = resolve;
+      this.reject = reject;
+    });
+  }
+
+  submit(connection) {
+    connection.query(this.text);
+  }
+
+  handleCopyInResponse(connection) {
+    void (async () => {
+      for (const chunk of this.chunks) {
+        connection.sendCopyFromChunk(chunk);
+        if (connection.stream.writableNeedDrain) await once(connection.stream, 'drain');
+      }
+      connection.endCopyFrom();
+    })().catch((error) => this.reject(error));
+  }
+
+  handleCommandComplete(msg) {
+    this.rows = Number(/^COPY (\d+)/.exec(msg.text)?.[1]);
+  }
+
+  handleError(error) {
+    this.reject(error);
+  }
+
+  handleReadyForQuery() {
+    this.resolve(this.rows);
+  }
+}
+
+/** Runs `copy` (a `COPY … FROM STDIN`) with `chunks` as its data; resolves with the rows and the ms it took. */
+export function copyRows(database, copy, chunks) {
+  return withClient(database, async (c) => {
+    const query = new CopyFrom(copy, chunks);
+    const started = performance.now();
+    c.query(query);
+    const rows = await query.done;
+    return { rows, ms: performance.now() - started };
+  });
 }
 
 function describe(error) {

@@ -12,8 +12,11 @@ export const DOC_PATH = join(ROOT, 'docs', 'benchmarks.md');
 // The export runs before list and put: those leave the gateway's heap grown (64 responses of
 // 1.3 MB in flight), which would be charged to the stream otherwise.
 // The DVID range streams with the other streams, its GETs follow hot-get, its ingest the OpenFn
-// upserts. The GraphQL queries follow hot-get, the REST read they are compared with. The
-// change-feed lag follows put (its 10 ms variant restarts the worker twice, so it is opt-in).
+// upserts. The GraphQL queries follow hot-get, the REST read they are compared with. Each peer
+// and raw limit runs right after what it is compared with where it can (etcd's range after
+// hot-get, its put after put, the raw COPY after the batch upsert); pgbench and redis-benchmark
+// run together after the peers. The change-feed lag follows put (its 10 ms variant restarts the
+// worker twice, so it is opt-in).
 // The bulk delete comes after them: it seeds a million records, and the worker relays its million
 // change events after it. The snapshots follow: a million records are seeded before the first
 // export, each restore writes a million more (and the relay publishes their events after it), and
@@ -37,6 +40,8 @@ export const WORKLOADS = [
   'feed-lag-10ms',
   'openfn-upsert',
   'dvid-ingest',
+  'batch-upsert',
+  'pg-copy',
   'kopano-get',
   'rivet-get',
   'prosody-get',
@@ -75,7 +80,7 @@ export const ETCD_PEER_WORKLOADS = ['peer-etcd-range', 'peer-etcd-put'];
 export const PEER_WORKLOADS = [...ETCD_PEER_WORKLOADS, ...PROSODY_PEER_WORKLOADS];
 /** The raw limits of the backends: Postgres through pgbench, Redis through redis-benchmark. */
 export const REDIS_LIMIT_WORKLOADS = ['redis-get', 'redis-set'];
-export const LIMIT_WORKLOADS = ['pgbench', 'pgbench-select', ...REDIS_LIMIT_WORKLOADS];
+export const LIMIT_WORKLOADS = ['pgbench', 'pgbench-select', ...REDIS_LIMIT_WORKLOADS, 'pg-copy'];
 /** pgbench -S reads the accounts of `pgbench -i -s PGBENCH_SELECT_SCALE` in a database of its own. */
 export const PGBENCH_SELECT_DB_NAME = 'rosetta_bench_pgs';
 export const PGBENCH_SELECT_SCALE = 10;
@@ -110,6 +115,7 @@ export const CLUSTER_WORKLOADS = new Set([
   ...FEED_WORKLOADS,
   'bulk-delete',
   ...SNAPSHOT_WORKLOADS,
+  'batch-upsert',
 ]);
 const ALIASES = {
   anchors: ['node-http', 'express'],
@@ -217,6 +223,8 @@ export function loadSettings() {
     warmup: positiveInt('BENCH_WARMUP', 2, { min: 0, max: 600 }),
     exportRecords: positiveInt('BENCH_EXPORT_RECORDS', 100_000, { max: 10_000_000 }),
     openfnItems: positiveInt('BENCH_OPENFN_ITEMS', 100_000, { max: 10_000_000 }),
+    /** Records of each batch-upsert run through POST …/batch, and rows of each pg-copy run. */
+    batchRecords: positiveInt('BENCH_BATCH_RECORDS', 100_000, { max: 9_999_999 }),
     /** Records of each DVID ingest run and of the read instance, and the depth of the leaf. */
     dvid: {
       records: positiveInt('BENCH_DVID_RECORDS', 100_000, { max: 9_999_999 }),

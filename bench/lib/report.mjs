@@ -37,6 +37,8 @@ export const LABELS = {
   'openfn-list': 'OpenFn listing of the whole collection, one GET',
   'openfn-list-1m': 'OpenFn listing of 1,000,000 items, one GET',
   'dvid-ingest': 'DVID ingest, protobuf POSTs of 1000 × 1 KiB, 4 in flight',
+  'batch-upsert': 'batch upsert through `POST …/batch`, 1000 × 1 KiB a POST, 4 in flight',
+  'pg-copy': 'raw Postgres `COPY … FROM STDIN` of the same rows into a new table',
   'dvid-version-get': 'DVID GET of a random 1 KiB key',
   'dvid-range': 'DVID keyrangevalues (protobuf) of every key at the leaf, one GET',
   'graphql-get': 'GraphQL `record` query, one 1 KiB record (POST /graphql)',
@@ -52,11 +54,14 @@ export const LABELS = {
   'telemetry-traces': '(3) metrics + traces over OTLP to a sink, /metrics scraped every second',
 };
 
+/** The batch writes and their raw limit: a table of their own. */
+const BATCH_WORKLOADS = ['batch-upsert', 'pg-copy'];
 /** The rows of the HTTP table, in the order a round runs them; the anchors and peers do not go through the cluster. */
 const HTTP_ROWS = WORKLOADS.filter(
   (w) =>
     w !== 'export' &&
     w !== 'bulk-delete' &&
+    !BATCH_WORKLOADS.includes(w) &&
     !OPENFN_WORKLOADS.includes(w) &&
     !FEED_WORKLOADS.includes(w) &&
     !SNAPSHOT_WORKLOADS.includes(w) &&
@@ -265,6 +270,10 @@ export function ratios(summary, rounds) {
     hotVsRedisGet: { value: ratio(hot?.rps, s('redis-get')?.rps), perRun: perRun('hot-get', 'redis-get') },
     putVsRedisSet: { value: ratio(s('put')?.rps, s('redis-set')?.rps), perRun: perRun('put', 'redis-set') },
     putVsEtcd: { value: ratio(s('put')?.rps, s('peer-etcd-put')?.rps), perRun: perRun('put', 'peer-etcd-put') },
+    batchVsCopy: {
+      value: ratio(s('batch-upsert')?.recordsPerSecond, s('pg-copy')?.recordsPerSecond),
+      perRun: perRun('batch-upsert', 'pg-copy', 'recordsPerSecond'),
+    },
     streamRssVsLimit: { value: ratio(s('export')?.peakRss?.gateway, STREAM_RSS_LIMIT) },
     prosodyGetVsPeer: {
       value: ratio(s('prosody-get')?.rps, s('peer-prosody-get')?.rps),
@@ -972,6 +981,52 @@ function dvidTable(summary) {
       ];
 }
 
+/** The batch table: the batch upsert by records/s and POST latency, the raw COPY of the same rows beside it. */
+function batchTable(summary) {
+  const rows = [];
+  for (const w of BATCH_WORKLOADS) {
+    const s = summary[w];
+    if (s === undefined) continue;
+    if (s.ok === 0) {
+      rows.push([LABELS[w], `0/${s.runs}`, s.errors[0]?.split('\n')[0] ?? 'not run', '', '', '', '', '', '']);
+      continue;
+    }
+    const copy = w === 'pg-copy';
+    rows.push([
+      LABELS[w],
+      `${s.ok}/${s.runs}`,
+      num(s.records),
+      num(s.recordsPerSecond),
+      copy
+        ? `one COPY, one transaction (${num(s.bytes / 1e6, 1)} MB of text)`
+        : `p50 ${ms(s.p50Ms)}, p99 ${ms(s.p99Ms)} per POST`,
+      ms(s.totalMs),
+      copy ? '–' : mb(s.peakRss.gateway),
+      copy ? '–' : mb(s.peakRss.api),
+      copy ? '–' : mb(s.peakRss.worker),
+    ]);
+  }
+  return rows.length === 0
+    ? []
+    : [
+        table(
+          [
+            'Batch write',
+            'runs ok',
+            'records',
+            'records/s',
+            'latency',
+            'total',
+            'gateway RSS',
+            'api RSS',
+            'worker RSS',
+          ],
+          rows,
+        ),
+        '',
+      ];
+}
+
 /** The OpenFn table: upserts by items/s and batch latency, listings like the export. */
 function openFnTable(summary) {
   const rows = [];
@@ -1138,6 +1193,7 @@ export function markdown(result) {
         '',
       );
   }
+  out.push(...batchTable(summary));
   out.push(...openFnTable(summary));
   out.push(...dvidTable(summary));
   out.push(...feedTable(summary));
@@ -1158,6 +1214,7 @@ export function markdown(result) {
           .filter(([, x]) => x.value !== undefined)
           .map(([label, x]) => [label, `${num(x.value, 2)}×`, x.perRun.map((v) => `${num(v, 2)}×`).join(', ') || '–']),
         ...[
+          ['batch upsert / raw COPY (records/s)', r.batchVsCopy],
           ['hot GET / pgbench -S', r.hotVsPgSelect],
           ['hot GET / redis-benchmark GET', r.hotVsRedisGet],
           ['durable PUT / redis-benchmark SET', r.putVsRedisSet],

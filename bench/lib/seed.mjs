@@ -25,7 +25,8 @@ export async function ensureCollection(base, name) {
   await jsonRequest('POST', collectionsUrl(base), { name }, [201]);
 }
 
-async function batch(base, collection, keys) {
+/** One `POST …/batch` of `keys`, each with the 1 KiB value; fails unless every record was written. */
+export async function batch(base, collection, keys) {
   const url = `${collectionsUrl(base)}/${collection}/batch`;
   const result = await jsonRequest('POST', url, { records: keys.map((key) => ({ key, value: VALUE })) }, [200]);
   if (result?.records?.length !== keys.length)
