@@ -90,6 +90,7 @@ import {
 import { GRAPHQL_BODIES, GRAPHQL_HEADERS, GRAPHQL_PATH, checkGraphql } from './lib/graphql.mjs';
 import { KOPANO_API_ENV, preparePeerProsody, seedDialects } from './lib/dialects.mjs';
 import { checkRange, countPut, preparePeerEtcd } from './lib/etcd.mjs';
+import { GATEWAY_PROCESSES, groupOf, killOrphans, waitForWorkers } from './lib/gateway-cluster.mjs';
 import { BATCH_LANES, BATCH_PATH, BATCH_SIZE, copyBatch, prepareBatch, upsertBatches } from './lib/batch.mjs';
 import {
   REDIS_BENCH_DB,
@@ -121,6 +122,7 @@ const HTTP_WORKLOADS = new Set([
   'node-http',
   'express',
   'hot-get',
+  'hot-get-cluster',
   'list',
   'put',
   ...DIALECT_WORKLOADS,
@@ -158,6 +160,9 @@ const state = {
   dialects: undefined,
   /** The DVID repos: the one ingest runs write to, and the one with the chain of versions. */
   dvid: undefined,
+  /** The workers the gateway with GATEWAY_PROCESSES forked (seen so far), and the entry they run. */
+  gatewayWorkers: new Set(),
+  gatewayEntry: undefined,
   /** The snapshot store's directory (SNAPSHOT_DIR of the gateway and the worker), removed at the end. */
   snapshotDir: undefined,
   /** The snapshot the round's snapshot-export took, which its restore and download use. */
@@ -206,6 +211,8 @@ function expressVersion() {
 function cleanup() {
   state.cleaning ??= (async () => {
     await stopAll().catch((e) => warn(`stopping processes: ${e.message}`));
+    const orphans = killOrphans(state.gatewayWorkers, state.gatewayEntry);
+    if (orphans > 0) warn(`killed ${orphans} gateway worker(s) that outlived their primary`);
     await state.peerProsody?.stop().catch((e) => warn(`stopping the Prosody peer: ${e.message}`));
     if (state.peerEtcd)
       await state.peerEtcd.stop().then(
@@ -297,10 +304,24 @@ async function settle() {
   return { ms, quiet };
 }
 
+/** The pids a service is measured by: its own, or its primary's and its workers' (the gateway with GATEWAY_PROCESSES). */
+function pidsOf(proc) {
+  if (proc.group !== true) return [proc.pid];
+  const pids = groupOf(proc);
+  for (const pid of pids.slice(1)) state.gatewayWorkers.add(pid);
+  return pids;
+}
+
+/** VmRSS (`rss`) or VmHWM (`hwm`) of a service, in bytes: summed over a group. */
+function memoryOf(proc, field) {
+  const values = pidsOf(proc).map((pid) => readMemory(pid)?.[field]);
+  return values.every((v) => v === undefined) ? undefined : values.reduce((a, v) => a + (v ?? 0), 0);
+}
+
 /** Current VmRSS of every running service (bytes). */
 function rssOfServices() {
   const out = {};
-  for (const [name, proc] of Object.entries(state.services)) if (proc.running) out[name] = readMemory(proc.pid)?.rss;
+  for (const [name, proc] of Object.entries(state.services)) if (proc.running) out[name] = memoryOf(proc, 'rss');
   return out;
 }
 
@@ -501,19 +522,19 @@ async function main() {
       },
       logFile: join(logDir, 'api.log'),
     });
+    // Redis as in the cluster shape (docs/deployment.md): the worker's change events wake the
+    // gateway's live change readers (SSE, long-polls, GraphQL subscriptions).
+    const gatewayEnv = {
+      ...baseEnv,
+      HOST: '127.0.0.1',
+      API_URL: apiUrl,
+      REDIS_URL,
+      REDIS_PREFIX: state.redisPrefix,
+      SNAPSHOT_DIR: state.snapshotDir,
+    };
     state.services.gateway = startService('gateway', process.execPath, serviceArgs('gateway'), {
       cwd: ROOT,
-      // Redis as in the cluster shape (docs/deployment.md): the worker's change events wake the
-      // gateway's live change readers (SSE, long-polls, GraphQL subscriptions).
-      env: {
-        ...baseEnv,
-        HOST: '127.0.0.1',
-        PORT: String(gatewayPort),
-        API_URL: apiUrl,
-        REDIS_URL,
-        REDIS_PREFIX: state.redisPrefix,
-        SNAPSHOT_DIR: state.snapshotDir,
-      },
+      env: { ...gatewayEnv, PORT: String(gatewayPort) },
       logFile: join(logDir, 'gateway.log'),
     });
     urls.gateway = `http://127.0.0.1:${gatewayPort}`;
@@ -560,9 +581,35 @@ async function main() {
         meta.worker = 'failed to start';
       }
     }
+    if (settings.workloads.includes('hot-get-cluster')) {
+      // A second gateway on the same api, one process per core; stopped at the end with the rest.
+      const port = await freePort(ports);
+      const proc = startService('gateway-cluster', process.execPath, serviceArgs('gateway'), {
+        cwd: ROOT,
+        env: { ...gatewayEnv, PORT: String(port), GATEWAY_PROCESSES: String(GATEWAY_PROCESSES) },
+        logFile: join(logDir, 'gateway-cluster.log'),
+      });
+      proc.group = true;
+      state.services['gateway-cluster'] = proc;
+      state.gatewayEntry = serviceArgs('gateway').at(-1);
+      urls['gateway-cluster'] = `http://127.0.0.1:${port}`;
+      await waitReady(`${urls['gateway-cluster']}/readyz`, { watch: [proc] });
+      const workers = await waitForWorkers(proc);
+      pidsOf(proc);
+      meta.gatewayCluster = { processes: GATEWAY_PROCESSES, workers };
+      log(`  gateway with GATEWAY_PROCESSES=${GATEWAY_PROCESSES} (:${port}) ready: ${workers} worker process(es)`);
+      if (workers === 0)
+        warn(
+          `the gateway ignored GATEWAY_PROCESSES=${GATEWAY_PROCESSES}: hot-get-cluster measures one gateway process`,
+        );
+    }
     meta.rssAfterStart = rssOfServices();
     log('  cluster ready; seeding through /v1…');
-    if (settings.workloads.some((w) => ['hot-get', 'list', 'put', 'bulk-delete', ...GRAPHQL_WORKLOADS].includes(w)))
+    if (
+      settings.workloads.some((w) =>
+        ['hot-get', 'hot-get-cluster', 'list', 'put', 'bulk-delete', ...GRAPHQL_WORKLOADS].includes(w),
+      )
+    )
       await seedHotAndList(urls.gateway);
     if (settings.workloads.some((w) => GRAPHQL_WORKLOADS.includes(w))) await seedGraphql(urls.gateway);
     if (settings.workloads.some((w) => DIALECT_WORKLOADS.includes(w)))
@@ -728,7 +775,7 @@ async function main() {
 
   const hwm = {};
   for (const [name, proc] of Object.entries(state.services)) {
-    if (proc.running) hwm[name] = readMemory(proc.pid)?.hwm;
+    if (proc.running) hwm[name] = memoryOf(proc, 'hwm');
   }
 
   await cleanup();
@@ -944,11 +991,12 @@ async function runWorkload(workload, round, ctx) {
   }
 
   let spec;
-  const base = anchor ? urls[anchor] : urls.gateway;
+  const base = anchor ? urls[anchor] : workload === 'hot-get-cluster' ? urls['gateway-cluster'] : urls.gateway;
   switch (workload) {
     case 'node-http':
     case 'express':
     case 'hot-get':
+    case 'hot-get-cluster':
       spec = hotGetSpec(base);
       break;
     case 'list':
@@ -1012,7 +1060,12 @@ async function runWorkload(workload, round, ctx) {
   if (settings.warmup > 0) {
     await runLoad(loadgen, { ...spec, ...common, duration: settings.warmup, putBase: putBase('warm') });
   }
-  const sampler = new Sampler(targetsFor(anchor));
+  // The gateway with GATEWAY_PROCESSES is measured as its primary and workers together.
+  const sampler = new Sampler(
+    workload === 'hot-get-cluster'
+      ? { ...targetsFor(undefined), gateway: pidsOf(state.services['gateway-cluster']) }
+      : targetsFor(anchor),
+  );
   let window;
   let r;
   try {

@@ -29,6 +29,7 @@ export const WORKLOADS = [
   'openfn-list',
   'dvid-range',
   'hot-get',
+  'hot-get-cluster',
   'peer-etcd-range',
   'graphql-get',
   'graphql-page',
@@ -105,6 +106,7 @@ export const TELEMETRY_DB_NAME = 'rosetta_bench_telemetry';
 /** Workloads that need the api/gateway(/worker) cluster. */
 export const CLUSTER_WORKLOADS = new Set([
   'hot-get',
+  'hot-get-cluster',
   'list',
   'export',
   'put',

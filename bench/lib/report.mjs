@@ -18,6 +18,7 @@ export const LABELS = {
   'node-http': 'anchor: bare node:http, GET 1 KiB',
   express: 'anchor: bare Express 5 route, GET 1 KiB',
   'hot-get': 'hot GET through gateway → api (cached record)',
+  'hot-get-cluster': 'hot GET through a gateway of one process per core (`GATEWAY_PROCESSES`), same api',
   list: 'list 1000 records (JSON, ~1.3 MB/response)',
   put: 'durable PUT 1 KiB, distinct keys',
   pgbench: 'raw Postgres upsert 1 KiB (pgbench)',
@@ -1155,6 +1156,15 @@ export function markdown(result) {
       ),
       '',
     );
+    const group = meta.gatewayCluster;
+    if (group && summary['hot-get-cluster'])
+      out.push(
+        `The gateway of \`hot-get-cluster\` ran with \`GATEWAY_PROCESSES=${group.processes}\` beside the cluster's, on the same api: ` +
+          (group.workers > 0
+            ? `its primary forked ${group.workers} worker process(es); its RSS is the sum over the primary and the workers (CPU too).`
+            : 'it forked no worker (this build ignores the setting), so it served from one process like `hot-get`.'),
+        '',
+      );
   }
   const e = summary.export;
   if (e) {
@@ -1330,7 +1340,9 @@ export function markdown(result) {
     );
   }
   const hwmRows = Object.entries(hwm).map(([name, bytes]) => [
-    name,
+    name === 'gateway-cluster' && meta.gatewayCluster?.workers > 0
+      ? `gateway-cluster (primary + ${meta.gatewayCluster.workers} workers, summed)`
+      : name,
     mb(meta.rssAfterStart?.[name]),
     mb(meta.rssAfterSeed?.[name]),
     mb(bytes),

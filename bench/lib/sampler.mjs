@@ -85,8 +85,23 @@ function scanProcesses(skip) {
   return found;
 }
 
+/** The processes whose parent is `pid` (a gateway's forked workers), from /proc. */
+export function childrenOf(pid) {
+  const children = [];
+  for (const entry of readdirSync('/proc')) {
+    if (/^\d+$/.test(entry) && readStat(Number(entry))?.ppid === pid) children.push(Number(entry));
+  }
+  return children;
+}
+
+/** RSS of a group of processes: the sum of their VmRSS (bytes), 0 for those gone. */
+function groupRss(pids) {
+  return pids.reduce((a, pid) => a + (readMemory(pid)?.rss ?? 0), 0);
+}
+
 /**
- * One measured window. `targets` maps a name (gateway, api, worker, anchor, ...) to a pid;
+ * One measured window. `targets` maps a name (gateway, api, worker, anchor, ...) to a pid, or to
+ * the pids of a group measured as one (a gateway's primary and its workers: RSS and CPU summed);
  * more can be added while it runs (the load generator, once spawned).
  */
 export class Sampler {
@@ -106,27 +121,30 @@ export class Sampler {
     this.timer.unref();
   }
 
-  /** Tracks one more process; `fresh` says it started inside the window (its CPU counts from 0). */
-  add(name, pid, fresh = true) {
-    if (!procAvailable || pid === undefined) return;
-    const ticks = readTicks(pid);
-    const mem = readMemory(pid);
+  /** Tracks one more process (or group); `fresh` says it started inside the window (its CPU counts from 0). */
+  add(name, pidOrPids, fresh = true) {
+    if (!procAvailable || pidOrPids === undefined) return;
+    const pids = [pidOrPids].flat();
+    const ticks = new Map(pids.map((pid) => [pid, readTicks(pid) ?? 0]));
+    const rss = groupRss(pids);
     this.targets.set(name, {
-      pid,
-      first: fresh ? 0 : (ticks ?? 0),
-      last: ticks ?? 0,
-      startRss: mem?.rss ?? 0,
-      peakRss: mem?.rss ?? 0,
+      pids,
+      first: new Map(pids.map((pid) => [pid, fresh ? 0 : ticks.get(pid)])),
+      last: ticks,
+      startRss: rss,
+      peakRss: rss,
     });
   }
 
   sample() {
     this.count++;
     for (const t of this.targets.values()) {
-      const mem = readMemory(t.pid);
-      if (mem?.rss !== undefined && mem.rss > t.peakRss) t.peakRss = mem.rss;
-      const ticks = readTicks(t.pid);
-      if (ticks !== undefined) t.last = ticks;
+      const rss = groupRss(t.pids);
+      if (rss > t.peakRss) t.peakRss = rss;
+      for (const pid of t.pids) {
+        const ticks = readTicks(pid);
+        if (ticks !== undefined) t.last.set(pid, ticks);
+      }
     }
     if (this.count % SCAN_EVERY === 0) this.sampleServers();
   }
@@ -134,7 +152,7 @@ export class Sampler {
   /** Pids measured on their own: the targets and this process. */
   skip() {
     const pids = new Set([process.pid]);
-    for (const t of this.targets.values()) pids.add(t.pid);
+    for (const t of this.targets.values()) for (const pid of t.pids) pids.add(pid);
     return pids;
   }
 
@@ -162,7 +180,7 @@ export class Sampler {
     for (const [name, t] of this.targets) {
       peakRss[name] = t.peakRss;
       startRss[name] = t.startRss;
-      const used = Math.max(0, t.last - t.first);
+      const used = t.pids.reduce((a, pid) => a + Math.max(0, t.last.get(pid) - t.first.get(pid)), 0);
       counted += used;
       cpu[name] = pct(used);
     }
