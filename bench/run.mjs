@@ -91,6 +91,7 @@ import { GRAPHQL_BODIES, GRAPHQL_HEADERS, GRAPHQL_PATH, checkGraphql } from './l
 import { KOPANO_API_ENV, preparePeerProsody, seedDialects } from './lib/dialects.mjs';
 import { checkRange, countPut, preparePeerEtcd } from './lib/etcd.mjs';
 import { GATEWAY_PROCESSES, groupOf, killOrphans, waitForWorkers } from './lib/gateway-cluster.mjs';
+import { mixArgs, mixEntries } from './lib/mix.mjs';
 import { BATCH_LANES, BATCH_PATH, BATCH_SIZE, copyBatch, prepareBatch, upsertBatches } from './lib/batch.mjs';
 import {
   REDIS_BENCH_DB,
@@ -130,6 +131,7 @@ const HTTP_WORKLOADS = new Set([
   'dvid-version-get',
   ...GRAPHQL_WORKLOADS,
   'bulk-delete',
+  'all-in-one',
   ...TELEMETRY_WORKLOADS,
 ]);
 /** The order of a round. */
@@ -607,12 +609,14 @@ async function main() {
     log('  cluster ready; seeding through /v1…');
     if (
       settings.workloads.some((w) =>
-        ['hot-get', 'hot-get-cluster', 'list', 'put', 'bulk-delete', ...GRAPHQL_WORKLOADS].includes(w),
+        ['hot-get', 'hot-get-cluster', 'list', 'put', 'bulk-delete', 'all-in-one', ...GRAPHQL_WORKLOADS].includes(w),
       )
     )
       await seedHotAndList(urls.gateway);
-    if (settings.workloads.some((w) => GRAPHQL_WORKLOADS.includes(w))) await seedGraphql(urls.gateway);
-    if (settings.workloads.some((w) => DIALECT_WORKLOADS.includes(w)))
+    // The all-in-one mix sends every kind of request: it needs every seed.
+    const mixed = settings.workloads.includes('all-in-one');
+    if (mixed || settings.workloads.some((w) => GRAPHQL_WORKLOADS.includes(w))) await seedGraphql(urls.gateway);
+    if (mixed || settings.workloads.some((w) => DIALECT_WORKLOADS.includes(w)))
       state.dialects = await seedDialects(urls.gateway);
     if (settings.workloads.some((w) => FEED_WORKLOADS.includes(w))) await prepareFeed(urls.gateway);
     if (settings.workloads.includes('export')) {
@@ -1037,6 +1041,11 @@ async function runWorkload(workload, round, ctx) {
       spec = { url: `${base}/data/`, method: 'PUT', script: 'prosody-put', valueBytes: VALUE_BYTES, headers };
       break;
     }
+    case 'all-in-one':
+      // The GraphQL query is checked once; the other kinds fail with a non-2xx.
+      await checkGraphql(base, 'graphql-get');
+      spec = { url: `${base}/`, method: 'GET', script: 'mix', headers: {} };
+      break;
     case 'peer-etcd-range': {
       const { path, body, headers } = state.peerEtcd.range;
       // Checked once before the load: etcd answers a range of a missing key with a 200 too.
@@ -1057,9 +1066,15 @@ async function runWorkload(workload, round, ctx) {
     if (spec.script === 'etcd-put') return state.peerEtcd.put.base(round, phase);
     return `${recordPath('put')}/p${process.pid}-r${round}-${phase}`;
   };
-  if (settings.warmup > 0) {
-    await runLoad(loadgen, { ...spec, ...common, duration: settings.warmup, putBase: putBase('warm') });
-  }
+  // The mix's arguments hold its PUTs' key prefix.
+  const phase = (name, duration) => ({
+    ...spec,
+    ...common,
+    duration,
+    putBase: putBase(name),
+    ...(spec.script === 'mix' ? { scriptArgs: mixArgs(mixEntries(state.dialects, putBase(name))) } : {}),
+  });
+  if (settings.warmup > 0) await runLoad(loadgen, phase('warm', settings.warmup));
   // The gateway with GATEWAY_PROCESSES is measured as its primary and workers together.
   const sampler = new Sampler(
     workload === 'hot-get-cluster'
@@ -1069,16 +1084,22 @@ async function runWorkload(workload, round, ctx) {
   let window;
   let r;
   try {
-    r = await runLoad(
-      loadgen,
-      { ...spec, ...common, duration: settings.duration, putBase: putBase('run') },
-      { onStart: (pid) => sampler.add('loadgen', pid) },
-    );
+    r = await runLoad(loadgen, phase('run', settings.duration), { onStart: (pid) => sampler.add('loadgen', pid) });
   } finally {
     window = sampler.stop();
   }
-  if (round === settings.runs && r.command) meta.commands.push(r.command.replace(/p\d+-r\d+-run/, 'p<pid>-r<run>-run'));
+  if (round === settings.runs && r.command) {
+    const mix =
+      spec.script === 'mix'
+        ? `   # per 1000 requests: ${mixEntries(state.dialects, '')
+            .map(({ name, weight }) => `${name} ${weight}`)
+            .join(', ')}`
+        : '';
+    meta.commands.push(`${r.command.replace(/p\d+-r\d+-run/, 'p<pid>-r<run>-run')}${mix}`);
+  }
   checkLoad(workload, r);
+  if (spec.script === 'mix' && r.non2xx > 0)
+    throw new Error(`${workload}: ${num(r.non2xx)} of ${num(r.requests)} responses were not 2xx; run not counted`);
   if (spec.script === 'etcd-put') {
     // Every put answered 2xx and stored its key (the run's keys, counted by a range).
     const stored = await countPut(putBase('run'));

@@ -15,7 +15,7 @@ export const DOC_PATH = join(ROOT, 'docs', 'benchmarks.md');
 // upserts. The GraphQL queries follow hot-get, the REST read they are compared with. Each peer
 // and raw limit runs right after what it is compared with where it can (etcd's range after
 // hot-get, its put after put, the raw COPY after the batch upsert); pgbench and redis-benchmark
-// run together after the peers. The change-feed lag follows put (its 10 ms variant restarts the
+// run together after the peers. The all-in-one mix follows the workloads it mixes. The change-feed lag follows put (its 10 ms variant restarts the
 // worker twice, so it is opt-in).
 // The bulk delete comes after them: it seeds a million records, and the worker relays its million
 // change events after it. The snapshots follow: a million records are seeded before the first
@@ -49,6 +49,7 @@ export const WORKLOADS = [
   'prosody-put',
   'peer-prosody-get',
   'peer-prosody-put',
+  'all-in-one',
   'pgbench',
   'pgbench-select',
   'redis-get',
@@ -118,6 +119,7 @@ export const CLUSTER_WORKLOADS = new Set([
   'bulk-delete',
   ...SNAPSHOT_WORKLOADS,
   'batch-upsert',
+  'all-in-one',
 ]);
 const ALIASES = {
   anchors: ['node-http', 'express'],

@@ -9,12 +9,13 @@ import { runCommand, which } from './procs.mjs';
 const REPORT_LUA = readFileSync(join(BENCH_DIR, 'lua', 'report.lua'), 'utf8');
 /**
  * wrk scripts: a new key per request, a Prosody store per request, a new etcd key per request, a
- * random DVID key per request, one fixed POST body (a GraphQL query, an etcd range). Each takes
- * its arguments after `--`.
+ * random DVID key per request, one fixed POST body (a GraphQL query, an etcd range), a mix of
+ * requests picked by weight. Each takes its arguments after `--`.
  */
 const SCRIPTS = {
   put: readFileSync(join(BENCH_DIR, 'lua', 'put.lua'), 'utf8'),
   'etcd-put': readFileSync(join(BENCH_DIR, 'lua', 'etcd-put.lua'), 'utf8'),
+  mix: readFileSync(join(BENCH_DIR, 'lua', 'mix.lua'), 'utf8'),
   'prosody-put': readFileSync(join(BENCH_DIR, 'lua', 'prosody-put.lua'), 'utf8'),
   'dvid-get': readFileSync(join(BENCH_DIR, 'lua', 'dvid-get.lua'), 'utf8'),
   post: readFileSync(join(BENCH_DIR, 'lua', 'post.lua'), 'utf8'),
@@ -85,7 +86,8 @@ function parseWrk(stdout) {
  * `putBase` (a path); `script: 'prosody-put'` writes Prosody stores named `<putBase><letters>`
  * instead, `script: 'etcd-put'` POSTs etcd puts of new keys under `putBase` (a key) to `url`,
  * `script: 'dvid-get'` GETs random keys (`scriptArgs`: the path, the key count), and
- * `script: 'post'` POSTs the same body to `url` (`scriptArgs`: the body); named scripts need wrk.
+ * `script: 'post'` POSTs the same body to `url` (`scriptArgs`: the body), `script: 'mix'` sends
+ * the requests its `scriptArgs` describe (bench/lua/mix.lua); named scripts need wrk.
  * `duration` is then a bound: when `stopWhen` resolves, the run ends early (its figures cover
  * the time it ran).
  */

@@ -23,6 +23,7 @@ export const LABELS = {
   put: 'durable PUT 1 KiB, distinct keys',
   pgbench: 'raw Postgres upsert 1 KiB (pgbench)',
   'pgbench-select': 'raw Postgres single-row read (pgbench -S, prepared)',
+  'all-in-one': 'all-in-one: hot GET, PUT, GraphQL, Kopano, Rivet, Prosody GETs and lists mixed, one wrk run',
   'redis-get': 'raw Redis GET 1 KiB (redis-benchmark)',
   'redis-set': 'raw Redis SET 1 KiB (redis-benchmark)',
   export: 'NDJSON export, 100k records',
