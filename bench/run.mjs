@@ -781,6 +781,10 @@ async function main() {
   for (const [name, proc] of Object.entries(state.services)) {
     if (proc.running) hwm[name] = memoryOf(proc, 'hwm');
   }
+  // The RSS target holds for each of its processes too.
+  const group = state.services['gateway-cluster'];
+  if (group?.running)
+    meta.gatewayCluster.largestHwm = Math.max(...pidsOf(group).map((pid) => readMemory(pid)?.hwm ?? 0));
 
   await cleanup();
 
@@ -798,7 +802,7 @@ async function main() {
 function report({ meta, seed, hwm, runs, rounds, authCost }, jsonPath, writeDocs) {
   const summary = Object.fromEntries(Object.entries(runs).map(([w, r]) => [w, summarize(r, w)]));
   const r = ratios(summary, rounds);
-  const t = targets(summary, r, authCost);
+  const t = targets(summary, r, authCost, hwm, meta.gatewayCluster?.largestHwm);
   const result = { meta, seed, summary, ratios: r, targets: t, hwm, runs, authCost };
   const block = markdown(result);
   log(`\n${block}`);

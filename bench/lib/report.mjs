@@ -72,6 +72,19 @@ const HTTP_ROWS = WORKLOADS.filter(
 const OUTSIDE_CLUSTER = new Set(['node-http', 'express', ...LIMIT_WORKLOADS, ...PEER_WORKLOADS]);
 /** Rosetta's Prosody dialect must serve at least this many times a real Prosody's throughput. */
 const PROSODY_FACTOR = 10;
+/**
+ * Issue 10, ahead of the peers: the hot GET through a gateway of one process per core against
+ * etcd's range, the one-process hot GET against Express (and its p99), the durable PUT against
+ * etcd's put, the batch upsert against a raw COPY, and the gateway's and api's peak RSS.
+ */
+const AHEAD = {
+  hotVsEtcd: 1.5,
+  hotVsExpress: 0.7,
+  hotP99Ms: 10,
+  putVsEtcd: 1.0,
+  batchVsCopy: 0.3,
+  rssLimit: 250 * 1e6,
+};
 
 export function median(values) {
   const v = values.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
@@ -265,6 +278,14 @@ export function ratios(summary, rounds) {
     hotVsNode: { value: ratio(hot?.rps, s('node-http')?.rps), perRun: perRun('hot-get', 'node-http') },
     putVsPgbench: { value: ratio(s('put')?.rps, s('pgbench')?.rps), perRun: perRun('put', 'pgbench') },
     hotVsEtcd: { value: ratio(hot?.rps, s('peer-etcd-range')?.rps), perRun: perRun('hot-get', 'peer-etcd-range') },
+    hotClusterVsEtcd: {
+      value: ratio(s('hot-get-cluster')?.rps, s('peer-etcd-range')?.rps),
+      perRun: perRun('hot-get-cluster', 'peer-etcd-range'),
+    },
+    hotClusterVsHot: {
+      value: ratio(s('hot-get-cluster')?.rps, hot?.rps),
+      perRun: perRun('hot-get-cluster', 'hot-get'),
+    },
     hotVsPgSelect: {
       value: ratio(hot?.rps, s('pgbench-select')?.rps),
       perRun: perRun('hot-get', 'pgbench-select'),
@@ -318,19 +339,84 @@ const verdict = (ok, failures) => (ok === undefined ? 'n/a' : ok && failures ===
 /** The failed runs, after a figure. */
 const note = (failures) => (failures === '' ? '' : ` (${failures})`);
 
-/** Every target of the issues, with what was measured and PASS, MISS or n/a. */
-export function targets(summary, r, authCost) {
+/** The targets of issue 10 (ahead of the peers, side by side): ratios to the peers and raw limits of the same run, and memory. */
+function aheadTargets(summary, r, hwm, largest) {
   const hot = summary['hot-get'];
-  const exp = summary.export;
+  const cluster = summary['hot-get-cluster'];
+  const range = summary['peer-etcd-range'];
+  const put = summary.put;
+  const etcdPut = summary['peer-etcd-put'];
+  const upsert = summary['batch-upsert'];
+  const copy = summary['pg-copy'];
+  const ratioRow = (target, x, failures, text, ok) => ({
+    target,
+    measured: x === undefined ? `not measured${note(failures)}` : `${text()}${note(failures)}`,
+    result: verdict(x === undefined ? undefined : ok(x), failures),
+  });
+  const times = (x) => `${num(x.value, 2)}× (runs ${x.perRun.map((v) => `${num(v, 2)}×`).join(', ')})`;
+  const clusterFailures = failedRuns(cluster, range);
   const hotFailures = failedRuns(hot, summary.express);
-  const putFailures = failedRuns(summary.put, summary.pgbench);
-  const streamFailures = failedRuns(exp);
-  const hotOk =
-    r.hotVsExpress.value === undefined || hot?.p99Ms === undefined
-      ? undefined
-      : r.hotVsExpress.value >= 0.6 && hot.p99Ms < 15 && hot.non2xx === 0;
-  const putOk =
-    r.putVsPgbench.value === undefined ? undefined : r.putVsPgbench.value >= 0.5 && summary.put.non2xx === 0;
+  const putFailures = failedRuns(put, etcdPut);
+  const batchFailures = failedRuns(upsert, copy);
+  const { gateway, api } = hwm ?? {};
+  return [
+    ratioRow(
+      `hot GET through the gateway of one process per core (\`GATEWAY_PROCESSES\`) ≥ ${AHEAD.hotVsEtcd}× etcd's range, same run`,
+      r.hotClusterVsEtcd.value,
+      clusterFailures,
+      () =>
+        `${times(r.hotClusterVsEtcd)}: ${num(cluster.rps)} against ${num(range.rps)} req/s; p99 ${ms(cluster.p99Ms)} against ${ms(range.p99Ms)}`,
+      (x) => x >= AHEAD.hotVsEtcd && cluster.non2xx === 0,
+    ),
+    ratioRow(
+      `hot GET (one gateway process) ≥ ${num(AHEAD.hotVsExpress * 100)}% of the bare Express route, p99 < ${AHEAD.hotP99Ms} ms`,
+      r.hotVsExpress.value === undefined || hot?.p99Ms === undefined ? undefined : r.hotVsExpress.value,
+      hotFailures,
+      () =>
+        `${pct(r.hotVsExpress.value)} of Express (${num(hot.rps)} against ${num(summary.express.rps)} req/s), p99 ${ms(hot.p99Ms)}`,
+      (x) => x >= AHEAD.hotVsExpress && hot.p99Ms < AHEAD.hotP99Ms && hot.non2xx === 0,
+    ),
+    ratioRow(
+      `durable PUT of distinct keys ≥ ${num(AHEAD.putVsEtcd, 1)}× etcd's put, same run`,
+      r.putVsEtcd.value,
+      putFailures,
+      () =>
+        `${times(r.putVsEtcd)}: ${num(put.rps)} against ${num(etcdPut.rps)} req/s; p99 ${ms(put.p99Ms)} against ${ms(etcdPut.p99Ms)}`,
+      (x) => x >= AHEAD.putVsEtcd && put.non2xx === 0 && etcdPut.non2xx === 0,
+    ),
+    prosodyTarget(summary, r),
+    ratioRow(
+      `batch upsert of ${num(upsert?.records ?? 100_000)} records ≥ ${num(AHEAD.batchVsCopy * 100)}% of a raw COPY of the same rows into Postgres`,
+      r.batchVsCopy.value,
+      batchFailures,
+      () =>
+        `${pct(r.batchVsCopy.value)} (runs ${r.batchVsCopy.perRun.map((v) => pct(v)).join(', ')}): ` +
+        `${num(upsert.recordsPerSecond)} against ${num(copy.recordsPerSecond)} records/s`,
+      (x) => x >= AHEAD.batchVsCopy,
+    ),
+    {
+      target:
+        `peak RSS of the gateway and of the api each < ${mb(AHEAD.rssLimit)} through the whole suite (VmHWM at the end; ` +
+        'each process of the gateway of one process per core too)',
+      measured:
+        gateway === undefined || api === undefined
+          ? 'not measured'
+          : `gateway ${mb(gateway)}, api ${mb(api)}` +
+            (largest === undefined
+              ? ''
+              : `; the gateway of one process per core: ${mb(hwm['gateway-cluster'])} summed over its processes, the largest ${mb(largest)}`),
+      result: verdict(
+        gateway === undefined || api === undefined
+          ? undefined
+          : gateway < AHEAD.rssLimit && api < AHEAD.rssLimit && (largest ?? 0) < AHEAD.rssLimit,
+        '',
+      ),
+    },
+  ];
+}
+
+/** The Prosody dialect against a real Prosody: issue 10 keeps the dialects issue's target. */
+function prosodyTarget(summary, r) {
   const prosodyFailures = failedRuns(
     summary['prosody-get'],
     summary['peer-prosody-get'],
@@ -342,9 +428,33 @@ export function targets(summary, r, authCost) {
     pg.value === undefined || pp.value === undefined
       ? undefined
       : pg.value >= PROSODY_FACTOR && pp.value >= PROSODY_FACTOR;
+  return {
+    target: `Prosody dialect GET and PUT ≥ ${PROSODY_FACTOR}× a real Prosody 0.12, same concurrency`,
+    measured:
+      pg.value === undefined || pp.value === undefined
+        ? `not measured${note(prosodyFailures)}`
+        : `GET ${num(pg.value, 1)}×, PUT ${num(pp.value, 1)}×${note(prosodyFailures)}`,
+    result: verdict(prosodyOk, prosodyFailures),
+  };
+}
+
+/** Every target of the issues, with what was measured and PASS, MISS or n/a: issue 10's first, then the earlier issues'. */
+export function targets(summary, r, authCost, hwm, largestHwm) {
+  const hot = summary['hot-get'];
+  const exp = summary.export;
+  const hotFailures = failedRuns(hot, summary.express);
+  const putFailures = failedRuns(summary.put, summary.pgbench);
+  const streamFailures = failedRuns(exp);
+  const hotOk =
+    r.hotVsExpress.value === undefined || hot?.p99Ms === undefined
+      ? undefined
+      : r.hotVsExpress.value >= 0.6 && hot.p99Ms < 15 && hot.non2xx === 0;
+  const putOk =
+    r.putVsPgbench.value === undefined ? undefined : r.putVsPgbench.value >= 0.5 && summary.put.non2xx === 0;
   const rss = exp?.peakRss?.gateway;
   const streamOk = rss === undefined ? undefined : rss < STREAM_RSS_LIMIT && exp.complete && exp.records >= 100_000;
   return [
+    ...aheadTargets(summary, r, hwm, largestHwm),
     {
       target: 'hot GET ≥ 60% of the bare Express route, p99 < 15 ms',
       measured:
@@ -370,14 +480,6 @@ export function targets(summary, r, authCost) {
             `${growth(rss, exp.startRss.gateway)} during it; runs: ${exp.gatewayPeakRssPerRun.map((x) => mb(x)).join(', ')}), ` +
             `${num(exp.records)} records${exp.complete ? '' : ', INCOMPLETE'}${note(streamFailures)}`,
       result: verdict(streamOk, streamFailures),
-    },
-    {
-      target: `Prosody dialect GET and PUT ≥ ${PROSODY_FACTOR}× a real Prosody 0.12, same concurrency`,
-      measured:
-        pg.value === undefined || pp.value === undefined
-          ? `not measured${note(prosodyFailures)}`
-          : `GET ${num(pg.value, 1)}×, PUT ${num(pp.value, 1)}×${note(prosodyFailures)}`,
-      result: verdict(prosodyOk, prosodyFailures),
     },
     ...openFnTargets(summary),
     ...dvidTargets(summary, r),
@@ -1088,6 +1190,15 @@ const growth = (peak, start) =>
     : `${peak >= start ? '+' : '−'}${num(Math.abs(peak - start) / 1e6, 0)} MB`;
 const cpuCell = (v) => (v === undefined ? '–' : `${num(v, 0)}%`);
 
+/** A row of the ratio table, the ratio as a percentage. */
+const asPct = (label, x) => [label, pct(x.value), x.perRun.map((v) => pct(v)).join(', ') || '–'];
+/** A row of the ratio table, the ratio as a factor. */
+const asTimes = (label, x, digits = 2) => [
+  label,
+  x.value === undefined ? '–' : `${num(x.value, digits)}×`,
+  x.perRun.map((v) => `${num(v, digits)}×`).join(', ') || '–',
+];
+
 function table(header, rows) {
   const lines = [`| ${header.join(' | ')} |`, `|${header.map((h, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`];
   for (const row of rows) lines.push(`| ${row.join(' | ')} |`);
@@ -1215,58 +1326,31 @@ export function markdown(result) {
     table(
       ['Ratio (same invocation)', 'value', 'per run'],
       [
-        ['hot GET / Express', pct(r.hotVsExpress.value), r.hotVsExpress.perRun.map((x) => pct(x)).join(', ') || '–'],
-        ['hot GET / node:http', pct(r.hotVsNode.value), r.hotVsNode.perRun.map((x) => pct(x)).join(', ') || '–'],
-        ['PUT / pgbench upsert', pct(r.putVsPgbench.value), r.putVsPgbench.perRun.map((x) => pct(x)).join(', ') || '–'],
-        ...[
-          ['hot GET / etcd range', r.hotVsEtcd],
-          ['durable PUT / etcd put', r.putVsEtcd],
-        ]
-          .filter(([, x]) => x.value !== undefined)
-          .map(([label, x]) => [label, `${num(x.value, 2)}×`, x.perRun.map((v) => `${num(v, 2)}×`).join(', ') || '–']),
-        ...[
-          ['batch upsert / raw COPY (records/s)', r.batchVsCopy],
-          ['hot GET / pgbench -S', r.hotVsPgSelect],
-          ['hot GET / redis-benchmark GET', r.hotVsRedisGet],
-          ['durable PUT / redis-benchmark SET', r.putVsRedisSet],
-        ]
-          .filter(([, x]) => x.value !== undefined)
-          .map(([label, x]) => [label, pct(x.value), x.perRun.map((v) => pct(v)).join(', ') || '–']),
+        // Issue 10's ratios first, measured or not; then the others that were measured.
+        asTimes('hot GET, one gateway process per core / etcd range', r.hotClusterVsEtcd),
+        asPct('hot GET / Express', r.hotVsExpress),
+        asTimes('durable PUT / etcd put', r.putVsEtcd),
+        asTimes('Prosody dialect GET / real Prosody', r.prosodyGetVsPeer, 1),
+        asTimes('Prosody dialect PUT / real Prosody', r.prosodyPutVsPeer, 1),
+        asPct('batch upsert / raw COPY (records/s)', r.batchVsCopy),
+        asPct('hot GET / node:http', r.hotVsNode),
+        asPct('PUT / pgbench upsert', r.putVsPgbench),
         ['stream gateway RSS / 200 MB', pct(r.streamRssVsLimit.value), '–'],
         ...[
-          ['Prosody dialect GET / real Prosody', r.prosodyGetVsPeer],
-          ['Prosody dialect PUT / real Prosody', r.prosodyPutVsPeer],
-        ].map(([label, x]) => [
-          label,
-          x.value === undefined ? '–' : `${num(x.value, 1)}×`,
-          x.perRun.map((v) => `${num(v, 1)}×`).join(', ') || '–',
-        ]),
-        ...(r.graphqlVsHot?.value === undefined
-          ? []
-          : [
-              [
-                'GraphQL record query / REST hot GET',
-                pct(r.graphqlVsHot.value),
-                r.graphqlVsHot.perRun.map((x) => pct(x)).join(', ') || '–',
-              ],
-            ]),
-        ...[
-          ['hot GET, metrics only / telemetry off', r.telemetryMetricsVsOff],
-          ['hot GET, metrics + traces / telemetry off', r.telemetryTracesVsOff],
-        ]
-          .filter(([, x]) => x?.value !== undefined)
-          .map(([label, x]) => [label, pct(x.value), x.perRun.map((v) => pct(v)).join(', ') || '–']),
-        ...(r.dvidLeafVsRoot?.value === undefined
-          ? []
-          : [
-              [
-                'DVID GET at the leaf / at the root',
-                pct(r.dvidLeafVsRoot.value),
-                r.dvidLeafVsRoot.perRun.map((x) => pct(x)).join(', ') || '–',
-              ],
-            ]),
+          asTimes('hot GET, one gateway process per core / one process', r.hotClusterVsHot),
+          asTimes('hot GET / etcd range', r.hotVsEtcd),
+          asPct('hot GET / pgbench -S', r.hotVsPgSelect),
+          asPct('hot GET / redis-benchmark GET', r.hotVsRedisGet),
+          asPct('durable PUT / redis-benchmark SET', r.putVsRedisSet),
+          asPct('GraphQL record query / REST hot GET', r.graphqlVsHot),
+          asPct('hot GET, metrics only / telemetry off', r.telemetryMetricsVsOff),
+          asPct('hot GET, metrics + traces / telemetry off', r.telemetryTracesVsOff),
+          asPct('DVID GET at the leaf / at the root', r.dvidLeafVsRoot),
+        ].filter(([, value]) => value !== '–'),
       ],
     ),
+    '',
+    "Targets: issue 10's first (the peers and raw limits of the same run), then the earlier issues'.",
     '',
     table(
       ['Target', 'measured', 'result'],
