@@ -300,46 +300,48 @@ export class SqlRecordsRepository implements RecordsRepository {
 
   async putBatch(collection: Collection, entries: readonly PutInput[]): Promise<BatchPutOutcome> {
     if (entries.length === 0) return { kind: 'written', records: [], createdCount: 0 };
+    // One statement is one transaction: unconditional writes alone need no BEGIN and COMMIT
+    // (two round trips fewer for the gateway's coalesced PUTs).
+    if (entries.every((e) => e.condition.kind === 'always')) {
+      return written(entries, (await this.putMany(this.db, collection, entries)).map(toMeta));
+    }
     return this.db
       .transaction(async (tx) => {
-        const byKey = new Map<string, { record: RecordMeta; created: boolean }>();
+        const records: RecordMeta[] = [];
         // Conditional entries go one by one, so that each condition is checked under the row's
         // lock; the unconditional rest is one statement.
         for (const entry of entries) {
           if (entry.condition.kind === 'always') continue;
           const outcome = await this.putWith(tx, collection, entry);
           if (outcome.kind === 'condition-failed') throw new BatchConditionFailed(entry.key);
-          byKey.set(entry.key, { record: outcome.record, created: outcome.created });
+          records.push(outcome.record);
         }
         const plain = entries.filter((e) => e.condition.kind === 'always');
-        if (plain.length > 0) {
-          const { rows } = await tx.query<MetaRow>(PUT_MANY, [
-            collection.id,
-            collection.rootNodeId,
-            collection.space,
-            collection.name,
-            collection.rootVersion,
-            plain.map((e) => e.key),
-            Buffer.concat(plain.map((e) => e.value)),
-            plain.map((e) => e.contentType),
-            MAX_EVENT_VALUE_BYTES,
-            offsets(plain),
-            plain.map((e) => e.value.byteLength),
-          ]);
-          for (const row of rows)
-            byKey.set(row.key, { record: toMeta(row), created: row.created_revision === row.revision });
-        }
-        const written = entries.map((e) => byKey.get(e.key) as { record: RecordMeta; created: boolean });
-        return {
-          kind: 'written' as const,
-          records: written.map((w) => w.record),
-          createdCount: written.filter((w) => w.created).length,
-        };
+        if (plain.length > 0) records.push(...(await this.putMany(tx, collection, plain)).map(toMeta));
+        return written(entries, records);
       })
       .catch((error: unknown) => {
         if (error instanceof BatchConditionFailed) return { kind: 'condition-failed' as const, key: error.key };
         throw error;
       });
+  }
+
+  /** Unconditional writes in one statement: their rows, in no particular order. */
+  private async putMany(db: SqlExecutor, collection: Collection, plain: readonly PutInput[]): Promise<MetaRow[]> {
+    const { rows } = await db.query<MetaRow>(PUT_MANY, [
+      collection.id,
+      collection.rootNodeId,
+      collection.space,
+      collection.name,
+      collection.rootVersion,
+      plain.map((e) => e.key),
+      Buffer.concat(plain.map((e) => e.value)),
+      plain.map((e) => e.contentType),
+      MAX_EVENT_VALUE_BYTES,
+      offsets(plain),
+      plain.map((e) => e.value.byteLength),
+    ]);
+    return rows;
   }
 
   async delete(collection: Collection, key: string, expectedRevision: number | undefined): Promise<DeleteOutcome> {
@@ -488,6 +490,17 @@ function deleteBatchSql(
 }
 
 /** 1-based start of each value in the concatenation of all of them (SQL substring positions). */
+/** The outcome of a batch: each entry's record, in the entries' order. */
+function written(entries: readonly PutInput[], records: readonly RecordMeta[]): BatchPutOutcome {
+  const byKey = new Map(records.map((record) => [record.key, record]));
+  const inOrder = entries.map((e) => byKey.get(e.key) as RecordMeta);
+  return {
+    kind: 'written',
+    records: inOrder,
+    createdCount: inOrder.filter((record) => record.createdRevision === record.revision).length,
+  };
+}
+
 export function offsets(entries: readonly PutInput[]): number[] {
   let next = 1;
   return entries.map((e) => {
