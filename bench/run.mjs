@@ -89,7 +89,7 @@ import {
 } from './lib/snapshot.mjs';
 import { GRAPHQL_BODIES, GRAPHQL_HEADERS, GRAPHQL_PATH, checkGraphql } from './lib/graphql.mjs';
 import { KOPANO_API_ENV, preparePeerProsody, seedDialects } from './lib/dialects.mjs';
-import { checkRange, countPut, preparePeerEtcd } from './lib/etcd.mjs';
+import { checkRange, compactEtcd, countPut, preparePeerEtcd } from './lib/etcd.mjs';
 import { GATEWAY_PROCESSES, groupOf, killOrphans, waitForWorkers } from './lib/gateway-cluster.mjs';
 import { mixArgs, mixEntries } from './lib/mix.mjs';
 import { BATCH_LANES, BATCH_PATH, BATCH_SIZE, copyBatch, prepareBatch, upsertBatches } from './lib/batch.mjs';
@@ -1051,6 +1051,7 @@ async function runWorkload(workload, round, ctx) {
       spec = { url: `${base}/`, method: 'GET', script: 'mix', headers: {} };
       break;
     case 'peer-etcd-range': {
+      await compactEtcd();
       const { path, body, headers } = state.peerEtcd.range;
       // Checked once before the load: etcd answers a range of a missing key with a 200 too.
       spec = { url: `${base}${path}`, method: 'POST', script: 'post', scriptArgs: [body], headers };
@@ -1058,6 +1059,7 @@ async function runWorkload(workload, round, ctx) {
       break;
     }
     case 'peer-etcd-put': {
+      await compactEtcd();
       const { path, headers } = state.peerEtcd.put;
       spec = { url: `${base}${path}`, method: 'POST', script: 'etcd-put', valueBytes: VALUE_BYTES, headers };
       break;

@@ -90,6 +90,26 @@ export async function preparePeerEtcd(warn) {
   };
 }
 
+/**
+ * Keeps etcd the way its operators do (etcd's own auto-compaction and defragmentation), so that
+ * every run meets an etcd of the same size: deletes the put runs' keys, compacts the history at
+ * the current revision and defragments. Without it each put run's 1 KiB revisions stay in
+ * etcd's history for good, and its range slowed from ~6,700 to ~1,000 req/s across invocations.
+ * Only superseded revisions go; no live key of anyone else changes.
+ */
+export async function compactEtcd() {
+  await call('/v3/kv/deleterange', { key: b64(`${PREFIX}r`), range_end: b64(PREFIX_END) }, 60_000);
+  const { header } = await call('/v3/kv/range', { key: b64(HOT_KEY) });
+  try {
+    await call('/v3/kv/compaction', { revision: header.revision, physical: true }, 120_000);
+  } catch (error) {
+    // Nothing was written since the last compaction: etcd is as compact as it gets.
+    if (error.message.includes('required revision has been compacted')) return;
+    throw error;
+  }
+  await call('/v3/maintenance/defragment', {}, 120_000);
+}
+
 /** One range of the hot key, which must hold the 1 KiB value; resolves with the answer's bytes. */
 export async function checkRange() {
   const res = await httpRequest('POST', `${PEER_ETCD.url}/v3/kv/range`, {
