@@ -140,6 +140,27 @@ const ALIASES = {
   snapshot: SNAPSHOT_WORKLOADS,
   // Off, metrics only, metrics and traces: each run on a gateway + api pair of its own.
   telemetry: TELEMETRY_WORKLOADS,
+  // Issue 10: every workload its targets and its table name, with the peers and raw limits.
+  issue10: [
+    'node-http',
+    'express',
+    'export',
+    'openfn-list',
+    'hot-get',
+    'hot-get-cluster',
+    'graphql-get',
+    'dvid-version-get',
+    'list',
+    'put',
+    'batch-upsert',
+    'kopano-get',
+    'rivet-get',
+    'prosody-get',
+    'prosody-put',
+    ...PEER_WORKLOADS,
+    ...LIMIT_WORKLOADS,
+    'all-in-one',
+  ],
 };
 
 // Always local: the load and the backends stay on 127.0.0.1. The ports can move (for testing).
