@@ -123,6 +123,10 @@ export function createPgClient(options: PgClientOptions): PgSqlClient {
   // An idle client that loses its connection emits 'error' on the pool; without a listener
   // that would crash the process. The next query simply gets a fresh connection.
   pool.on('error', () => undefined);
+  // So would a checked-out client that loses it between two queries (a transaction waiting on
+  // Redis, a stream waiting on its reader) when Postgres restarts: its next query fails instead,
+  // and the pool drops it on release.
+  pool.on('connect', (client) => client.on('error', () => undefined));
   openPools.add(pool);
   observePools();
   const base = executor(pool);
