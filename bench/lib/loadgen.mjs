@@ -7,6 +7,8 @@ import { BENCH_DIR, ROOT } from './config.mjs';
 import { runCommand, which } from './procs.mjs';
 
 const REPORT_LUA = readFileSync(join(BENCH_DIR, 'lua', 'report.lua'), 'utf8');
+/** Numbers the threads (`thread_id`) for the named scripts, which key their requests by it. */
+const THREADS_LUA = readFileSync(join(BENCH_DIR, 'lua', 'threads.lua'), 'utf8');
 /**
  * wrk scripts: a new key per request, a Prosody store per request, a new etcd key per request, a
  * random DVID key per request, one fixed POST body (a GraphQL query, an etcd range), a mix of
@@ -95,7 +97,7 @@ export async function runLoad(loadgen, spec, { onStart, stopWhen } = {}) {
   const writes = spec.script ?? (spec.method === 'PUT' ? 'put' : undefined);
   if (loadgen.kind === 'wrk') {
     const script = join(scriptDir, `wrk-${writes ?? 'get'}.lua`);
-    writeFileSync(script, `${writes === undefined ? '' : SCRIPTS[writes]}\n${REPORT_LUA}`);
+    writeFileSync(script, `${writes === undefined ? '' : `${THREADS_LUA}\n${SCRIPTS[writes]}`}\n${REPORT_LUA}`);
     const args = [
       `-t${spec.threads}`,
       `-c${spec.connections}`,

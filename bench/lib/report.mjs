@@ -1085,20 +1085,30 @@ function dvidTable(summary) {
       ];
 }
 
-/** The batch table: the batch upsert by records/s and POST latency, the raw COPY of the same rows beside it. */
-function batchTable(summary) {
+/**
+ * A table of workloads measured by what they moved (records, items): runs, how many, per second,
+ * latency, total time and RSS; `cells` gives a run's columns from the count on.
+ */
+function movedTable(summary, workloads, [heading, unit], cells) {
   const rows = [];
-  for (const w of BATCH_WORKLOADS) {
+  for (const w of workloads) {
     const s = summary[w];
     if (s === undefined) continue;
     if (s.ok === 0) {
       rows.push([LABELS[w], `0/${s.runs}`, s.errors[0]?.split('\n')[0] ?? 'not run', '', '', '', '', '', '']);
       continue;
     }
+    rows.push([LABELS[w], `${s.ok}/${s.runs}`, ...cells(w, s)]);
+  }
+  const headings = [heading, 'runs ok', unit, `${unit}/s`, 'latency', 'total', 'gateway RSS', 'api RSS', 'worker RSS'];
+  return rows.length === 0 ? [] : [table(headings, rows), ''];
+}
+
+/** The batch writes: the native batch upsert by records/s and POST latency, and its raw COPY. */
+function batchTable(summary) {
+  return movedTable(summary, BATCH_WORKLOADS, ['Batch write', 'records'], (w, s) => {
     const copy = w === 'pg-copy';
-    rows.push([
-      LABELS[w],
-      `${s.ok}/${s.runs}`,
+    return [
       num(s.records),
       num(s.recordsPerSecond),
       copy
@@ -1108,43 +1118,15 @@ function batchTable(summary) {
       copy ? '–' : mb(s.peakRss.gateway),
       copy ? '–' : mb(s.peakRss.api),
       copy ? '–' : mb(s.peakRss.worker),
-    ]);
-  }
-  return rows.length === 0
-    ? []
-    : [
-        table(
-          [
-            'Batch write',
-            'runs ok',
-            'records',
-            'records/s',
-            'latency',
-            'total',
-            'gateway RSS',
-            'api RSS',
-            'worker RSS',
-          ],
-          rows,
-        ),
-        '',
-      ];
+    ];
+  });
 }
 
 /** The OpenFn table: upserts by items/s and batch latency, listings like the export. */
 function openFnTable(summary) {
-  const rows = [];
-  for (const w of OPENFN_WORKLOADS) {
-    const s = summary[w];
-    if (s === undefined) continue;
-    if (s.ok === 0) {
-      rows.push([LABELS[w], `0/${s.runs}`, s.errors[0]?.split('\n')[0] ?? 'not run', '', '', '', '', '', '']);
-      continue;
-    }
+  return movedTable(summary, OPENFN_WORKLOADS, ['OpenFn collections', 'items'], (w, s) => {
     const listing = w !== 'openfn-upsert';
-    rows.push([
-      LABELS[w],
-      `${s.ok}/${s.runs}`,
+    return [
       num(s.items),
       num(s.itemsPerSecond),
       listing
@@ -1154,27 +1136,8 @@ function openFnTable(summary) {
       listing ? `${mb(s.startRss.gateway)} → ${mb(s.peakRss.gateway)}` : mb(s.peakRss.gateway),
       listing ? `${mb(s.startRss.api)} → ${mb(s.peakRss.api)}` : mb(s.peakRss.api),
       mb(s.peakRss.worker),
-    ]);
-  }
-  return rows.length === 0
-    ? []
-    : [
-        table(
-          [
-            'OpenFn collections',
-            'runs ok',
-            'items',
-            'items/s',
-            'latency',
-            'total',
-            'gateway RSS',
-            'api RSS',
-            'worker RSS',
-          ],
-          rows,
-        ),
-        '',
-      ];
+    ];
+  });
 }
 
 export const num = (v, digits = 0) =>

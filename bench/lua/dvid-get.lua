@@ -1,11 +1,4 @@
 -- GET of a random key k%07d below args[1], among args[2] keys.
-local next_thread = 0
-
-function setup(thread)
-  thread:set("thread_id", next_thread)
-  next_thread = next_thread + 1
-end
-
 function init(args)
   base = args[1]
   count = tonumber(args[2])

@@ -1,13 +1,6 @@
 -- POST /v3/kv/put of a 1 KiB value to a new key on every request, through etcd's v3 JSON gateway
--- (keys and values in base64). Keys are unique per run (args[1] is a run tag), per thread (setup
--- numbers the threads) and per request (a counter), as in put.lua.
-local next_thread = 0
-
-function setup(thread)
-  thread:set("thread_id", next_thread)
-  next_thread = next_thread + 1
-end
-
+-- (keys and values in base64). Keys are unique per run (args[1] is a run tag), per thread
+-- (thread_id, from threads.lua) and per request (a counter), as in put.lua.
 local alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 local function sextet(n)

@@ -3,13 +3,6 @@
 --   <method> <weight> <path> <header count> <"name: value" …> <body or "">
 -- A PUT's path is a key prefix (each PUT writes a new key under it, per thread and per request,
 -- as put.lua does) and its body the size of the value in bytes.
-local next_thread = 0
-
-function setup(thread)
-  thread:set("thread_id", next_thread)
-  next_thread = next_thread + 1
-end
-
 function init(args)
   entries = {}
   total = 0

@@ -1,13 +1,6 @@
 -- PUT of one JSON document (args[2] bytes of text in it) to a Prosody store on every request.
 -- Store names may hold only letters and "_", so the store is named by letters: each thread
 -- cycles through 676 stores of its own (bench_<thread letter>_<two letters>).
-local next_thread = 0
-
-function setup(thread)
-  thread:set("thread_id", next_thread)
-  next_thread = next_thread + 1
-end
-
 local function letter(n)
   return string.char(97 + n % 26)
 end

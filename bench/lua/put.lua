@@ -1,12 +1,5 @@
 -- PUT of a 1 KiB value to a new key on every request. Keys are unique per run (args[1] is a
--- run tag), per thread (setup numbers the threads) and per request (a counter).
-local next_thread = 0
-
-function setup(thread)
-  thread:set("thread_id", next_thread)
-  next_thread = next_thread + 1
-end
-
+-- run tag), per thread (thread_id, from threads.lua) and per request (a counter).
 function init(args)
   base = args[1] .. "/" .. thread_id .. "/"
   local size = tonumber(args[2]) or 1024
