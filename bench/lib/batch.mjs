@@ -1,10 +1,9 @@
 // The native API's batch write and its raw limit: records of 1 KiB through the transactional
 // `POST …/batch` (BATCH_SIZE a request, BATCH_LANES in flight, fresh keys each run), and a COPY of
 // the same rows straight into a fresh Postgres table.
-import { performance } from 'node:perf_hooks';
 import { SPACE, VALUE_BYTES } from './config.mjs';
 import { copyRows, withClient } from './backends.mjs';
-import { median } from './report.mjs';
+import { sendInBatches } from './lanes.mjs';
 import { batch, count, ensureCollection } from './seed.mjs';
 import { valueOf } from './value.mjs';
 
@@ -28,32 +27,16 @@ export function prepareBatch(base) {
  * them under `prefix` (not timed). Resolves with records/s and the POSTs' p50/p99.
  */
 export async function upsertBatches(base, total, prefix) {
-  const batches = Math.ceil(total / BATCH_SIZE);
-  const latencies = [];
-  let next = 0;
-  const started = performance.now();
-  const lane = async () => {
-    while (next < batches) {
-      const from = next++ * BATCH_SIZE;
-      const keys = [];
-      for (let i = from; i < Math.min(total, from + BATCH_SIZE); i++) keys.push(keyOf(prefix, i));
-      const t0 = performance.now();
-      await batch(base, BATCH_COLLECTION, keys);
-      latencies.push(performance.now() - t0);
-    }
-  };
-  await Promise.all(Array.from({ length: BATCH_LANES }, lane));
-  const totalMs = performance.now() - started;
+  const { totalMs, p50Ms, p99Ms } = await sendInBatches(
+    total,
+    BATCH_SIZE,
+    BATCH_LANES,
+    (from, to) => Array.from({ length: to - from }, (_, i) => keyOf(prefix, from + i)),
+    (keys) => batch(base, BATCH_COLLECTION, keys),
+  );
   const stored = await count(base, BATCH_COLLECTION, prefix);
   if (stored !== total) throw new Error(`batch upsert wrote ${total} records under ${prefix}, ${stored} counted`);
-  latencies.sort((a, b) => a - b);
-  return {
-    records: total,
-    totalMs,
-    recordsPerSecond: total / (totalMs / 1000),
-    p50Ms: median(latencies),
-    p99Ms: latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))],
-  };
+  return { records: total, totalMs, recordsPerSecond: total / (totalMs / 1000), p50Ms, p99Ms };
 }
 
 /**

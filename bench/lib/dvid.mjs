@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { AUTH_HEADERS, VALUE_BYTES } from './config.mjs';
 import { httpRequest, jsonRequest } from './http.mjs';
 import { runLoad } from './loadgen.mjs';
+import { sendInBatches } from './lanes.mjs';
 import { streamCounted } from './stream.mjs';
 import { valueOf } from './value.mjs';
 
@@ -109,39 +110,31 @@ const nodeUrl = (base, uuid) => `${base}/api/node/${uuid}/${DVID_INSTANCE}`;
  */
 export async function ingest(base, uuid, total, { prefix = '', value = valueAt(0), onProgress, retries } = {}) {
   const url = `${nodeUrl(base, uuid)}/keyvalues`;
-  const batches = Math.ceil(total / DVID_BATCH);
-  const latencies = [];
-  let next = 0;
   let done = 0;
   let bytes = 0;
-  const started = performance.now();
-  const lane = async () => {
-    while (next < batches) {
-      const from = next++ * DVID_BATCH;
-      const entries = [];
-      for (let i = from; i < Math.min(total, from + DVID_BATCH); i++) entries.push({ key: keyOf(i, prefix), value });
-      const body = encodeKeyValues(entries);
-      const t0 = performance.now();
+  const { totalMs, p50Ms, p99Ms } = await sendInBatches(
+    total,
+    DVID_BATCH,
+    DVID_LANES,
+    (from, to) =>
+      encodeKeyValues(Array.from({ length: to - from }, (_, i) => ({ key: keyOf(from + i, prefix), value }))),
+    async (body, count) => {
       await expectOk('POST', url, body, retries);
-      latencies.push(performance.now() - t0);
       bytes += body.length;
-      done += entries.length;
+      done += count;
       onProgress?.(done);
-    }
-  };
-  await Promise.all(Array.from({ length: DVID_LANES }, lane));
-  const seconds = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))];
+    },
+  );
+  const seconds = totalMs / 1000;
   return {
     records: total,
     bytes,
     seconds,
-    totalMs: seconds * 1000,
+    totalMs,
     recordsPerSecond: total / seconds,
     mbPerSecond: bytes / 1e6 / seconds,
-    p50Ms: at(0.5),
-    p99Ms: at(0.99),
+    p50Ms,
+    p99Ms,
   };
 }
 

@@ -4,7 +4,7 @@ import { request } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { AUTH_HEADERS } from './config.mjs';
 import { jsonRequest } from './http.mjs';
-import { median } from './report.mjs';
+import { sendInBatches } from './lanes.mjs';
 
 /** The shared space that plays the OpenFn project, and its collections. */
 export const OPENFN_SPACE = 'openfn-bench';
@@ -40,35 +40,22 @@ export async function prepareOpenFn(base) {
  */
 export async function upsertItems(base, collection, total, prefix, onProgress) {
   const url = `${base}/collections/${collection}`;
-  const batches = Math.ceil(total / OPENFN_BATCH);
-  const latencies = [];
-  let next = 0;
   let done = 0;
-  const started = performance.now();
-  const lane = async () => {
-    while (next < batches) {
-      const from = next++ * OPENFN_BATCH;
-      const items = [];
-      for (let i = from; i < Math.min(total, from + OPENFN_BATCH); i++)
-        items.push({ key: `${prefix}${i}`, value: valueOf(i) });
-      const t0 = performance.now();
+  const { totalMs, p50Ms, p99Ms } = await sendInBatches(
+    total,
+    OPENFN_BATCH,
+    OPENFN_LANES,
+    (from, to) =>
+      Array.from({ length: to - from }, (_, i) => ({ key: `${prefix}${from + i}`, value: valueOf(from + i) })),
+    async (items) => {
       const answer = await jsonRequest('POST', url, { items }, [200]);
-      latencies.push(performance.now() - t0);
       if (answer?.upserted !== items.length) throw new Error(`${url} upserted ${answer?.upserted} of ${items.length}`);
       done += items.length;
       onProgress?.(done);
-    }
-  };
-  await Promise.all(Array.from({ length: OPENFN_LANES }, lane));
-  const seconds = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  return {
-    items: total,
-    seconds,
-    itemsPerSecond: total / seconds,
-    p50Ms: median(latencies),
-    p99Ms: latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * 0.99))],
-  };
+    },
+  );
+  const seconds = totalMs / 1000;
+  return { items: total, seconds, itemsPerSecond: total / seconds, p50Ms, p99Ms };
 }
 
 const ITEM_START = Buffer.from('{"created":"');

@@ -303,7 +303,7 @@ export class SqlRecordsRepository implements RecordsRepository {
     // One statement is one transaction: unconditional writes alone need no BEGIN and COMMIT
     // (two round trips fewer for the gateway's coalesced PUTs).
     if (entries.every((e) => e.condition.kind === 'always')) {
-      return written(entries, (await this.putMany(this.db, collection, entries)).map(toMeta));
+      return inEntryOrder(entries, (await this.putMany(this.db, collection, entries)).map(toMeta));
     }
     return this.db
       .transaction(async (tx) => {
@@ -318,7 +318,7 @@ export class SqlRecordsRepository implements RecordsRepository {
         }
         const plain = entries.filter((e) => e.condition.kind === 'always');
         if (plain.length > 0) records.push(...(await this.putMany(tx, collection, plain)).map(toMeta));
-        return written(entries, records);
+        return inEntryOrder(entries, records);
       })
       .catch((error: unknown) => {
         if (error instanceof BatchConditionFailed) return { kind: 'condition-failed' as const, key: error.key };
@@ -424,22 +424,7 @@ export class SqlRecordsRepository implements RecordsRepository {
   ) {
     return this.db.transaction(async (tx): Promise<RestoreStep | undefined> => {
       if ((await lockRunnableJob(tx, jobId, ['write'])) === undefined) return undefined;
-      let written: Array<{ key: string; revision: number }> = [];
-      if (entries.length > 0) {
-        ({ rows: written } = await tx.query<{ key: string; revision: number }>(PUT_MANY, [
-          collection.id,
-          collection.rootNodeId,
-          collection.space,
-          collection.name,
-          collection.rootVersion,
-          entries.map((e) => e.key),
-          Buffer.concat(entries.map((e) => e.value)),
-          entries.map((e) => e.contentType),
-          MAX_EVENT_VALUE_BYTES,
-          offsets(entries),
-          entries.map((e) => e.value.byteLength),
-        ]));
-      }
+      const written = entries.length > 0 ? await this.putMany(tx, collection, entries) : [];
       const { rows } = await tx.query<JobRow>(
         `UPDATE jobs SET done = done + $2, state = 'running', started = coalesce(started, now()), updated = now(),
            after_key = CASE WHEN $4::text IS NULL THEN coalesce($3, after_key) END,
@@ -491,7 +476,7 @@ function deleteBatchSql(
 
 /** 1-based start of each value in the concatenation of all of them (SQL substring positions). */
 /** The outcome of a batch: each entry's record, in the entries' order. */
-function written(entries: readonly PutInput[], records: readonly RecordMeta[]): BatchPutOutcome {
+function inEntryOrder(entries: readonly PutInput[], records: readonly RecordMeta[]): BatchPutOutcome {
   const byKey = new Map(records.map((record) => [record.key, record]));
   const inOrder = entries.map((e) => byKey.get(e.key) as RecordMeta);
   return {
