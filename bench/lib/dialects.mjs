@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { SignJWT } from 'jose';
 import { BENCH_JWT_SECRET, BENCH_USER, PEER_PROSODY, VALUE_BYTES } from './config.mjs';
 import { httpRequest, jsonRequest } from './http.mjs';
-import { runCommand } from './procs.mjs';
+import { ensurePeer } from './procs.mjs';
 import { valueOf } from './value.mjs';
 
 const VALUE = valueOf(VALUE_BYTES);
@@ -106,27 +106,16 @@ function peerPid() {
  * `stop` stops it again if this run started it.
  */
 export async function preparePeerProsody(warn) {
-  let started = false;
-  if (!(await peerAnswers())) {
-    const script = join(PEER_PROSODY.script, 'prosody.sh');
-    if (!existsSync(script)) {
-      warn(`no Prosody answers at ${PEER_PROSODY.url} and ${script} does not exist: skipping the peer`);
-      return undefined;
-    }
-    const { code, stderr, stdout } = await runCommand('prosody.sh', 'bash', [script, 'start']);
-    if (code !== 0 || !(await peerAnswers())) {
-      warn(`could not start the Prosody peer (${script} start exited with ${code}): ${(stderr || stdout).trim()}`);
-      return undefined;
-    }
-    started = true;
-  }
+  const peer = await ensurePeer(
+    { name: 'Prosody', script: join(PEER_PROSODY.script, 'prosody.sh'), url: PEER_PROSODY.url, answers: peerAnswers },
+    warn,
+  );
+  if (peer === undefined) return undefined;
   return {
     url: PEER_PROSODY.url,
     pid: peerPid(),
     get: { path: '/data/bench', headers: PEER_HEADERS },
     put: { path: '/data/bench_', headers: PEER_HEADERS },
-    stop: async () => {
-      if (started) await runCommand('prosody.sh', 'bash', [join(PEER_PROSODY.script, 'prosody.sh'), 'stop']);
-    },
+    stop: peer.stop,
   };
 }

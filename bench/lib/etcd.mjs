@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PEER_ETCD, PEERS_DIR, VALUE_BYTES } from './config.mjs';
 import { httpRequest } from './http.mjs';
-import { runCommand } from './procs.mjs';
+import { ensurePeer } from './procs.mjs';
 import { valueOf } from './value.mjs';
 
 const b64 = (text) => Buffer.from(text).toString('base64');
@@ -51,26 +51,17 @@ function etcdPid() {
  * started it.
  */
 export async function preparePeerEtcd(warn) {
-  const script = join(PEERS_DIR, 'etcd.sh');
-  let started = false;
-  if (!(await answers())) {
-    if (!existsSync(script)) {
-      warn(`no etcd answers at ${PEER_ETCD.url} and ${script} does not exist: skipping the etcd peer`);
-      return undefined;
-    }
-    const { code, stderr, stdout } = await runCommand('etcd.sh', 'bash', [script, 'start']);
-    if (code !== 0 || !(await answers())) {
-      warn(`could not start the etcd peer (${script} start exited with ${code}): ${(stderr || stdout).trim()}`);
-      return undefined;
-    }
-    started = true;
-  }
+  const peer = await ensurePeer(
+    { name: 'etcd', script: join(PEERS_DIR, 'etcd.sh'), url: PEER_ETCD.url, answers },
+    warn,
+  );
+  if (peer === undefined) return undefined;
   const stop = async () => {
     try {
       const { deleted } = await call('/v3/kv/deleterange', { key: b64(PREFIX), range_end: b64(PREFIX_END) }, 60_000);
       return Number(deleted ?? 0);
     } finally {
-      if (started) await runCommand('etcd.sh', 'bash', [script, 'stop']);
+      await peer.stop();
     }
   };
   try {

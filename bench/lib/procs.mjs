@@ -1,9 +1,9 @@
 // Child processes of the benchmark: spawn with logs, wait for readiness, stop for sure.
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { accessSync, closeSync, constants, openSync, readFileSync } from 'node:fs';
+import { accessSync, closeSync, constants, existsSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { delimiter, join } from 'node:path';
+import { basename, delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { httpRequest } from './http.mjs';
 
@@ -161,4 +161,27 @@ export async function runCommand(name, command, args, { env, cwd, onStart, stopW
   live.delete(proc);
   if (error) throw new Error(`${name}: ${error.message}`);
   return { code, signal, stdout, stderr };
+}
+
+/**
+ * A peer of ../shared/peers: the one already answering (`answers()`), or one its `script` starts
+ * (which installs Debian's package; it needs root). Resolves with `stop`, which stops the peer
+ * only if this run started it, or with undefined, after a warning, when neither works.
+ */
+export async function ensurePeer({ name, script, url, answers }, warn) {
+  if (await answers()) return { stop: async () => {} };
+  if (!existsSync(script)) {
+    warn(`no ${name} answers at ${url} and ${script} does not exist: skipping the ${name} peer`);
+    return undefined;
+  }
+  const { code, stderr, stdout } = await runCommand(basename(script), 'bash', [script, 'start']);
+  if (code !== 0 || !(await answers())) {
+    warn(`could not start the ${name} peer (${script} start exited with ${code}): ${(stderr || stdout).trim()}`);
+    return undefined;
+  }
+  return {
+    stop: async () => {
+      await runCommand(basename(script), 'bash', [script, 'stop']);
+    },
+  };
 }
