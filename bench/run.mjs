@@ -105,6 +105,7 @@ import { DOC_TEMPLATE } from './lib/doc-template.mjs';
 import { measureAuthCost } from './lib/auth-cost.mjs';
 import { closeAgent } from './lib/http.mjs';
 import { detectLoadgen, runLoad, setScriptDir } from './lib/loadgen.mjs';
+import { takeRunLock } from './lib/lock.mjs';
 import { freePort, killAllNow, startService, stopAll, stopProcess, waitReady, which } from './lib/procs.mjs';
 import { markdown, mb, ms, num, ratios, summarize, targets, writeDoc } from './lib/report.mjs';
 import { Sampler, procAvailable, readMemory } from './lib/sampler.mjs';
@@ -169,6 +170,8 @@ const state = {
   snapshotDir: undefined,
   /** The snapshot the round's snapshot-export took, which its restore and download use. */
   snapshot: undefined,
+  /** Releases bench/results/run.lock (one run at a time). */
+  releaseLock: undefined,
   cleaning: undefined,
   interrupted: false,
   quietWaitMs: 0,
@@ -247,6 +250,7 @@ function cleanup() {
       );
     }
     closeAgent();
+    state.releaseLock?.();
   })();
   return state.cleaning;
 }
@@ -350,6 +354,8 @@ function assertRunning() {
 
 async function main() {
   const settings = loadSettings();
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  state.releaseLock = takeRunLock(join(RESULTS_DIR, 'run.lock'));
   const started = new Date();
   const stamp = started.toISOString().replace(/[:.]/g, '-');
   const logDir = join(RESULTS_DIR, `${stamp}-logs`);
