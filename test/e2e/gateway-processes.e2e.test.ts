@@ -99,9 +99,19 @@ it('serves requests from both processes, and /metrics shows both', async () => {
 it('replaces a process that dies, and keeps serving meanwhile', async () => {
   const before = childrenOf(gateway.child.pid as number);
   process.kill(before[0] as number, 'SIGKILL');
-  const read = await fetchAuth(`${base}/v1/spaces/default/collections/procs/records/k1`);
-  expect(read.status).toBe(200);
-  expect(await read.text()).toBe('value 1');
+  // A connection the dead process held (or was being handed) fails or stalls; a new one is
+  // served by the live process at once, so each try gets a deadline of its own.
+  await expectEventually(
+    async () => {
+      const read = await fetchAuth(`${base}/v1/spaces/default/collections/procs/records/k1`, {
+        headers: { connection: 'close' },
+        signal: AbortSignal.timeout(2_000),
+      });
+      expect(read.status).toBe(200);
+      expect(await read.text()).toBe('value 1');
+    },
+    { timeoutMs: 10_000 },
+  );
   await expectEventually(
     () => {
       const now = childrenOf(gateway.child.pid as number);
@@ -110,11 +120,17 @@ it('replaces a process that dies, and keeps serving meanwhile', async () => {
     },
     { timeoutMs: 20_000 },
   );
-  await expectEventually(async () => {
-    const metrics = await (await fetch(`${base}/metrics`, { headers: { connection: 'close' } })).text();
-    expect(metrics).toMatch(/\{process="0"/);
-    expect(metrics).toMatch(/\{process="1"/);
-  });
+  // The replacement's series appear once it listens.
+  await expectEventually(
+    async () => {
+      const metrics = await (
+        await fetch(`${base}/metrics`, { headers: { connection: 'close' }, signal: AbortSignal.timeout(10_000) })
+      ).text();
+      expect(metrics).toMatch(/\{process="0"/);
+      expect(metrics).toMatch(/\{process="1"/);
+    },
+    { timeoutMs: 30_000 },
+  );
   expect(gateway.output()).toMatch(/a gateway process exited; starting another/);
 });
 

@@ -79,6 +79,7 @@ const ACCOUNTS = [
   'lists@localhost',
   'formats@localhost',
   'fuzz@localhost',
+  'roundtrip@localhost',
   'limited@localhost',
   'plain',
 ];
@@ -753,22 +754,27 @@ describe('any request', () => {
   });
 
   it('reads back every JSON or Lua text it accepts as the value it decoded', async () => {
+    // An account of its own, so that what the fuzzing above leaves behind for fuzz@localhost (its
+    // failed password attempts count against it) cannot refuse these requests.
+    const writer = 'roundtrip@localhost';
     await fc.assert(
       fc.asyncProperty(fc.oneof(fc.json({ maxDepth: 4 }), luaText), fc.boolean(), async (text, asJson) => {
         const type = asJson ? 'application/json' : 'text/x-lua';
-        const put = await as(me, 'PUT', '/data/roundtrip', text, type);
-        expect([text, put.status === 201 || put.status === 400]).toEqual([text, true]);
+        const put = await as(writer, 'PUT', '/data/roundtrip', text, type);
+        if (put.status !== 201 && put.status !== 400) {
+          throw new Error(`PUT ${JSON.stringify(text)} (${type}) answered ${put.status}: ${put.text}`);
+        }
         if (put.status !== 201) return;
-        const viaJson = await as(me, 'GET', '/data/roundtrip/json');
-        const viaLua = await as(me, 'GET', '/data/roundtrip/lua');
+        const viaJson = await as(writer, 'GET', '/data/roundtrip/json');
+        const viaLua = await as(writer, 'GET', '/data/roundtrip/lua');
         if (viaJson.status === 404) {
           expect(viaLua.status).toBe(404);
           return;
         }
         expect([viaJson.status, viaLua.status]).toEqual([200, 200]);
-        const again = await as(me, 'PUT', '/data/roundtrip', viaLua.text, 'text/x-lua');
+        const again = await as(writer, 'PUT', '/data/roundtrip', viaLua.text, 'text/x-lua');
         expect(again.status).toBe(201);
-        expect((await as(me, 'GET', '/data/roundtrip/lua')).text).toBe(viaLua.text);
+        expect((await as(writer, 'GET', '/data/roundtrip/lua')).text).toBe(viaLua.text);
       }),
       { numRuns: 150 },
     );
