@@ -1,11 +1,10 @@
 import { readFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import { once } from 'node:events';
-import type { AddressInfo } from 'node:net';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { Redis } from 'ioredis';
 import { RedisRecordCache } from '../../apps/api/src/cache/redis-record-cache';
-import { createRpcServer, type RpcServer } from '../../apps/api/src/transport/server';
+import type { RpcServer } from '../../apps/api/src/transport/server';
 import { startTelemetry } from '../../packages/platform/src';
 import {
   AuthService,
@@ -14,7 +13,7 @@ import {
   ServiceGrant,
   type RpcTransport,
 } from '../../packages/proto/src';
-import { silentLogger, startTestApi, type TestApi } from '../support/api';
+import { serveRpc, silentLogger, startTestApi, type TestApi } from '../support/api';
 import { redisPrefix } from '../support/database';
 import { REDIS_URL, TEST_INTERNAL_SECRET } from '../support/env';
 import { expectEventually } from '../support/expect-eventually';
@@ -38,10 +37,7 @@ beforeAll(async () => {
   api = await startTestApi();
   await api.collections.createCollection({ collection });
   await api.records.putRecord({ collection, key: 'hot', value: Buffer.from('warm'), contentType: 'text/plain' });
-  rpc = createRpcServer(api.runtime, { maxMessageBytes: 1024 * 1024, telemetry });
-  rpc.server.listen(0, '127.0.0.1');
-  await once(rpc.server, 'listening');
-  baseUrl = `http://127.0.0.1:${(rpc.server.address() as AddressInfo).port}`;
+  ({ server: rpc, url: baseUrl } = await serveRpc(api.runtime, { maxMessageBytes: 1024 * 1024, telemetry }));
   transport = createRpcTransport({ baseUrl, defaultTimeoutMs: 5000, maxMessageBytes: 1024 * 1024 });
   grant = await new ServiceGrant(createClient(AuthService, transport), TEST_INTERNAL_SECRET).headers();
   records = createClient(RecordService, transport);
@@ -289,10 +285,7 @@ describe('health on the api port', () => {
   it('/readyz says which check fails (503), or that Redis is not configured', async () => {
     const check = async (options: Parameters<typeof startTestApi>[0]) => {
       const other = await startTestApi({ db: api.db, ...options });
-      const server = createRpcServer(other.runtime, { maxMessageBytes: 1024 });
-      server.server.listen(0, '127.0.0.1');
-      await once(server.server, 'listening');
-      const base = `http://127.0.0.1:${(server.server.address() as AddressInfo).port}`;
+      const { server, url: base } = await serveRpc(other.runtime, { maxMessageBytes: 1024 });
       try {
         const ready = await getPath('/readyz', base);
         // Given no telemetry, the server has no /metrics.

@@ -1,12 +1,10 @@
-import { once } from 'node:events';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { context, propagation, SpanKind, SpanStatusCode, trace, type Span, type SpanContext } from '@opentelemetry/api';
 // The SDK's span types, as @opentelemetry/sdk-trace-base (platform's dependency) defines them.
 import { InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import request from 'supertest';
-import { createRpcServer, type RpcServer } from '../../apps/api/src/transport/server';
+import type { RpcServer } from '../../apps/api/src/transport/server';
 import { createApp, createHttpRecordApi } from '../../apps/gateway/src';
 import { startTelemetry } from '../../packages/platform/src';
 import {
@@ -16,7 +14,7 @@ import {
   ServiceGrant,
   type RpcTransport,
 } from '../../packages/proto/src';
-import { asAdmin, silentLogger, startTestApi, type TestApi } from '../support/api';
+import { asAdmin, serveRpc, silentLogger, startTestApi, type TestApi } from '../support/api';
 import { TEST_ADMIN_TOKEN, TEST_INTERNAL_SECRET } from '../support/env';
 
 /**
@@ -45,10 +43,7 @@ beforeAll(async () => {
   api = await startTestApi();
   await api.collections.createCollection({ collection: traced });
   await api.records.putRecord({ collection: traced, key: KEY, value: Buffer.from(VALUE), contentType: 'text/plain' });
-  rpc = createRpcServer(api.runtime, { maxMessageBytes: 1024 * 1024 });
-  rpc.server.listen(0, '127.0.0.1');
-  await once(rpc.server, 'listening');
-  baseUrl = `http://127.0.0.1:${(rpc.server.address() as AddressInfo).port}`;
+  ({ server: rpc, url: baseUrl } = await serveRpc(api.runtime, { maxMessageBytes: 1024 * 1024 }));
   transport = createRpcTransport({ baseUrl, defaultTimeoutMs: 5000, maxMessageBytes: 1024 * 1024 });
   grant = await new ServiceGrant(createClient(AuthService, transport), TEST_INTERNAL_SECRET).headers();
 });

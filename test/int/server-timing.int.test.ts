@@ -1,10 +1,8 @@
-import { once } from 'node:events';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { Code, ConnectError, createClient } from '@connectrpc/connect';
 import { createConnectTransport } from '@connectrpc/connect-node';
 import request from 'supertest';
-import { createRpcServer, type RpcServer } from '../../apps/api/src/transport/server';
+import type { RpcServer } from '../../apps/api/src/transport/server';
 import { createApp, createHttpRecordApi } from '../../apps/gateway/src';
 import { parseServerTiming, type ServerTimingMetric } from '../../apps/gateway/src/http/server-timing';
 import {
@@ -14,7 +12,7 @@ import {
   ServiceGrant,
   type RpcTransport,
 } from '../../packages/proto/src';
-import { asAdmin, silentLogger, startTestApi, type TestApi } from '../support/api';
+import { asAdmin, serveRpc, silentLogger, startTestApi, type TestApi } from '../support/api';
 import { TEST_ADMIN_TOKEN, TEST_INTERNAL_SECRET } from '../support/env';
 import { listen, portOf, rawRequest } from '../support/raw-http';
 
@@ -39,13 +37,6 @@ let baseUrl: string;
 let plainUrl: string;
 let grant: Record<string, string>;
 const closers: Array<() => unknown> = [];
-
-async function serve(runtime: TestApi['runtime']): Promise<{ server: RpcServer; url: string }> {
-  const server = createRpcServer(runtime, { maxMessageBytes: MAX });
-  server.server.listen(0, '127.0.0.1');
-  await once(server.server, 'listening');
-  return { server, url: `http://127.0.0.1:${(server.server.address() as AddressInfo).port}` };
-}
 
 /** A transport to `url` that keeps what each unary call's Server-Timing said. */
 function recordingTransport(url: string): { transport: RpcTransport; seen: Array<{ value: string; ms: number }> } {
@@ -84,8 +75,8 @@ beforeAll(async () => {
       contentType: 'text/plain',
     });
   }
-  ({ server: rpc, url: baseUrl } = await serve(api.runtime));
-  ({ server: plainRpc, url: plainUrl } = await serve(plainApi.runtime));
+  ({ server: rpc, url: baseUrl } = await serveRpc(api.runtime, { maxMessageBytes: MAX }));
+  ({ server: plainRpc, url: plainUrl } = await serveRpc(plainApi.runtime, { maxMessageBytes: MAX }));
   const auth = createClient(AuthService, createRpcTransport({ baseUrl, defaultTimeoutMs: 5000, maxMessageBytes: MAX }));
   grant = await new ServiceGrant(auth, TEST_INTERNAL_SECRET).headers();
 });

@@ -1,5 +1,8 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import pino from 'pino';
 import { createApiRuntime, loadConfig, type ApiRuntime } from '../../apps/api/src';
+import { createRpcServer, type RpcServer, type RpcServerOptions } from '../../apps/api/src/transport/server';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import {
   AdminService,
@@ -98,6 +101,17 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
       if (options.db === undefined) await db.drop();
     },
   };
+}
+
+/** The record service's HTTP/2 server over `runtime`, listening on a free port of 127.0.0.1, and its URL. */
+export async function serveRpc(
+  runtime: ApiRuntime,
+  options: RpcServerOptions,
+): Promise<{ server: RpcServer; url: string }> {
+  const server = createRpcServer(runtime, options);
+  server.server.listen(0, '127.0.0.1');
+  await once(server.server, 'listening');
+  return { server, url: `http://127.0.0.1:${(server.server.address() as AddressInfo).port}` };
 }
 
 /**
