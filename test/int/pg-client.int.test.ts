@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { freePort } from '../support/processes';
 import { createPgClient, type PgSqlClient } from '../../apps/api/src/db/pg-client';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { expectEventually } from '../support/expect-eventually';
@@ -46,7 +47,43 @@ it('survives a connection dropped between two queries of a transaction', async (
     await new Promise((resolve) => setTimeout(resolve, 100));
     await tx.query('SELECT 1');
   });
-  await expect(terminated).rejects.toThrow();
+  // A lost connection is the database being unavailable, not a bug: 503 with Retry-After.
+  await expect(terminated).rejects.toMatchObject({ code: 'UNAVAILABLE', retryAfterSeconds: 1 });
   const { rows } = await sql.query<{ one: number }>('SELECT 1 AS one');
   expect(rows).toEqual([{ one: 1 }]);
+});
+
+it('answers UNAVAILABLE when a backend is terminated during a query, as a shutting-down server does', async () => {
+  const killed = sql.query('SELECT pg_terminate_backend(pg_backend_pid())');
+  await expect(killed).rejects.toMatchObject({
+    code: 'UNAVAILABLE',
+    cause: expect.objectContaining({ code: '57P01' }),
+  });
+});
+
+it('answers UNAVAILABLE at once when nothing listens, and keeps real query errors as they are', async () => {
+  const nowhere = createPgClient({
+    connectionString: `postgres://postgres@127.0.0.1:${await freePort()}/none`,
+    max: 1,
+    connectionTimeoutMs: 5000,
+    statementTimeoutMs: 10_000,
+    applicationName: 'pg-client-test',
+  });
+  try {
+    const started = Date.now();
+    await expect(nowhere.query('SELECT 1')).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    await expect(nowhere.transaction((tx) => tx.query('SELECT 1'))).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    expect(Date.now() - started).toBeLessThan(2000);
+  } finally {
+    await nowhere.close();
+  }
+  await expect(sql.query('SELECT * FROM no_such_table')).rejects.toMatchObject({ code: '42P01' });
+});
+
+it('answers UNAVAILABLE for a statement past statement_timeout', async () => {
+  const slow = sql.transaction(async (tx) => {
+    await tx.query("SET LOCAL statement_timeout = '50ms'");
+    await tx.query('SELECT pg_sleep(2)');
+  });
+  await expect(slow).rejects.toMatchObject({ code: 'UNAVAILABLE', cause: expect.objectContaining({ code: '57014' }) });
 });

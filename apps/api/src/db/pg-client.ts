@@ -1,6 +1,7 @@
 import { metrics, type MeterProvider } from '@opentelemetry/api';
 import pg from 'pg';
 import { rosettaMeter } from '@rosetta/platform';
+import { toStoreError } from './pg-errors';
 import { inline, type SqlClient, type SqlExecutor, type SqlParam, type SqlQuery, type SqlResult } from './sql';
 
 export interface PgClientOptions {
@@ -130,14 +131,22 @@ export function createPgClient(options: PgClientOptions): PgSqlClient {
   openPools.add(pool);
   observePools();
   const base = executor(pool);
+  // Failures that mean Postgres is down or restarting leave as UNAVAILABLE (see pg-errors.ts);
+  // inside a transaction the work sees the driver's own errors.
+  const classified = <T>(call: Promise<T>): Promise<T> =>
+    call.catch((error: unknown) => {
+      throw toStoreError(error);
+    });
   return {
     pool,
-    query: base.query,
-    exec: base.exec,
-    transaction: (work) => inTransaction(pool, 'BEGIN', (client) => work(executor(client))),
+    query: <Row>(query: SqlQuery | string, params?: readonly SqlParam[]) => classified(base.query<Row>(query, params)),
+    exec: (script) => classified(base.exec(script)),
+    transaction: (work) => classified(inTransaction(pool, 'BEGIN', (client) => work(executor(client)))),
     readSnapshot: (work) =>
-      inTransaction(pool, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', (client) =>
-        work(inline(executor(client))),
+      classified(
+        inTransaction(pool, 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', (client) =>
+          work(inline(executor(client))),
+        ),
       ),
     async ping(): Promise<boolean> {
       try {
