@@ -1,0 +1,177 @@
+import { authFetch } from './env';
+
+/**
+ * A write load through the gateway's REST API, the shape of the fault tests: WRITERS writers send
+ * single PUTs of new keys (`p/<writer>/<n>`) and, every tenth request, batches of BATCH new keys
+ * (`b/<writer>/<n>/<i>`), each with the value `value of <key>`, until `writes` records were
+ * acknowledged. `fault` runs once, when a third of them were; optional readers GET acknowledged
+ * keys meanwhile and check their values. Nothing is retried: every request is counted once.
+ */
+export interface WriteLoadOptions {
+  /** The gateway's base URL. */
+  readonly base: string;
+  /** The collection's path, `/v1/spaces/<space>/collections/<name>`. */
+  readonly records: string;
+  readonly writes: number;
+  readonly writers: number;
+  readonly readers?: number;
+  /** Runs once a third of the writes were acknowledged; the load goes on meanwhile. */
+  readonly fault?: () => Promise<void>;
+}
+
+export const BATCH = 10;
+
+export interface WriteLoadResult {
+  /** Acknowledged writes, key → value. */
+  readonly acknowledged: Map<string, string>;
+  /** Keys of batches whose answer never came or was an error: all or none of them may be stored. */
+  readonly unsure: string[][];
+  /** Requests sent, writes and reads. */
+  readonly attempts: number;
+  /** Write requests sent (a bound on the records stored is this times BATCH). */
+  readonly writeAttempts: number;
+  /** Requests refused at connect (ECONNREFUSED: no process listened, so none read them). */
+  readonly refused: number;
+  /** Requests whose answer was lost or an error (not counting those refused at connect), each described. */
+  readonly failures: string[];
+  /** Answers that were neither a success nor a 5xx, each described. */
+  readonly unexpected: string[];
+  /** Reads that answered 200 with another value than the acknowledged one. */
+  readonly staleReads: string[];
+  /** Reads of acknowledged keys that answered 200. */
+  readonly reads: number;
+}
+
+const fetchAuth = authFetch();
+
+/** Whether fetch failed because the connection was refused (nothing listened on the port). */
+function refusedAtConnect(error: unknown): boolean {
+  const cause = (error as { cause?: { code?: unknown } } | undefined)?.cause;
+  return cause?.code === 'ECONNREFUSED';
+}
+
+function describe(error: unknown): string {
+  const cause = (error as { cause?: { code?: unknown; message?: unknown } } | undefined)?.cause;
+  return `${String(error)}${cause === undefined ? '' : ` (${String(cause.code ?? cause.message)})`}`;
+}
+
+export async function runWriteLoad(options: WriteLoadOptions): Promise<WriteLoadResult> {
+  const { base, records, writes } = options;
+  const acknowledged = new Map<string, string>();
+  const acknowledgedKeys: string[] = [];
+  const unsure: string[][] = [];
+  const failures: string[] = [];
+  const unexpected: string[] = [];
+  const staleReads: string[] = [];
+  let attempts = 0;
+  let writeAttempts = 0;
+  let refused = 0;
+  let reads = 0;
+  let faulted: Promise<void> | undefined;
+  const pause = () => new Promise((resolve) => setTimeout(resolve, 20));
+
+  const writer = async (id: number) => {
+    while (acknowledged.size < writes) {
+      const n = attempts++;
+      writeAttempts += 1;
+      if (faulted === undefined && options.fault !== undefined && acknowledged.size >= writes / 3) {
+        faulted = options.fault();
+      }
+      const asBatch = n % 10 === 0;
+      const keys = asBatch ? Array.from({ length: BATCH }, (_, i) => `b/${id}/${n}/${i}`) : [`p/${id}/${n}`];
+      try {
+        const res = asBatch
+          ? await fetchAuth(`${base}${records}/batch`, {
+              method: 'POST',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ records: keys.map((key) => ({ key, value: `value of ${key}` })) }),
+              signal: AbortSignal.timeout(15_000),
+            })
+          : await fetchAuth(`${base}${records}/records/${keys[0]}`, {
+              method: 'PUT',
+              headers: { 'content-type': 'text/plain' },
+              body: `value of ${keys[0]}`,
+              signal: AbortSignal.timeout(15_000),
+            });
+        const body = await res.text();
+        if (res.ok) {
+          for (const key of keys) {
+            acknowledged.set(key, `value of ${key}`);
+            acknowledgedKeys.push(key);
+          }
+          continue;
+        }
+        if (res.status < 500) unexpected.push(`${res.status} ${body}`);
+        failures.push(`${asBatch ? 'batch' : 'PUT'} answered ${res.status} ${body}`);
+      } catch (error) {
+        // The answer was lost: the write may or may not have happened, unless nothing listened.
+        if (refusedAtConnect(error)) refused += 1;
+        else failures.push(`${asBatch ? 'batch' : 'PUT'}: ${describe(error)}`);
+      }
+      if (asBatch) unsure.push(keys);
+      await pause();
+    }
+  };
+
+  const reader = async () => {
+    while (acknowledged.size < writes) {
+      const key = acknowledgedKeys[Math.floor(Math.random() * acknowledgedKeys.length)];
+      if (key === undefined) {
+        await pause();
+        continue;
+      }
+      attempts += 1;
+      try {
+        const res = await fetchAuth(`${base}${records}/records/${key}`, { signal: AbortSignal.timeout(15_000) });
+        const body = await res.text();
+        if (res.status === 200) {
+          reads += 1;
+          if (body !== acknowledged.get(key)) staleReads.push(`${key}: ${body}`);
+          continue;
+        }
+        if (res.status < 500) unexpected.push(`GET ${key}: ${res.status} ${body}`);
+        failures.push(`GET ${key} answered ${res.status} ${body}`);
+      } catch (error) {
+        if (refusedAtConnect(error)) refused += 1;
+        else failures.push(`GET ${key}: ${describe(error)}`);
+      }
+      await pause();
+    }
+  };
+
+  await Promise.all([
+    ...Array.from({ length: options.writers }, (_, id) => writer(id)),
+    ...Array.from({ length: options.readers ?? 0 }, () => reader()),
+  ]);
+  await faulted;
+  return { acknowledged, unsure, attempts, writeAttempts, refused, failures, unexpected, staleReads, reads };
+}
+
+/** Every record of the collection at `base` + `records`, key → value (the listing as NDJSON). */
+export async function storedRecords(base: string, records: string): Promise<Map<string, string>> {
+  const res = await fetchAuth(`${base}${records}/records?limit=100000&format=ndjson`);
+  expect(res.status).toBe(200);
+  const found = new Map<string, string>();
+  for (const line of (await res.text()).split('\n')) {
+    if (line === '') continue;
+    const { key, value } = JSON.parse(line) as { key: string; value: string };
+    found.set(key, value);
+  }
+  return found;
+}
+
+/**
+ * Checks what the store holds after a load: every acknowledged write with its value, no unsure
+ * batch half-written, and no key that no writer sent (at most BATCH per write request).
+ */
+export function expectStoredAfter(load: WriteLoadResult, found: Map<string, string>): void {
+  const missing = [...load.acknowledged].filter(([key, value]) => found.get(key) !== value).map(([key]) => key);
+  expect(missing).toEqual([]);
+  const halfWritten = load.unsure.filter((keys) => {
+    const present = keys.filter((key) => found.has(key)).length;
+    return present !== 0 && present !== keys.length;
+  });
+  expect(halfWritten).toEqual([]);
+  expect([...found.keys()].filter((key) => !/^(p\/\d+\/\d+|b\/\d+\/\d+\/\d)$/.test(key))).toEqual([]);
+  expect(found.size).toBeLessThanOrEqual(load.writeAttempts * BATCH);
+}
