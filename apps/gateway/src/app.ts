@@ -14,6 +14,7 @@ import { CollectionFeed } from './events/collection-feed';
 import { DEFAULT_GRAPHQL_OPTIONS, graphqlEndpoint, type GraphQLOptions } from './graphql/endpoint';
 import { GRAPHQL_PATH } from './graphql/http';
 import { RequestObserver, routeIs, unmatched, type DialectLabel } from './http/observe';
+import { setSecurityHeaders } from './http/security-headers';
 import { withServerTiming } from './http/server-timing';
 import { applyCors } from './legacy/cors';
 import { rivetWatch } from './legacy/rivet/watch';
@@ -207,6 +208,7 @@ export function createApp(deps: AppDeps): RequestListener & {
   // Each way in names its dialect (and, where it has one route, its route) once it took the
   // request; the legacy dialects and Express name their routes themselves.
   const listener = (req: IncomingMessage, res: ServerResponse) => {
+    setSecurityHeaders(req, res);
     observer.begin(req, res);
     if (v1Cors.enabled && req.url?.startsWith('/v1/') === true && applyCors(v1Cors, req, res)) {
       observer.dispatched(req, 'v1');
