@@ -1,3 +1,4 @@
+import { parseGlob } from '@rosetta/core';
 /** Thrown for every malformed list query; the dialect renders it as 400 {"error":"Bad Request"}. */
 export class BadQuery extends Error {
   override readonly name = 'BadQuery';
@@ -227,7 +228,8 @@ export function decodeCursor(cursor: string): number {
  * character) when `underscoreWildcard` (Lightning's quirk, §6), else a literal `_`; our own
  * special characters `?` and `\` are escaped so that they match themselves; everything else is
  * literal. Returns undefined for the empty pattern, which matches only the empty key — i.e.
- * nothing here (keys are never empty).
+ * nothing here (keys are never empty). A pattern past the store's limits (MAX_PATTERN_WILDCARDS,
+ * MAX_PATTERN_BYTES) throws INVALID_PATTERN here, before a listing's answer has started.
  */
 export function globOf(pattern: string, underscoreWildcard: boolean): string | undefined {
   if (pattern === '') return undefined;
@@ -237,5 +239,6 @@ export function globOf(pattern: string, underscoreWildcard: boolean): string | u
     else if (c === '_' && underscoreWildcard) glob += '?';
     else glob += c;
   }
+  parseGlob(glob);
   return glob;
 }
