@@ -18,9 +18,12 @@ async function withAdmin<T>(work: (client: pg.Client) => Promise<T>): Promise<T>
   }
 }
 
-/** A fresh, migrated database for one test file: a clone of the run's template. */
-export async function createTestDatabase(): Promise<TestDatabase> {
-  const template = process.env[TEMPLATE_VAR];
+/**
+ * A fresh, migrated database for one test file: a clone of the run's template; `empty`, one
+ * without any schema (for tests that migrate or restore it themselves).
+ */
+export async function createTestDatabase({ empty = false }: { empty?: boolean } = {}): Promise<TestDatabase> {
+  const template = empty ? 'template0' : process.env[TEMPLATE_VAR];
   if (template === undefined) throw new Error('the Jest global setup did not run (no template database)');
   const name = `rosetta_test_${runId()}_${randomBytes(4).toString('hex')}`;
   await withAdmin((admin) => admin.query(`CREATE DATABASE ${name} TEMPLATE ${template}`));

@@ -113,7 +113,10 @@ export async function createApiRuntime(config: ApiConfig, logger: Logger): Promi
   const opened = await openDatabase(config);
   const db = config.SERVER_TIMING ? timedSqlClient(opened) : opened;
   if (config.MIGRATE_ON_START) {
-    const applied = await migrate(db, await loadMigrations());
+    const applied = await migrate(db, await loadMigrations(), {
+      onLockTimeout: (migration, attempt) =>
+        logger.warn({ migration: migration.version, attempt }, 'migration waited too long for a lock; trying again'),
+    });
     if (applied.length > 0) logger.info({ applied }, 'migrations applied');
   }
   let redis: Redis | undefined;

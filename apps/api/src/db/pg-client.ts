@@ -156,6 +156,15 @@ export function createPgClient(options: PgClientOptions): PgSqlClient {
         return false;
       }
     },
+    async session<T>(work: (connection: SqlExecutor) => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      try {
+        return await work(executor(client));
+      } finally {
+        // Closed rather than pooled: no setting or session lock of `work` reaches another caller.
+        client.release(true);
+      }
+    },
     async close(): Promise<void> {
       openPools.delete(pool);
       await pool.end();

@@ -28,6 +28,8 @@ export async function createPgliteClient(dataDir: string | undefined): Promise<S
     // One connection: nothing else runs while the transaction is open, so it is consistent by
     // construction (and holds the database for as long as it lasts).
     readSnapshot: (work) => db.transaction((tx) => work(inline(run(tx)))),
+    // The one connection there is: what `work` sets on it stays, so it undoes that itself.
+    session: (work) => work(base),
     async ping(): Promise<boolean> {
       return !db.closed;
     },

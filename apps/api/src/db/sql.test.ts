@@ -43,6 +43,7 @@ const fake: SqlClient = {
     jest.advanceTimersByTime(1);
     return result;
   },
+  session: (work) => work(executor),
   ping: () => Promise.resolve(true),
   close: () => Promise.resolve(),
 };

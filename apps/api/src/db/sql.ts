@@ -34,6 +34,13 @@ export interface SqlClient extends SqlExecutor {
    * meanwhile (a READ ONLY, REPEATABLE READ transaction). Transactions opened inside run inline.
    */
   readSnapshot<T>(work: (db: SqlClient) => Promise<T>): Promise<T>;
+  /**
+   * Runs `work` on one connection held for its whole length, outside any transaction: for
+   * session-level advisory locks and statements that refuse a transaction block (CREATE INDEX
+   * CONCURRENTLY). Settings and locks `work` leaves behind are not to be relied upon: the server
+   * adapter closes the connection afterwards.
+   */
+  session<T>(work: (connection: SqlExecutor) => Promise<T>): Promise<T>;
   /** Whether the database answers (readiness). */
   ping(): Promise<boolean>;
   close(): Promise<void>;
@@ -46,6 +53,7 @@ export function inline(tx: SqlExecutor): SqlClient {
     exec: tx.exec.bind(tx),
     transaction: (work) => work(tx),
     readSnapshot: (work) => work(client),
+    session: (work) => work(tx),
     ping: () => Promise.resolve(true),
     close: () => Promise.resolve(),
   };
@@ -64,6 +72,7 @@ export function timedSqlClient(db: SqlClient): SqlClient {
     exec: (script: string) => timeDb(() => db.exec(script)),
     transaction: <T>(work: (tx: SqlExecutor) => Promise<T>) => timeDb(() => db.transaction(work)),
     readSnapshot: <T>(work: (inner: SqlClient) => Promise<T>) => timeDb(() => db.readSnapshot(work)),
+    session: <T>(work: (connection: SqlExecutor) => Promise<T>) => timeDb(() => db.session(work)),
     ping: () => db.ping(),
     close: () => db.close(),
   };
