@@ -47,6 +47,8 @@ export interface TestApiOptions {
   /** Redis key prefix; share it to share the cache. `null` runs without Redis (in-process cache). */
   readonly redisPrefix?: string | null;
   readonly env?: Record<string, string>;
+  /** The runtime's logger; silent when unset. */
+  readonly logger?: pino.Logger;
 }
 
 /**
@@ -90,7 +92,7 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
       ROSETTA_INTERNAL_SECRET: TEST_INTERNAL_SECRET,
       ...options.env,
     }),
-    silentLogger,
+    options.logger ?? silentLogger,
   );
   return {
     db,
