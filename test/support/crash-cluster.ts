@@ -9,6 +9,8 @@ import { freePort, startApiService, startService, waitUntilReady, type ServicePr
 export interface CrashCluster {
   /** The gateway's base URL. */
   readonly base: string;
+  /** The Redis prefix of the api and the worker (BullMQ's keys are under `<prefix>bull`). */
+  readonly redisPrefix: string;
   /** Starts a worker (the same settings each time) and waits until it is ready. */
   startWorker(): Promise<void>;
   /** Kills the running worker with SIGKILL and waits for it to be gone. */
@@ -45,6 +47,7 @@ export async function startCrashCluster(
   await waitUntilReady(gateway, `${base}/readyz`);
   return {
     base,
+    redisPrefix: prefix,
     async startWorker() {
       const started = startService('worker', 'apps/worker/dist/main.js', workerEnv);
       await waitUntilReady(started, `http://127.0.0.1:${workerPort}/readyz`);

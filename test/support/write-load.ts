@@ -15,8 +15,8 @@ export interface WriteLoadOptions {
   readonly writes: number;
   readonly writers: number;
   readonly readers?: number;
-  /** Runs once a third of the writes were acknowledged; the load goes on meanwhile. */
-  readonly fault?: () => Promise<void>;
+  /** Runs once a third of the writes were acknowledged (given those so far); the load goes on meanwhile. */
+  readonly fault?: (acknowledged: ReadonlyMap<string, string>) => Promise<void>;
 }
 
 export const BATCH = 10;
@@ -75,7 +75,7 @@ export async function runWriteLoad(options: WriteLoadOptions): Promise<WriteLoad
       const n = attempts++;
       writeAttempts += 1;
       if (faulted === undefined && options.fault !== undefined && acknowledged.size >= writes / 3) {
-        faulted = options.fault();
+        faulted = options.fault(acknowledged);
       }
       const asBatch = n % 10 === 0;
       const keys = asBatch ? Array.from({ length: BATCH }, (_, i) => `b/${id}/${n}/${i}`) : [`p/${id}/${n}`];
@@ -152,11 +152,15 @@ export async function storedRecords(base: string, records: string): Promise<Map<
   const res = await fetchAuth(`${base}${records}/records?limit=100000&format=ndjson`);
   expect(res.status).toBe(200);
   const found = new Map<string, string>();
+  let trailer: unknown;
   for (const line of (await res.text()).split('\n')) {
     if (line === '') continue;
-    const { key, value } = JSON.parse(line) as { key: string; value: string };
-    found.set(key, value);
+    const entry = JSON.parse(line) as { key: string; value: string } | { done: true; cursor: string | null };
+    if ('done' in entry) trailer = entry;
+    else found.set(entry.key, entry.value);
   }
+  // The listing ended, and on its last page.
+  expect(trailer).toEqual({ done: true, cursor: null });
   return found;
 }
 
