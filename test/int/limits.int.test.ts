@@ -258,6 +258,43 @@ const LIMITS: Limit[] = [
       }),
   },
   {
+    name: `key: ${MAX_KEY_BYTES} bytes, GraphQL putRecord → INVALID_KEY`,
+    at: () =>
+      graphql(
+        'mutation($k: String!) { putRecord(input: { space: "default", collection: "limits", key: $k, value: "v" }) { created } }',
+        {
+          k: key(MAX_KEY_BYTES, 'gat'),
+        },
+      ),
+    accepted: (r) => expect([r.status, graphqlCodes(r)]).toEqual([200, []]),
+    past: () =>
+      graphql(
+        'mutation($k: String!) { putRecord(input: { space: "default", collection: "limits", key: $k, value: "v" }) { created } }',
+        {
+          k: key(MAX_KEY_BYTES + 1, 'gpast'),
+        },
+      ),
+    refused: (r) => expect(graphqlCodes(r)).toEqual(['INVALID_KEY']),
+    nothingWritten: async () => expect((await v1('GET', 'limits/records?prefix=gpast')).text).not.toContain('"key"'),
+  },
+  {
+    name: 'key: 1024 bytes, Kopano (the path after /kv/user/) → 400 text',
+    at: () => kvs('PUT', key(MAX_KEY_BYTES, 'kat/'), 'v'),
+    accepted: (r) => expect(r.status).toBe(200),
+    past: () => kvs('PUT', key(MAX_KEY_BYTES + 1, 'kpast/'), 'v'),
+    refused: (r) => expect(r.status).toBe(400),
+    nothingWritten: async () => expect((await kvs('GET', 'kpast/?recurse=1')).text).not.toContain('kkkk'),
+  },
+  {
+    name: 'key: 1024 bytes, DVID → 400 text',
+    at: () => dvid('POST', key(MAX_KEY_BYTES, 'dat'), 'v'),
+    accepted: (r) => expect(r.status).toBe(200),
+    past: () => dvid('POST', key(MAX_KEY_BYTES + 1, 'dpast'), 'v'),
+    refused: (r) => expect(r.status).toBe(400),
+    nothingWritten: async () =>
+      expect((await send('GET', `/api/node/${dvidRoot}/kv/keys`, {})).text).not.toContain('dpast'),
+  },
+  {
     name: 'key: 1024 bytes, Rivet → 400 {"message":"Bad Request"}',
     at: () => rivet('POST', key(MAX_KEY_BYTES, 'at'), 'v'),
     accepted: (r) => expect(r.status).toBe(201),
