@@ -5,6 +5,7 @@ import {
   type AppDeps,
   type HttpServer,
   type RecordApi,
+  type ServerLimits,
 } from '../../apps/gateway/src';
 import { createEmbeddedRelay, InProcessEventBus, MemoryCursorStore } from '../../apps/worker/src';
 import { silentLogger, startTestApi, type TestApi } from './api';
@@ -20,10 +21,11 @@ export interface LiveGateway {
  * A gateway listening on a free port over a real record service, with the change events relayed
  * as the all-in-one process relays them (the embedded relay every 20 ms, the in-process bus):
  * for tests of live readers (subscriptions, long-polls, Server-Sent Events, watches).
- * `wrap` may put a layer of the test's own between the gateway and the record service.
+ * `wrap` may put a layer of the test's own between the gateway and the record service; `limits`
+ * are the server's limits of slow clients and overload (the defaults when unset).
  */
 export async function startLiveGateway(
-  options: { wrap?: (api: TestApi) => RecordApi } & Partial<Pick<AppDeps, 'graphql'>> = {},
+  options: { wrap?: (api: TestApi) => RecordApi; limits?: ServerLimits } & Partial<Pick<AppDeps, 'graphql'>> = {},
 ): Promise<LiveGateway> {
   const api = await startTestApi();
   const bus = new InProcessEventBus(() => undefined);
@@ -45,7 +47,7 @@ export async function startLiveGateway(
     ),
     ...(options.graphql === undefined ? {} : { graphql: options.graphql }),
   });
-  const http = await startHttpServer(app, '127.0.0.1', 0);
+  const http = await startHttpServer(app, '127.0.0.1', 0, options.limits);
   return {
     api,
     app,

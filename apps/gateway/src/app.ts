@@ -129,6 +129,8 @@ export function createApp(deps: AppDeps): RequestListener & {
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): boolean;
   /** Ends what outlives requests: WebSockets, the GraphQL server. */
   close(): Promise<void>;
+  /** The client's address (X-Forwarded-For from trusted proxies), for the server's per-client limits. */
+  clientAddress(req: IncomingMessage): string;
 } {
   const { logger } = deps;
   const callers = new Callers(deps.api.auth, deps.trustedProxies);
@@ -242,5 +244,6 @@ export function createApp(deps: AppDeps): RequestListener & {
     upgrade: (req: IncomingMessage, socket: Duplex, head: Buffer) =>
       graphql.upgrade(req, socket, head) || watchRivet(req, socket, head),
     close: graphql.close,
+    clientAddress: (req: IncomingMessage) => callers.clientAddress(req),
   });
 }

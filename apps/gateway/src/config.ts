@@ -9,6 +9,7 @@ import {
   SnapshotStoreConfigSchema,
 } from '@rosetta/platform';
 import type { GraphQLOptions } from './graphql/endpoint';
+import type { ServerLimits } from './http/overload';
 import { LegacyConfigSchema } from './legacy/config';
 
 export const GatewayConfigSchema = z
@@ -69,6 +70,22 @@ export const GatewayConfigSchema = z
       .enum(['true', 'false'])
       .default('true')
       .transform((v) => v === 'true'),
+    /** Time for a request's headers to arrive (ms); a slower client is answered 408 and cut (slowloris). */
+    GATEWAY_HEADERS_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+    /** Time for a whole request, headers and body, to arrive (ms); a slower upload is answered 408 and cut. */
+    GATEWAY_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).default(60_000),
+    /** How long an idle keep-alive connection is kept open (ms). */
+    GATEWAY_KEEPALIVE_TIMEOUT_MS: z.coerce.number().int().min(100).default(5_000),
+    /** Requests answered at once by one gateway process (streams not counted); past it, 503 with Retry-After. 0: no cap. */
+    GATEWAY_MAX_INFLIGHT: z.coerce.number().int().min(0).default(1024),
+    /** Event-loop delay (ms) past which new requests are answered 503 until the loop is on time again. 0: not watched. */
+    GATEWAY_MAX_EVENT_LOOP_DELAY_MS: z.coerce.number().int().min(0).default(0),
+    /** A streamed response whose client takes none of a written chunk for this long is cut (ms). */
+    GATEWAY_STREAM_STALL_MS: z.coerce.number().int().min(100).default(30_000),
+    /** Streamed responses (listings, exports, change streams) open at once in one process; past it, 503. 0: no cap. */
+    GATEWAY_MAX_STREAMS: z.coerce.number().int().min(0).default(256),
+    /** Streamed responses open at once for one client address; past it, 429. 0: no cap. */
+    GATEWAY_MAX_STREAMS_PER_CLIENT: z.coerce.number().int().min(0).default(16),
     /** Deadline for a graceful shutdown (ms). */
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   })
@@ -89,5 +106,19 @@ export function graphqlOptions(config: GatewayConfig): GraphQLOptions {
     maxComplexity: config.GRAPHQL_MAX_COMPLEXITY,
     maxPage: config.GRAPHQL_MAX_PAGE,
     introspection: config.GRAPHQL_INTROSPECTION,
+  };
+}
+
+/** The HTTP server's limits of slow clients and overload of a configuration. */
+export function serverLimits(config: GatewayConfig): ServerLimits {
+  return {
+    headersTimeoutMs: config.GATEWAY_HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: config.GATEWAY_REQUEST_TIMEOUT_MS,
+    keepAliveTimeoutMs: config.GATEWAY_KEEPALIVE_TIMEOUT_MS,
+    maxInflight: config.GATEWAY_MAX_INFLIGHT,
+    maxEventLoopDelayMs: config.GATEWAY_MAX_EVENT_LOOP_DELAY_MS,
+    streamStallMs: config.GATEWAY_STREAM_STALL_MS,
+    maxStreams: config.GATEWAY_MAX_STREAMS,
+    maxStreamsPerClient: config.GATEWAY_MAX_STREAMS_PER_CLIENT,
   };
 }

@@ -6,7 +6,7 @@ import { createApp } from './app';
 import { legacyOptions } from './legacy';
 import { createHttpRecordApi } from './clients/record-api';
 import { clusterScrape } from './cluster';
-import { graphqlOptions, type GatewayConfig } from './config';
+import { graphqlOptions, serverLimits, type GatewayConfig } from './config';
 import { connectChangeEvents, type RedisChangeEvents } from './events/redis-change-events';
 import { startHttpServer } from './server';
 
@@ -46,7 +46,7 @@ export async function serve(config: GatewayConfig): Promise<void> {
     serverTiming: config.SERVER_TIMING,
     ...(events === undefined ? {} : { events }),
   });
-  const http = await startHttpServer(app, config.HOST, config.PORT);
+  const http = await startHttpServer(app, config.HOST, config.PORT, serverLimits(config));
   shutdown.add('http server', () => http.close());
   logger.info({ url: http.url, api: config.API_URL }, 'gateway listening');
 }

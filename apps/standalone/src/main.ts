@@ -7,6 +7,7 @@ import {
   graphqlOptions,
   legacyOptions,
   loadConfig as loadGatewayConfig,
+  serverLimits,
   startHttpServer,
   type ChangeEvents,
   type RecordApi,
@@ -155,7 +156,7 @@ async function main(): Promise<void> {
     accessLog: gatewayConfig.ACCESS_LOG,
     serverTiming: gatewayConfig.SERVER_TIMING,
   });
-  const http = await startHttpServer(app, gatewayConfig.HOST, gatewayConfig.PORT);
+  const http = await startHttpServer(app, gatewayConfig.HOST, gatewayConfig.PORT, serverLimits(gatewayConfig));
   shutdown.add('http server', () => http.close());
 
   const storage =

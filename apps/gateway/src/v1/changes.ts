@@ -4,6 +4,7 @@ import type { ChangeEvent } from '@rosetta/proto';
 import type { Caller } from '../auth/callers';
 import { RevisionExpired, underPrefix, type CollectionFeed, type Resume } from '../events/collection-feed';
 import { header } from '../http/headers';
+import { openStream } from '../http/overload';
 import { writeChunk } from '../http/write-chunk';
 import { changeEventJson } from './render';
 import type { RouteTable } from './route';
@@ -132,6 +133,7 @@ async function events(
   resume: Resume,
   wanted: (event: ChangeEvent) => boolean,
 ): Promise<void> {
+  openStream(res);
   const signal = clientGone(res);
   // The first read decides the status: an unknown collection or an expired revision is still
   // a clean error response.

@@ -24,6 +24,7 @@ import {
   RecordListSchema,
   RecordParamsSchema,
 } from './schemas';
+import { openStream } from '../http/overload';
 import { writeChunk } from '../http/write-chunk';
 import { clientGone } from './stream';
 
@@ -200,6 +201,7 @@ export function recordRoutes(table: RouteTable, api: RecordApi, options: { maxBo
         (query.format === undefined &&
           req.accepts(['application/json', 'application/x-ndjson']) === 'application/x-ndjson');
       const keysOnly = truthy(query.keysOnly);
+      openStream(res);
       const signal = clientGone(res);
       const chunks = records.scan(
         {

@@ -6,6 +6,7 @@ import { SnapshotMissing, type Logger, type SnapshotStore } from '@rosetta/platf
 import type { Snapshot, SnapshotSchedule } from '@rosetta/proto';
 import type { Caller } from '../auth/callers';
 import type { RecordApi } from '../clients/record-api';
+import { openStream } from '../http/overload';
 import { jsonBody } from './body';
 import { instant, instantOrNull, jobJson, jobOf } from './jobs';
 import { idParam, type RouteTable } from './route';
@@ -318,6 +319,7 @@ export function snapshotRoutes(table: RouteTable, api: RecordApi, objects: Snaps
     async (req, res, { caller }) => {
       const { store } = storeOf(objects);
       const snapshot = snapshotOf(await snapshots.getSnapshot(snapshotRef(req), call(caller)));
+      if (req.method !== 'HEAD') openStream(res);
       const object = await openObject(store, snapshot);
       res
         .status(200)

@@ -6,6 +6,7 @@ import type { ScanRequestSchema } from '@rosetta/proto';
 import { STREAM_TIMEOUT_MS } from '../../clients/record-api';
 import type { CollectionRef } from '../../clients/turn-batcher';
 import { toHttpFailure } from '../../errors';
+import { openStream } from '../../http/overload';
 import { writeChunk } from '../../http/write-chunk';
 import { keyValuesError, parseKeyList, parseTags } from './body';
 import { DvidError, keyNotFound } from './errors';
@@ -195,8 +196,9 @@ type ScanInit = Omit<MessageInitShape<typeof ScanRequestSchema>, 'collection' | 
  * written, so that a missing instance (or any early failure) is still a clean 400.
  */
 async function scanFirst(target: Target, scan: ScanInit): Promise<AsyncGenerator<RecordMessage>> {
-  const controller = new AbortController();
   const { request } = target;
+  openStream(request.res);
+  const controller = new AbortController();
   const stream = request.context.api.records.scan(
     { ...scan, collection: target.ref },
     { signal: controller.signal, timeoutMs: STREAM_TIMEOUT_MS, headers: request.call.headers },

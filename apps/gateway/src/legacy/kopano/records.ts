@@ -9,6 +9,7 @@ import type { DialectContext } from '../dialect';
 import { creatingCollection, getRecord, scanRecords, type Place } from '../store';
 import { MAX_BATCH_BODY_BYTES, parseBatch } from './batch';
 import { renderEnvelope } from './envelope';
+import { openStream } from '../../http/overload';
 import { writeChunk } from '../../http/write-chunk';
 import { EMPTY_ERROR, NOT_FOUND_PAGE, sendEmpty, sendText } from './responses';
 
@@ -142,6 +143,7 @@ async function* recursiveRecords(request: KvsRequest): AsyncGenerator<RecordMess
  * failure before it is still a clean 500.
  */
 export async function listDocuments(request: KvsRequest, res: ServerResponse): Promise<void> {
+  openStream(res);
   let listed = 0;
   const start = () => {
     res.writeHead(200, { 'content-type': 'application/json' });

@@ -3,6 +3,7 @@ import { encodeCursor as nativeCursor, MAX_BATCH_ENTRIES } from '@rosetta/core';
 import type { Record as RecordMessage } from '@rosetta/proto';
 import type { Caller } from '../../auth/callers';
 import { toHttpFailure } from '../../errors';
+import { openStream } from '../../http/overload';
 import { writeChunk } from '../../http/write-chunk';
 import type { OpenFnOptions } from '../config';
 import type { DialectContext } from '../dialect';
@@ -93,6 +94,7 @@ export async function listItems(request: ItemsRequest): Promise<void> {
   const query = parseListQuery(request.rawQuery);
   const { keysOnly } = query;
   const filter = filterOf(query, request.options);
+  openStream(res);
   res.writeHead(200, { 'content-type': 'application/json; charset=utf-8', 'cache-control': CACHE_CONTROL });
   if (!(await writeChunk(res, LIST_OPEN))) return;
   let sent = 0;

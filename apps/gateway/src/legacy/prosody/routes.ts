@@ -4,6 +4,7 @@ import type { Caller } from '../../auth/callers';
 import { header } from '../../http/headers';
 import { readBody } from '../../http/read-body';
 import { routeIs } from '../../http/observe';
+import { openStream } from '../../http/overload';
 import { writeChunk } from '../../http/write-chunk';
 import type { ProsodyOptions } from '../config';
 import { applyCors } from '../cors';
@@ -122,6 +123,7 @@ function locationOf(request: StoreRequest): string {
 async function writeList(request: StoreRequest, format: DataFormat): Promise<void> {
   const { res, ref } = request;
   const framing = LIST_FRAMING[format];
+  openStream(res);
   const items = listItems(ref);
   try {
     const first = await items.next();

@@ -4,6 +4,7 @@ import type { Record as RecordMessage } from '@rosetta/proto';
 import type { Caller } from '../../auth/callers';
 import { toHttpFailure } from '../../errors';
 import { header } from '../../http/headers';
+import { openStream } from '../../http/overload';
 import { readBody } from '../../http/read-body';
 import type { DialectContext } from '../dialect';
 import { creatingCollection, getRecord, scanRecords, type Place } from '../store';
@@ -85,6 +86,7 @@ export async function listKeys(
   query: ListQuery,
 ): Promise<void> {
   const { start, exact } = scanStart(query.offset);
+  openStream(res);
   const records = scanRecords(context, caller, place, {
     filter: { prefix: query.prefix, ...(start === undefined ? {} : { start }) },
     keysOnly: true,
