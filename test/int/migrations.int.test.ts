@@ -169,7 +169,7 @@ describe('the last migrations, run while the previous level serves', () => {
       Number(job?.id),
     ]);
     expect(rows).toEqual([{ traceparent: '' }]);
-  });
+  }, 20_000);
 });
 
 describe('a migration behind a long transaction', () => {
@@ -227,7 +227,7 @@ describe('a migration behind a long transaction', () => {
     const during = load.timings.filter((t) => t.start >= held && t.start < held + holdMs - 500);
     expect(during.length).toBeGreaterThan(10);
     expect(Math.max(...during.map((t) => t.ms))).toBeLessThan(holdMs / 2);
-  });
+  }, 20_000);
 
   it('stops the run on an index a failed CREATE INDEX CONCURRENTLY left invalid, and records nothing', async () => {
     await api.collections.createCollection({ collection: { space: 'default', collection: 'dupes' } });
