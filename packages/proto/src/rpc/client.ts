@@ -29,7 +29,20 @@ export interface RpcTransportOptions {
    * nothing is measured. Streams never report. It must not throw.
    */
   readonly onServerTiming?: (value: string, elapsedMs: number) => void;
+  /**
+   * How long (ms) a unary call is sent again when the service refused it before processing it:
+   * no connection could be made (an api restarting), the session was going away (GOAWAY) or the
+   * stream was refused (REFUSED_STREAM). Such a call never ran, so sending it again is safe
+   * whatever it does. Within the call's own deadline; 0: never. Default DEFAULT_REFUSED_RETRY_MS.
+   */
+  readonly refusedRetryMs?: number;
 }
+
+/** How long a call refused before processing is retried when the options say nothing. */
+export const DEFAULT_REFUSED_RETRY_MS = 5_000;
+/** Pauses between those retries: doubling from the first, at most the last. */
+const RETRY_FIRST_PAUSE_MS = 20;
+const RETRY_MAX_PAUSE_MS = 250;
 
 export interface RpcTransport extends Transport {
   /** Closes the connections; calls in flight fail. */
@@ -135,7 +148,8 @@ export function createRpcTransport(options: RpcTransportOptions): RpcTransport {
   ) {
     const timeout = timeoutMs ?? options.defaultTimeoutMs;
     const { onServerTiming } = options;
-    const started = onServerTiming === undefined ? 0 : performance.now();
+    const started = performance.now();
+    const retryUntil = started + (options.refusedRetryMs ?? DEFAULT_REFUSED_RETRY_MS);
     const body = toBinary(method.input, create(method.input, input));
     const headers: http2.OutgoingHttpHeaders = {
       ':method': 'POST',
@@ -161,31 +175,24 @@ export function createRpcTransport(options: RpcTransportOptions): RpcTransport {
         reject(failure);
         return;
       }
-      let stream: http2.ClientHttp2Stream;
-      try {
-        stream = openSession().request(headers);
-      } catch (error) {
-        const failure = ConnectError.from(error, Code.Unavailable);
-        if (traced !== undefined) endClientSpan(traced.span, failure);
-        reject(failure);
-        return;
-      }
-      let status = 0;
+      /** The stream of the attempt under way, and the pause before the next one. */
+      let stream: http2.ClientHttp2Stream | undefined;
+      let pause: NodeJS.Timeout | undefined;
+      let retries = 0;
       let serverTiming: string | undefined;
-      let received = 0;
-      const chunks: Buffer[] = [];
       let settled = false;
       const finish = (error: ConnectError | undefined, message?: ReturnType<typeof fromBinary<O>>) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
+        clearTimeout(pause);
         signal?.removeEventListener('abort', onAbort);
         if (traced !== undefined) endClientSpan(traced.span, error);
         // Run from the stream's events or its timer, this is in the async context of the call
         // (a cancellation runs it in the canceller's, after headers that carried a timing).
         if (serverTiming !== undefined) onServerTiming?.(serverTiming, performance.now() - started);
         if (error !== undefined) {
-          if (!stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
+          if (stream !== undefined && !stream.closed) stream.close(http2.constants.NGHTTP2_CANCEL);
           reject(error);
         } else {
           resolve({
@@ -204,44 +211,84 @@ export function createRpcTransport(options: RpcTransportOptions): RpcTransport {
         () => finish(new ConnectError('the operation timed out', Code.DeadlineExceeded)),
         timeout,
       );
-      stream.on('response', (responseHeaders) => {
-        status = Number(responseHeaders[':status']);
-        const timing = responseHeaders[SERVER_TIMING];
-        if (typeof timing === 'string') serverTiming = timing;
-      });
-      stream.on('data', (chunk: Buffer) => {
-        received += chunk.byteLength;
-        if (received > options.maxMessageBytes) {
-          finish(new ConnectError(`response exceeds ${options.maxMessageBytes} bytes`, Code.ResourceExhausted));
-          return;
-        }
-        chunks.push(chunk);
-      });
-      stream.on('end', () => {
+      /** Fails the call, or sends it again after a pause when the service never processed it. */
+      const refused = (error: ConnectError) => {
         if (settled) return;
-        const bytes = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
-        if (status === 200) {
-          try {
-            finish(undefined, fromBinary(method.output, bytes));
-          } catch (error) {
-            finish(ConnectError.from(error, Code.Internal));
-          }
+        if (performance.now() >= retryUntil) {
+          finish(error);
           return;
         }
-        // errorFromJsonBytes throws the fallback when the body is not Connect's error JSON.
-        const fallback = new ConnectError(`HTTP ${status}`, codeFromHttpStatus(status));
+        const wait = Math.min(RETRY_FIRST_PAUSE_MS * 2 ** retries, RETRY_MAX_PAUSE_MS);
+        retries += 1;
+        pause = setTimeout(attempt, wait);
+      };
+      const attempt = () => {
+        let current: http2.ClientHttp2Stream;
         try {
-          const metadata = serverTiming === undefined ? undefined : new Headers({ [SERVER_TIMING]: serverTiming });
-          finish(errorFromJsonBytes(bytes, metadata, fallback));
+          headers[TIMEOUT_HEADER] = String(Math.max(1, Math.ceil(timeout - (performance.now() - started))));
+          current = openSession().request(headers);
         } catch (error) {
-          finish(ConnectError.from(error));
+          // The session was closing (GOAWAY) or gone: nothing was sent.
+          refused(ConnectError.from(error, Code.Unavailable));
+          return;
         }
-      });
-      stream.on('error', (error) => finish(ConnectError.from(error, Code.Unavailable)));
-      stream.on('close', () => {
-        if (!settled) finish(new ConnectError('the stream closed early', Code.Unavailable));
-      });
-      stream.end(body);
+        stream = current;
+        serverTiming = undefined;
+        let status = 0;
+        let received = 0;
+        const chunks: Buffer[] = [];
+        /**
+         * Whether the service never saw this stream: it was never sent (no connection), or the
+         * service refused it (REFUSED_STREAM, also what a GOAWAY does to streams past its last).
+         */
+        const unprocessed = () =>
+          status === 0 && (current.pending || current.rstCode === http2.constants.NGHTTP2_REFUSED_STREAM);
+        let over = false;
+        const fail = (error: ConnectError) => {
+          if (over) return;
+          over = true;
+          if (unprocessed()) refused(error);
+          else finish(error);
+        };
+        current.on('response', (responseHeaders) => {
+          status = Number(responseHeaders[':status']);
+          const timing = responseHeaders[SERVER_TIMING];
+          if (typeof timing === 'string') serverTiming = timing;
+        });
+        current.on('data', (chunk: Buffer) => {
+          received += chunk.byteLength;
+          if (received > options.maxMessageBytes) {
+            finish(new ConnectError(`response exceeds ${options.maxMessageBytes} bytes`, Code.ResourceExhausted));
+            return;
+          }
+          chunks.push(chunk);
+        });
+        current.on('end', () => {
+          if (settled || over) return;
+          over = true;
+          const bytes = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+          if (status === 200) {
+            try {
+              finish(undefined, fromBinary(method.output, bytes));
+            } catch (error) {
+              finish(ConnectError.from(error, Code.Internal));
+            }
+            return;
+          }
+          // errorFromJsonBytes throws the fallback when the body is not Connect's error JSON.
+          const fallback = new ConnectError(`HTTP ${status}`, codeFromHttpStatus(status));
+          try {
+            const metadata = serverTiming === undefined ? undefined : new Headers({ [SERVER_TIMING]: serverTiming });
+            finish(errorFromJsonBytes(bytes, metadata, fallback));
+          } catch (error) {
+            finish(ConnectError.from(error));
+          }
+        });
+        current.on('error', (error) => fail(ConnectError.from(error, Code.Unavailable)));
+        current.on('close', () => fail(new ConnectError('the stream closed early', Code.Unavailable)));
+        current.end(body);
+      };
+      attempt();
     });
   }
 
