@@ -68,6 +68,18 @@ const batchOf = (count: number, prefix: string) =>
     records: Array.from({ length: count }, (_, i) => ({ key: `${prefix}${i}`, value: 'v' })),
   });
 
+const PUT_RECORDS =
+  'mutation($records: [RecordInput!]!) { putRecords(input: { space: "default", collection: "limits", records: $records }) { createdCount } }';
+const entries = (count: number, prefix: string) =>
+  Array.from({ length: count }, (_, i) => ({ key: `${prefix}${i}`, value: 'v' }));
+/** A Kopano batch of `count` keys under `under`, Base64 values. */
+const kopanoBatch = (under: string, count: number) =>
+  send(
+    'PUT',
+    `/api/kvs/v1/kv/user/${under}?batch=1`,
+    { authorization: `Bearer ${kopano}`, 'content-type': 'application/json' },
+    JSON.stringify(Array.from({ length: count }, (_, i) => ({ key: `k${i}`, value: 'dg==' }))),
+  );
 const errorCode = (reply: RawReply) => (JSON.parse(reply.text) as { error: { code: string } }).error.code;
 const graphqlCodes = (reply: RawReply) =>
   ((JSON.parse(reply.text) as { errors?: Array<{ extensions?: { code?: string } }> }).errors ?? []).map(
@@ -318,6 +330,22 @@ const LIMITS: Limit[] = [
     past: () => v1('POST', 'limits/batch', batchOf(MAX_BATCH_ENTRIES + 1, 'batch-past-')),
     refused: (r) => expect([r.status, errorCode(r)]).toEqual([413, 'BATCH_TOO_LARGE']),
     nothingWritten: () => absent(v1('GET', record('batch-past-0'))),
+  },
+  {
+    name: `batch: ${MAX_BATCH_ENTRIES} records, GraphQL putRecords → BATCH_TOO_LARGE`,
+    at: () => graphql(PUT_RECORDS, { records: entries(MAX_BATCH_ENTRIES, 'gb-at-') }),
+    accepted: (r) => expect([r.status, graphqlCodes(r)]).toEqual([200, []]),
+    past: () => graphql(PUT_RECORDS, { records: entries(MAX_BATCH_ENTRIES + 1, 'gb-past-') }),
+    refused: (r) => expect(graphqlCodes(r)).toEqual(['BATCH_TOO_LARGE']),
+    nothingWritten: () => absent(v1('GET', record('gb-past-0'))),
+  },
+  {
+    name: `batch: ${MAX_BATCH_ENTRIES} keys, Kopano ?batch=1 → 400 text`,
+    at: () => kopanoBatch('kb-at', MAX_BATCH_ENTRIES),
+    accepted: (r) => expect(r.status).toBe(200),
+    past: () => kopanoBatch('kb-past', MAX_BATCH_ENTRIES + 1),
+    refused: (r) => expect(r.status).toBe(400),
+    nothingWritten: () => absent(kvs('GET', 'kb-past/k0')),
   },
   {
     name: `batch: ${MAX_BATCH_ENTRIES} items, OpenFn → 422 Too many items`,
