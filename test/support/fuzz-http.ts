@@ -199,6 +199,15 @@ export class FuzzSender {
   }
 }
 
+/**
+ * Node's HTTP parser refuses what is not HTTP (bytes outside the request-target grammar, headers
+ * over 16 KB, bad lengths) before any route runs: a bare 400 or 431 without a body or type.
+ */
+const refusedByHttp = (reply: FuzzReply) =>
+  (reply.status === 400 || reply.status === 431) &&
+  reply.body.length === 0 &&
+  reply.headers['content-type'] === undefined;
+
 /** The request as one line for a failure message, long parts cut. */
 export function describeRequest(req: FuzzRequest): string {
   const cut = (text: string) => (text.length > 200 ? `${text.slice(0, 200)}…(${text.length})` : text);
@@ -263,6 +272,7 @@ export async function fuzzRoutes<C>(options: {
         fail(index, req, `error body leaks internals: ${reply.text.slice(0, 300)}`);
         continue;
       }
+      if (refusedByHttp(reply)) continue;
       try {
         const problem = await fuzzCase.check?.(reply);
         if (problem !== undefined) fail(index, req, `answered ${reply.status}: ${problem}`);
