@@ -1,9 +1,9 @@
-// `npm run audit`: fails when an installed package has a known advisory of high or critical
-// severity (npm audit, production and development dependencies alike). It needs the npm
-// registry's advisory endpoint: when that cannot be reached (offline, or a registry mirror
-// without it) it fails too, with exit code 2 and a message saying so, rather than passing
-// without having checked anything. `--report FILE` judges a saved `npm audit --json` report
-// instead of asking the registry (CI artifacts; the tests of this script).
+// `npm run audit`: fails when a production dependency (what the images ship) has a known
+// advisory of high or critical severity; `--include-dev` judges the development dependencies
+// too. It needs the npm registry's advisory endpoint: when that cannot be reached (offline, or a
+// registry mirror without it) it fails too, with exit code 2 and a message saying so, rather
+// than passing without having checked anything. `--report FILE` judges a saved
+// `npm audit --json` report instead of asking the registry (CI artifacts; the tests of this script).
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -19,7 +19,8 @@ function report() {
     if (file === undefined) throw new Error('--report needs a file');
     return readFileSync(file, 'utf8');
   }
-  const run = spawnSync('npm', ['audit', '--json'], { cwd: root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const args = ['audit', '--json', ...(process.argv.includes('--include-dev') ? [] : ['--omit=dev'])];
+  const run = spawnSync('npm', args, { cwd: root, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
   if (run.error !== undefined) throw run.error;
   return run.stdout;
 }
