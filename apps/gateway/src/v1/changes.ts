@@ -70,7 +70,14 @@ export function changeRoutes(table: RouteTable, feed: CollectionFeed): void {
           },
         },
       },
-      errors: ['REVISION_EXPIRED', 'INVALID_CURSOR', 'COLLECTION_NOT_FOUND', 'INVALID_ARGUMENT'],
+      errors: [
+        'REVISION_EXPIRED',
+        'INVALID_CURSOR',
+        'COLLECTION_NOT_FOUND',
+        'INVALID_ARGUMENT',
+        'RATE_LIMITED',
+        'UNAVAILABLE',
+      ],
     },
     async (req, res, { query, caller }) => {
       const address = { space: String(req.params.space), collection: String(req.params.collection) };

@@ -193,7 +193,14 @@ export function recordRoutes(table: RouteTable, api: RecordApi, options: { maxBo
           },
         },
       },
-      errors: ['INVALID_ARGUMENT', 'INVALID_CURSOR', 'INVALID_PATTERN', 'COLLECTION_NOT_FOUND'],
+      errors: [
+        'INVALID_ARGUMENT',
+        'INVALID_CURSOR',
+        'INVALID_PATTERN',
+        'COLLECTION_NOT_FOUND',
+        'RATE_LIMITED',
+        'UNAVAILABLE',
+      ],
     },
     async (req, res, { query, caller }) => {
       const ndjson =

@@ -313,6 +313,7 @@ export function snapshotRoutes(table: RouteTable, api: RecordApi, objects: Snaps
         'SNAPSHOT_CORRUPT',
         'SPACE_NOT_FOUND',
         'INVALID_ARGUMENT',
+        'RATE_LIMITED',
         'UNAVAILABLE',
       ],
     },
