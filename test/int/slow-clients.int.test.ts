@@ -285,6 +285,12 @@ describe('caps on open streams', () => {
       expect(refused.statusCode).toBe(429);
       expect(refused.headers['retry-after']).toBe('1');
       expect(await counterValue('rosetta_http_shed_total', 'reason="client_streams"')).toBe(refusedBefore + 1);
+      // A long-poll that waits counts as a stream; one that answers at once does not.
+      const poll = await fetchFrom('127.0.0.1', `/v1/spaces/${SPACE}/collections/small/changes?since=0&wait=1s`);
+      expect(poll.status).toBe(429);
+      expect(JSON.parse(poll.text)).toMatchObject({ error: { code: 'RATE_LIMITED' } });
+      const now = await fetchFrom('127.0.0.1', `/v1/spaces/${SPACE}/collections/small/changes`);
+      expect(now.status).toBe(200);
       // Another address still has its own slots, up to the global cap.
       held.push(openEvents('127.0.0.2'), openEvents('127.0.0.2'));
       for (const stream of held.slice(2)) expect((await stream.response).statusCode).toBe(200);

@@ -107,6 +107,8 @@ async function longPoll(
   wanted: (event: ChangeEvent) => boolean,
   waitMs: number,
 ): Promise<void> {
+  // A long-poll that waits is a long-lived answer, as a stream is: it counts against their caps.
+  if (waitMs > 0) openStream(res);
   const signal = clientGone(res);
   const deadline = performance.now() + waitMs;
   let page = await feed.next(caller, address, resume, waitMs, signal);
