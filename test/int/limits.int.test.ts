@@ -15,7 +15,7 @@ import { TEST_ADMIN_TOKEN } from '../support/env';
 
 const MAX_BODY = 1024 * 1024;
 const LEGACY_BODY = 8 * 1024;
-const GRAPHQL = { maxDepth: 8, maxComplexity: 500, maxPage: 50, introspection: true };
+const GRAPHQL = { maxDepth: 8, maxComplexity: 500, maxPage: 50, maxTokens: 400, introspection: true };
 const VALUE_LIMIT = 4096;
 const JWT_SECRET = 'limits-test-jwt-secret-0123456789abcdef0123';
 
@@ -446,6 +446,20 @@ const LIMITS: Limit[] = [
     nothingWritten: () => Promise.resolve(),
   },
 ];
+
+describe(`GraphQL document: GRAPHQL_MAX_TOKENS (${GRAPHQL.maxTokens} here) → 400 GRAPHQL_PARSE_FAILED`, () => {
+  /** `{ me { account account … } }`: exactly `tokens` tokens. */
+  const documentOf = (tokens: number) => `{ me { ${'account '.repeat(tokens - 5)}} }`;
+
+  // graphql-js words it "more that".
+  it('runs a document of exactly that many tokens and refuses one more, before validating it', async () => {
+    const within = await graphql(documentOf(GRAPHQL.maxTokens));
+    expect([within.status, graphqlCodes(within)]).toEqual([200, []]);
+    const over = await graphql(documentOf(GRAPHQL.maxTokens + 1));
+    expect([over.status, graphqlCodes(over)]).toEqual([400, ['GRAPHQL_PARSE_FAILED']]);
+    expect(over.text).toContain(`Document contains more that ${GRAPHQL.maxTokens} tokens. Parsing aborted.`);
+  });
+});
 
 describe.each(LIMITS)('$name', (limit) => {
   it('accepts a request right at the limit', async () => {

@@ -63,6 +63,8 @@ export const GatewayConfigSchema = z
     GRAPHQL_MAX_DEPTH: z.coerce.number().int().min(2).max(100).default(12),
     /** Highest estimated cost of a GraphQL operation (one per field, pages times their size). */
     GRAPHQL_MAX_COMPLEXITY: z.coerce.number().int().min(10).default(25_000),
+    /** Most tokens a GraphQL document may have (parsing stops past them; send large batches as variables). */
+    GRAPHQL_MAX_TOKENS: z.coerce.number().int().min(100).default(100_000),
     /** Largest page of a GraphQL connection (`first`). */
     GRAPHQL_MAX_PAGE: z.coerce.number().int().min(1).max(10_000).default(1000),
     /** Whether the schema can be introspected and GraphiQL is served on GET /graphql: true or false. */
@@ -104,6 +106,7 @@ export function graphqlOptions(config: GatewayConfig): GraphQLOptions {
   return {
     maxDepth: config.GRAPHQL_MAX_DEPTH,
     maxComplexity: config.GRAPHQL_MAX_COMPLEXITY,
+    maxTokens: config.GRAPHQL_MAX_TOKENS,
     maxPage: config.GRAPHQL_MAX_PAGE,
     introspection: config.GRAPHQL_INTROSPECTION,
   };

@@ -30,7 +30,7 @@ import { formatError } from './errors';
 import { GRAPHQL_PATH, graphqlHttpHandler } from './http';
 import { ASSET_PATH, GRAPHIQL_HTML, graphiqlAssets } from './graphiql';
 import { jobResolvers } from './jobs';
-import { checkCost, depthLimit, estimateCost, type QueryLimits } from './limits';
+import { checkCost, DEFAULT_MAX_TOKENS, depthLimit, estimateCost, type QueryLimits } from './limits';
 import { mutationResolvers } from './mutations';
 import { queryResolvers, type PageLimits } from './queries';
 import { DateTime, JSONScalar, Long } from './scalars';
@@ -49,6 +49,7 @@ export interface GraphQLOptions extends QueryLimits, PageLimits {
 export const DEFAULT_GRAPHQL_OPTIONS: GraphQLOptions = {
   maxDepth: 12,
   maxComplexity: 25_000,
+  maxTokens: DEFAULT_MAX_TOKENS,
   maxPage: 1000,
   introspection: true,
 };
@@ -124,6 +125,7 @@ export function graphqlEndpoint(deps: GraphQLDeps): GraphQLEndpoint {
   const { api, reader, callers, feed, logger, options } = deps;
   const schema = buildSchema(options, deps.snapshots);
   const rules = [depthLimit(options.maxDepth)];
+  const parseOptions = { maxTokens: options.maxTokens ?? DEFAULT_MAX_TOKENS };
   const format = formatError(logger);
 
   // An operation's cost depends on its document and variables only: remember the last ones.
@@ -156,6 +158,7 @@ export function graphqlEndpoint(deps: GraphQLDeps): GraphQLEndpoint {
     schema,
     introspection: options.introspection,
     validationRules: rules,
+    parseOptions,
     formatError: format,
     includeStacktraceInErrorResponses: false,
     logger,
@@ -203,7 +206,7 @@ export function graphqlEndpoint(deps: GraphQLDeps): GraphQLEndpoint {
       onSubscribe: (_ctx, _id, payload) => {
         let document;
         try {
-          document = parse(payload.query);
+          document = parse(payload.query, parseOptions);
         } catch (error) {
           return [error instanceof GraphQLError ? error : new GraphQLError(String(error))];
         }

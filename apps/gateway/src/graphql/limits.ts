@@ -16,7 +16,15 @@ export interface QueryLimits {
   readonly maxDepth: number;
   /** Highest estimated cost of an operation (see `estimateCost`). */
   readonly maxComplexity: number;
+  /**
+   * Most tokens a document may have: parsing stops past them. Parsing costs time in proportion
+   * to the document's size before any other limit can look at it. DEFAULT_MAX_TOKENS when unset.
+   */
+  readonly maxTokens?: number;
 }
+
+/** Tokens of a document when QueryLimits sets none: room for putRecords of 10,000 inline records. */
+export const DEFAULT_MAX_TOKENS = 100_000;
 
 // `http` sets the answer's status (Apollo removes it from the error): a refused operation is the
 // client's error, not a 500.
