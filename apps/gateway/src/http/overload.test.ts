@@ -1,7 +1,7 @@
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import { isDomainError } from '@rosetta/core';
-import { DEFAULT_SERVER_LIMITS, OverloadGate, openStream, stallLimitOf, type ServerLimits } from './overload';
+import { DEFAULT_SERVER_LIMITS, OverloadGate, openStream, type ServerLimits } from './overload';
 
 /**
  * The gate's bookkeeping on bare node:http objects (no socket, no telemetry): the in-flight cap
@@ -20,7 +20,18 @@ function exchange(url: string, client = '10.0.0.1') {
   return { req, res };
 }
 
-const gate = () => new OverloadGate(LIMITS, (req) => String(req.headers['x-client']));
+const gates: OverloadGate[] = [];
+
+/** A gate (its timers stopped after the test), the client named by the request's x-client. */
+function gate(limits: ServerLimits = LIMITS): OverloadGate {
+  const made = new OverloadGate(limits, (req) => String(req.headers['x-client']));
+  gates.push(made);
+  return made;
+}
+
+afterEach(() => {
+  for (const made of gates.splice(0)) made.close();
+});
 
 /** The DomainError code openStream throws, or undefined when it admits the stream. */
 function streamRefusal(res: ServerResponse): string | undefined {
@@ -52,7 +63,7 @@ it('sheds past the in-flight cap with 503 and Retry-After, but never the health 
 });
 
 it('closes the connection of a shed request whose body was coming', () => {
-  const overload = new OverloadGate({ ...LIMITS, maxInflight: 1 }, () => 'client');
+  const overload = gate({ ...LIMITS, maxInflight: 1 });
   const first = exchange('/v1/a');
   expect(overload.admit(first.req, first.res)).toBe(true);
   const upload = exchange('/v1/b');
@@ -62,7 +73,7 @@ it('closes the connection of a shed request whose body was coming', () => {
 });
 
 it('admits any number of requests when the cap is 0', () => {
-  const overload = new OverloadGate({ ...LIMITS, maxInflight: 0 }, () => 'client');
+  const overload = gate({ ...LIMITS, maxInflight: 0 });
   for (let i = 0; i < 10; i++) {
     const { req, res } = exchange('/v1/x');
     expect(overload.admit(req, res)).toBe(true);
@@ -86,7 +97,6 @@ it('caps streams per client (RATE_LIMITED) and overall (UNAVAILABLE), and frees 
   expect(streamRefusal(carol.res)).toBe('UNAVAILABLE');
   first.res.emit('close');
   expect(streamRefusal(carol.res)).toBeUndefined();
-  expect(stallLimitOf(carol.res)?.ms).toBe(LIMITS.streamStallMs);
 });
 
 it('does not count a stream whose client left before it opened', () => {
@@ -101,7 +111,5 @@ it('does not count a stream whose client left before it opened', () => {
 });
 
 it('counts nothing outside the gateway server', () => {
-  const { res } = exchange('/v1/list');
-  expect(streamRefusal(res)).toBeUndefined();
-  expect(stallLimitOf(res)).toBeUndefined();
+  for (let i = 0; i < 5; i++) expect(streamRefusal(exchange('/v1/list').res)).toBeUndefined();
 });

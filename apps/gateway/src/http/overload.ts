@@ -51,6 +51,9 @@ const ADMISSION = Symbol('rosetta.admission');
 /** One admitted request: counted in flight until its response closes, or as a stream once it became one. */
 interface Admission {
   readonly gate: OverloadGate;
+  readonly res: ServerResponse;
+  /** performance.now() when a sweep first saw the stream waiting for its client to read; unset once it read. */
+  blockedSince: number | undefined;
   /** The client address a stream is counted against, once the request became a stream. */
   stream: string | undefined;
   /** Set when its response closed: a stream opened after that (the client left first) is not counted. */
@@ -65,7 +68,8 @@ interface Admitted {
  * The gateway's guard against overload, in front of every dialect: a cap on requests in flight
  * and, optionally, on event-loop delay, past which a request is answered 503 before anything
  * reads its body; caps on streamed responses (global and per client address); the stall limit
- * of streamed writes (see write-chunk.ts).
+ * of streams: a sweep every quarter of it cuts a stream whose client has not taken what was
+ * written (its buffer over the high-water mark, no 'drain' since) for the whole limit.
  *
  * - `rosetta_http_shed_total` (counter): requests refused, by `reason` (inflight, event_loop,
  *   streams, client_streams);
@@ -78,6 +82,8 @@ export class OverloadGate {
   private readonly perClient = new Map<string, number>();
   private lagging = false;
   private readonly timer: NodeJS.Timeout | undefined;
+  private readonly sweeper: NodeJS.Timeout;
+  private readonly open = new Set<Admission>();
   private readonly shed;
   private readonly stalls;
 
@@ -106,6 +112,8 @@ export class OverloadGate {
       }, every);
       this.timer.unref();
     }
+    this.sweeper = setInterval(() => this.sweep(), Math.max(10, Math.floor(limits.streamStallMs / 4)));
+    this.sweeper.unref();
   }
 
   /**
@@ -122,16 +130,17 @@ export class OverloadGate {
       this.refuse(req, res, reason);
       return false;
     }
-    const admission: Admission = { gate: this, stream: undefined, released: false };
+    const admission: Admission = { gate: this, res, blockedSince: undefined, stream: undefined, released: false };
     (req as Admitted)[ADMISSION] = admission;
     this.inflight += 1;
     res.once('close', () => this.release(admission));
     return true;
   }
 
-  /** Stops the event-loop watch. */
+  /** Stops the event-loop watch and the stall sweep. */
   close(): void {
     clearInterval(this.timer);
+    clearInterval(this.sweeper);
   }
 
   /** Counts a request as a stream instead of in flight; throws when a cap is reached. */
@@ -158,11 +167,23 @@ export class OverloadGate {
     this.streams += 1;
     this.inflight -= 1;
     admission.stream = client;
+    this.open.add(admission);
+    admission.res.on('drain', () => {
+      admission.blockedSince = undefined;
+    });
   }
 
-  /** A stream's client stopped reading: counted. */
-  stalled(): void {
-    this.stalls.add(1);
+  /** Cuts the streams whose client has taken nothing for the stall limit. */
+  private sweep(): void {
+    const now = performance.now();
+    for (const admission of this.open) {
+      if (!admission.res.writableNeedDrain) admission.blockedSince = undefined;
+      else if (admission.blockedSince === undefined) admission.blockedSince = now;
+      else if (now - admission.blockedSince >= this.limits.streamStallMs) {
+        this.stalls.add(1);
+        admission.res.destroy();
+      }
+    }
   }
 
   private release(admission: Admission): void {
@@ -173,6 +194,7 @@ export class OverloadGate {
       return;
     }
     this.streams -= 1;
+    this.open.delete(admission);
     const open = (this.perClient.get(client) ?? 1) - 1;
     if (open === 0) this.perClient.delete(client);
     else this.perClient.set(client, open);
@@ -206,10 +228,4 @@ function pathOf(url: string): string {
 export function openStream(res: ServerResponse): void {
   const admission = (res.req as Admitted)[ADMISSION];
   admission?.gate.openStream(res.req, admission);
-}
-
-/** How long a streamed write may wait for the client to read (ms), and the gate to tell; undefined outside the server. */
-export function stallLimitOf(res: ServerResponse): { ms: number; gate: OverloadGate } | undefined {
-  const gate = (res.req as Admitted | undefined)?.[ADMISSION]?.gate;
-  return gate === undefined ? undefined : { ms: gate.limits.streamStallMs, gate };
 }
