@@ -64,6 +64,8 @@ export class VersionService {
 
   /** The node with this UUID in the space (VERSION_NOT_FOUND for another space's node, as for none). */
   async node(space: string, uuid: string): Promise<NodeRecord> {
+    // Postgres text cannot hold NUL, so no stored UUID has one; asking would fail the query (a 500).
+    if (uuid.includes('\u0000')) throw notFound(uuid);
     const node = await this.versions.node(uuid);
     if (node === undefined || node.space !== space) throw notFound(uuid);
     this.identities.set(uuid, { id: node.id, dagId: node.dagId, space: node.space });
