@@ -291,7 +291,8 @@ function prepare(c: Generated, index: number): FuzzCase {
       },
     };
   }
-  const [method, path] = c.route;
+  const method: string = c.route[0];
+  const path: string = c.route[1];
   withHeader(headers, 'content-type', c.contentType);
   // An Accept that admits text/event-stream (`text/*`, `*/*;q=…`) rightly opens an endless change
   // stream, which a request-and-answer fuzzer would wait on: /changes is fuzzed without Accept.
