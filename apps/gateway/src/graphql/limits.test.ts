@@ -158,6 +158,13 @@ describe('estimateCost', () => {
     expect(cost('{ me { account host admin } }')).toBe(4);
   });
 
+  it('costs nothing when operationName names no operation of the document (execution refuses it)', () => {
+    expect(cost('{ me { account } }', {}, 'x')).toBe(0);
+    expect(cost('{ me { account } }', {}, '')).toBe(0);
+    expect(cost('query A { me { account } } query B { me { account } }', {}, 'C')).toBe(0);
+    expect(cost('query A { me { account } } query B { me { account host } }', {}, 'B')).toBe(3);
+  });
+
   it("multiplies a page's items by a literal `first`", () => {
     // collection 1 + records (1 + first × (nodes 1 + key 1))
     expect(cost(records('(first: 10)'))).toBe(1 + 1 + 10 * 2);

@@ -1,4 +1,5 @@
 import {
+  getOperationAST,
   GraphQLError,
   Kind,
   type ASTVisitor,
@@ -138,6 +139,10 @@ export function estimateCost(
   variables: Record<string, unknown> | undefined,
   operationName: string | undefined,
 ): number {
+  // Apollo asks for the cost before it notices that `operationName` names no operation of the
+  // document (its execution answers that with a 400). getComplexity would read the name of an
+  // anonymous operation and fail with a TypeError (a 500): nothing runs, so nothing costs.
+  if (getOperationAST(document, operationName) === null) return 0;
   try {
     return getComplexity({
       schema,
