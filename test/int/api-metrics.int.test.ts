@@ -245,6 +245,7 @@ describe('the metric catalog', () => {
     ).filter((m) => /^rosetta_(rpc|cache|db_pool)_/.test(m.name));
     expect(catalog.map((m) => m.name).sort()).toEqual([
       'rosetta_cache_errors_total',
+      'rosetta_cache_repairs_pending',
       'rosetta_cache_requests_total',
       'rosetta_db_pool_connections',
       'rosetta_db_pool_max',

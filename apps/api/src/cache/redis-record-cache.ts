@@ -1,4 +1,4 @@
-import type { Counter } from '@opentelemetry/api';
+import type { Counter, ObservableGauge, ObservableResult } from '@opentelemetry/api';
 import type { Redis } from 'ioredis';
 import { rosettaMeter, type Logger } from '@rosetta/platform';
 import type { Collection } from '@rosetta/core';
@@ -80,6 +80,9 @@ export class RedisRecordCache implements RecordCache {
   private retry: NodeJS.Timeout | undefined;
   /** `rosetta_cache_errors_total`: Redis commands of the cache that failed (look-ups, stores, repairs). */
   private readonly errors: Counter;
+  /** `rosetta_cache_repairs_pending`: keys awaiting repair (cache reads are off while above 0). */
+  private readonly pending: ObservableGauge;
+  private readonly observePending = (result: ObservableResult): void => result.observe(this.repairs.size);
 
   constructor(
     redis: Redis,
@@ -93,6 +96,10 @@ export class RedisRecordCache implements RecordCache {
       description:
         'Failed Redis commands of the read cache: look-ups answered by the database instead, stores, repairs',
     });
+    this.pending = rosettaMeter().createObservableGauge('rosetta_cache_repairs_pending', {
+      description: 'Cache keys whose store failed after a write, awaiting repair: above 0, cache reads are off',
+    });
+    this.pending.addCallback(this.observePending);
     redis.on('ready', () => void this.repair());
   }
 
@@ -223,26 +230,36 @@ export class RedisRecordCache implements RecordCache {
     this.retry.unref();
   }
 
-  /** Overwrites every key whose store failed with a marker at the failed revision. */
+  /**
+   * Overwrites every key whose store failed with a marker at the failed revision; one run at a
+   * time. A run that fails is retried on the timer (and on the next reconnect).
+   */
   private repair(): Promise<void> {
-    this.repairing ??= (async () => {
-      try {
-        for (const [key, revision] of [...this.repairs]) {
-          await this.redis.rosettaStore(1, key, revision, `${revision}|m\n`, this.options.tombstoneTtlMs);
-          if (this.repairs.get(key) === revision) this.repairs.delete(key);
-        }
-        if (this.repairs.size === 0) this.logger.info('cache repaired; cache reads back on');
-      } catch (error) {
-        this.errors.add(1);
-        this.logger.warn({ err: error, repairs: this.repairs.size }, 'cache repair failed; will retry on reconnect');
-      } finally {
-        this.repairing = undefined;
-      }
-    })();
+    // Cleared once the run has settled, never inside it: a run with nothing to do finishes
+    // synchronously, and clearing there would leave this settled promise in place for good
+    // (every later repair would then do nothing).
+    this.repairing ??= this.runRepairs().finally(() => {
+      this.repairing = undefined;
+    });
     return this.repairing;
   }
 
+  private async runRepairs(): Promise<void> {
+    try {
+      for (const [key, revision] of [...this.repairs]) {
+        await this.redis.rosettaStore(1, key, revision, `${revision}|m\n`, this.options.tombstoneTtlMs);
+        if (this.repairs.get(key) === revision) this.repairs.delete(key);
+      }
+      if (this.repairs.size === 0) this.logger.info('cache repaired; cache reads back on');
+    } catch (error) {
+      this.errors.add(1);
+      this.logger.warn({ err: error, repairs: this.repairs.size }, 'cache repair failed; will retry');
+      this.scheduleRepair();
+    }
+  }
+
   async close(): Promise<void> {
+    this.pending.removeCallback(this.observePending);
     clearTimeout(this.retry);
     this.retry = undefined;
     await this.repairing;
