@@ -67,9 +67,14 @@ export function startService(name: string, entry: string, env: Record<string, st
 
 /**
  * The record service as a process of its own on `port`, migrating the test database at start,
- * with the test admin token and internal secret (the cluster shape's api).
+ * with the test admin token and internal secret (the cluster shape's api); `extra` adds or overrides settings.
  */
-export function startApiService(port: number, databaseUrl: string, redisPrefix: string): ServiceProcess {
+export function startApiService(
+  port: number,
+  databaseUrl: string,
+  redisPrefix: string,
+  extra: Record<string, string> = {},
+): ServiceProcess {
   return startService('api', 'apps/api/dist/main.js', {
     API_PORT: String(port),
     DATABASE_URL: databaseUrl,
@@ -79,6 +84,7 @@ export function startApiService(port: number, databaseUrl: string, redisPrefix: 
     ROSETTA_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
     ROSETTA_INTERNAL_SECRET: TEST_INTERNAL_SECRET,
     LOG_LEVEL: 'warn',
+    ...extra,
   });
 }
 
