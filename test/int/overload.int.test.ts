@@ -79,7 +79,7 @@ async function send(path: string, init: RequestInit = {}): Promise<Answer> {
 
 /** The requests shed for a reason so far, in the scrape (0 before the first). */
 function shedCount(scrape: string, reason: string): number {
-  const sample = new RegExp(`^rosetta_http_shed_total\\{[^}]*reason="${reason}"[^}]*\\} (\\S+)`, 'm').exec(scrape);
+  const sample = new RegExp(`^rosetta_gateway_shed_total\\{[^}]*reason="${reason}"[^}]*\\} (\\S+)`, 'm').exec(scrape);
   return sample === null ? 0 : Number(sample[1]);
 }
 

@@ -201,7 +201,7 @@ describe('a reader that stops reading', () => {
       if (req.url?.includes(`/collections/${BIG}/records`) === true) response = res;
     };
     gateway.http.server.on('request', capture);
-    const stallsBefore = await counterValue('rosetta_http_stream_stalls_total');
+    const stallsBefore = await counterValue('rosetta_gateway_stream_stalls_total');
     const socket = await rawSocket();
     scans.pulledBytes = 0;
     try {
@@ -234,7 +234,7 @@ describe('a reader that stops reading', () => {
       expect(largest).toBeLessThan(4 * 1024 * 1024);
       expect(scans.pulledBytes).toBeLessThan((RECORDS * VALUE_BYTES) / 2);
       await expectEventually(() => expect(scans.open).toBe(0));
-      expect(await counterValue('rosetta_http_stream_stalls_total')).toBe(stallsBefore + 1);
+      expect(await counterValue('rosetta_gateway_stream_stalls_total')).toBe(stallsBefore + 1);
     } finally {
       gateway.http.server.off('request', capture);
       socket.destroy();
@@ -276,7 +276,7 @@ describe('caps on open streams', () => {
   }
 
   it('refuses streams past the per-client cap with 429 and past the global cap with 503, in the dialect shape', async () => {
-    const refusedBefore = await counterValue('rosetta_http_shed_total', 'reason="client_streams"');
+    const refusedBefore = await counterValue('rosetta_gateway_shed_total', 'reason="client_streams"');
     const held = [openEvents('127.0.0.1'), openEvents('127.0.0.1')];
     try {
       for (const stream of held) expect((await stream.response).statusCode).toBe(200);
@@ -284,7 +284,7 @@ describe('caps on open streams', () => {
       const refused = await third.response;
       expect(refused.statusCode).toBe(429);
       expect(refused.headers['retry-after']).toBe('1');
-      expect(await counterValue('rosetta_http_shed_total', 'reason="client_streams"')).toBe(refusedBefore + 1);
+      expect(await counterValue('rosetta_gateway_shed_total', 'reason="client_streams"')).toBe(refusedBefore + 1);
       // A long-poll that waits counts as a stream; one that answers at once does not.
       const poll = await fetchFrom('127.0.0.1', `/v1/spaces/${SPACE}/collections/small/changes?since=0&wait=1s`);
       expect(poll.status).toBe(429);

@@ -71,10 +71,10 @@ interface Admitted {
  * of streams: a sweep every quarter of it cuts a stream whose client has not taken what was
  * written (its buffer over the high-water mark, no 'drain' since) for the whole limit.
  *
- * - `rosetta_http_shed_total` (counter): requests refused, by `reason` (inflight, event_loop,
+ * - `rosetta_gateway_shed_total` (counter): requests refused, by `reason` (inflight, event_loop,
  *   streams, client_streams);
- * - `rosetta_http_stream_stalls_total` (counter): streams cut because the client stopped reading;
- * - `rosetta_http_streams_open` (up-down counter): streamed responses being written.
+ * - `rosetta_gateway_stream_stalls_total` (counter): streams cut because the client stopped reading;
+ * - `rosetta_gateway_streams_open` (up-down counter): streamed responses being written.
  */
 export class OverloadGate {
   private inflight = 0;
@@ -92,14 +92,16 @@ export class OverloadGate {
     private readonly clientAddress: (req: IncomingMessage) => string,
   ) {
     const meter = rosettaMeter();
-    this.shed = meter.createCounter('rosetta_http_shed_total', {
+    this.shed = meter.createCounter('rosetta_gateway_shed_total', {
       description: 'Requests refused with 503 or 429 because the gateway was overloaded, by reason',
     });
-    this.stalls = meter.createCounter('rosetta_http_stream_stalls_total', {
+    this.stalls = meter.createCounter('rosetta_gateway_stream_stalls_total', {
       description: 'Streamed responses cut because the client stopped reading',
     });
     meter
-      .createObservableUpDownCounter('rosetta_http_streams_open', { description: 'Streamed responses being written' })
+      .createObservableUpDownCounter('rosetta_gateway_streams_open', {
+        description: 'Streamed responses being written',
+      })
       .addCallback((result) => result.observe(this.streams));
     if (limits.maxEventLoopDelayMs > 0) {
       // A tick that comes late by more than the limit marks the loop as lagging until one is on time.
