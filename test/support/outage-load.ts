@@ -111,3 +111,24 @@ export function startOutageLoad(base: string, records: string, options: { writer
     },
   };
 }
+
+/**
+ * Reads back, after the load: the acknowledged fresh keys that are not stored with their
+ * value (none, if nothing acknowledged was lost), and each hot key's stored number.
+ */
+export async function readBack(
+  base: string,
+  records: string,
+  result: LoadResult,
+): Promise<{ lost: string[]; hot: Map<string, number> }> {
+  const fetchAuth = authFetch();
+  const read = async (key: string) => {
+    const res = await fetchAuth(`${base}${records}/records/${key}`);
+    return res.status === 200 ? await res.text() : `status ${res.status}`;
+  };
+  const lost: string[] = [];
+  for (const [key, value] of result.acknowledged) if ((await read(key)) !== value) lost.push(key);
+  const hot = new Map<string, number>();
+  for (const key of result.hot.keys()) hot.set(key, Number(await read(key)));
+  return { lost, hot };
+}
