@@ -1,10 +1,10 @@
 import { connect } from 'node:net';
-import { SignJWT } from 'jose';
 import { createApp, legacyOptions, startHttpServer, type HttpServer } from '../../apps/gateway/src';
 import { MAX_BATCH_ENTRIES, MAX_KEY_BYTES, MAX_PATTERN_BYTES, MAX_PATTERN_WILDCARDS } from '../../packages/core/src';
 import { rawRequest, type RawReply } from '../support/raw-http';
 import { silentLogger, startTestApi, type TestApi } from '../support/api';
 import { TEST_ADMIN_TOKEN } from '../support/env';
+import { kopanoJwtEnv, kopanoToken } from '../support/kopano-jwt';
 
 /**
  * Every limit of issue 11 (docs/limits.md), in each dialect where it applies: a request right at
@@ -88,14 +88,7 @@ const graphqlCodes = (reply: RawReply) =>
 
 beforeAll(async () => {
   api = await startTestApi({
-    env: {
-      JWT_SECRET,
-      JWT_REQUIRED_TRUE_CLAIM: 'kc.isAccessToken',
-      JWT_SCOPES_CLAIM: 'kc.authorizedScopes',
-      JWT_SUBJECT_CLAIM: 'kc.identity/kc.i.id,sub',
-      JWT_REQUIRE_EXP: 'false',
-      JWT_CREATE_ACCOUNTS: 'true',
-    },
+    env: kopanoJwtEnv(JWT_SECRET),
   });
   const app = createApp({
     api,
@@ -129,10 +122,7 @@ beforeAll(async () => {
   const login = await send('GET', '/login', { authorization: alice });
   expect(login.status).toBe(200);
   session = login.text;
-  kopano = await new SignJWT({ 'kc.isAccessToken': true, 'kc.authorizedScopes': ['kopano/kvs'] })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject('kopano-user')
-    .sign(new TextEncoder().encode(JWT_SECRET));
+  kopano = await kopanoToken(JWT_SECRET, 'kopano-user');
   const repo = await send('POST', '/api/repos', {}, '{}');
   expect(repo.status).toBe(200);
   dvidRoot = (JSON.parse(repo.text) as { root: string }).root;

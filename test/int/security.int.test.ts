@@ -1,6 +1,5 @@
 import { Writable } from 'node:stream';
 import pg from 'pg';
-import { SignJWT } from 'jose';
 import { createApp, legacyOptions, startHttpServer, type HttpServer, type RecordApi } from '../../apps/gateway/src';
 import {
   API_CONTENT_SECURITY_POLICY,
@@ -10,6 +9,7 @@ import { createLogger } from '../../packages/platform/src';
 import { rawRequest, type RawReply } from '../support/raw-http';
 import { startTestApi, type TestApi } from '../support/api';
 import { TEST_ADMIN_TOKEN } from '../support/env';
+import { kopanoJwtEnv, kopanoToken } from '../support/kopano-jwt';
 
 /**
  * What an attacker or a curious log reader can learn: every dialect's answers (success, error,
@@ -73,14 +73,7 @@ const basic = (user: string) => `Basic ${Buffer.from(`${user}:${PASSWORD}`).toSt
 beforeAll(async () => {
   api = await startTestApi({
     logger: createLogger({ name: 'api', level: 'trace', destination: sink() }),
-    env: {
-      JWT_SECRET,
-      JWT_REQUIRED_TRUE_CLAIM: 'kc.isAccessToken',
-      JWT_SCOPES_CLAIM: 'kc.authorizedScopes',
-      JWT_SUBJECT_CLAIM: 'kc.identity/kc.i.id,sub',
-      JWT_REQUIRE_EXP: 'false',
-      JWT_CREATE_ACCOUNTS: 'true',
-    },
+    env: kopanoJwtEnv(JWT_SECRET),
   });
   const app = createApp({
     api: failWhenAsked(api),
@@ -107,10 +100,7 @@ beforeAll(async () => {
   const login = await send('GET', '/login', { authorization: basic('alice') });
   expect(login.status).toBe(200);
   session = login.text;
-  kopano = await new SignJWT({ 'kc.isAccessToken': true, 'kc.authorizedScopes': ['kopano/kvs'] })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject('kopano-user')
-    .sign(new TextEncoder().encode(JWT_SECRET));
+  kopano = await kopanoToken(JWT_SECRET, 'kopano-user');
   secrets.push(token, session, kopano);
   const bearer = { authorization: `Bearer ${token}` };
   const repo = await send('POST', '/api/repos', bearer, '{}');
