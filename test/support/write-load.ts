@@ -4,8 +4,9 @@ import { authFetch } from './env';
  * A write load through the gateway's REST API, the shape of the fault tests: WRITERS writers send
  * single PUTs of new keys (`p/<writer>/<n>`) and, every tenth request, batches of BATCH new keys
  * (`b/<writer>/<n>/<i>`), each with the value `value of <key>`, until `writes` records were
- * acknowledged. `fault` runs once, when a third of them were; optional readers GET acknowledged
- * keys meanwhile and check their values. Nothing is retried: every request is counted once.
+ * acknowledged. `fault` runs once, when a third of them were, and the load goes on at least
+ * until it has ended; optional readers GET acknowledged keys meanwhile and check their values.
+ * Nothing is retried: every request is counted once.
  */
 export interface WriteLoadOptions {
   /** The gateway's base URL. */
@@ -68,14 +69,22 @@ export async function runWriteLoad(options: WriteLoadOptions): Promise<WriteLoad
   let refused = 0;
   let reads = 0;
   let faulted: Promise<void> | undefined;
+  let faultEnded = false;
+  let faultFailed: { error: unknown } | undefined;
+  // A fault that failed stops the load: what it was to test did not happen.
+  const going = () =>
+    faultFailed === undefined && (acknowledged.size < writes || (faulted !== undefined && !faultEnded));
   const pause = () => new Promise((resolve) => setTimeout(resolve, 20));
 
   const writer = async (id: number) => {
-    while (acknowledged.size < writes) {
+    while (going()) {
       const n = attempts++;
       writeAttempts += 1;
       if (faulted === undefined && options.fault !== undefined && acknowledged.size >= writes / 3) {
-        faulted = options.fault(acknowledged);
+        faulted = options.fault(acknowledged).then(
+          () => void (faultEnded = true),
+          (error: unknown) => void (faultFailed = { error }),
+        );
       }
       const asBatch = n % 10 === 0;
       const keys = asBatch ? Array.from({ length: BATCH }, (_, i) => `b/${id}/${n}/${i}`) : [`p/${id}/${n}`];
@@ -114,7 +123,7 @@ export async function runWriteLoad(options: WriteLoadOptions): Promise<WriteLoad
   };
 
   const reader = async () => {
-    while (acknowledged.size < writes) {
+    while (going()) {
       const key = acknowledgedKeys[Math.floor(Math.random() * acknowledgedKeys.length)];
       if (key === undefined) {
         await pause();
@@ -144,6 +153,7 @@ export async function runWriteLoad(options: WriteLoadOptions): Promise<WriteLoad
     ...Array.from({ length: options.readers ?? 0 }, () => reader()),
   ]);
   await faulted;
+  if (faultFailed !== undefined) throw faultFailed.error;
   return { acknowledged, unsure, attempts, writeAttempts, refused, failures, unexpected, staleReads, reads };
 }
 

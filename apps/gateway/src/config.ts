@@ -27,6 +27,11 @@ export const GatewayConfigSchema = z
     API_URL: z.url().default('http://127.0.0.1:8081'),
     /** Deadline for one call to the record service (ms); streams are exempt once started. */
     API_TIMEOUT_MS: z.coerce.number().int().min(100).default(30_000),
+    /**
+     * How long a call the record service refused before running it (no connection while it
+     * restarts, GOAWAY, REFUSED_STREAM) is sent again (ms), within API_TIMEOUT_MS. 0: never.
+     */
+    API_REFUSED_RETRY_MS: z.coerce.number().int().min(0).default(5_000),
     /** Largest request body accepted (bytes): a value, or a batch of them. */
     MAX_BODY_BYTES: z.coerce
       .number()
@@ -88,6 +93,8 @@ export const GatewayConfigSchema = z
     GATEWAY_MAX_STREAMS: z.coerce.number().int().min(0).default(256),
     /** Streamed responses open at once for one client address; past it, 429. 0: no cap. */
     GATEWAY_MAX_STREAMS_PER_CLIENT: z.coerce.number().int().min(0).default(16),
+    /** On SIGTERM, how long /readyz answers 503 before the port closes (ms), for a load balancer to notice. */
+    GATEWAY_DRAIN_DELAY_MS: z.coerce.number().int().min(0).default(0),
     /** Deadline for a graceful shutdown (ms). */
     SHUTDOWN_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   })

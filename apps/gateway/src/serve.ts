@@ -7,6 +7,7 @@ import { legacyOptions } from './legacy';
 import { createHttpRecordApi } from './clients/record-api';
 import { clusterScrape } from './cluster';
 import { graphqlOptions, serverLimits, type GatewayConfig } from './config';
+import { HttpDrain, DRAIN_IDLE_GRACE_MS } from './drain';
 import { connectChangeEvents, type RedisChangeEvents } from './events/redis-change-events';
 import { startHttpServer } from './server';
 
@@ -23,6 +24,7 @@ export async function serve(config: GatewayConfig): Promise<void> {
   const api = createHttpRecordApi({
     baseUrl: config.API_URL,
     timeoutMs: config.API_TIMEOUT_MS,
+    refusedRetryMs: config.API_REFUSED_RETRY_MS,
     maxMessageBytes: config.MAX_BODY_BYTES * 2,
     serverTiming: config.SERVER_TIMING,
   });
@@ -46,8 +48,12 @@ export async function serve(config: GatewayConfig): Promise<void> {
     serverTiming: config.SERVER_TIMING,
     ...(events === undefined ? {} : { events }),
   });
-  const http = await startHttpServer(app, config.HOST, config.PORT, serverLimits(config));
-  shutdown.add('http server', () => http.close());
+  const drain = new HttpDrain({ delayMs: config.GATEWAY_DRAIN_DELAY_MS, idleGraceMs: DRAIN_IDLE_GRACE_MS });
+  const http = await startHttpServer(drain.wrap(app), config.HOST, config.PORT, serverLimits(config));
+  shutdown.add('http server', async () => {
+    await drain.drain(http.server);
+    await http.close();
+  });
   logger.info({ url: http.url, api: config.API_URL }, 'gateway listening');
 }
 

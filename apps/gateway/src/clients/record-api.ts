@@ -39,6 +39,8 @@ export interface HttpRecordApiOptions {
   readonly baseUrl: string;
   /** Deadline of unary calls. */
   readonly timeoutMs: number;
+  /** How long a call the record service refused before running it is sent again (ms); see createRpcTransport. */
+  readonly refusedRetryMs?: number;
   readonly maxMessageBytes: number;
   /**
    * Add what each unary call's Server-Timing header reports (the api's SERVER_TIMING) to the
@@ -52,6 +54,7 @@ export function createHttpRecordApi(options: HttpRecordApiOptions): RecordApi & 
     baseUrl: options.baseUrl,
     defaultTimeoutMs: options.timeoutMs,
     maxMessageBytes: options.maxMessageBytes,
+    ...(options.refusedRetryMs === undefined ? {} : { refusedRetryMs: options.refusedRetryMs }),
     ...(options.serverTiming === true ? { onServerTiming: addApiCall } : {}),
   });
   return {
