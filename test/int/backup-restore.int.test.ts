@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -8,6 +7,7 @@ import { startTestApi, type TestApi } from '../support/api';
 import { createTestDatabase, type TestDatabase } from '../support/database';
 import { wireCodeOf } from '../support/errors';
 import { expectEventually } from '../support/expect-eventually';
+import { postgresTool } from '../support/private-services';
 
 /**
  * Backup and restore of the whole store as docs/operations.md describes it: pg_dump (custom
@@ -22,16 +22,6 @@ const run = promisify(execFile);
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const WRITERS = 4;
-
-/** pg_dump or pg_restore: on PATH, or in the newest /usr/lib/postgresql/<major>/bin. */
-async function pgTool(name: string): Promise<string> {
-  const onPath = (process.env.PATH ?? '').split(':').find((dir) => dir !== '' && existsSync(join(dir, name)));
-  if (onPath !== undefined) return join(onPath, name);
-  const majors = (await readdir('/usr/lib/postgresql').catch(() => [])).sort((a, b) => Number(b) - Number(a));
-  const found = majors.map((major) => `/usr/lib/postgresql/${major}/bin/${name}`).find((path) => existsSync(path));
-  if (found === undefined) throw new Error(`${name} is neither on PATH nor in /usr/lib/postgresql/*/bin`);
-  return found;
-}
 
 const valueOf = (key: string) => `value of ${key}`;
 
@@ -114,7 +104,7 @@ it('restores every acknowledged write, the revision sequence, the change feed an
   const file = join(dir, 'rosetta.dump');
   const beforeDump = new Map(acknowledged);
   try {
-    await run(await pgTool('pg_dump'), ['--format=custom', '--no-owner', `--file=${file}`, source.url]);
+    await run(postgresTool('pg_dump'), ['--format=custom', '--no-owner', `--file=${file}`, source.url]);
   } finally {
     writing = false;
     await Promise.all(writers);
@@ -122,7 +112,7 @@ it('restores every acknowledged write, the revision sequence, the change feed an
   // The dump ran under load: writes were acknowledged while it read.
   expect(acknowledged.size).toBeGreaterThan(beforeDump.size);
 
-  await run(await pgTool('pg_restore'), ['--no-owner', '--exit-on-error', `--dbname=${restored.url}`, file]);
+  await run(postgresTool('pg_restore'), ['--no-owner', '--exit-on-error', `--dbname=${restored.url}`, file]);
   // A new cache prefix: a restored store never trusts the cache of the old one.
   after = await startTestApi({ db: restored });
 

@@ -1,6 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,12 +14,15 @@ import { freePort } from './processes';
 
 const run = promisify(execFile);
 
-/** The server binaries of the installed Postgres (Debian keeps them off PATH). */
-function postgresBin(): string {
+/** A Postgres program: on PATH, or in the newest /usr/lib/postgresql/<major>/bin (Debian keeps the server's there). */
+export function postgresTool(name: string): string {
+  const onPath = (process.env.PATH ?? '').split(':').find((dir) => dir !== '' && existsSync(join(dir, name)));
+  if (onPath !== undefined) return join(onPath, name);
   const root = '/usr/lib/postgresql';
-  const version = readdirSync(root).sort((a, b) => Number(b) - Number(a))[0];
-  if (version === undefined) throw new Error(`no Postgres server under ${root}`);
-  return join(root, version, 'bin');
+  const majors = existsSync(root) ? readdirSync(root).sort((a, b) => Number(b) - Number(a)) : [];
+  const found = majors.map((major) => join(root, major, 'bin', name)).find((path) => existsSync(path));
+  if (found === undefined) throw new Error(`${name} is neither on PATH nor in ${root}/*/bin`);
+  return found;
 }
 
 /** Postgres refuses to run as root: as root, its tools run as the postgres user. */
@@ -32,21 +35,22 @@ export interface PrivatePostgres {
   /** A fast shutdown: open sessions are ended, committed data kept. */
   stop(): Promise<void>;
   start(): Promise<void>;
+  /** Runs pg_resetwal with `args` on its data directory (stop it first). */
+  resetWal(...args: string[]): Promise<void>;
   /** Stops it for good and deletes its files. */
   destroy(): Promise<void>;
 }
 
 export async function startPrivatePostgres(): Promise<PrivatePostgres> {
-  const bin = postgresBin();
   const dir = mkdtempSync(join(tmpdir(), 'rosetta-pg-'));
   if (process.getuid?.() === 0) chownSync(dir, Number((await run('id', ['-u', 'postgres'])).stdout.trim()), -1);
   const data = join(dir, 'data');
   const port = await freePort();
   const pgCtl = async (...args: string[]) => {
-    const [command, argv] = asServerUser(join(bin, 'pg_ctl'), ['-D', data, '-w', ...args]);
+    const [command, argv] = asServerUser(postgresTool('pg_ctl'), ['-D', data, '-w', ...args]);
     await run(command, argv);
   };
-  const [initCommand, initArgs] = asServerUser(join(bin, 'initdb'), [
+  const [initCommand, initArgs] = asServerUser(postgresTool('initdb'), [
     '-D',
     data,
     '-A',
@@ -62,12 +66,15 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     pgCtl('-l', join(dir, 'log'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1`, 'start');
   await start();
   const admin = `postgres://postgres@127.0.0.1:${port}/postgres`;
-  const [psql, psqlArgs] = [join(bin, 'psql'), [admin, '-c', 'CREATE DATABASE rosetta']];
-  await run(psql, psqlArgs);
+  await run(postgresTool('psql'), [admin, '-c', 'CREATE DATABASE rosetta']);
   return {
     url: `postgres://postgres@127.0.0.1:${port}/rosetta`,
     stop: () => pgCtl('-m', 'fast', 'stop'),
     start,
+    async resetWal(...args) {
+      const [command, argv] = asServerUser(postgresTool('pg_resetwal'), [...args, '-D', data]);
+      await run(command, argv);
+    },
     async destroy() {
       await pgCtl('-m', 'immediate', 'stop').catch(() => undefined);
       rmSync(dir, { recursive: true, force: true });

@@ -23,7 +23,7 @@ import { MemoryRecordCache } from './cache/memory-record-cache';
 import { MeteredRecordCache } from './cache/metered-record-cache';
 import { RedisRecordCache } from './cache/redis-record-cache';
 import { SqlAccountsRepository } from './db/accounts-repository';
-import { SqlChangesRepository } from './db/changes-repository';
+import { feedAheadOfCluster, SqlChangesRepository } from './db/changes-repository';
 import { SqlCollectionsRepository } from './db/collections-repository';
 import { loadMigrations, migrate } from './db/migrate';
 import { createPgClient } from './db/pg-client';
@@ -118,6 +118,16 @@ export async function createApiRuntime(config: ApiConfig, logger: Logger): Promi
         logger.warn({ migration: migration.version, attempt }, 'migration waited too long for a lock; trying again'),
     });
     if (applied.length > 0) logger.info({ applied }, 'migrations applied');
+  }
+  const ahead = await feedAheadOfCluster(db);
+  if (ahead !== undefined) {
+    await db.close();
+    throw new Error(
+      `the change feed holds transaction id ${ahead.newest}, at or above this Postgres cluster's next one ` +
+        `(${ahead.next}): the database was restored into another cluster. Stop the cluster, raise its next ` +
+        `transaction id above ${ahead.newest} with pg_resetwal -x (and -e for the epoch), and start again ` +
+        `(docs/operations.md, Restore, step 3)`,
+    );
   }
   let redis: Redis | undefined;
   let store: RecordCache;

@@ -95,6 +95,24 @@ const toEvent = (row: EventRow): ChangeEvent => ({
   value: row.value ?? undefined,
 });
 
+/** The newest event's transaction id, and the cluster's next one (assigning none). */
+const IDS = `SELECT (SELECT txid FROM change_events ORDER BY txid DESC, id DESC LIMIT 1)::text AS newest,
+  pg_snapshot_xmax(pg_current_snapshot())::text AS next`;
+
+/**
+ * Whether the feed holds transaction ids at or above the cluster's next one. That happens only
+ * when the database was restored into another Postgres cluster, whose ids start lower: its new
+ * events would sort before the restored ones, which would stay unread until the cluster's ids
+ * caught up, and readers resuming from a position of before the backup would skip every new
+ * event. Answers the two ids then, undefined otherwise.
+ */
+export async function feedAheadOfCluster(db: SqlClient): Promise<{ newest: string; next: string } | undefined> {
+  const { rows } = await db.query<{ newest: string | null; next: string }>(IDS);
+  const row = rows[0];
+  if (row?.newest === null || row?.newest === undefined) return undefined;
+  return BigInt(row.newest) >= BigInt(row.next) ? { newest: row.newest, next: row.next } : undefined;
+}
+
 export class SqlChangesRepository implements ChangesRepository {
   constructor(private readonly db: SqlClient) {}
 
