@@ -213,6 +213,9 @@ function dvidShape(reply: FuzzReply, req: FuzzRequest): string | undefined {
   return reply.text.endsWith('\n') ? undefined : `error body ${JSON.stringify(reply.text.slice(0, 100))}`;
 }
 
+/** How many batches were checked after a success and after a refusal: both must be many. */
+const batches = { written: 0, refused: 0 };
+
 function prepare(c: Generated, index: number): FuzzCase {
   if (c.kind === 'broken')
     return {
@@ -250,6 +253,7 @@ function prepare(c: Generated, index: number): FuzzCase {
         const shape = dvidShape(reply, request);
         if (shape !== undefined) return shape;
         const stored = await countRecords(gateway.api, { space: 'default', collection: `batches@${root}` }, prefix);
+        batches[reply.status === 200 ? 'written' : 'refused']++;
         if (reply.status !== 200) return stored === 0n ? undefined : `refused, yet ${stored} keys were written`;
         if (sent.length < message.length) return `a cut message was acknowledged (${stored} keys written)`;
         const keys = new Set(c.entries.map(([key]) => key));
@@ -277,8 +281,9 @@ it(`answers ${FUZZ_RUNS} generated requests with DVID's errors, and writes each 
     prepare,
     alive: { method: 'GET', path: '/api/repos/info', headers: {} },
   });
-  console.log(`dvid: ${statusLine(report)}`);
+  console.log(`dvid: ${statusLine(report)}; batches ${batches.written} written, ${batches.refused} refused`);
   expect(report.failures).toEqual([]);
+  expect(Math.min(batches.written, batches.refused)).toBeGreaterThan(100);
   expect(report.sent).toBeGreaterThanOrEqual(FUZZ_RUNS);
   expect(report.success).toBeGreaterThan(0.3);
 }, 120_000);

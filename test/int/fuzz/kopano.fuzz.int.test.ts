@@ -210,6 +210,9 @@ function designed5xx(reply: FuzzReply, req: FuzzRequest): boolean {
   return poisoned.has(`${w}:${decodedKey(req.path) ?? ''}`);
 }
 
+/** How many batches were checked after a success and after a refusal: both must be many. */
+const batches = { written: 0, refused: 0 };
+
 function prepare(c: Generated, index: number): FuzzCase {
   if (c.kind === 'broken') return { request: { method: 'GET', path: '/', headers: {}, raw: c.raw } };
   if (c.kind === 'valid') {
@@ -245,6 +248,7 @@ function prepare(c: Generated, index: number): FuzzCase {
         if (shape !== undefined) return shape;
         const space = c.who === 'own' || c.who === 'other' ? SUBJECTS[c.who] : SUBJECTS.own;
         const stored = await countRecords(gateway.api, { space, collection: 'kvs' }, `${prefix}/`);
+        batches[reply.status === 200 ? 'written' : 'refused']++;
         if (reply.status !== 200) return stored === 0n ? undefined : `refused, yet ${stored} entries were written`;
         const keys = Array.isArray(entries)
           ? new Set(entries.map((e) => `${String((e as { key: unknown }).key)}`))
@@ -278,8 +282,9 @@ it(`answers ${FUZZ_RUNS} generated requests without a failure of its own, and wr
     alive: { method: 'GET', path: `${BASE}?recurse=1`, headers: { authorization: tokens.own } },
     designed5xx,
   });
-  console.log(`kopano: ${statusLine(report)}`);
+  console.log(`kopano: ${statusLine(report)}; batches ${batches.written} written, ${batches.refused} refused`);
   expect(report.failures).toEqual([]);
+  expect(Math.min(batches.written, batches.refused)).toBeGreaterThan(100);
   expect(report.sent).toBeGreaterThanOrEqual(FUZZ_RUNS);
   expect(report.success).toBeGreaterThan(0.3);
 }, 120_000);

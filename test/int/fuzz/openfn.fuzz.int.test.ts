@@ -188,6 +188,9 @@ function parsedItems(body: string): unknown[] | undefined {
   }
 }
 
+/** How many batches were checked after a success and after a refusal: both must be many. */
+const batches = { written: 0, refused: 0 };
+
 function prepare(c: Generated, index: number): FuzzCase {
   if (c.kind === 'broken') return { request: { method: 'GET', path: '/', headers: {}, raw: c.raw } };
   if (c.kind === 'valid') {
@@ -233,6 +236,7 @@ function prepare(c: Generated, index: number): FuzzCase {
         if (shape !== undefined) return shape;
         const stored = await countRecords(gateway.api, { space: 'project-a', collection: BATCHES }, prefix);
         const upserted = reply.status === 200 ? (JSON.parse(reply.text) as { upserted?: unknown }).upserted : 0;
+        batches[upserted === 0 ? 'refused' : 'written']++;
         if (upserted === 0) return stored === 0n ? undefined : `nothing upserted, yet ${stored} items were written`;
         return stored === BigInt(items?.length ?? -1) && upserted === items?.length
           ? undefined
@@ -254,8 +258,9 @@ it(`answers ${FUZZ_RUNS} generated requests with OpenFn's errors, and upserts ba
     prepare,
     alive: { method: 'GET', path: '/collections/fuzz?limit=1', headers: { authorization: `Bearer ${tokens.alice}` } },
   });
-  console.log(`openfn: ${statusLine(report)}`);
+  console.log(`openfn: ${statusLine(report)}; batches ${batches.written} written, ${batches.refused} refused`);
   expect(report.failures).toEqual([]);
+  expect(Math.min(batches.written, batches.refused)).toBeGreaterThan(100);
   expect(report.sent).toBeGreaterThanOrEqual(FUZZ_RUNS);
   expect(report.success).toBeGreaterThan(0.3);
 }, 120_000);
