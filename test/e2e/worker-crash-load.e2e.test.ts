@@ -35,7 +35,7 @@ const call = authFetch();
 
 beforeAll(async () => {
   cluster = await startCrashCluster({
-    worker: { RELAY_INTERVAL_MS: '50', WEBHOOK_ATTEMPTS: '30', WEBHOOK_BACKOFF_MS: '100', WEBHOOK_CONCURRENCY: '32' },
+    worker: { RELAY_INTERVAL_MS: '50', WEBHOOK_ATTEMPTS: '30', WEBHOOK_BACKOFF_MS: '100', WEBHOOK_CONCURRENCY: '64' },
   });
   redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   receiver = createServer((req, res) => {
@@ -113,6 +113,8 @@ it('stores, feeds and delivers every acknowledged write when the worker is kille
     records,
     writes: WRITES,
     writers: WRITERS,
+    // Half the requests are batches: the 10,000 writes take fewer requests.
+    batchEvery: 2,
     fault: async (acknowledged) => {
       await cluster.killWorker();
       backlogAtKill = [...acknowledged.keys()].filter((key) => !deliveredKeys.has(key));

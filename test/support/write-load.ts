@@ -2,7 +2,7 @@ import { authFetch } from './env';
 
 /**
  * A write load through the gateway's REST API, the shape of the fault tests: WRITERS writers send
- * single PUTs of new keys (`p/<writer>/<n>`) and, every tenth request, batches of BATCH new keys
+ * single PUTs of new keys (`p/<writer>/<n>`) and, every tenth request (`batchEvery`), batches of BATCH new keys
  * (`b/<writer>/<n>/<i>`), each with the value `value of <key>`, until `writes` records were
  * acknowledged. `fault` runs once, when a third of them were, and the load goes on at least
  * until it has ended; optional readers GET acknowledged keys meanwhile and check their values.
@@ -16,6 +16,8 @@ export interface WriteLoadOptions {
   readonly writes: number;
   readonly writers: number;
   readonly readers?: number;
+  /** One write request in this many is a batch (10 when unset; 1: all of them). */
+  readonly batchEvery?: number;
   /** Runs once a third of the writes were acknowledged (given those so far); the load goes on meanwhile. */
   readonly fault?: (acknowledged: ReadonlyMap<string, string>) => Promise<void>;
 }
@@ -86,7 +88,7 @@ export async function runWriteLoad(options: WriteLoadOptions): Promise<WriteLoad
           (error: unknown) => void (faultFailed = { error }),
         );
       }
-      const asBatch = n % 10 === 0;
+      const asBatch = n % (options.batchEvery ?? 10) === 0;
       const keys = asBatch ? Array.from({ length: BATCH }, (_, i) => `b/${id}/${n}/${i}`) : [`p/${id}/${n}`];
       try {
         const res = asBatch
