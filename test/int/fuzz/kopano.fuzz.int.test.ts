@@ -1,5 +1,4 @@
 import fc from 'fast-check';
-import { SignJWT } from 'jose';
 import { TEST_ADMIN_TOKEN } from '../../support/env';
 import {
   brokenHttp,
@@ -21,6 +20,7 @@ import {
   type FuzzReply,
   type FuzzRequest,
 } from '../../support/fuzz-http';
+import { kopanoJwtEnv, kopanoToken } from '../../support/kopano-jwt';
 
 /**
  * 10,000 generated requests against the Kopano kvs dialect (specs/kopano-kvs.md): no 5xx but the
@@ -36,26 +36,10 @@ let gateway: FuzzGateway;
 const tokens: Record<'own' | 'other', string> = { own: '', other: '' };
 const SUBJECTS = { own: 'kvs-fuzz', other: 'kvs-other' } as const;
 
-const mint = (subject: string, claims: Record<string, unknown> = {}) =>
-  new SignJWT({ 'kc.isAccessToken': true, 'kc.authorizedScopes': ['kopano/kvs'], ...claims })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(subject)
-    .setIssuedAt()
-    .sign(new TextEncoder().encode(JWT_SECRET));
-
 beforeAll(async () => {
-  gateway = await startFuzzGateway({
-    env: {
-      JWT_SECRET,
-      JWT_REQUIRED_TRUE_CLAIM: 'kc.isAccessToken',
-      JWT_SCOPES_CLAIM: 'kc.authorizedScopes',
-      JWT_SUBJECT_CLAIM: 'kc.identity/kc.i.id,sub',
-      JWT_REQUIRE_EXP: 'false',
-      JWT_CREATE_ACCOUNTS: 'true',
-    },
-  });
-  tokens.own = `Bearer ${await mint(SUBJECTS.own)}`;
-  tokens.other = `Bearer ${await mint(SUBJECTS.other)}`;
+  gateway = await startFuzzGateway({ env: kopanoJwtEnv(JWT_SECRET) });
+  tokens.own = `Bearer ${await kopanoToken(JWT_SECRET, SUBJECTS.own)}`;
+  tokens.other = `Bearer ${await kopanoToken(JWT_SECRET, SUBJECTS.other)}`;
 });
 
 afterAll(() => gateway.close());
