@@ -47,6 +47,13 @@ export interface WorkerRuntime {
 
 /** Bounds the readiness probe's call, so that a hung record service reads as not ready. */
 const READY_TIMEOUT_MS = 2000;
+/**
+ * The lock of a run of the events queue (relay, retention), renewed every half of it while the
+ * run goes on. The queue runs one job at a time, so the run of a worker that died holds that
+ * slot until its lock has expired and a stalled-job check (every as long) hands it back: with
+ * BullMQ's 30 s, the relay stopped for about a minute after a worker crash.
+ */
+const EVENTS_LOCK_MS = 5_000;
 
 /** The record service's clients the worker calls, with the worker's credential. */
 export interface WorkerClients {
@@ -154,7 +161,13 @@ export async function createWorkerRuntime(
         return 'delivered';
       },
     };
-    const worker = createEventsWorker({ redisUrl, redisPrefix: config.REDIS_PREFIX, logger, handlers });
+    const worker = createEventsWorker({
+      redisUrl,
+      redisPrefix: config.REDIS_PREFIX,
+      logger,
+      handlers,
+      lockDurationMs: EVENTS_LOCK_MS,
+    });
     cleanup.push(async () => {
       // A relay with a backlog stops after its current page instead of draining everything.
       worker.cancelAllJobs('shutting down');
