@@ -207,22 +207,31 @@ export function createRpcTransport(options: RpcTransportOptions): RpcTransport {
       };
       const onAbort = () => finish(new ConnectError('the call was cancelled', Code.Canceled));
       signal?.addEventListener('abort', onAbort);
+      /** The refusal a pause before the next try follows, while it lasts. */
+      let refusal: ConnectError | undefined;
       const timer = setTimeout(
-        () => finish(new ConnectError('the operation timed out', Code.DeadlineExceeded)),
+        () => finish(refusal ?? new ConnectError('the operation timed out', Code.DeadlineExceeded)),
         timeout,
       );
-      /** Fails the call, or sends it again after a pause when the service never processed it. */
+      /**
+       * Fails the call, or sends it again after a pause when the service never processed it. A
+       * call whose next try would come past its deadline fails with the refusal (UNAVAILABLE),
+       * not as timed out: the service never had it.
+       */
       const refused = (error: ConnectError) => {
         if (settled) return;
-        if (performance.now() >= retryUntil) {
+        const wait = Math.min(RETRY_FIRST_PAUSE_MS * 2 ** retries, RETRY_MAX_PAUSE_MS);
+        const now = performance.now();
+        if (now >= retryUntil || now + wait >= started + timeout) {
           finish(error);
           return;
         }
-        const wait = Math.min(RETRY_FIRST_PAUSE_MS * 2 ** retries, RETRY_MAX_PAUSE_MS);
         retries += 1;
+        refusal = error;
         pause = setTimeout(attempt, wait);
       };
       const attempt = () => {
+        refusal = undefined;
         let current: http2.ClientHttp2Stream;
         try {
           headers[TIMEOUT_HEADER] = String(Math.max(1, Math.ceil(timeout - (performance.now() - started))));
