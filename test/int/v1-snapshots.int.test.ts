@@ -715,7 +715,17 @@ it('describes its routes in the OpenAPI document', async () => {
     expect(doc.paths[path]).toHaveProperty(method);
   }
   const downloadResponses = doc.paths[`${snapshots}/{id}/download`]?.get?.responses ?? {};
-  expect(Object.keys(downloadResponses).sort()).toEqual(['200', '400', '401', '403', '404', '409', '422', '503']);
+  expect(Object.keys(downloadResponses).sort()).toEqual([
+    '200',
+    '400',
+    '401',
+    '403',
+    '404',
+    '409',
+    '422',
+    '429',
+    '503',
+  ]);
   expect(Object.keys(downloadResponses['200']?.content ?? {})).toEqual(['application/gzip']);
   expect(Object.keys(downloadResponses['200']?.headers ?? {})).toEqual([
     'Content-Disposition',
