@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { createApp, legacyOptions } from '../../apps/gateway/src';
 import { readWireError } from '../../packages/proto/src';
 import { silentLogger, startTestApi, type TestApi } from './api';
-import { listen, portOf } from './raw-http';
+import { listen, portOf, readReply, type RawReply } from './raw-http';
 
 /**
  * Property-based fuzzing of the gateway's dialects over HTTP (issue 11): 10,000 generated
@@ -87,12 +87,8 @@ export interface FuzzRequest {
   readonly raw?: Buffer;
 }
 
-export interface FuzzReply {
-  readonly status: number;
-  readonly headers: IncomingHttpHeaders;
-  readonly body: Buffer;
-  readonly text: string;
-}
+/** An answer as the raw client reads it. */
+export type FuzzReply = RawReply;
 
 /** One generated request and what the dialect checks of its answer (a problem, or undefined when fine). */
 export interface FuzzCase {
@@ -154,15 +150,7 @@ export class FuzzSender {
           agent: this.agent,
           timeout: REPLY_TIMEOUT_MS,
         },
-        (res) => {
-          const chunks: Buffer[] = [];
-          res.on('data', (chunk: Buffer) => chunks.push(chunk));
-          res.on('end', () => {
-            const body = Buffer.concat(chunks);
-            resolve({ status: res.statusCode ?? 0, headers: res.headers, body, text: body.toString('utf8') });
-          });
-          res.on('error', reject);
-        },
+        (res) => void readReply(res).then(resolve, reject),
       );
       out.on('timeout', () => out.destroy(new Error(`no answer within ${REPLY_TIMEOUT_MS} ms`)));
       out.on('error', reject);
