@@ -3,6 +3,7 @@ import { request as httpRequest } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import type { AddressInfo } from 'node:net';
+import WebSocket from 'ws';
 import type { RecordApi, ServerLimits } from '../../apps/gateway/src';
 import { startTelemetry, type Telemetry } from '../../packages/platform/src';
 import type { TestApi } from '../support/api';
@@ -313,6 +314,48 @@ describe('caps on open streams', () => {
       });
     } finally {
       for (const stream of held) stream.close();
+    }
+  });
+
+  it('counts WebSockets against the same caps, refusing the handshake past them, and frees a slot on close', async () => {
+    /** A GraphQL WebSocket from `localAddress`: open (101), or the refused handshake's status and headers. */
+    const socket = (localAddress: string) => {
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/graphql`, 'graphql-transport-ws', { localAddress });
+      ws.on('error', () => undefined);
+      const opened = new Promise<{ status: number; retryAfter?: string | string[]; body: string }>((resolve) => {
+        ws.on('open', () => resolve({ status: 101, body: '' }));
+        ws.on('unexpected-response', (_req, res) => {
+          let body = '';
+          res.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'], body }));
+        });
+      });
+      return { ws, opened };
+    };
+    const refusedBefore = await counterValue('rosetta_gateway_shed_total', 'reason="client_streams"');
+    const sockets = [socket('127.0.0.4'), socket('127.0.0.4')];
+    try {
+      for (const { opened } of sockets) expect((await opened).status).toBe(101);
+      // A third from the same address, WebSocket or SSE, is over its cap.
+      const third = socket('127.0.0.4');
+      sockets.push(third);
+      expect(await third.opened).toEqual({
+        status: 429,
+        retryAfter: '1',
+        body: expect.stringContaining('"code":"RATE_LIMITED"') as unknown as string,
+      });
+      const events = await fetchFrom('127.0.0.4', `/v1/spaces/${SPACE}/collections/small/changes?since=0&wait=1s`);
+      expect(events.status).toBe(429);
+      expect(await counterValue('rosetta_gateway_shed_total', 'reason="client_streams"')).toBe(refusedBefore + 2);
+      // Closing one frees its slot.
+      sockets[0]?.ws.close();
+      await expectEventually(async () => {
+        const next = socket('127.0.0.4');
+        sockets.push(next);
+        expect((await next.opened).status).toBe(101);
+      });
+    } finally {
+      for (const { ws } of sockets) ws.terminate();
     }
   });
 });

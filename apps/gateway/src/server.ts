@@ -46,7 +46,8 @@ export async function startHttpServer(
     },
   );
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-    if (app.upgrade?.(req, socket, head) !== true) socket.destroy();
+    if (app.upgrade === undefined) socket.destroy();
+    else if (gate.admitUpgrade(req, socket) && !app.upgrade(req, socket, head)) socket.destroy();
   });
   server.listen(port, host);
   await once(server, 'listening');

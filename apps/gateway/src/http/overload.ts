@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
+import type { Duplex } from 'node:stream';
 import { DomainError } from '@rosetta/core';
 import { rosettaMeter } from '@rosetta/platform';
 
@@ -148,31 +149,81 @@ export class OverloadGate {
   /** Counts a request as a stream instead of in flight; throws when a cap is reached. */
   openStream(req: IncomingMessage, admission: Admission): void {
     if (admission.stream !== undefined || admission.released) return;
-    const { maxStreams, maxStreamsPerClient } = this.limits;
-    if (maxStreams > 0 && this.streams >= maxStreams) {
-      this.shed.add(1, { reason: 'streams' });
+    const client = this.clientAddress(req);
+    const refused = this.claimStream(client);
+    if (refused === 'streams') {
       throw new DomainError('UNAVAILABLE', 'stream cap reached', {
         publicMessage: 'too many streams are open; retry shortly',
         retryAfterSeconds: RETRY_AFTER_SECONDS,
       });
     }
-    const client = this.clientAddress(req);
-    const open = this.perClient.get(client) ?? 0;
-    if (maxStreamsPerClient > 0 && open >= maxStreamsPerClient) {
-      this.shed.add(1, { reason: 'client_streams' });
+    if (refused === 'client_streams') {
       throw new DomainError('RATE_LIMITED', 'per-client stream cap reached', {
-        publicMessage: `at most ${maxStreamsPerClient} streams may be open at once; retry when one has ended`,
+        publicMessage: `at most ${this.limits.maxStreamsPerClient} streams may be open at once; retry when one has ended`,
         retryAfterSeconds: RETRY_AFTER_SECONDS,
       });
     }
-    this.perClient.set(client, open + 1);
-    this.streams += 1;
     this.inflight -= 1;
     admission.stream = client;
     this.open.add(admission);
     admission.res.on('drain', () => {
       admission.blockedSince = undefined;
     });
+  }
+
+  /**
+   * Counts a WebSocket upgrade (GraphQL subscriptions, the Rivet watch) against the caps on
+   * streams until its socket closes; past a cap, answers the handshake 503 or 429 with
+   * Retry-After, closes the socket and answers false. Streams and WebSockets share the caps.
+   */
+  admitUpgrade(req: IncomingMessage, socket: Duplex): boolean {
+    const client = this.clientAddress(req);
+    const refused = this.claimStream(client);
+    if (refused !== undefined) {
+      const [status, code, message] =
+        refused === 'streams'
+          ? ['503 Service Unavailable', 'UNAVAILABLE', 'too many streams are open; retry shortly']
+          : [
+              '429 Too Many Requests',
+              'RATE_LIMITED',
+              `at most ${this.limits.maxStreamsPerClient} streams may be open at once; retry when one has ended`,
+            ];
+      const body = JSON.stringify({ error: { code, message } });
+      socket.end(
+        `HTTP/1.1 ${status}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\nRetry-After: ${RETRY_AFTER_SECONDS}\r\n` +
+          `Connection: close\r\n\r\n${body}`,
+      );
+      return false;
+    }
+    socket.once('close', () => this.releaseStream(client));
+    return true;
+  }
+
+  /** Takes a stream slot for `client`, or answers the cap that refuses it (counted as shed). */
+  private claimStream(client: string): 'streams' | 'client_streams' | undefined {
+    const { maxStreams, maxStreamsPerClient } = this.limits;
+    const open = this.perClient.get(client) ?? 0;
+    const refused =
+      maxStreams > 0 && this.streams >= maxStreams
+        ? 'streams'
+        : maxStreamsPerClient > 0 && open >= maxStreamsPerClient
+          ? 'client_streams'
+          : undefined;
+    if (refused !== undefined) {
+      this.shed.add(1, { reason: refused });
+      return refused;
+    }
+    this.perClient.set(client, open + 1);
+    this.streams += 1;
+    return undefined;
+  }
+
+  private releaseStream(client: string): void {
+    this.streams -= 1;
+    const open = (this.perClient.get(client) ?? 1) - 1;
+    if (open === 0) this.perClient.delete(client);
+    else this.perClient.set(client, open);
   }
 
   /** Cuts the streams whose client has taken nothing for the stall limit. */
@@ -195,11 +246,8 @@ export class OverloadGate {
       this.inflight -= 1;
       return;
     }
-    this.streams -= 1;
     this.open.delete(admission);
-    const open = (this.perClient.get(client) ?? 1) - 1;
-    if (open === 0) this.perClient.delete(client);
-    else this.perClient.set(client, open);
+    this.releaseStream(client);
   }
 
   private refuse(req: IncomingMessage, res: ServerResponse, reason: ShedReason): void {
