@@ -1,7 +1,7 @@
 import { authFetch } from '../support/env';
 import { readBack, startOutageLoad, type LoadResult } from '../support/outage-load';
 import { startPrivatePostgres, type PrivatePostgres } from '../support/private-services';
-import { freePort, startApiService, startService, waitUntilReady, type ServiceProcess } from '../support/processes';
+import { startServicePair, type ServicePair } from '../support/processes';
 import { redisPrefix } from '../support/database';
 
 /**
@@ -22,28 +22,21 @@ const RECOVERY_MS = 5000;
 const records = '/v1/spaces/default/collections/restart';
 
 let postgres: PrivatePostgres;
-let api: ServiceProcess;
-let gateway: ServiceProcess;
+let pair: ServicePair;
 let base: string;
 const fetchAuth = authFetch();
 
 beforeAll(async () => {
   postgres = await startPrivatePostgres();
-  const [apiPort, gatewayPort] = [await freePort(), await freePort()];
-  api = startApiService(apiPort, postgres.url, redisPrefix(), { PG_CONNECT_TIMEOUT_MS: String(CONNECT_TIMEOUT_MS) });
-  gateway = startService('gateway', 'apps/gateway/dist/main.js', {
-    PORT: String(gatewayPort),
-    API_URL: `http://127.0.0.1:${apiPort}`,
-    API_TIMEOUT_MS: '10000',
-    LOG_LEVEL: 'error',
+  pair = await startServicePair(postgres.url, redisPrefix(), {
+    api: { PG_CONNECT_TIMEOUT_MS: String(CONNECT_TIMEOUT_MS) },
+    gateway: { API_TIMEOUT_MS: '10000' },
   });
-  base = `http://127.0.0.1:${gatewayPort}`;
-  await waitUntilReady(gateway, `${base}/readyz`);
+  base = pair.base;
 });
 
 afterAll(async () => {
-  await gateway?.stop();
-  await api?.stop();
+  await pair?.stop();
   await postgres?.destroy();
 });
 

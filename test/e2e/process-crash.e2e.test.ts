@@ -1,7 +1,7 @@
 import { createTestDatabase, redisPrefix, type TestDatabase } from '../support/database';
 import { authFetch } from '../support/env';
 import { expectEventually } from '../support/expect-eventually';
-import { freePort, startApiService, startService, waitUntilReady, type ServiceProcess } from '../support/processes';
+import { startServicePair, type ServicePair } from '../support/processes';
 import { expectStoredAfter, runWriteLoad, storedRecords } from '../support/write-load';
 
 /**
@@ -19,49 +19,32 @@ const WRITERS = 16;
 const COLLECTION = 'crash';
 
 let db: TestDatabase;
-let prefix: string;
-let apiPort: number;
-let gatewayPort: number;
-let api: ServiceProcess;
-let gateway: ServiceProcess;
+let pair: ServicePair;
 let base: string;
 const fetchAuth = authFetch();
-
-const startGateway = () =>
-  startService('gateway', 'apps/gateway/dist/main.js', {
-    PORT: String(gatewayPort),
-    API_URL: `http://127.0.0.1:${apiPort}`,
-    API_TIMEOUT_MS: '5000',
-    LOG_LEVEL: 'error',
-  });
 
 /** Kills one process with SIGKILL and starts it again with the same settings. */
 const restart = {
   api: async () => {
-    api.child.kill('SIGKILL');
-    await api.stop();
-    api = startApiService(apiPort, db.url, prefix);
+    pair.api.child.kill('SIGKILL');
+    await pair.api.stop();
+    pair.api = pair.startApi();
   },
   gateway: async () => {
-    gateway.child.kill('SIGKILL');
-    await gateway.stop();
-    gateway = startGateway();
+    pair.gateway.child.kill('SIGKILL');
+    await pair.gateway.stop();
+    pair.gateway = pair.startGateway();
   },
 };
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  prefix = redisPrefix();
-  [apiPort, gatewayPort] = [await freePort(), await freePort()];
-  api = startApiService(apiPort, db.url, prefix);
-  gateway = startGateway();
-  base = `http://127.0.0.1:${gatewayPort}`;
-  await waitUntilReady(gateway, `${base}/readyz`);
+  pair = await startServicePair(db.url, redisPrefix(), { gateway: { API_TIMEOUT_MS: '5000' } });
+  base = pair.base;
 });
 
 afterAll(async () => {
-  await gateway?.stop();
-  await api?.stop();
+  await pair?.stop();
   await db?.drop();
 });
 

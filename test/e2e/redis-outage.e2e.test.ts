@@ -4,7 +4,14 @@ import { authFetch, TEST_INTERNAL_SECRET } from '../support/env';
 import { expectEventually } from '../support/expect-eventually';
 import { readBack, startOutageLoad } from '../support/outage-load';
 import { startPrivateRedis, type PrivateRedis } from '../support/private-services';
-import { freePort, startApiService, startService, waitUntilReady, type ServiceProcess } from '../support/processes';
+import {
+  freePort,
+  startService,
+  startServicePair,
+  waitUntilReady,
+  type ServiceProcess,
+  type ServicePair,
+} from '../support/processes';
 
 /**
  * Redis stopped under a read and write load through the gateway, and started again from its
@@ -25,16 +32,14 @@ const doomed = '/v1/spaces/default/collections/doomed';
 
 let redis: PrivateRedis;
 let db: TestDatabase;
-let apiPort: number;
-let api: ServiceProcess;
-let gateway: ServiceProcess;
+let pair: ServicePair;
 let worker: ServiceProcess;
 let base: string;
 const fetchAuth = authFetch();
 
 /** One sample of the api's /metrics (served over HTTP/2 on its port), summed over its labels unless given. */
 async function apiMetric(name: string, labels = ''): Promise<number> {
-  const session = http2.connect(`http://127.0.0.1:${apiPort}`);
+  const session = http2.connect(`http://127.0.0.1:${pair.apiPort}`);
   try {
     const text = await new Promise<string>((resolve, reject) => {
       const stream = session.request({ ':path': '/metrics' });
@@ -63,31 +68,25 @@ beforeAll(async () => {
   redis = await startPrivateRedis({ persist: true });
   db = await createTestDatabase();
   const prefix = redisPrefix();
-  const [gatewayPort, workerPort] = [await freePort(), await freePort()];
-  apiPort = await freePort();
-  api = startApiService(apiPort, db.url, prefix, { REDIS_URL: redis.url });
-  gateway = startService('gateway', 'apps/gateway/dist/main.js', {
-    PORT: String(gatewayPort),
-    API_URL: `http://127.0.0.1:${apiPort}`,
-    REDIS_URL: redis.url,
-    REDIS_PREFIX: prefix,
-    LOG_LEVEL: 'error',
+  pair = await startServicePair(db.url, prefix, {
+    api: { REDIS_URL: redis.url },
+    gateway: { REDIS_URL: redis.url, REDIS_PREFIX: prefix },
   });
+  base = pair.base;
+  const workerPort = await freePort();
   worker = startService('worker', 'apps/worker/dist/main.js', {
-    API_URL: `http://127.0.0.1:${apiPort}`,
+    API_URL: `http://127.0.0.1:${pair.apiPort}`,
     REDIS_URL: redis.url,
     REDIS_PREFIX: prefix,
     WORKER_HEALTH_PORT: String(workerPort),
     ROSETTA_INTERNAL_SECRET: TEST_INTERNAL_SECRET,
     LOG_LEVEL: 'error',
   });
-  base = `http://127.0.0.1:${gatewayPort}`;
-  await waitUntilReady(gateway, `${base}/readyz`);
   await waitUntilReady(worker, `http://127.0.0.1:${workerPort}/readyz`);
 });
 
 afterAll(async () => {
-  await Promise.all([gateway, worker, api].filter((s) => s !== undefined).map((s) => s.stop()));
+  await Promise.all([pair?.stop(), worker?.stop()]);
   await db?.drop();
   await redis?.destroy();
 });

@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import { connect } from 'node:net';
 import { createTestDatabase, redisPrefix, type TestDatabase } from '../support/database';
 import { authFetch } from '../support/env';
-import { freePort, startApiService, startService, waitUntilReady, type ServiceProcess } from '../support/processes';
+import { startServicePair, waitUntilReady, type ServiceProcess, type ServicePair } from '../support/processes';
 import { expectStoredAfter, runWriteLoad, storedRecords } from '../support/write-load';
 
 /**
@@ -23,20 +23,9 @@ const READERS = 4;
 const COLLECTION = 'rolling';
 
 let db: TestDatabase;
-let prefix: string;
-let apiPort: number;
-let gatewayPort: number;
-let api: ServiceProcess;
-let gateway: ServiceProcess;
+let pair: ServicePair;
 let base: string;
 const fetchAuth = authFetch();
-
-const startGateway = () =>
-  startService('gateway', 'apps/gateway/dist/main.js', {
-    PORT: String(gatewayPort),
-    API_URL: `http://127.0.0.1:${apiPort}`,
-    LOG_LEVEL: 'error',
-  });
 
 /** Resolves once nothing listens on `port` (a connection is refused). */
 async function portClosed(port: number): Promise<void> {
@@ -71,17 +60,12 @@ async function roll(old: ServiceProcess, port: number, successor: () => ServiceP
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  prefix = redisPrefix();
-  [apiPort, gatewayPort] = [await freePort(), await freePort()];
-  api = startApiService(apiPort, db.url, prefix);
-  gateway = startGateway();
-  base = `http://127.0.0.1:${gatewayPort}`;
-  await waitUntilReady(gateway, `${base}/readyz`);
+  pair = await startServicePair(db.url, redisPrefix());
+  base = pair.base;
 });
 
 afterAll(async () => {
-  await gateway?.stop();
-  await api?.stop();
+  await pair?.stop();
   await db?.drop();
 });
 
@@ -101,10 +85,10 @@ it('loses no accepted request when the gateway, then the api, is restarted under
     writers: WRITERS,
     readers: READERS,
     fault: async () => {
-      gateway = await roll(gateway, gatewayPort, startGateway);
-      await waitUntilReady(gateway, `${base}/readyz`);
-      api = await roll(api, apiPort, () => startApiService(apiPort, db.url, prefix));
-      await waitUntilReady(gateway, `${base}/readyz`);
+      pair.gateway = await roll(pair.gateway, pair.gatewayPort, pair.startGateway);
+      await waitUntilReady(pair.gateway, `${base}/readyz`);
+      pair.api = await roll(pair.api, pair.apiPort, pair.startApi);
+      await waitUntilReady(pair.gateway, `${base}/readyz`);
     },
   });
 

@@ -1,6 +1,6 @@
 import { createTestDatabase, redisPrefix, type TestDatabase } from './database';
 import { REDIS_URL, TEST_INTERNAL_SECRET } from './env';
-import { freePort, startApiService, startService, waitUntilReady, type ServiceProcess } from './processes';
+import { freePort, startService, startServicePair, waitUntilReady, type ServiceProcess } from './processes';
 
 /**
  * Gateway and api as processes of their own, on a database and Redis prefix of their own, and a
@@ -24,11 +24,10 @@ export async function startCrashCluster(
 ): Promise<CrashCluster> {
   const db: TestDatabase = await createTestDatabase();
   const prefix = redisPrefix();
-  const [apiPort, gatewayPort, workerPort] = [await freePort(), await freePort(), await freePort()];
-  const api = startApiService(apiPort, db.url, prefix);
-  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const pair = await startServicePair(db.url, prefix, { gateway: { LOG_LEVEL: 'warn', ...env.gateway } });
+  const workerPort = await freePort();
   const workerEnv = {
-    API_URL: apiUrl,
+    API_URL: `http://127.0.0.1:${pair.apiPort}`,
     REDIS_URL,
     REDIS_PREFIX: prefix,
     WORKER_HEALTH_PORT: String(workerPort),
@@ -36,17 +35,9 @@ export async function startCrashCluster(
     LOG_LEVEL: 'warn',
     ...env.worker,
   };
-  const gateway = startService('gateway', 'apps/gateway/dist/main.js', {
-    PORT: String(gatewayPort),
-    API_URL: apiUrl,
-    LOG_LEVEL: 'warn',
-    ...env.gateway,
-  });
-  const base = `http://127.0.0.1:${gatewayPort}`;
   let worker: ServiceProcess | undefined;
-  await waitUntilReady(gateway, `${base}/readyz`);
   return {
-    base,
+    base: pair.base,
     redisPrefix: prefix,
     async startWorker() {
       const started = startService('worker', 'apps/worker/dist/main.js', workerEnv);
@@ -59,7 +50,7 @@ export async function startCrashCluster(
       worker = undefined;
     },
     async stop() {
-      await Promise.all([gateway, worker, api].filter((s) => s !== undefined).map((s) => s.stop()));
+      await Promise.all([pair.stop(), worker?.stop()]);
       await db.drop();
     },
   };

@@ -105,3 +105,57 @@ export async function waitUntilReady(service: ServiceProcess, url: string, timeo
   }
   throw new Error(`${service.name} not ready at ${url} after ${timeoutMs} ms:\n${service.output()}`);
 }
+
+/**
+ * A gateway and a record service as processes of their own, each on a port that stays its own
+ * across restarts: the shape of the fault tests, which stop, kill and start them again.
+ */
+export interface ServicePair {
+  /** The gateway's base URL. */
+  readonly base: string;
+  readonly apiPort: number;
+  readonly gatewayPort: number;
+  /** The running processes: a test that starts a new one puts it here. */
+  api: ServiceProcess;
+  gateway: ServiceProcess;
+  /** Starts a record service (a gateway) on the pair's port with the pair's settings. */
+  startApi(): ServiceProcess;
+  startGateway(): ServiceProcess;
+  /** Stops the gateway, then the record service. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a pair on `databaseUrl` and `redisPrefix` and waits until the gateway is ready; `env`
+ * adds or overrides settings of each (the gateway logs errors only unless told otherwise).
+ */
+export async function startServicePair(
+  databaseUrl: string,
+  redisPrefix: string,
+  env: { readonly api?: Record<string, string>; readonly gateway?: Record<string, string> } = {},
+): Promise<ServicePair> {
+  const [apiPort, gatewayPort] = [await freePort(), await freePort()];
+  const startApi = () => startApiService(apiPort, databaseUrl, redisPrefix, env.api);
+  const startGateway = () =>
+    startService('gateway', 'apps/gateway/dist/main.js', {
+      PORT: String(gatewayPort),
+      API_URL: `http://127.0.0.1:${apiPort}`,
+      LOG_LEVEL: 'error',
+      ...env.gateway,
+    });
+  const pair: ServicePair = {
+    base: `http://127.0.0.1:${gatewayPort}`,
+    apiPort,
+    gatewayPort,
+    api: startApi(),
+    gateway: startGateway(),
+    startApi,
+    startGateway,
+    async stop() {
+      await pair.gateway.stop();
+      await pair.api.stop();
+    },
+  };
+  await waitUntilReady(pair.gateway, `${pair.base}/readyz`);
+  return pair;
+}
