@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { REDIS_URL, TEST_ADMIN_TOKEN, TEST_INTERNAL_SECRET } from './env';
@@ -14,6 +14,8 @@ export interface ServiceProcess {
   output(): string;
   /** Peak resident memory so far (VmHWM), in bytes. */
   peakRss(): number;
+  /** Starts the peak over from the memory resident now (Linux's clear_refs), to measure one phase. */
+  resetPeakRss(): void;
   /** SIGTERM, then the exit code (or 128 + signal). SIGKILL after `graceMs`. */
   stop(graceMs?: number): Promise<number>;
 }
@@ -50,6 +52,9 @@ export function startService(name: string, entry: string, env: Record<string, st
     name,
     child,
     output: () => output,
+    resetPeakRss() {
+      writeFileSync(`/proc/${child.pid}/clear_refs`, '5');
+    },
     peakRss() {
       const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
       const kb = /VmHWM:\s+(\d+) kB/.exec(status)?.[1];
