@@ -5,7 +5,7 @@ import type { Caller } from '../auth/callers';
 import { RevisionExpired, underPrefix, type CollectionFeed, type Resume } from '../events/collection-feed';
 import { header } from '../http/headers';
 import { openStream } from '../http/overload';
-import { writeChunk } from '../http/write-chunk';
+import { ChunkBuilder, writeChunk } from '../http/write-chunk';
 import { changeEventJson } from './render';
 import type { RouteTable } from './route';
 import { ChangesQuerySchema, ChangesSchema, CollectionParamsSchema } from './schemas';
@@ -157,13 +157,14 @@ async function events(
   if (!(await writeChunk(res, `retry: 2000\nid: ${start}\nevent: ready\ndata: {"revision":${start}}\n\n`))) return;
   req.socket.setTimeout(0);
   try {
+    const out = new ChunkBuilder();
     for await (const page of feed.pages(caller, address, first, HEARTBEAT_MS, signal)) {
-      let text = page !== first && page.events.length === 0 ? ': keep-alive\n\n' : '';
+      if (page !== first && page.events.length === 0) out.add(': keep-alive\n\n');
       for (const event of page.events) {
         if (wanted(event))
-          text += `id: ${event.revision}\nevent: change\ndata: ${JSON.stringify(changeEventJson(event))}\n\n`;
+          out.add(`id: ${event.revision}\nevent: change\ndata: ${JSON.stringify(changeEventJson(event))}\n\n`);
       }
-      if (text !== '' && !(await writeChunk(res, text))) return;
+      if (out.pieces > 0 && !(await writeChunk(res, out.take()))) return;
     }
   } catch (error) {
     res.destroy(error instanceof Error ? error : undefined);

@@ -25,7 +25,7 @@ import {
   RecordParamsSchema,
 } from './schemas';
 import { openStream } from '../http/overload';
-import { writeChunk } from '../http/write-chunk';
+import { ChunkBuilder, writeChunk } from '../http/write-chunk';
 import { clientGone } from './stream';
 
 const COLLECTION = '/v1/spaces/:space/collections/:collection';
@@ -233,19 +233,19 @@ export function recordRoutes(table: RouteTable, api: RecordApi, options: { maxBo
       let first = true;
       if (!ndjson && !(await writeChunk(res, '{"records":['))) return;
       try {
+        const out = new ChunkBuilder();
         while (!next.done) {
           const chunk = next.value;
-          let text = '';
           for (const record of chunk.records) {
             const json = JSON.stringify(recordJson(record, !keysOnly));
-            text += ndjson ? `${json}\n` : first ? json : `,${json}`;
+            out.add(ndjson ? `${json}\n` : first ? json : `,${json}`);
             first = false;
           }
           if (chunk.done) {
             const cursor = JSON.stringify(chunk.nextCursor === '' ? null : chunk.nextCursor);
-            text += ndjson ? `{"done":true,"cursor":${cursor}}\n` : `],"cursor":${cursor}}`;
+            out.add(ndjson ? `{"done":true,"cursor":${cursor}}\n` : `],"cursor":${cursor}}`);
           }
-          if (text !== '' && !(await writeChunk(res, text))) return;
+          if (out.pieces > 0 && !(await writeChunk(res, out.take()))) return;
           next = await iterator.next();
         }
         res.end();

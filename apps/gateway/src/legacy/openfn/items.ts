@@ -4,7 +4,7 @@ import type { Record as RecordMessage } from '@rosetta/proto';
 import type { Caller } from '../../auth/callers';
 import { toHttpFailure } from '../../errors';
 import { openStream } from '../../http/overload';
-import { writeChunk } from '../../http/write-chunk';
+import { ChunkBuilder, writeChunk } from '../../http/write-chunk';
 import type { OpenFnOptions } from '../config';
 import type { DialectContext } from '../dialect';
 import { scanRecords, type Place } from '../store';
@@ -100,12 +100,8 @@ export async function listItems(request: ItemsRequest): Promise<void> {
   let sent = 0;
   let last: RecordMessage | undefined;
   let more = false;
-  let chunk: string[] = [];
-  const flush = async () => {
-    const text = (sent > chunk.length ? ',' : '') + chunk.join(',');
-    chunk = [];
-    return writeChunk(res, text);
-  };
+  const chunk = new ChunkBuilder();
+  const flush = () => writeChunk(res, chunk.take());
   if (filter !== undefined && query.limit > 0) {
     const records = scanRecords(context, caller, place, {
       filter,
@@ -122,13 +118,14 @@ export async function listItems(request: ItemsRequest): Promise<void> {
         more = true;
         break;
       }
-      chunk.push(itemJson(itemOf(record, !keysOnly)));
+      const json = itemJson(itemOf(record, !keysOnly));
+      chunk.add(sent > 0 ? `,${json}` : json);
       sent++;
       last = record;
-      if (chunk.length === CHUNK_ITEMS && !(await flush())) return;
+      if (chunk.pieces === CHUNK_ITEMS && !(await flush())) return;
     }
   }
-  if (chunk.length > 0 && !(await flush())) return;
+  if (chunk.pieces > 0 && !(await flush())) return;
   const cursor = more && last !== undefined ? encodeCursor(Number(last.createdRevision)) : null;
   res.end(listClose(cursor));
 }
