@@ -24,7 +24,7 @@ export async function writeChunk(res: ServerResponse, chunk: string | Uint8Array
  * A chunk of a streamed answer gathered as UTF-8 bytes, piece by piece. Encoding each piece (a
  * record's JSON, say) as it comes is about three times cheaper than appending the pieces to one
  * string: a long concatenated string must be flattened, then measured and encoded again by
- * `res.write` (docs/benchmarks.md, "Lists and streams"), and it leaves more garbage behind.
+ * `res.write` (docs/benchmarks.md, "Lists, streams and memory"), and it leaves more garbage behind.
  */
 export class ChunkBuilder {
   private parts: Buffer[] = [];
