@@ -1,3 +1,7 @@
+import { useBufferTextEncoding } from './text-encoding';
+
+useBufferTextEncoding();
+
 export * from './gen/rosetta/v1/changes_pb';
 export * from './gen/rosetta/v1/collections_pb';
 export * from './gen/rosetta/v1/common_pb';
