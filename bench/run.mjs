@@ -409,10 +409,12 @@ async function main() {
     }
     return relative(ROOT, link);
   };
+  // BENCH_NODE_ARGS: node options for the services' processes only (V8 flags NODE_OPTIONS refuses).
+  const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter((arg) => arg !== '');
   const serviceArgs = (app) =>
     settings.cpuProf
-      ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${app}.cpuprofile`, entry(app)]
-      : [entry(app)];
+      ? [...nodeArgs, '--cpu-prof', `--cpu-prof-dir=${profileDir}`, `--cpu-prof-name=${app}.cpuprofile`, entry(app)]
+      : [...nodeArgs, entry(app)];
   if (needCluster || needTelemetry) {
     for (const app of ['api', 'gateway']) {
       if (!existsSync(dist(app))) throw new Error(`${dist(app)} is missing: build first (npx turbo run build)`);

@@ -63,6 +63,7 @@ BENCH_ONLY=hot-get,express node bench/run.mjs    # only some workloads (also: an
 | \`BENCH_EXPORT_RECORDS\` | 100000 | records seeded for and read by the export |
 | \`BENCH_NO_WORKER\` | unset | \`1\` runs the cluster without the worker |
 | \`BENCH_WRITE_DOCS\` | 1 | \`0\` leaves this document alone |
+| \`BENCH_NODE_ARGS\` | unset | node options for the gateway, api and worker processes only (V8 flags that \`NODE_OPTIONS\` refuses) |
 | \`BENCH_CPU_PROF\` | unset | \`1\` runs gateway, api and worker under \`node --cpu-prof\` (profiles land in the log directory; figures are then slower) |
 | \`BENCH_PG_PORT\`, \`BENCH_REDIS_PORT\` | 5432, 6379 | other local ports (the host is always 127.0.0.1) |
 
