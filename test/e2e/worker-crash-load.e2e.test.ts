@@ -24,7 +24,6 @@ const COLLECTION = 'worker-crash';
 const records = `/v1/spaces/default/collections/${COLLECTION}`;
 
 let cluster: CrashCluster;
-let receiver: Server;
 let redis: Redis;
 /** Event ids (feed positions) and keys the receiver accepted, and how many deliveries it got. */
 const deliveredIds = new Set<string>();
@@ -33,22 +32,24 @@ let deliveries = 0;
 
 const call = authFetch();
 
+/** The webhook receiver: made here, so that afterAll can close it even if beforeAll failed before it listened. */
+const receiver: Server = createServer((req, res) => {
+  let body = '';
+  req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
+  req.on('end', () => {
+    const event = JSON.parse(body) as { id: string; key: string };
+    deliveries += 1;
+    deliveredIds.add(event.id);
+    deliveredKeys.add(event.key);
+    res.writeHead(204).end();
+  });
+});
+
 beforeAll(async () => {
   cluster = await startCrashCluster({
     worker: { RELAY_INTERVAL_MS: '50', WEBHOOK_ATTEMPTS: '30', WEBHOOK_BACKOFF_MS: '100', WEBHOOK_CONCURRENCY: '64' },
   });
   redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  receiver = createServer((req, res) => {
-    let body = '';
-    req.on('data', (chunk: Buffer) => (body += chunk.toString('utf8')));
-    req.on('end', () => {
-      const event = JSON.parse(body) as { id: string; key: string };
-      deliveries += 1;
-      deliveredIds.add(event.id);
-      deliveredKeys.add(event.key);
-      res.writeHead(204).end();
-    });
-  });
   await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
 });
 

@@ -20,16 +20,31 @@ export interface ServiceProcess {
   stop(graceMs?: number): Promise<number>;
 }
 
-/** A free TCP port on 127.0.0.1. */
+/** Ports this process has handed out, so that two calls never give the same one. */
+const handedOut = new Set<number>();
+
+/**
+ * A free TCP port on 127.0.0.1 for a server a test starts later, picked below Linux's ephemeral
+ * range (32768–60999): a port the kernel picked (`listen(0)`) comes from that range, where any
+ * outgoing connection of a parallel test can take it as its source port before the server
+ * listens (CI once saw EADDRINUSE so). Checked free by listening on it; as bench/lib/procs.mjs does.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (handedOut.has(port)) continue;
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address !== null ? address.port : 0));
+    const free = await new Promise<boolean>((resolve) => {
+      server.once('error', () => resolve(false));
+      server.listen(port, '127.0.0.1', () => resolve(true));
     });
-  });
+    if (free) {
+      await new Promise((resolve) => server.close(resolve));
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error('found no free port between 20000 and 32000 on 127.0.0.1');
 }
 
 /** Starts `node apps/<app>/dist/main.js` with exactly `env` (plus PATH). */
