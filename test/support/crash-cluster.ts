@@ -24,7 +24,12 @@ export async function startCrashCluster(
 ): Promise<CrashCluster> {
   const db: TestDatabase = await createTestDatabase();
   const prefix = redisPrefix();
-  const pair = await startServicePair(db.url, prefix, { gateway: { LOG_LEVEL: 'warn', ...env.gateway } });
+  const pair = await startServicePair(db.url, prefix, { gateway: { LOG_LEVEL: 'warn', ...env.gateway } }).catch(
+    async (error: unknown) => {
+      await db.drop();
+      throw error;
+    },
+  );
   const workerPort = await freePort();
   const workerEnv = {
     API_URL: `http://127.0.0.1:${pair.apiPort}`,

@@ -176,6 +176,13 @@ export async function startServicePair(
       await pair.api.stop();
     },
   };
-  await waitUntilReady(pair.gateway, `${pair.base}/readyz`);
+  try {
+    await waitUntilReady(pair.gateway, `${pair.base}/readyz`);
+  } catch (error) {
+    // A pair that never became ready is stopped here: its caller has nothing to stop, and a
+    // process left running keeps Jest from exiting (CI once hung so after the test failed).
+    await pair.stop();
+    throw error;
+  }
   return pair;
 }
