@@ -532,17 +532,17 @@ async function main() {
       },
       logFile: join(logDir, 'api.log'),
     });
-    // Redis as in the cluster shape (docs/deployment.md): the worker's change events wake the
-    // gateway's live change readers (SSE, long-polls, GraphQL subscriptions).
-    // Every load comes from 127.0.0.1, one address standing for BENCH_CONNECTIONS clients: the
-    // per-client cap on open streams (16 by default) would refuse all but 16 of the list
-    // workload's 64 concurrent lists, so it is raised to the connection count (the global cap
-    // stays at its default). A run can still set its own.
     const gatewayEnv = {
       ...baseEnv,
+      // Every load comes from 127.0.0.1, one address standing for BENCH_CONNECTIONS clients: the
+      // per-client cap on open streams (16 by default) would refuse all but 16 of the list
+      // workload's 64 concurrent lists, so it is raised to the connection count (the global cap
+      // stays at its default). A run can still set its own.
       GATEWAY_MAX_STREAMS_PER_CLIENT: process.env.GATEWAY_MAX_STREAMS_PER_CLIENT ?? String(settings.connections),
       HOST: '127.0.0.1',
       API_URL: apiUrl,
+      // Redis as in the cluster shape (docs/deployment.md): the worker's change events wake the
+      // gateway's live change readers (SSE, long-polls, GraphQL subscriptions).
       REDIS_URL,
       REDIS_PREFIX: state.redisPrefix,
       SNAPSHOT_DIR: state.snapshotDir,
