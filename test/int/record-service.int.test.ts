@@ -1,3 +1,4 @@
+import { loadConfig } from '../../apps/api/src/config';
 import { ScanOrder } from '../../packages/proto/src';
 import { startTestApi, type TestApi } from '../support/api';
 import { wireCodeOf as codeOf } from '../support/errors';
@@ -287,6 +288,50 @@ describe('scans', () => {
         expect(r.size).toBe(BigInt(`v:${r.key}`.length));
       }
     }
+  });
+
+  it('reads pages of SCAN_PAGE_ROWS rows and at most SCAN_PAGE_BYTES of values', async () => {
+    const paged = { space: 'default', collection: 'paged' };
+    await api.collections.createCollection({ collection: paged });
+    const keys = Array.from({ length: 40 }, (_, i) => `p/${String(i).padStart(2, '0')}`);
+    await api.records.batchPut({
+      collection: paged,
+      entries: keys.map((key) => ({ key, value: Buffer.alloc(300, key) })),
+    });
+    // A row comes with its value while the values before it in the page hold under
+    // SCAN_PAGE_BYTES: 4 of 300 bytes within 1024. A page that came back full is followed by
+    // one more read, which finds the end (the empty last chunk).
+    for (const [env, expected] of [
+      [{ SCAN_PAGE_ROWS: '8' }, [8, 8, 8, 8, 8, 0]],
+      [{ SCAN_PAGE_ROWS: '20', SCAN_PAGE_BYTES: '1024' }, Array.from({ length: 10 }, () => 4)],
+    ] as const) {
+      const small = await startTestApi({ db: api.db, env });
+      try {
+        const sizes: number[] = [];
+        const read: string[] = [];
+        for await (const chunk of small.records.scan({ collection: paged, filter: { prefix: 'p/' } })) {
+          sizes.push(chunk.records.length);
+          for (const r of chunk.records) {
+            expect(Buffer.from(r.value).equals(Buffer.alloc(300, r.key))).toBe(true);
+            read.push(r.key);
+          }
+        }
+        expect(read).toEqual(keys);
+        expect(sizes).toEqual(expected);
+      } finally {
+        await small.close();
+      }
+    }
+  });
+
+  it('refuses scan page settings out of range', () => {
+    expect(() => loadConfig({ SCAN_PAGE_ROWS: '0' })).toThrow(/SCAN_PAGE_ROWS/);
+    expect(() => loadConfig({ SCAN_PAGE_ROWS: '10001' })).toThrow(/SCAN_PAGE_ROWS/);
+    expect(() => loadConfig({ SCAN_PAGE_BYTES: '1023' })).toThrow(/SCAN_PAGE_BYTES/);
+    expect(loadConfig({ SCAN_PAGE_ROWS: '64', SCAN_PAGE_BYTES: '65536' })).toMatchObject({
+      SCAN_PAGE_ROWS: 64,
+      SCAN_PAGE_BYTES: 65_536,
+    });
   });
 
   it('refuses bad cursors and patterns', async () => {

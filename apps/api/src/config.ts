@@ -41,6 +41,10 @@ export const ApiConfigSchema = z
       .int()
       .min(0)
       .default(64 * MiB),
+    /** Rows a scan (list, export, OpenFn listing) reads from Postgres per page: fewer hold less memory per open stream, at more queries. */
+    SCAN_PAGE_ROWS: z.coerce.number().int().min(1).max(10_000).default(200),
+    /** Value bytes per scan page (a page always carries at least one value): the rows past it wait for the next page. */
+    SCAN_PAGE_BYTES: z.coerce.number().int().min(1024).default(MiB),
     /** Value size limit of collections created without one (bytes). */
     DEFAULT_MAX_VALUE_BYTES: z.coerce
       .number()

@@ -38,7 +38,7 @@ import { ChangeFeedService } from './services/change-feed-service';
 import { CollectionResolver, monotonicClock } from './services/collection-resolver';
 import { CollectionService } from './services/collection-service';
 import type { RecordCache } from './services/ports';
-import { RecordService } from './services/record-service';
+import { DEFAULT_RECORD_SERVICE_OPTIONS, RecordService } from './services/record-service';
 import { TimedRecordCache, withServerTiming } from './services/server-timing';
 import { VersionService } from './services/version-service';
 import { WebhookService } from './services/webhook-service';
@@ -207,6 +207,7 @@ export async function createApiRuntime(config: ApiConfig, logger: Logger): Promi
     resolver,
     cache,
     monotonicClock,
+    { ...DEFAULT_RECORD_SERVICE_OPTIONS, scanPageSize: config.SCAN_PAGE_ROWS, scanPageBytes: config.SCAN_PAGE_BYTES },
   );
   const jobsRepository = new SqlJobsRepository(db);
   const jobs = new JobService(jobsRepository, records, resolver);
