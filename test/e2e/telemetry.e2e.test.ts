@@ -237,6 +237,11 @@ it('pushes each process’s metrics over OTLP', async () => {
       expect(metricNames.get('rosetta-gateway')).toContain('rosetta_http_request_duration_seconds');
       expect(metricNames.get('rosetta-api')).toContain('rosetta_rpc_duration_seconds');
       expect(metricNames.get('rosetta-worker')).toContain('rosetta_process_resident_memory_bytes');
+      for (const service of ['rosetta-gateway', 'rosetta-api', 'rosetta-worker'])
+        expect({ service, delay: metricNames.get(service)?.has('rosetta_event_loop_delay_seconds') }).toEqual({
+          service,
+          delay: true,
+        });
     },
     { timeoutMs: 15_000, intervalMs: 100 },
   );

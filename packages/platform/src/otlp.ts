@@ -11,7 +11,12 @@ import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
 import type { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
 import { UndiciInstrumentation } from '@opentelemetry/instrumentation-undici';
 import type { Resource } from '@opentelemetry/resources';
-import { PeriodicExportingMetricReader, type MetricReader, type PushMetricExporter } from '@opentelemetry/sdk-metrics';
+import {
+  PeriodicExportingMetricReader,
+  type MetricReader,
+  type PushMetricExporter,
+  type ViewOptions,
+} from '@opentelemetry/sdk-metrics';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 
@@ -40,6 +45,8 @@ export function otlpMetricReader(env: Env): MetricReader {
 export interface TracingOptions {
   readonly resource: Resource;
   readonly readers: MetricReader[];
+  /** The metric views (instruments dropped, …), as the metrics-only provider has them. */
+  readonly views: ViewOptions[];
   readonly runtime: RuntimeNodeInstrumentation;
   /** A request's dialect and route template, for its HTTP server span. */
   readonly nameRoute: (req: IncomingMessage) => { readonly dialect: string; readonly route: string } | undefined;
@@ -75,6 +82,7 @@ export function startTracing(options: TracingOptions): () => Promise<void> {
     resource: options.resource,
     autoDetectResources: false,
     metricReaders: options.readers,
+    views: options.views,
     logRecordProcessors: [],
     instrumentations,
     ...(options.spanProcessors === undefined ? {} : { spanProcessors: options.spanProcessors }),

@@ -1,4 +1,4 @@
-import { trace } from '@opentelemetry/api';
+import { metrics, trace } from '@opentelemetry/api';
 import {
   LATENCY_BUCKETS,
   otlpMetricsEnabled,
@@ -67,5 +67,35 @@ describe('startTelemetry without OTEL_* settings', () => {
     expect(text).toMatch(/^target_info\{service_name="rosetta-unit",service_instance_id="[^"]+\/\d+"\} 1$/m);
     const rss = /^rosetta_process_resident_memory_bytes\{.*\} (\d+)$/m.exec(text)?.[1];
     expect(Number(rss)).toBeGreaterThan(10 * 1024 * 1024);
+  });
+
+  it('samples how late the event loop runs', async () => {
+    const blockFor = (ms: number) => {
+      const until = performance.now() + ms;
+      while (performance.now() < until);
+    };
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    blockFor(80);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const text = await telemetry.scrape();
+    const count = Number(/^rosetta_event_loop_delay_seconds_count\{.*\} (\d+)$/m.exec(text)?.[1]);
+    const upTo25ms = Number(/^rosetta_event_loop_delay_seconds_bucket\{.*le="0\.025"\} (\d+)$/m.exec(text)?.[1]);
+    const upTo100ms = Number(/^rosetta_event_loop_delay_seconds_bucket\{.*le="0\.1"\} (\d+)$/m.exec(text)?.[1]);
+    // A sample every 20 ms over ~200 ms; the one due during the block fired ~60 ms late.
+    expect(count).toBeGreaterThanOrEqual(5);
+    expect(upTo25ms).toBeLessThan(count);
+    expect(upTo100ms).toBe(count);
+    expect(text).toMatch(/^nodejs_eventloop_utilization\{/m);
+  });
+
+  it("drops the runtime instrumentation's nodejs.eventloop.delay.* gauges (the resolution left in)", async () => {
+    // The instrumentation reports them only after 5 samples of its 5 s resolution: gauges of the
+    // same names stand in for them here.
+    const meter = metrics.getMeter('@opentelemetry/instrumentation-runtime-node');
+    meter.createObservableGauge('nodejs.eventloop.delay.p99', { unit: 's' }).addCallback((r) => r.observe(5.003));
+    meter.createObservableGauge('nodejs.eventloop.time', { unit: 's' }).addCallback((r) => r.observe(1));
+    const text = await telemetry.scrape();
+    expect(text).not.toMatch(/nodejs_eventloop_delay/);
+    expect(text).toMatch(/^nodejs_eventloop_time\{.*\} 1$/m);
   });
 });

@@ -5,7 +5,7 @@ import { PrometheusExporter, PrometheusSerializer } from '@opentelemetry/exporte
 import { registerInstrumentations } from '@opentelemetry/instrumentation';
 import { RuntimeNodeInstrumentation } from '@opentelemetry/instrumentation-runtime-node';
 import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
-import { MeterProvider, type MetricReader } from '@opentelemetry/sdk-metrics';
+import { AggregationType, MeterProvider, type MetricReader, type ViewOptions } from '@opentelemetry/sdk-metrics';
 import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { ATTR_SERVICE_NAME } from '@opentelemetry/semantic-conventions';
 import type * as Otlp from './otlp';
@@ -16,6 +16,42 @@ export const LATENCY_BUCKETS = [
 ] as const;
 
 type Env = Record<string, string | undefined>;
+
+/** How often the event loop's delay is sampled (ms). */
+const EVENT_LOOP_SAMPLE_MS = 20;
+
+/**
+ * Metrics recorded and never exported. The runtime instrumentation's `nodejs.eventloop.delay.*`
+ * gauges report `monitorEventLoopDelay`'s intervals with the sampling resolution still in them
+ * (5.003 s for a loop 3 ms late at its 5 s precision; open-telemetry/opentelemetry-js-contrib#2794),
+ * and are cut to whatever happened since the last collection of any reader: Rosetta records
+ * `rosetta_event_loop_delay_seconds` instead.
+ */
+const VIEWS: ViewOptions[] = [
+  { instrumentName: 'nodejs.eventloop.delay.*', aggregation: { type: AggregationType.DROP } },
+];
+
+/**
+ * `rosetta_event_loop_delay_seconds`: how late a timer due every EVENT_LOOP_SAMPLE_MS fired, as
+ * a histogram (so p99 over any window is `histogram_quantile`): near 0 for a process keeping up,
+ * tens of milliseconds when its loop is saturated or paused by garbage collection. Returns
+ * what stops the sampling.
+ */
+function recordEventLoopDelay(): () => void {
+  const histogram = rosettaMeter().createHistogram('rosetta_event_loop_delay_seconds', {
+    unit: 's',
+    description: `How late a timer due every ${EVENT_LOOP_SAMPLE_MS} ms fired: the time the event loop kept work waiting`,
+    advice: { explicitBucketBoundaries: [...LATENCY_BUCKETS] },
+  });
+  let due = performance.now() + EVENT_LOOP_SAMPLE_MS;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    histogram.record(Math.max(0, now - due) / 1000);
+    due = now + EVENT_LOOP_SAMPLE_MS;
+  }, EVENT_LOOP_SAMPLE_MS);
+  timer.unref();
+  return () => clearInterval(timer);
+}
 
 /**
  * The OTLP half (the NodeSDK, the instrumentations, the OTLP exporters), loaded only when OTLP
@@ -171,16 +207,14 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
     stop = otlp.startTracing({
       resource,
       readers,
+      views: VIEWS,
       runtime,
       nameRoute: (req) => routeNamer?.(req),
       ...(options.spanProcessors === undefined ? {} : { spanProcessors: options.spanProcessors }),
     });
   } else {
     // No SDK: no context manager, no propagator, no patched module; only the meters.
-    const provider = new MeterProvider({
-      resource,
-      readers,
-    });
+    const provider = new MeterProvider({ resource, readers, views: VIEWS });
     metrics.setGlobalMeterProvider(provider);
     registerInstrumentations({ instrumentations: [runtime], meterProvider: provider });
     stop = () => provider.shutdown();
@@ -191,6 +225,7 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
       description: 'Resident set size of the process',
     })
     .addCallback((result) => result.observe(process.memoryUsage.rss()));
+  const stopSampling = recordEventLoopDelay();
   const serializer = new PrometheusSerializer();
   const scrape = async () => {
     const { resourceMetrics } = await prometheus.collect();
@@ -201,7 +236,10 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
     metrics: true,
     scrape,
     serveMetrics: (req, res) => writeMetrics(scrape, res, { head: req.method === 'HEAD' }),
-    shutdown: () => stop(),
+    shutdown: () => {
+      stopSampling();
+      return stop();
+    },
   };
   return started;
 }
