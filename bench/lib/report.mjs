@@ -721,8 +721,9 @@ function bulkDeleteTable(summary) {
     '',
     'Job: from its first step to its last, by the job’s own `started` and `finished`. Client: from the answer of ' +
       '`POST …/delete-jobs` to the poll (every 100 ms) that saw it `succeeded`, which includes the wait for the worker ' +
-      `to pick the job up (median ${ms(s.queuedMs)}); the POST itself took ${ms(s.postMs)} (it counts what matches, ` +
-      "the job's total). The hot GET load (as `hot-get`) runs over the client's window, and RSS is the peak over it. " +
+      `to pick the job up (median ${ms(s.queuedMs)}); the POST itself took ${ms(s.postMs)} (it sizes the job: what ` +
+      'matches, counted up to `JOB_EXACT_COUNT_LIMIT`, then estimated). ' +
+      "The hot GET load (as `hot-get`) runs over the client's window, and RSS is the peak over it. " +
       'Relay caught up: from that poll until the worker’s relay cursor (in Redis) reached the job’s last change event, ' +
       'i.e. until live readers and webhooks could have seen every delete. Each run deletes in a collection of its own, ' +
       'seeded straight into Postgres (`INSERT … SELECT generate_series`, then `VACUUM ANALYZE records`: ' +

@@ -24,6 +24,8 @@ async function start(): Promise<ServiceProcess> {
     PORT: String(port),
     ROSETTA_DATA_DIR: dataDir,
     LOG_LEVEL: 'warn',
+    // Past it a job's total is the planner's estimate (EXPLAIN on the embedded Postgres too).
+    JOB_EXACT_COUNT_LIMIT: '100',
   });
   await waitUntilReady(service, `http://127.0.0.1:${port}/readyz`, 60_000);
   return service;
@@ -144,6 +146,28 @@ it('runs the whole store in one process and keeps its data across a restart', as
     } finally {
       await client.dispose();
     }
+
+    // A bulk delete of 300 records, sized by the planner past the 100 counted, runs in process.
+    const started = await call(`${base}/notes/delete-jobs`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ prefix: 'n/' }),
+    });
+    expect(started.status).toBe(202);
+    const job = (await started.json()) as { id: number; progress: { total: number } };
+    expect(job.progress.total).toBeGreaterThanOrEqual(101);
+    await expectEventually(
+      async () => {
+        const now = (await (await call(`http://127.0.0.1:${port}/v1/spaces/default/jobs/${job.id}`)).json()) as {
+          state: string;
+          progress: { done: number };
+        };
+        expect(now).toMatchObject({ state: 'succeeded', progress: { done: 300 } });
+      },
+      { timeoutMs: 30_000 },
+    );
+    const left = (await (await call(`${base}/notes/count?prefix=n/`)).json()) as { count: number };
+    expect(left.count).toBe(0);
   } finally {
     expect(await second.stop()).toBe(143);
   }

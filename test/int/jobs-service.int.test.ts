@@ -194,6 +194,31 @@ describe('a bulk delete', () => {
     expect(await deleteEvents(c)).toHaveLength(400);
   });
 
+  it('sizes a job past JOB_EXACT_COUNT_LIMIT by the planner, and still deletes every record', async () => {
+    const c = await collectionWith('estimated', range('e', 400));
+    const v = await collectionWith('estimated-versioned', range('w', 300), true);
+    await api.runtime.db.query('ANALYZE records');
+    const small = await startTestApi({ db: api.db, env: { JOB_EXACT_COUNT_LIMIT: '100' } });
+    try {
+      // 101 rows counted, then the planner's figure for all of them (never below what was counted).
+      const { job } = await small.jobs.startDeleteJob({ collection: c, filter: {} });
+      expect(job?.total).toBeGreaterThanOrEqual(101n);
+      const { job: atVersion } = await small.jobs.startDeleteJob({
+        collection: { ...v, version: root.get('estimated-versioned') ?? '' },
+        filter: {},
+      });
+      expect(atVersion?.total).toBeGreaterThanOrEqual(101n);
+      // Up to the limit the count is exact.
+      const { job: few } = await small.jobs.startDeleteJob({ collection: c, filter: { prefix: 'e00' } });
+      expect(few?.total).toBe(100n);
+      const steps = await runToEnd(job?.id ?? 0n, 150);
+      expect(steps[steps.length - 1]).toMatchObject({ state: 'succeeded', done: 400n });
+      expect(await keysOf(c)).toEqual([]);
+    } finally {
+      await small.close();
+    }
+  });
+
   it('deletes at a version of a versioned collection, leaving its parent as it was', async () => {
     const c = await collectionWith('versioned', range('v', 30), true);
     const base = root.get('versioned') ?? '';

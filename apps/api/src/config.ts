@@ -45,6 +45,8 @@ export const ApiConfigSchema = z
     SCAN_PAGE_ROWS: z.coerce.number().int().min(1).max(10_000).default(200),
     /** Value bytes per scan page (a page always carries at least one value): the rows past it wait for the next page. */
     SCAN_PAGE_BYTES: z.coerce.number().int().min(1024).default(MiB),
+    /** Records a bulk delete's or a snapshot's `total` is counted exactly up to; past it, Postgres's estimate. */
+    JOB_EXACT_COUNT_LIMIT: z.coerce.number().int().min(0).default(100_000),
     /** Value size limit of collections created without one (bytes). */
     DEFAULT_MAX_VALUE_BYTES: z.coerce
       .number()

@@ -207,7 +207,12 @@ export async function createApiRuntime(config: ApiConfig, logger: Logger): Promi
     resolver,
     cache,
     monotonicClock,
-    { ...DEFAULT_RECORD_SERVICE_OPTIONS, scanPageSize: config.SCAN_PAGE_ROWS, scanPageBytes: config.SCAN_PAGE_BYTES },
+    {
+      ...DEFAULT_RECORD_SERVICE_OPTIONS,
+      scanPageSize: config.SCAN_PAGE_ROWS,
+      scanPageBytes: config.SCAN_PAGE_BYTES,
+      exactCountLimit: config.JOB_EXACT_COUNT_LIMIT,
+    },
   );
   const jobsRepository = new SqlJobsRepository(db);
   const jobs = new JobService(jobsRepository, records, resolver);

@@ -27,7 +27,7 @@ import {
   type JobRow,
   type RunnableJob,
 } from './jobs-repository';
-import { Params, filterConditions, queryInIndexOrder, us } from './sql-fragments';
+import { Params, estimateRows, filterConditions, queryInIndexOrder, us } from './sql-fragments';
 import type { SqlClient, SqlExecutor } from './sql';
 
 export interface MetaRow {
@@ -382,6 +382,12 @@ export class SqlRecordsRepository implements RecordsRepository {
       params.values,
     );
     return rows[0]?.n ?? 0;
+  }
+
+  estimate(collection: Collection, filter: RecordFilter, exactUpTo: number): Promise<number> {
+    const { params, where } = base(collection);
+    filterConditions(filter, params, where);
+    return estimateRows(this.db, 'records', where, params, exactUpTo);
   }
 
   async deleteMatching(collection: Collection, filter: RecordFilter, batchSize: number) {

@@ -26,7 +26,7 @@ import {
   type RecordRow,
 } from './records-repository';
 import { advanceJob, DELETE_PHASES, lockRunnableJob } from './jobs-repository';
-import { Params, filterConditions, queryInIndexOrder } from './sql-fragments';
+import { Params, estimateRows, filterConditions, queryInIndexOrder } from './sql-fragments';
 import type { SqlClient, SqlExecutor } from './sql';
 
 /**
@@ -253,6 +253,11 @@ export class SqlVersionedRecordsRepository implements VersionedRecordsRepository
       params.values,
     );
     return rows[0]?.n ?? 0;
+  }
+
+  estimate(collection: Collection, at: VersionPlace, filter: RecordFilter, exactUpTo: number): Promise<number> {
+    const { params, from, where } = SqlVersionedRecordsRepository.resolvedView(collection, at, filter);
+    return estimateRows(this.db, from, where, params, exactUpTo);
   }
 
   async deleteMatching(collection: Collection, at: VersionPlace, filter: RecordFilter, batchSize: number) {

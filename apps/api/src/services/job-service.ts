@@ -64,11 +64,11 @@ export class JobService {
 
   /**
    * Queues a bulk delete of the records that match `filter` now: records written after this
-   * call are not the job's. The estimate of its size is what matches now.
+   * call are not the job's. The estimate of its size is what matches now (see estimateCount).
    */
   async startDelete(address: CollectionAddress, filter: RecordFilterInput, createdBy: string): Promise<JobRecord> {
     parseFilter(filter);
-    const total = await this.records.count(address, filter);
+    const total = await this.records.estimateCount(address, filter);
     const collection = await this.resolver.resolve(address);
     return this.jobs.create({
       kind: 'delete',

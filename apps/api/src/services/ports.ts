@@ -71,6 +71,8 @@ export interface RecordsRepository {
   delete(collection: Collection, key: string, expectedRevision: number | undefined): Promise<DeleteOutcome>;
   scanPage(collection: Collection, query: ScanPageQuery): Promise<ScannedRecord[]>;
   count(collection: Collection, filter: RecordFilter): Promise<number>;
+  /** The matching records, counted exactly up to `exactUpTo` and estimated past it (sizing a job). */
+  estimate(collection: Collection, filter: RecordFilter, exactUpTo: number): Promise<number>;
   /** Deletes up to `batchSize` matching records in one transaction; each gets its change event. */
   deleteMatching(
     collection: Collection,
@@ -335,6 +337,7 @@ export interface VersionedRecordsRepository {
   /** Key order only. */
   scanPage(collection: Collection, at: VersionPlace, query: ScanPageQuery): Promise<ScannedRecord[]>;
   count(collection: Collection, at: VersionPlace, filter: RecordFilter): Promise<number>;
+  estimate(collection: Collection, at: VersionPlace, filter: RecordFilter, exactUpTo: number): Promise<number>;
   deleteMatching(
     collection: Collection,
     at: VersionPlace,

@@ -63,6 +63,8 @@ export interface RecordServiceOptions {
   readonly scanPageSize: number;
   /** Value bytes read per scan page (at least one row always comes with its value). */
   readonly scanPageBytes: number;
+  /** Records a job's size is counted exactly up to; past it, Postgres's estimate. */
+  readonly exactCountLimit: number;
   /** Total value bytes in one batch write. */
   readonly maxBatchBytes: number;
   readonly defaultDeleteBatch: number;
@@ -76,6 +78,7 @@ const MAX_VERSION_PAGE = 10_000;
 export const DEFAULT_RECORD_SERVICE_OPTIONS: RecordServiceOptions = {
   scanPageSize: 200,
   scanPageBytes: 1024 * 1024,
+  exactCountLimit: 100_000,
   maxBatchBytes: 64 * 1024 * 1024,
   defaultDeleteBatch: 1000,
   maxDeleteBatch: 10_000,
@@ -393,6 +396,19 @@ export class RecordService {
     const filter = parseFilter(filterInput);
     const { collection, at } = await this.locate(address);
     return at === undefined ? this.records.count(collection, filter) : this.versioned.count(collection, at, filter);
+  }
+
+  /**
+   * How many records match, for a job's `total`: exact up to `exactCountLimit`, Postgres's
+   * estimate past it, so that starting a job over any number of records answers at once.
+   */
+  async estimateCount(address: CollectionAddress, filterInput: RecordFilterInput): Promise<number> {
+    const filter = parseFilter(filterInput);
+    const { collection, at } = await this.locate(address);
+    const limit = this.options.exactCountLimit;
+    return at === undefined
+      ? this.records.estimate(collection, filter, limit)
+      : this.versioned.estimate(collection, at, filter, limit);
   }
 
   /** Deletes one bounded batch of matching records in one transaction. */

@@ -76,7 +76,7 @@ export class SnapshotService {
     createdBy: string,
     scheduleId?: number,
   ): Promise<{ job: JobRecord; snapshot: SnapshotRecord }> {
-    const total = await this.records.count(address, {});
+    const total = await this.records.estimateCount(address, {});
     const collection = await this.resolver.resolve(address);
     return this.snapshots.start(
       { kind: 'snapshot', collection, version: address.version ?? '', filter: {}, total, createdBy },
