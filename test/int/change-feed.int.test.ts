@@ -158,4 +158,55 @@ describe('a collection’s changes and retention', () => {
       /up_to must be a feed position/,
     );
   });
+
+  it('takes the tombstones of the delete events it deletes along, in unversioned collections only', async () => {
+    const plain = { space: 'default', collection: 'purge' };
+    const versioned = { space: 'default', collection: 'purge-versioned' };
+    await api.collections.createCollection({ collection: plain });
+    await api.collections.createCollection({ collection: versioned, versioned: true });
+    const write = (c: typeof plain, key: string) =>
+      api.records.putRecord({ collection: c, key, value: Buffer.from(key) });
+    for (const key of ['gone', 'back', 'live']) await write(plain, key);
+    await write(versioned, 'hidden');
+    const deleted = await api.records.deleteRecord({ collection: plain, key: 'gone' });
+    await api.records.deleteRecord({ collection: plain, key: 'back' });
+    await write(plain, 'back');
+    await api.records.deleteRecord({ collection: versioned, key: 'hidden' });
+    await api.runtime.db.query(
+      `UPDATE change_events SET at = now() - interval '2 hours' WHERE collection IN ('purge', 'purge-versioned')`,
+    );
+    const rows = async (name: string) =>
+      (
+        await api.runtime.db.query<{ key: string; tombstone: boolean }>(
+          `SELECT r.key, r.tombstone FROM records r JOIN collections c ON c.id = r.collection_id
+           WHERE c.name = $1 ORDER BY r.key`,
+          [name],
+        )
+      ).rows;
+    expect(await rows('purge')).toEqual([
+      { key: 'back', tombstone: false },
+      { key: 'gone', tombstone: true },
+      { key: 'live', tombstone: false },
+    ]);
+
+    const oneHourAgo = BigInt(Date.now() - 3_600_000) * 1000n;
+    const tail = (await api.changes.tailPosition({})).position;
+    const compacted = await api.changes.compactChanges({ beforeUs: oneHourAgo, upTo: tail, limit: 50_000 });
+    // `back` was written again after its delete: its row is no longer that delete's tombstone.
+    expect(compacted).toMatchObject({ more: false, tombstonesPurged: 1n });
+    expect(compacted.deleted).toBeGreaterThanOrEqual(8n);
+    expect(await rows('purge')).toEqual([
+      { key: 'back', tombstone: false },
+      { key: 'live', tombstone: false },
+    ]);
+    // In a versioned collection a tombstone hides what its ancestors hold: it stays.
+    expect(await rows('purge-versioned')).toEqual([{ key: 'hidden', tombstone: true }]);
+
+    // The purged key is absent as before, and a write brings it back with a later revision.
+    expect((await api.records.getRecord({ collection: plain, key: 'gone' })).record).toBeUndefined();
+    const again = await write(plain, 'gone');
+    expect(again.created).toBe(true);
+    expect(again.record?.revision).toBeGreaterThan(deleted.revision);
+    expect(again.record?.createdRevision).toBe(again.record?.revision);
+  });
 });

@@ -67,6 +67,11 @@ ORDER BY change_events.txid DESC, change_events.id DESC LIMIT 1`,
 
 // The head of the feed (LIMIT rows in feed order, up to the relay's position), of which the
 // rows older than the cutoff go: the scan never reads past the head, however large the feed.
+// The retention's delete events take their keys' tombstones with them: a tombstone row is kept
+// so that a write racing its delete waits on it (docs/cache-consistency.md), which matters only
+// while such a write can still be in flight; days later it is dead weight in every scan. A row
+// goes only while it is still that very delete's tombstone (same revision), and only in an
+// unversioned collection: in a versioned one a tombstone hides its ancestors' value.
 const COMPACT = {
   name: 'changes.compact',
   text: `WITH head AS (
@@ -74,9 +79,20 @@ const COMPACT = {
   WHERE (txid, id) <= ($2::xid8, $3::int8)
   ORDER BY txid, id
   LIMIT $4
+),
+gone AS (
+  DELETE FROM change_events AS c USING head
+  WHERE c.txid = head.txid AND c.id = head.id AND head.at < to_timestamp($1::float8 / 1e6)
+  RETURNING c.op, c.collection_id, c.node_id, c.key, c.revision
+),
+purged AS (
+  DELETE FROM records AS r USING gone, collections AS col
+  WHERE gone.op = 'delete' AND r.collection_id = gone.collection_id AND r.node_id = gone.node_id
+    AND r.key = gone.key AND r.tombstone AND r.revision = gone.revision
+    AND col.id = r.collection_id AND NOT col.versioned AND r.node_id = col.root_node_id
+  RETURNING 1
 )
-DELETE FROM change_events AS c USING head
-WHERE c.txid = head.txid AND c.id = head.id AND head.at < to_timestamp($1::float8 / 1e6)`,
+SELECT (SELECT count(*) FROM gone)::int8 AS deleted, (SELECT count(*) FROM purged)::int8 AS purged`,
 };
 
 const OLDEST = { name: 'changes.oldest', text: 'SELECT min(revision) AS revision FROM change_events' };
@@ -140,10 +156,10 @@ export class SqlChangesRepository implements ChangesRepository {
     return row === undefined ? undefined : { position: `${row.txid}.${row.id}`, revision: row.revision };
   }
 
-  async compact(beforeUs: number, upTo: string, limit: number): Promise<number> {
+  async compact(beforeUs: number, upTo: string, limit: number): Promise<{ deleted: number; purged: number }> {
     const [txid, id] = parsePosition(upTo);
-    const result = await this.db.query(COMPACT, [beforeUs, txid, id, limit]);
-    return result.rowCount ?? 0;
+    const { rows } = await this.db.query<{ deleted: number; purged: number }>(COMPACT, [beforeUs, txid, id, limit]);
+    return { deleted: rows[0]?.deleted ?? 0, purged: rows[0]?.purged ?? 0 };
   }
 
   async oldestRevision(): Promise<number | undefined> {

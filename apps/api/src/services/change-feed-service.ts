@@ -22,19 +22,22 @@ export class ChangeFeedService {
     return this.changes.tail();
   }
 
-  /** Retention: deletes up to `limit` events older than `beforeUs`, never past `upTo`. */
+  /**
+   * Retention: deletes up to `limit` events older than `beforeUs`, never past `upTo`, and the
+   * tombstones their delete events left in unversioned collections.
+   */
   async compact(
     beforeUs: number,
     upTo: string,
     limit: number | undefined,
-  ): Promise<{ deleted: number; more: boolean }> {
+  ): Promise<{ deleted: number; more: boolean; tombstonesPurged: number }> {
     const size = limit || COMPACT_DEFAULT;
     if (!Number.isSafeInteger(size) || size < 1 || size > COMPACT_MAX) {
       throw invalid('INVALID_ARGUMENT', `limit must be from 1 to ${COMPACT_MAX}`);
     }
     if (upTo === '') throw invalid('INVALID_ARGUMENT', 'up_to must be a feed position');
-    const deleted = await this.changes.compact(beforeUs, upTo, size);
-    return { deleted, more: deleted === size };
+    const { deleted, purged } = await this.changes.compact(beforeUs, upTo, size);
+    return { deleted, more: deleted === size, tombstonesPurged: purged };
   }
 
   /**

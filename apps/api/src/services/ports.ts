@@ -187,9 +187,10 @@ export interface ChangesRepository {
   oldestRevision(): Promise<number | undefined>;
   /**
    * Deletes up to `limit` of the oldest events (feed order, not after `upTo`) committed before
-   * `beforeUs`; returns how many went.
+   * `beforeUs`, and the tombstones their delete events left in unversioned collections (see
+   * changes-repository); returns how many of each went.
    */
-  compact(beforeUs: number, upTo: string, limit: number): Promise<number>;
+  compact(beforeUs: number, upTo: string, limit: number): Promise<{ deleted: number; purged: number }>;
 }
 
 /** A cache entry: a live value, or a tombstone that says the thing is gone. */

@@ -337,8 +337,8 @@ export function changeFeedServiceImpl(services: Services, logger: Logger): Servi
       },
       async compactChanges(req, context) {
         access.requireAdmin(principalOf(access, context));
-        const { deleted, more } = await changes.compact(Number(req.beforeUs), req.upTo, req.limit);
-        return { deleted: BigInt(deleted), more };
+        const { deleted, more, tombstonesPurged } = await changes.compact(Number(req.beforeUs), req.upTo, req.limit);
+        return { deleted: BigInt(deleted), more, tombstonesPurged: BigInt(tombstonesPurged) };
       },
       async readCollectionChanges(req, context) {
         const target = address(req.collection);
