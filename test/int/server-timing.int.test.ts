@@ -203,6 +203,18 @@ describe('the gateway', () => {
     });
   });
 
+  it('answers each of the writes carried by one batch call with its timing', async () => {
+    // As the reads above: PUTs sent together share a BatchPut, and each reports the call.
+    const keys = ['w1', 'w2', 'w3', 'w4'];
+    const replies = await Promise.all(
+      keys.map((key) => request(admin).put(recordPath(key)).set('content-type', 'text/plain').send(`value ${key}`)),
+    );
+    replies.forEach((reply) => {
+      expect(reply.status).toBe(201);
+      expectFullTiming(reply.headers['server-timing']);
+    });
+  });
+
   it('answers errors and requests that call no unary method', async () => {
     const missing = await request(admin).get(`${collectionPath}/nowhere/records/k`).expect(404);
     expectFullTiming(missing.headers['server-timing']);

@@ -158,7 +158,7 @@ export function createApp(deps: AppDeps): RequestListener & {
   // Change readers wake on the event bus and read again every 2 s regardless (every 250 ms
   // without a bus).
   const feed = new CollectionFeed(api, deps.events, deps.events === undefined ? 250 : 2000);
-  const writer = new RecordWriter(api.records);
+  const writer = new RecordWriter(api.records, { serverTiming: deps.serverTiming === true });
   const singleRecord = singleRecords(table, api, authenticate, { reader, writer, maxBodyBytes: deps.maxBodyBytes });
   const options = deps.legacy ?? legacyOptions({});
   const watchRivet = rivetWatch({ api, callers, reader, writer, logger, maxBodyBytes: deps.maxBodyBytes }, feed);

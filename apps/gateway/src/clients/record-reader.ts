@@ -1,7 +1,7 @@
 import type { Client } from '@connectrpc/connect';
 import { validateKey } from '@rosetta/core';
 import type { Record as RecordMessage, RecordService } from '@rosetta/proto';
-import { currentTiming, RequestTiming, runWithTiming } from '../http/server-timing';
+import { callForRequests, currentTiming, type RequestTiming } from '../http/server-timing';
 import { TurnBatcher, type CallerHeaders, type CollectionRef } from './turn-batcher';
 
 interface Waiter {
@@ -44,29 +44,24 @@ export class RecordReader {
   }
 
   private send(collection: CollectionRef, caller: CallerHeaders, waiters: Waiter[]): void {
-    if (this.options.serverTiming !== true) {
-      this.call(collection, caller, waiters);
-      return;
-    }
-    const shared = new RequestTiming();
-    const share = () => {
-      for (const waiter of waiters) waiter.timing?.add(shared);
-    };
-    runWithTiming(shared, () => this.call(collection, caller, waiters, share));
+    callForRequests(
+      waiters.map((w) => w.timing),
+      (settled) => this.call(collection, caller, waiters, settled),
+    );
   }
 
   /** Makes the call; `settled` runs once it is over, before any waiter gets its answer. */
-  private call(collection: CollectionRef, caller: CallerHeaders, waiters: Waiter[], settled?: () => void): void {
+  private call(collection: CollectionRef, caller: CallerHeaders, waiters: Waiter[], settled: () => void): void {
     const [only] = waiters;
     const options = { headers: caller.headers };
     if (waiters.length === 1 && only !== undefined) {
       this.records.getRecord({ collection, key: only.key }, options).then(
         ({ record }) => {
-          settled?.();
+          settled();
           only.resolve(record);
         },
         (error: unknown) => {
-          settled?.();
+          settled();
           only.reject(error);
         },
       );
@@ -74,11 +69,11 @@ export class RecordReader {
     }
     this.records.batchGet({ collection, keys: waiters.map((w) => w.key) }, options).then(
       ({ results }) => {
-        settled?.();
+        settled();
         waiters.forEach((w, i) => w.resolve(results[i]?.record));
       },
       (error: unknown) => {
-        settled?.();
+        settled();
         waiters.forEach((w) => w.reject(error));
       },
     );

@@ -1,6 +1,7 @@
 import type { MessageInitShape } from '@bufbuild/protobuf';
 import { Code, type Client } from '@connectrpc/connect';
 import { readWireError, type ConditionSchema, type Record as RecordMessage, type RecordService } from '@rosetta/proto';
+import { callForRequests, currentTiming, type RequestTiming } from '../http/server-timing';
 import { TurnBatcher, type CallerHeaders, type CollectionRef } from './turn-batcher';
 
 /** One write: what a PutEntry carries (a plain object, not a message). */
@@ -18,6 +19,8 @@ export interface Written {
 
 interface Waiter {
   readonly entry: Entry;
+  /** The Server-Timing of the request that writes (SERVER_TIMING on). */
+  readonly timing: RequestTiming | undefined;
   resolve(written: Written): void;
   reject(error: unknown): void;
 }
@@ -35,17 +38,24 @@ const MAX_BATCH_BYTES = 4 * 1024 * 1024;
  * fail its neighbours: when a batch is refused for a domain reason, nothing was written, and
  * each write is retried alone to get its own answer. Conditional writes, and writes of a key
  * already waiting in the batch, go alone from the start.
+ *
+ * With Server-Timing on, each call counts for every write it carried (see callForRequests), as
+ * RecordReader does for reads.
  */
 export class RecordWriter {
   private readonly batcher = new TurnBatcher<Waiter>((collection, caller, waiters) =>
     this.flush(collection, caller, waiters),
   );
 
-  constructor(private readonly records: Client<typeof RecordService>) {}
+  constructor(
+    private readonly records: Client<typeof RecordService>,
+    private readonly options: { readonly serverTiming?: boolean } = {},
+  ) {}
 
   put(caller: CallerHeaders, collection: CollectionRef, entry: Entry): Promise<Written> {
     if (entry.condition !== undefined) return this.putAlone(caller, collection, entry);
-    return new Promise((resolve, reject) => this.batcher.add(collection, caller, { entry, resolve, reject }));
+    const timing = this.options.serverTiming === true ? currentTiming() : undefined;
+    return new Promise((resolve, reject) => this.batcher.add(collection, caller, { entry, timing, resolve, reject }));
   }
 
   private async putAlone(caller: CallerHeaders, collection: CollectionRef, entry: Entry): Promise<Written> {
@@ -82,27 +92,53 @@ export class RecordWriter {
     this.send(collection, caller, group);
   }
 
+  /** One write of a turn, alone: a PutRecord that counts for its own request. */
+  private alone(collection: CollectionRef, caller: CallerHeaders, waiter: Waiter): void {
+    callForRequests([waiter.timing], (settled) => {
+      void this.putAlone(caller, collection, waiter.entry).then(
+        (written) => {
+          settled();
+          waiter.resolve(written);
+        },
+        (error: unknown) => {
+          settled();
+          waiter.reject(error);
+        },
+      );
+    });
+  }
+
   private send(collection: CollectionRef, caller: CallerHeaders, waiters: Waiter[]): void {
-    const alone = (waiter: Waiter) =>
-      this.putAlone(caller, collection, waiter.entry).then(waiter.resolve, (error: unknown) => waiter.reject(error));
     if (waiters.length === 0) return;
     if (waiters.length === 1) {
-      void alone(waiters[0] as Waiter);
+      this.alone(collection, caller, waiters[0] as Waiter);
       return;
     }
-    this.records.batchPut({ collection, entries: waiters.map((w) => w.entry) }, { headers: caller.headers }).then(
-      ({ records }) =>
+    callForRequests(
+      waiters.map((w) => w.timing),
+      (settled) => this.batch(collection, caller, waiters, settled),
+    );
+  }
+
+  /** One BatchPut for `waiters`; `settled` runs once it is over, before any waiter gets its answer. */
+  private batch(collection: CollectionRef, caller: CallerHeaders, waiters: Waiter[], settled: () => void): void {
+    const entries = waiters.map((w) => w.entry);
+    void this.records.batchPut({ collection, entries }, { headers: caller.headers }).then(
+      ({ records }) => {
+        settled();
         waiters.forEach((w, i) => {
           const record = records[i];
           w.resolve({ record, created: record !== undefined && record.createdRevision === record.revision });
-        }),
+        });
+      },
       (error: unknown) => {
+        settled();
         // A domain refusal wrote nothing: let each write find out alone. A transport failure
         // (the record service unreachable or too slow) is every write's answer; retrying each
         // would only pile load onto an outage.
         const { code, connectCode } = readWireError(error);
         if (code !== undefined && code !== 'UNAVAILABLE' && code !== 'INTERNAL' && connectCode !== Code.Unavailable) {
-          waiters.forEach((w) => void alone(w));
+          waiters.forEach((w) => this.alone(collection, caller, w));
         } else {
           waiters.forEach((w) => w.reject(error));
         }

@@ -114,6 +114,29 @@ export function runWithTiming<T>(timing: RequestTiming, work: () => T): T {
 }
 
 /**
+ * Makes one record-service call on behalf of several requests (a coalesced batch). When any of
+ * them is measured, the call runs in a RequestTiming of its own, and `settled` (which `call`
+ * runs once the call is over, before any request gets its answer) adds it to each of them: each
+ * waited for the whole call. Otherwise the call would count only for the request in whose async
+ * context the batch happens to be sent.
+ */
+export function callForRequests(
+  timings: ReadonlyArray<RequestTiming | undefined>,
+  call: (settled: () => void) => void,
+): void {
+  if (timings.every((timing) => timing === undefined)) {
+    call(() => undefined);
+    return;
+  }
+  const shared = new RequestTiming();
+  runWithTiming(shared, () =>
+    call(() => {
+      for (const timing of timings) timing?.add(shared);
+    }),
+  );
+}
+
+/**
  * The record-service transport's `onServerTiming`: adds one call — the `db` and `cache` its
  * Server-Timing header reports, and how long it took — to the request it was made for.
  */
