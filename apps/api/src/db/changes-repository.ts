@@ -92,7 +92,7 @@ purged AS (
     AND col.id = r.collection_id AND NOT col.versioned AND r.node_id = col.root_node_id
   RETURNING 1
 )
-SELECT (SELECT count(*) FROM gone)::int8 AS deleted, (SELECT count(*) FROM purged)::int8 AS purged`,
+SELECT (SELECT count(*) FROM gone)::int8 AS deleted, (SELECT count(*) FROM purged)::int8 AS tombstones_purged`,
 };
 
 const OLDEST = { name: 'changes.oldest', text: 'SELECT min(revision) AS revision FROM change_events' };
@@ -156,10 +156,15 @@ export class SqlChangesRepository implements ChangesRepository {
     return row === undefined ? undefined : { position: `${row.txid}.${row.id}`, revision: row.revision };
   }
 
-  async compact(beforeUs: number, upTo: string, limit: number): Promise<{ deleted: number; purged: number }> {
+  async compact(beforeUs: number, upTo: string, limit: number): Promise<{ deleted: number; tombstonesPurged: number }> {
     const [txid, id] = parsePosition(upTo);
-    const { rows } = await this.db.query<{ deleted: number; purged: number }>(COMPACT, [beforeUs, txid, id, limit]);
-    return { deleted: rows[0]?.deleted ?? 0, purged: rows[0]?.purged ?? 0 };
+    const { rows } = await this.db.query<{ deleted: number; tombstones_purged: number }>(COMPACT, [
+      beforeUs,
+      txid,
+      id,
+      limit,
+    ]);
+    return { deleted: rows[0]?.deleted ?? 0, tombstonesPurged: rows[0]?.tombstones_purged ?? 0 };
   }
 
   async oldestRevision(): Promise<number | undefined> {

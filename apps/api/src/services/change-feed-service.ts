@@ -36,8 +36,8 @@ export class ChangeFeedService {
       throw invalid('INVALID_ARGUMENT', `limit must be from 1 to ${COMPACT_MAX}`);
     }
     if (upTo === '') throw invalid('INVALID_ARGUMENT', 'up_to must be a feed position');
-    const { deleted, purged } = await this.changes.compact(beforeUs, upTo, size);
-    return { deleted, more: deleted === size, tombstonesPurged: purged };
+    const { deleted, tombstonesPurged } = await this.changes.compact(beforeUs, upTo, size);
+    return { deleted, more: deleted === size, tombstonesPurged };
   }
 
   /**

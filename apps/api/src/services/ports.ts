@@ -190,7 +190,7 @@ export interface ChangesRepository {
    * `beforeUs`, and the tombstones their delete events left in unversioned collections (see
    * changes-repository); returns how many of each went.
    */
-  compact(beforeUs: number, upTo: string, limit: number): Promise<{ deleted: number; purged: number }>;
+  compact(beforeUs: number, upTo: string, limit: number): Promise<{ deleted: number; tombstonesPurged: number }>;
 }
 
 /** A cache entry: a live value, or a tombstone that says the thing is gone. */

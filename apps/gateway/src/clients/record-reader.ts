@@ -44,38 +44,21 @@ export class RecordReader {
   }
 
   private send(collection: CollectionRef, caller: CallerHeaders, waiters: Waiter[]): void {
-    callForRequests(
-      waiters.map((w) => w.timing),
-      (settled) => this.call(collection, caller, waiters, settled),
-    );
-  }
-
-  /** Makes the call; `settled` runs once it is over, before any waiter gets its answer. */
-  private call(collection: CollectionRef, caller: CallerHeaders, waiters: Waiter[], settled: () => void): void {
     const [only] = waiters;
     const options = { headers: caller.headers };
+    const timings = waiters.map((w) => w.timing);
     if (waiters.length === 1 && only !== undefined) {
-      this.records.getRecord({ collection, key: only.key }, options).then(
-        ({ record }) => {
-          settled();
-          only.resolve(record);
-        },
-        (error: unknown) => {
-          settled();
-          only.reject(error);
-        },
+      void callForRequests(timings, () => this.records.getRecord({ collection, key: only.key }, options)).then(
+        ({ record }) => only.resolve(record),
+        (error: unknown) => only.reject(error),
       );
       return;
     }
-    this.records.batchGet({ collection, keys: waiters.map((w) => w.key) }, options).then(
-      ({ results }) => {
-        settled();
-        waiters.forEach((w, i) => w.resolve(results[i]?.record));
-      },
-      (error: unknown) => {
-        settled();
-        waiters.forEach((w) => w.reject(error));
-      },
+    void callForRequests(timings, () =>
+      this.records.batchGet({ collection, keys: waiters.map((w) => w.key) }, options),
+    ).then(
+      ({ results }) => waiters.forEach((w, i) => w.resolve(results[i]?.record)),
+      (error: unknown) => waiters.forEach((w) => w.reject(error)),
     );
   }
 }

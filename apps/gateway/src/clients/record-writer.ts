@@ -94,18 +94,10 @@ export class RecordWriter {
 
   /** One write of a turn, alone: a PutRecord that counts for its own request. */
   private alone(collection: CollectionRef, caller: CallerHeaders, waiter: Waiter): void {
-    callForRequests([waiter.timing], (settled) => {
-      void this.putAlone(caller, collection, waiter.entry).then(
-        (written) => {
-          settled();
-          waiter.resolve(written);
-        },
-        (error: unknown) => {
-          settled();
-          waiter.reject(error);
-        },
-      );
-    });
+    void callForRequests([waiter.timing], () => this.putAlone(caller, collection, waiter.entry)).then(
+      waiter.resolve,
+      (error: unknown) => waiter.reject(error),
+    );
   }
 
   private send(collection: CollectionRef, caller: CallerHeaders, waiters: Waiter[]): void {
@@ -114,25 +106,17 @@ export class RecordWriter {
       this.alone(collection, caller, waiters[0] as Waiter);
       return;
     }
-    callForRequests(
-      waiters.map((w) => w.timing),
-      (settled) => this.batch(collection, caller, waiters, settled),
-    );
-  }
-
-  /** One BatchPut for `waiters`; `settled` runs once it is over, before any waiter gets its answer. */
-  private batch(collection: CollectionRef, caller: CallerHeaders, waiters: Waiter[], settled: () => void): void {
     const entries = waiters.map((w) => w.entry);
-    void this.records.batchPut({ collection, entries }, { headers: caller.headers }).then(
-      ({ records }) => {
-        settled();
+    void callForRequests(
+      waiters.map((w) => w.timing),
+      () => this.records.batchPut({ collection, entries }, { headers: caller.headers }),
+    ).then(
+      ({ records }) =>
         waiters.forEach((w, i) => {
           const record = records[i];
           w.resolve({ record, created: record !== undefined && record.createdRevision === record.revision });
-        });
-      },
+        }),
       (error: unknown) => {
-        settled();
         // A domain refusal wrote nothing: let each write find out alone. A transport failure
         // (the record service unreachable or too slow) is every write's answer; retrying each
         // would only pile load onto an outage.

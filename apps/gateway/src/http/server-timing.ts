@@ -115,24 +115,29 @@ export function runWithTiming<T>(timing: RequestTiming, work: () => T): T {
 
 /**
  * Makes one record-service call on behalf of several requests (a coalesced batch). When any of
- * them is measured, the call runs in a RequestTiming of its own, and `settled` (which `call`
- * runs once the call is over, before any request gets its answer) adds it to each of them: each
- * waited for the whole call. Otherwise the call would count only for the request in whose async
- * context the batch happens to be sent.
+ * them is measured, the call runs in a RequestTiming of its own, added to each of them once the
+ * call is over and before the returned promise settles (so before any request gets its answer):
+ * each waited for the whole call. Otherwise the call would count only for the request in whose
+ * async context the batch happens to be sent.
  */
-export function callForRequests(
+export function callForRequests<T>(
   timings: ReadonlyArray<RequestTiming | undefined>,
-  call: (settled: () => void) => void,
-): void {
-  if (timings.every((timing) => timing === undefined)) {
-    call(() => undefined);
-    return;
-  }
+  call: () => Promise<T>,
+): Promise<T> {
+  if (timings.every((timing) => timing === undefined)) return call();
   const shared = new RequestTiming();
-  runWithTiming(shared, () =>
-    call(() => {
-      for (const timing of timings) timing?.add(shared);
-    }),
+  const share = () => {
+    for (const timing of timings) timing?.add(shared);
+  };
+  return runWithTiming(shared, call).then(
+    (answer) => {
+      share();
+      return answer;
+    },
+    (error: unknown) => {
+      share();
+      throw error;
+    },
   );
 }
 
