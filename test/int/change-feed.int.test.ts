@@ -53,6 +53,27 @@ it('records every mutation in the same transaction, values included when small',
   expect(new Set(revisions).size).toBe(revisions.length);
 });
 
+it('reads the same events without their values when asked, content type and size kept', async () => {
+  const start = (await api.changes.tailPosition({})).position;
+  await api.records.batchPut({
+    collection,
+    entries: [
+      { key: 'plain', value: Buffer.from('some text'), contentType: 'text/plain' },
+      { key: 'empty', value: Buffer.alloc(0) },
+    ],
+  });
+  await api.records.deleteRecord({ collection, key: 'plain' });
+  const valued = await api.changes.readChanges({ after: start, limit: 10 });
+  const bare = await api.changes.readChanges({ after: start, limit: 10, omitValues: true });
+  expect(bare.position).toBe(valued.position);
+  expect(bare.events).toEqual(valued.events.map((event) => ({ ...event, value: undefined })));
+  expect(valued.events.map((e) => [e.key, e.contentType, e.size, e.value === undefined])).toEqual([
+    ['plain', 'text/plain', 9n, false],
+    ['empty', 'application/octet-stream', 0n, false],
+    ['plain', 'text/plain', 0n, true],
+  ]);
+});
+
 it('does not skip a transaction that took an earlier revision but committed later', async () => {
   const client = new pg.Client({ connectionString: api.db.url });
   await client.connect();

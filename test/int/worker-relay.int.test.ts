@@ -14,7 +14,7 @@ import { expectEventually } from '../support/expect-eventually';
 import { createLogger } from '../../packages/platform/src';
 import {
   allEventsPattern,
-  decodeEventMessage,
+  decodeEventsMessage,
   eventChannel,
   eventsRelayJob,
   type ChangeEvent,
@@ -125,26 +125,26 @@ describe('the clustered worker (BullMQ on Redis)', () => {
     await subscriber?.quit();
   });
 
-  it('publishes each committed change on its collection channel, as JSON', async () => {
+  it("publishes each committed change on its collection channel, as JSON, in a message per page's collection", async () => {
     await expectEventually(async () => expect(await redis.get(`${prefix}relay:cursor`)).not.toBeNull());
 
     const revision = await createAndPut('relayed', 'greeting');
 
     const channel = eventChannel(prefix, 'default', 'relayed');
     const events = await expectEventually(() => {
-      const relayed = messages.filter((m) => m.channel === channel).map((m) => decodeEventMessage(m.text));
+      const relayed = messages.filter((m) => m.channel === channel).flatMap((m) => decodeEventsMessage(m.text));
       expect(relayed.map((e) => e.op)).toEqual(['collection.created', 'put']);
       return relayed;
     });
     const put = events[1] as ChangeEvent;
     expect(put.key).toBe('greeting');
     expect(put.revision).toBe(revision);
-    const json = JSON.parse(messages.find((m) => m.text.includes('"greeting"'))?.text ?? '{}') as Record<
-      string,
-      unknown
-    >;
+    const json = (JSON.parse(messages.find((m) => m.text.includes('"greeting"'))?.text ?? '[]') as unknown[]).at(-1);
     expect(json).toMatchObject({ op: 'put', space: 'default', collection: 'relayed', key: 'greeting' });
-    expect(json.revision).toBe(String(revision));
+    expect(json).toHaveProperty('revision', String(revision));
+    // The bus carries no values: a reader of the collection reads them from the feed.
+    expect(json).not.toHaveProperty('value');
+    expect(put.size).toBe(BigInt('hello'.length));
     expect(messages.some((m) => m.channel.endsWith('/before'))).toBe(false);
     // The cursor moves once the page is published and its webhook deliveries are queued.
     await expectEventually(async () => expect(await redis.get(`${prefix}relay:cursor`)).toBe(put.position));
@@ -163,9 +163,9 @@ describe('the clustered worker (BullMQ on Redis)', () => {
     expect(await count()).toBe(1);
     await expectEventually(async () => expect(await count()).toBe(0), { timeoutMs: 10_000 });
     const channel = eventChannel(prefix, 'default', 'retained');
-    expect(messages.filter((m) => m.channel === channel).map((m) => decodeEventMessage(m.text).key)).toContain(
-      'short-lived',
-    );
+    expect(
+      messages.filter((m) => m.channel === channel).flatMap((m) => decodeEventsMessage(m.text).map((e) => e.key)),
+    ).toContain('short-lived');
   }, 15_000);
 
   it('answers health and readiness probes', async () => {

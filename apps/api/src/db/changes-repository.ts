@@ -1,5 +1,5 @@
 import { invalid, type ChangeEvent, type ChangeOp } from '@rosetta/core';
-import type { ChangesRepository } from '../services/ports';
+import type { ChangesRepository, ReadChangesOptions } from '../services/ports';
 import { queryInIndexOrder, us } from './sql-fragments';
 import type { SqlClient } from './sql';
 
@@ -29,15 +29,19 @@ function parsePosition(position: string | undefined): [string, number] {
 // Reading only below pg_snapshot_xmin — the oldest transaction still running — is what makes the
 // feed gap-free: every transaction with a smaller txid has finished, and any transaction that
 // commits later has a txid at least that large, so it sorts after everything already read.
-const READ = {
-  name: 'changes.read',
+// `value` is the column, or NULL for a read without values (the bytes are most of a row's cost
+// to Postgres, which writes bytea out as hex text).
+const readStatement = (name: string, value: string) => ({
+  name,
   text: `SELECT id, txid::text AS txid, revision, op, space, collection, key, version, content_type, size,
-  ${us('at')} AS at, value
+  ${us('at')} AS at, ${value} AS value
 FROM change_events
 WHERE (txid, id) > ($1::xid8, $2::int8) AND txid < pg_snapshot_xmin(pg_current_snapshot())
 ORDER BY change_events.txid, change_events.id
 LIMIT $3`,
-};
+});
+const READ = readStatement('changes.read', 'value');
+const READ_WITHOUT_VALUES = readStatement('changes.read-without-values', 'NULL::bytea');
 
 /** One collection's events, through the index on (space, collection, txid, id). */
 const READ_COLLECTION = {
@@ -172,9 +176,14 @@ export class SqlChangesRepository implements ChangesRepository {
     return rows[0]?.revision ?? undefined;
   }
 
-  async read(after: string | undefined, limit: number): Promise<{ events: ChangeEvent[]; position: string }> {
+  async read(
+    after: string | undefined,
+    limit: number,
+    options: ReadChangesOptions = {},
+  ): Promise<{ events: ChangeEvent[]; position: string }> {
     const [txid, id] = parsePosition(after);
-    const { rows } = await queryInIndexOrder<EventRow>(this.db, READ, [txid, id, limit]);
+    const statement = options.omitValues === true ? READ_WITHOUT_VALUES : READ;
+    const { rows } = await queryInIndexOrder<EventRow>(this.db, statement, [txid, id, limit]);
     const events = rows.map(toEvent);
     const last = events[events.length - 1];
     return { events, position: last?.position ?? `${txid}.${id}` };

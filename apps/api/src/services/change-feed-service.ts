@@ -1,5 +1,5 @@
 import { invalid, type ChangeEvent } from '@rosetta/core';
-import type { ChangesRepository } from './ports';
+import type { ChangesRepository, ReadChangesOptions } from './ports';
 
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
@@ -10,12 +10,16 @@ const COMPACT_MAX = 50_000;
 export class ChangeFeedService {
   constructor(private readonly changes: ChangesRepository) {}
 
-  read(after: string | undefined, limit: number | undefined): Promise<{ events: ChangeEvent[]; position: string }> {
+  read(
+    after: string | undefined,
+    limit: number | undefined,
+    options: ReadChangesOptions = {},
+  ): Promise<{ events: ChangeEvent[]; position: string }> {
     const size = limit || DEFAULT_LIMIT;
     if (!Number.isSafeInteger(size) || size < 1 || size > MAX_LIMIT) {
       throw invalid('INVALID_ARGUMENT', `limit must be from 1 to ${MAX_LIMIT}`);
     }
-    return this.changes.read(after || undefined, size);
+    return this.changes.read(after || undefined, size, options);
   }
 
   tail(): Promise<string> {

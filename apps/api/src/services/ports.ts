@@ -167,9 +167,18 @@ export interface CollectionsRepository {
   delete(collection: Collection): Promise<number | undefined>;
 }
 
+export interface ReadChangesOptions {
+  /** Events without their values (content type and size stay). */
+  readonly omitValues?: boolean;
+}
+
 export interface ChangesRepository {
   /** Events after `position` (or from the oldest), in gap-free feed order. */
-  read(after: string | undefined, limit: number): Promise<{ events: ChangeEvent[]; position: string }>;
+  read(
+    after: string | undefined,
+    limit: number,
+    options?: ReadChangesOptions,
+  ): Promise<{ events: ChangeEvent[]; position: string }>;
   /** The position after every event committed so far. */
   tail(): Promise<string>;
   /** One collection's events after `after` (a position; '' for the oldest), in feed order. */

@@ -328,7 +328,7 @@ export function changeFeedServiceImpl(services: Services, logger: Logger): Servi
     {
       async readChanges(req, context) {
         access.requireAdmin(principalOf(access, context));
-        const { events, position } = await changes.read(req.after, req.limit);
+        const { events, position } = await changes.read(req.after, req.limit, { omitValues: req.omitValues });
         return { events: events.map(changeEventMessage), position };
       },
       async tailPosition(_req, context) {

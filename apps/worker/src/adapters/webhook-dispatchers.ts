@@ -23,6 +23,10 @@ export class QueueWebhookDispatcher implements WebhookDispatcher {
     private readonly policy: RetryPolicy,
   ) {}
 
+  delivers(events: readonly ChangeEvent[]): Promise<boolean> {
+    return this.targets.anyOf(events);
+  }
+
   async dispatch(events: readonly ChangeEvent[]): Promise<void> {
     const jobs = [];
     for (const event of events) {
@@ -58,6 +62,10 @@ export class InProcessWebhookDispatcher implements WebhookDispatcher {
     private readonly policy: RetryPolicy,
     private readonly logger: Logger,
   ) {}
+
+  delivers(events: readonly ChangeEvent[]): Promise<boolean> {
+    return this.targets.anyOf(events);
+  }
 
   async dispatch(events: readonly ChangeEvent[]): Promise<void> {
     for (const event of events) {

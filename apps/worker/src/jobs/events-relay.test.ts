@@ -1,6 +1,7 @@
 import type { ChangeEvent } from '@rosetta/proto';
 import { MemoryCursorStore } from '../adapters/memory-cursor-store';
 import type { CursorStore, EventPublisher } from '../ports';
+import type { WebhookDispatcher } from './webhooks';
 import { FakeChangeFeed } from '../testing/fake-change-feed';
 import { relayEvents } from './events-relay';
 
@@ -51,7 +52,7 @@ describe('relayEvents', () => {
 
     await expect(relayEvents({ feed: feed.client, publisher, cursor, batch: 10 })).resolves.toBe(0);
     expect(await cursor.get()).toBe('1.3');
-    expect(feed.calls).toEqual(['tail', 'read 1.3 10']);
+    expect(feed.calls).toEqual(['tail', 'read 1.3 10 without values']);
 
     feed.appendPuts(2);
     await expect(relayEvents({ feed: feed.client, publisher, cursor, batch: 10 })).resolves.toBe(2);
@@ -66,7 +67,7 @@ describe('relayEvents', () => {
 
     await relayEvents({ feed: feed.client, publisher, cursor: new MemoryCursorStore('1.1'), batch: 10 });
 
-    expect(feed.calls).toEqual(['read 1.1 10']);
+    expect(feed.calls).toEqual(['read 1.1 10 without values']);
     expect(publisher.keys).toEqual(['k2', 'k3', 'k4']);
   });
 
@@ -93,7 +94,7 @@ describe('relayEvents', () => {
 
     expect(publisher.batches).toEqual(pages);
     expect(feed.calls).toHaveLength(reads);
-    expect(feed.calls.every((call) => call.endsWith(` ${batch}`))).toBe(true);
+    expect(feed.calls.every((call) => call.endsWith(` ${batch} without values`))).toBe(true);
     expect(await cursor.get()).toBe(`1.${count}`);
   });
 
@@ -153,5 +154,106 @@ describe('relayEvents', () => {
       relayEvents({ feed: feed.client, publisher, cursor, batch: 2, signal: controller.signal }),
     ).resolves.toBe(2);
     expect(await cursor.get()).toBe('1.2');
+  });
+
+  describe('values', () => {
+    /** A dispatcher for the webhooks of the keys in `watched`, recording what it is handed. */
+    class RecordingDispatcher implements WebhookDispatcher {
+      readonly dispatched: ChangeEvent[][] = [];
+
+      constructor(
+        private readonly watched: ReadonlySet<string>,
+        private readonly log: string[] = [],
+      ) {}
+
+      delivers(events: readonly ChangeEvent[]): Promise<boolean> {
+        return Promise.resolve(events.some((e) => this.watched.has(e.key)));
+      }
+
+      dispatch(events: readonly ChangeEvent[]): Promise<void> {
+        this.dispatched.push([...events]);
+        this.log.push(`dispatch ${events.map((e) => e.position).join(',')}`);
+        return Promise.resolve();
+      }
+    }
+
+    const valued = (feed: FakeChangeFeed, keys: string[]) =>
+      feed.append(...keys.map((key) => ({ key, value: new TextEncoder().encode(`value of ${key}`) })));
+
+    it('publishes events without their values, and reads no page twice when no webhook takes its events', async () => {
+      const feed = new FakeChangeFeed();
+      valued(feed, ['a', 'b', 'c']);
+      const published: ChangeEvent[] = [];
+      const publisher: EventPublisher = {
+        publish: (events) => {
+          published.push(...events);
+          return Promise.resolve();
+        },
+      };
+      const webhooks = new RecordingDispatcher(new Set(['elsewhere']));
+
+      await relayEvents({ feed: feed.client, publisher, cursor: new MemoryCursorStore('1.0'), batch: 2, webhooks });
+
+      expect(published.map((e) => [e.key, e.value])).toEqual([
+        ['a', undefined],
+        ['b', undefined],
+        ['c', undefined],
+      ]);
+      expect(feed.calls).toEqual(['read 1.0 2 without values', 'read 1.2 2 without values']);
+      expect(webhooks.dispatched).toEqual([]);
+    });
+
+    it('reads a page again with values for its webhook deliveries, before the cursor moves past it', async () => {
+      const feed = new FakeChangeFeed();
+      valued(feed, ['a', 'b', 'c', 'd', 'e']);
+      const log: string[] = [];
+      const cursor = new LoggingCursorStore(log);
+      await cursor.set('1.0');
+      log.length = 0;
+      const webhooks = new RecordingDispatcher(new Set(['d']), log);
+
+      await expect(
+        relayEvents({ feed: feed.client, publisher: new RecordingPublisher(log), cursor, batch: 2, webhooks }),
+      ).resolves.toBe(5);
+
+      expect(feed.calls).toEqual([
+        'read 1.0 2 without values',
+        'read 1.2 2 without values',
+        'read 1.2 2',
+        'read 1.4 2 without values',
+      ]);
+      expect(log).toEqual([
+        'publish 1.1,1.2',
+        'cursor 1.2',
+        'publish 1.3,1.4',
+        'dispatch 1.3,1.4',
+        'cursor 1.4',
+        'publish 1.5',
+        'cursor 1.5',
+      ]);
+      const [page] = webhooks.dispatched;
+      expect(page?.map((e) => [e.key, new TextDecoder().decode(e.value)])).toEqual([
+        ['c', 'value of c'],
+        ['d', 'value of d'],
+      ]);
+    });
+
+    it('fails the run, leaving the cursor, when the page read again is not the same page', async () => {
+      const feed = new FakeChangeFeed();
+      valued(feed, ['a', 'b']);
+      const cursor = new MemoryCursorStore('1.0');
+      const webhooks = new RecordingDispatcher(new Set(['a']));
+      // The second read of the page (with values) finds its last event gone.
+      feed.beforeRead = () => {
+        if (feed.calls.length === 2) feed.events.pop();
+        return Promise.resolve();
+      };
+
+      await expect(
+        relayEvents({ feed: feed.client, publisher: new RecordingPublisher(), cursor, batch: 5, webhooks }),
+      ).rejects.toThrow('the feed after 1.0 read 1.1 with values, 1.2 without');
+      expect(webhooks.dispatched).toEqual([]);
+      expect(await cursor.get()).toBe('1.0');
+    });
   });
 });

@@ -1,5 +1,5 @@
 import type { Client } from '@connectrpc/connect';
-import type { ChangeFeedService } from '@rosetta/proto';
+import type { ChangeEvent, ChangeFeedService } from '@rosetta/proto';
 import { recordRelayed } from '../metrics';
 import type { CursorStore, EventPublisher } from '../ports';
 import type { WebhookDispatcher } from './webhooks';
@@ -17,8 +17,28 @@ export interface RelayEventsDeps {
 }
 
 /**
+ * The page read again with its events' values, for webhook deliveries. Reading after the same
+ * position gives the same events: every event of the page committed below the oldest
+ * transaction running at the first read, so later commits sort after it, and retention never
+ * deletes past the relay's cursor.
+ */
+async function withValues(
+  feed: RelayEventsDeps['feed'],
+  after: string,
+  page: { events: readonly ChangeEvent[]; position: string },
+): Promise<ChangeEvent[]> {
+  const again = await feed.readChanges({ after, limit: page.events.length });
+  if (again.position !== page.position) {
+    throw new Error(`the feed after ${after} read ${again.position} with values, ${page.position} without`);
+  }
+  return again.events;
+}
+
+/**
  * Relays committed change events from the record service's outbox to the event bus, page by
- * page, until the feed is drained. Returns how many events were published.
+ * page, until the feed is drained. Returns how many events were published. The bus carries
+ * events without their values (readers of a collection read them from the feed); a page is
+ * read with values only when a webhook delivers one of its events.
  *
  * Delivery is at least once: a page is published before the cursor moves past it, so a crash or
  * a failed cursor write sends that page again, and a failed publish leaves the cursor where it
@@ -38,10 +58,12 @@ export async function relayEvents(deps: RelayEventsDeps): Promise<number> {
   }
   let relayed = 0;
   while (signal?.aborted !== true) {
-    const page = await feed.readChanges({ after, limit: batch });
+    const page = await feed.readChanges({ after, limit: batch, omitValues: true });
     if (page.events.length > 0) {
       await publisher.publish(page.events);
-      await deps.webhooks?.dispatch(page.events);
+      if (deps.webhooks !== undefined && (await deps.webhooks.delivers(page.events))) {
+        await deps.webhooks.dispatch(await withValues(feed, after, page));
+      }
       await cursor.set(page.position);
       recordRelayed(page.events);
       relayed += page.events.length;

@@ -21,21 +21,25 @@ export class FakeChangeFeed {
   private removed = 0;
   /** When each event was committed (ms since the epoch), by position; now unless a test says. */
   readonly committedAt = new Map<string, number>();
-  /** Every call, in order: `read <after> <limit>`, `tail` or `compact <before> <upTo> <limit>`. */
+  /**
+   * Every call, in order: `read <after> <limit>` (`read <after> <limit> without values` when
+   * asked so), `tail` or `compact <before> <upTo> <limit>`.
+   */
   readonly calls: string[] = [];
   /** Runs before each ReadChanges answers; a test may stall or fail it. */
   beforeRead: () => Promise<void> = () => Promise.resolve();
 
   readonly client: Client<typeof ChangeFeedService> = createDirectClient(ChangeFeedService, {
     readChanges: async (req) => {
-      this.calls.push(`read ${req.after} ${req.limit}`);
+      this.calls.push(`read ${req.after} ${req.limit}${req.omitValues ? ' without values' : ''}`);
       await this.beforeRead();
       if (req.limit < 1 || req.limit > 1000) {
         throw wireError(Code.InvalidArgument, 'INVALID_ARGUMENT', 'limit must be from 1 to 1000');
       }
       const start = indexOf(req.after);
       const from = Math.max(0, start - this.removed);
-      const events = this.events.slice(from, from + req.limit);
+      const page = this.events.slice(from, from + req.limit);
+      const events = req.omitValues ? page.map((event) => ({ ...event, value: undefined })) : page;
       return { events, position: events[events.length - 1]?.position ?? `1.${start}` };
     },
     tailPosition: () => {
