@@ -53,25 +53,49 @@ it('records every mutation in the same transaction, values included when small',
   expect(new Set(revisions).size).toBe(revisions.length);
 });
 
-it('reads the same events without their values when asked, content type and size kept', async () => {
+it('summarizes the page that reading would answer: per collection its newest event, count and oldest time', async () => {
+  const other = { space: 'default', collection: 'feed-other' };
+  await api.collections.createCollection({ collection: other });
   const start = (await api.changes.tailPosition({})).position;
   await api.records.batchPut({
     collection,
     entries: [
-      { key: 'plain', value: Buffer.from('some text'), contentType: 'text/plain' },
-      { key: 'empty', value: Buffer.alloc(0) },
+      { key: 's1', value: Buffer.from('one'), contentType: 'text/plain' },
+      { key: 's2', value: Buffer.from('two') },
     ],
   });
-  await api.records.deleteRecord({ collection, key: 'plain' });
-  const valued = await api.changes.readChanges({ after: start, limit: 10 });
-  const bare = await api.changes.readChanges({ after: start, limit: 10, omitValues: true });
-  expect(bare.position).toBe(valued.position);
-  expect(bare.events).toEqual(valued.events.map((event) => ({ ...event, value: undefined })));
-  expect(valued.events.map((e) => [e.key, e.contentType, e.size, e.value === undefined])).toEqual([
-    ['plain', 'text/plain', 9n, false],
-    ['empty', 'application/octet-stream', 0n, false],
-    ['plain', 'text/plain', 0n, true],
+  await api.records.putRecord({ collection: other, key: 'o1', value: Buffer.from('x') });
+  await api.records.deleteRecord({ collection, key: 's1' });
+
+  for (const limit of [10, 3, 1]) {
+    const page = await api.changes.readChanges({ after: start, limit });
+    const summary = await api.changes.summarizeChanges({ after: start, limit });
+    expect(summary.position).toBe(page.position);
+    expect(summary.count).toBe(page.events.length);
+    // Each collection where its newest event stands in the page, in that order.
+    const newestAt = new Map(page.events.map((e, at) => [e.collection, at]));
+    const expected = [...newestAt.entries()]
+      .sort(([, x], [, y]) => x - y)
+      .map(([name, at]) => {
+        const own = page.events.filter((e) => e.collection === name);
+        return { newest: { ...page.events[at], value: undefined }, count: own.length, oldestAtUs: own[0]?.atUs };
+      });
+    expect(
+      summary.collections.map(({ newest, count, oldestAtUs }) => ({ newest: { ...newest }, count, oldestAtUs })),
+    ).toEqual(expected);
+  }
+  const whole = await api.changes.summarizeChanges({ after: start, limit: 10 });
+  expect(whole.collections.map((c) => [c.newest?.collection, c.newest?.op, c.newest?.key, c.count])).toEqual([
+    ['feed-other', 'put', 'o1', 1],
+    ['feed', 'delete', 's1', 3],
   ]);
+
+  const drained = await api.changes.summarizeChanges({ after: whole.position, limit: 10 });
+  expect(drained).toMatchObject({ collections: [], position: whole.position, count: 0 });
+  await expect(api.changes.summarizeChanges({ after: start, limit: 1001 })).rejects.toThrow(
+    /limit must be from 1 to 1000/,
+  );
+  await expect(api.changes.summarizeChanges({ after: 'yesterday' })).rejects.toThrow(/not a change-feed position/);
 });
 
 it('does not skip a transaction that took an earlier revision but committed later', async () => {

@@ -4,13 +4,7 @@ import { Redis } from 'ioredis';
 import pino from 'pino';
 import { connectChangeEvents, RedisChangeEvents } from '../../apps/gateway/src/events/redis-change-events';
 import type { ChangeListener } from '../../apps/gateway/src/events/change-events';
-import {
-  ChangeEventSchema,
-  encodeEventMessage,
-  encodeEventsMessage,
-  eventChannel,
-  type ChangeEvent,
-} from '../../packages/proto/src';
+import { ChangeEventSchema, encodeEventMessage, eventChannel, type ChangeEvent } from '../../packages/proto/src';
 import { redisPrefix } from '../support/database';
 import { REDIS_URL } from '../support/env';
 import { expectEventually } from '../support/expect-eventually';
@@ -51,9 +45,8 @@ const event = (space: string, collection: string, key: string, revision = 1n): C
     value: new TextEncoder().encode('v'),
   });
 
-/** Publishes the events (of one collection) as the relay does: one message, a JSON array. */
-const publish = (prefix: string, e: ChangeEvent, ...more: ChangeEvent[]) =>
-  publisher.publish(eventChannel(prefix, e.space, e.collection), encodeEventsMessage([e, ...more]));
+const publish = (prefix: string, e: ChangeEvent) =>
+  publisher.publish(eventChannel(prefix, e.space, e.collection), encodeEventMessage(e));
 
 /** Subscribers Redis counts on a channel. */
 async function subscribersOf(channel: string): Promise<number> {
@@ -107,14 +100,6 @@ it('decodes the whole event as the relay encoded it', async () => {
   await publish(prefix, sent);
   await expectEventually(() => expect(seen).toHaveLength(1));
   expect(seen[0]).toEqual(sent);
-});
-
-it('delivers each event of a message, in order', async () => {
-  const { events, prefix } = openEvents();
-  const seen: string[] = [];
-  await events.subscribe('space', 'a', into(seen, 'l'));
-  await publish(prefix, event('space', 'a', 'k1', 1n), event('space', 'a', 'k2', 2n), event('space', 'a', 'k3', 3n));
-  await expectEventually(() => expect(seen).toEqual(['l:k1', 'l:k2', 'l:k3']));
 });
 
 it('hears nothing of the same collection under another prefix', async () => {
@@ -194,15 +179,13 @@ it('logs and skips a message it cannot decode, and goes on delivering', async ()
   const channel = eventChannel(prefix, 'space', 'a');
 
   await publisher.publish(channel, 'not json at all');
-  await publisher.publish(channel, JSON.stringify([{ revision: 'not a number', space: 'space', collection: 'a' }]));
-  await publisher.publish(channel, JSON.stringify([{ noSuchField: true }]));
-  // One event, not an array of them.
-  await publisher.publish(channel, encodeEventMessage(event('space', 'a', 'alone')));
+  await publisher.publish(channel, JSON.stringify({ revision: 'not a number', space: 'space', collection: 'a' }));
+  await publisher.publish(channel, JSON.stringify({ noSuchField: true }));
   await publish(prefix, event('space', 'a', 'after'));
 
   await expectEventually(() => expect(seen).toEqual(['l:after']));
   const warnings = lines.filter((l) => l.msg === 'undecodable change event on the event bus');
-  expect(warnings).toHaveLength(4);
+  expect(warnings).toHaveLength(3);
   for (const warning of warnings) {
     expect(warning.level).toBe(40);
     expect(warning.err).toEqual(expect.objectContaining({ message: expect.any(String) }));

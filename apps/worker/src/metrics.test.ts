@@ -1,6 +1,4 @@
-import { create } from '@bufbuild/protobuf';
 import { startTelemetry } from '@rosetta/platform';
-import { ChangeEventSchema } from '@rosetta/proto';
 import pino from 'pino';
 import { observeQueueDepths, recordDelivery, recordRelayed, timeJob } from './metrics';
 
@@ -36,12 +34,12 @@ describe('timeJob', () => {
 });
 
 describe('recordRelayed', () => {
-  it('counts the events and records each one’s lag from its time, never below zero', async () => {
+  it('counts the events and records the lag of each collection’s oldest, never below zero', async () => {
     const now = 1_700_000_000_000;
-    const at = (ms: number) => create(ChangeEventSchema, { atUs: BigInt(ms) * 1000n });
-    recordRelayed([at(now - 1500), at(now - 500), at(now + 2000)], now);
+    const of = (count: number, ms: number) => ({ count, oldestAtUs: BigInt(ms) * 1000n });
+    recordRelayed([of(4, now - 1500), of(1, now - 500), of(2, now + 2000)], now);
 
-    expect(await sample('rosetta_changefeed_events_total')).toBe(3);
+    expect(await sample('rosetta_changefeed_events_total')).toBe(7);
     expect(await sample('rosetta_changefeed_lag_seconds_count')).toBe(3);
     expect(await sample('rosetta_changefeed_lag_seconds_sum')).toBeCloseTo(2, 6);
     expect(await sample('rosetta_changefeed_lag_seconds_bucket', { le: '0.5' })).toBe(2);

@@ -8,7 +8,6 @@ import {
 } from '@opentelemetry/api';
 import type { Queue } from 'bullmq';
 import { LATENCY_BUCKETS, rosettaMeter, type Logger } from '@rosetta/platform';
-import type { ChangeEvent } from '@rosetta/proto';
 
 /** How a run (an attempt) of a catalog job ended. */
 export type JobOutcome = 'completed' | 'failed';
@@ -62,7 +61,7 @@ function instruments(): Instruments {
     feedLag: meter.createHistogram('rosetta_changefeed_lag_seconds', {
       unit: 's',
       description:
-        'Time from a change event being written (the start of its transaction) to its relay onto the live event bus',
+        'Per collection and relayed page, time from its oldest event being written (the start of its transaction) to the relay onto the live event bus',
       advice: { explicitBucketBoundaries: [...LAG_BUCKETS] },
     }),
     feedEvents: meter.createCounter('rosetta_changefeed_events_total', {
@@ -105,16 +104,21 @@ export async function timeJob<T>(job: string, run: () => Promise<T>): Promise<T>
 }
 
 /**
- * Records relayed change events: one each, and each one's lag, from the time the event carries
- * (`at_us`: the start of the transaction that wrote it; see docs/observability.md) to `nowMs`.
- * A clock behind the database's counts as no lag rather than a negative one.
+ * Records a relayed page of change events, from its summary: the events counted, and per
+ * collection one lag, of its oldest event in the page (the longest any of them waited), from the
+ * time it carries (`at_us`: the start of the transaction that wrote it; see
+ * docs/observability.md) to `nowMs`. A clock behind the database's counts as no lag rather than
+ * a negative one.
  */
-export function recordRelayed(events: readonly ChangeEvent[], nowMs = Date.now()): void {
-  if (events.length === 0) return;
+export function recordRelayed(
+  collections: ReadonlyArray<{ readonly count: number; readonly oldestAtUs: bigint }>,
+  nowMs = Date.now(),
+): void {
+  if (collections.length === 0) return;
   const { feedLag, feedEvents } = instruments();
-  feedEvents.add(events.length);
-  for (const event of events) {
-    feedLag.record(Math.max(0, nowMs - Number(event.atUs) / 1000) / 1000);
+  for (const { count, oldestAtUs } of collections) {
+    feedEvents.add(count);
+    feedLag.record(Math.max(0, nowMs - Number(oldestAtUs) / 1000) / 1000);
   }
 }
 

@@ -1,12 +1,6 @@
 import { create, toJsonString } from '@bufbuild/protobuf';
 import fc from 'fast-check';
-import {
-  ChangeEventSchema,
-  decodeEventMessage,
-  decodeEventsMessage,
-  encodeEventMessage,
-  encodeEventsMessage,
-} from './index';
+import { ChangeEventSchema, decodeEventMessage, encodeEventMessage } from './index';
 
 const anyText = fc.oneof(
   fc.constant(''),
@@ -66,33 +60,5 @@ describe('encodeEventMessage', () => {
       }),
       { numRuns: 500 },
     );
-  });
-});
-
-describe('encodeEventsMessage', () => {
-  it('writes a JSON array of the events, in order, that reads back as they were', () => {
-    const events = [1n, 2n, 3n].map((revision) =>
-      create(ChangeEventSchema, {
-        position: `7.${revision}`,
-        revision,
-        op: 'put',
-        space: 's',
-        collection: 'c',
-        key: `k${revision}`,
-      }),
-    );
-    const text = encodeEventsMessage(events);
-    expect(text).toBe(`[${events.map(encodeEventMessage).join(',')}]`);
-    expect(decodeEventsMessage(text)).toEqual(events);
-    expect(encodeEventsMessage([])).toBe('[]');
-    expect(decodeEventsMessage('[]')).toEqual([]);
-  });
-
-  it('refuses a message that is not an array of events', () => {
-    expect(() => decodeEventsMessage(encodeEventMessage(create(ChangeEventSchema, { key: 'k' })))).toThrow(
-      'a change-event message is a JSON array of events',
-    );
-    expect(() => decodeEventsMessage('[{"revision":"many"}]')).toThrow();
-    expect(() => decodeEventsMessage('[')).toThrow();
   });
 });

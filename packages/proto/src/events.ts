@@ -1,12 +1,12 @@
-import { fromJson, fromJsonString, type JsonValue } from '@bufbuild/protobuf';
+import { fromJsonString } from '@bufbuild/protobuf';
 import { ChangeEventSchema, type ChangeEvent } from './gen/rosetta/v1/changes_pb';
 
 /**
  * Change events on the event bus (Redis pub/sub when clustered): one channel per collection,
  * `<prefix>events:<space>/<collection>`, plus `<prefix>events:*` patterns for everything.
- * A message is a JSON array of the proto3 JSON form of ChangeEvent (`encodeEventsMessage`):
- * a relayed page's events of that collection, in feed order, without their values. Readable
- * with `redis-cli psubscribe`.
+ * Messages are the proto3 JSON form of ChangeEvent, readable with `redis-cli psubscribe`: the
+ * relay publishes, for each collection with events in a page of the feed, the newest of them,
+ * without its value (docs/change-feed.md).
  */
 export function eventChannel(prefix: string, space: string, collection: string): string {
   return `${prefix}events:${space}/${collection}`;
@@ -49,15 +49,4 @@ export function encodeEventMessage(event: ChangeEvent): string {
 
 export function decodeEventMessage(text: string): ChangeEvent {
   return fromJsonString(ChangeEventSchema, text);
-}
-
-/** A bus message: the events as a JSON array, each as `encodeEventMessage` writes it. */
-export function encodeEventsMessage(events: readonly ChangeEvent[]): string {
-  return `[${events.map(encodeEventMessage).join(',')}]`;
-}
-
-export function decodeEventsMessage(text: string): ChangeEvent[] {
-  const parsed: unknown = JSON.parse(text);
-  if (!Array.isArray(parsed)) throw new Error('a change-event message is a JSON array of events');
-  return parsed.map((event: JsonValue) => fromJson(ChangeEventSchema, event));
 }

@@ -1,5 +1,5 @@
 import { invalid, type ChangeEvent, type ChangeOp } from '@rosetta/core';
-import type { ChangesRepository, ReadChangesOptions } from '../services/ports';
+import type { ChangesRepository, ChangeSummary } from '../services/ports';
 import { queryInIndexOrder, us } from './sql-fragments';
 import type { SqlClient } from './sql';
 
@@ -29,19 +29,28 @@ function parsePosition(position: string | undefined): [string, number] {
 // Reading only below pg_snapshot_xmin — the oldest transaction still running — is what makes the
 // feed gap-free: every transaction with a smaller txid has finished, and any transaction that
 // commits later has a txid at least that large, so it sorts after everything already read.
-// `value` is the column, or NULL for a read without values (the bytes are most of a row's cost
-// to Postgres, which writes bytea out as hex text).
-const readStatement = (name: string, value: string) => ({
-  name,
-  text: `SELECT id, txid::text AS txid, revision, op, space, collection, key, version, content_type, size,
-  ${us('at')} AS at, ${value} AS value
-FROM change_events
+const PAGE = `FROM change_events
 WHERE (txid, id) > ($1::xid8, $2::int8) AND txid < pg_snapshot_xmin(pg_current_snapshot())
 ORDER BY change_events.txid, change_events.id
-LIMIT $3`,
-});
-const READ = readStatement('changes.read', 'value');
-const READ_WITHOUT_VALUES = readStatement('changes.read-without-values', 'NULL::bytea');
+LIMIT $3`;
+const EVENT_COLUMNS = `id, txid::text AS txid, revision, op, space, collection, key, version, content_type, size,
+  ${us('at')} AS at`;
+
+const READ = { name: 'changes.read', text: `SELECT ${EVENT_COLUMNS}, value\n${PAGE}` };
+
+// The same page in brief: each collection's newest event (without its value), its number of
+// events and its oldest commit time. Postgres reads the page's rows, but neither writes their
+// values out nor sends the rows.
+const SUMMARIZE = {
+  name: 'changes.summarize',
+  text: `WITH page AS (SELECT *, count(*) OVER w AS count, min(at) OVER w AS oldest_at FROM (
+  SELECT id, txid, revision, op, space, collection, key, version, content_type, size, at
+  ${PAGE}
+) AS p WINDOW w AS (PARTITION BY space, collection))
+SELECT DISTINCT ON (space, collection) ${EVENT_COLUMNS}, NULL::bytea AS value, count::int4 AS count,
+  ${us('oldest_at')} AS oldest_at
+FROM page ORDER BY space, collection, txid DESC, id DESC`,
+};
 
 /** One collection's events, through the index on (space, collection, txid, id). */
 const READ_COLLECTION = {
@@ -100,6 +109,12 @@ SELECT (SELECT count(*) FROM gone)::int8 AS deleted, (SELECT count(*) FROM purge
 };
 
 const OLDEST = { name: 'changes.oldest', text: 'SELECT min(revision) AS revision FROM change_events' };
+
+/** Feed order of two rows: by transaction id, then id. */
+function compareFeedOrder(a: Pick<EventRow, 'txid' | 'id'>, b: Pick<EventRow, 'txid' | 'id'>): number {
+  const byTxid = BigInt(a.txid) - BigInt(b.txid);
+  return byTxid === 0n ? a.id - b.id : byTxid < 0n ? -1 : 1;
+}
 
 const toEvent = (row: EventRow): ChangeEvent => ({
   position: `${row.txid}.${row.id}`,
@@ -176,17 +191,30 @@ export class SqlChangesRepository implements ChangesRepository {
     return rows[0]?.revision ?? undefined;
   }
 
-  async read(
-    after: string | undefined,
-    limit: number,
-    options: ReadChangesOptions = {},
-  ): Promise<{ events: ChangeEvent[]; position: string }> {
+  async read(after: string | undefined, limit: number): Promise<{ events: ChangeEvent[]; position: string }> {
     const [txid, id] = parsePosition(after);
-    const statement = options.omitValues === true ? READ_WITHOUT_VALUES : READ;
-    const { rows } = await queryInIndexOrder<EventRow>(this.db, statement, [txid, id, limit]);
+    const { rows } = await queryInIndexOrder<EventRow>(this.db, READ, [txid, id, limit]);
     const events = rows.map(toEvent);
     const last = events[events.length - 1];
     return { events, position: last?.position ?? `${txid}.${id}` };
+  }
+
+  async summarize(after: string | undefined, limit: number): Promise<ChangeSummary> {
+    const [txid, id] = parsePosition(after);
+    const { rows } = await queryInIndexOrder<EventRow & { count: number; oldest_at: number }>(this.db, SUMMARIZE, [
+      txid,
+      id,
+      limit,
+    ]);
+    const collections = rows
+      .sort((a, b) => compareFeedOrder(a, b))
+      .map((row) => ({ newest: toEvent(row), count: row.count, oldestAt: row.oldest_at }));
+    const last = collections[collections.length - 1]?.newest;
+    return {
+      collections,
+      position: last?.position ?? `${txid}.${id}`,
+      count: collections.reduce((sum, c) => sum + c.count, 0),
+    };
   }
 
   async tail(): Promise<string> {

@@ -1,25 +1,30 @@
 import { invalid, type ChangeEvent } from '@rosetta/core';
-import type { ChangesRepository, ReadChangesOptions } from './ports';
+import type { ChangeSummary, ChangesRepository } from './ports';
 
 const DEFAULT_LIMIT = 100;
 const MAX_LIMIT = 1000;
 const COMPACT_DEFAULT = 5000;
 const COMPACT_MAX = 50_000;
 
+function pageSize(limit: number | undefined): number {
+  const size = limit || DEFAULT_LIMIT;
+  if (!Number.isSafeInteger(size) || size < 1 || size > MAX_LIMIT) {
+    throw invalid('INVALID_ARGUMENT', `limit must be from 1 to ${MAX_LIMIT}`);
+  }
+  return size;
+}
+
 /** Reads the outbox in gap-free order (see docs/change-feed.md). */
 export class ChangeFeedService {
   constructor(private readonly changes: ChangesRepository) {}
 
-  read(
-    after: string | undefined,
-    limit: number | undefined,
-    options: ReadChangesOptions = {},
-  ): Promise<{ events: ChangeEvent[]; position: string }> {
-    const size = limit || DEFAULT_LIMIT;
-    if (!Number.isSafeInteger(size) || size < 1 || size > MAX_LIMIT) {
-      throw invalid('INVALID_ARGUMENT', `limit must be from 1 to ${MAX_LIMIT}`);
-    }
-    return this.changes.read(after || undefined, size, options);
+  read(after: string | undefined, limit: number | undefined): Promise<{ events: ChangeEvent[]; position: string }> {
+    return this.changes.read(after || undefined, pageSize(limit));
+  }
+
+  /** The page `read` answers for the same arguments, in brief (for the relay's event bus). */
+  summarize(after: string | undefined, limit: number | undefined): Promise<ChangeSummary> {
+    return this.changes.summarize(after || undefined, pageSize(limit));
   }
 
   tail(): Promise<string> {

@@ -167,18 +167,27 @@ export interface CollectionsRepository {
   delete(collection: Collection): Promise<number | undefined>;
 }
 
-export interface ReadChangesOptions {
-  /** Events without their values (content type and size stay). */
-  readonly omitValues?: boolean;
+/** A page of the feed in brief (what `read` would answer, per collection). */
+export interface ChangeSummary {
+  /** Per collection with events in the page, in feed order of their newest events. */
+  readonly collections: ReadonlyArray<{
+    /** The collection's newest event in the page, without its value. */
+    readonly newest: ChangeEvent;
+    readonly count: number;
+    /** Commit time of its oldest event in the page (µs since the epoch). */
+    readonly oldestAt: number;
+  }>;
+  /** The page's last position, or `after` when the page is empty. */
+  readonly position: string;
+  /** Events in the page. */
+  readonly count: number;
 }
 
 export interface ChangesRepository {
   /** Events after `position` (or from the oldest), in gap-free feed order. */
-  read(
-    after: string | undefined,
-    limit: number,
-    options?: ReadChangesOptions,
-  ): Promise<{ events: ChangeEvent[]; position: string }>;
+  read(after: string | undefined, limit: number): Promise<{ events: ChangeEvent[]; position: string }>;
+  /** The page `read` would answer, in brief. */
+  summarize(after: string | undefined, limit: number): Promise<ChangeSummary>;
   /** The position after every event committed so far. */
   tail(): Promise<string>;
   /** One collection's events after `after` (a position; '' for the oldest), in feed order. */

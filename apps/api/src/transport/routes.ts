@@ -328,8 +328,21 @@ export function changeFeedServiceImpl(services: Services, logger: Logger): Servi
     {
       async readChanges(req, context) {
         access.requireAdmin(principalOf(access, context));
-        const { events, position } = await changes.read(req.after, req.limit, { omitValues: req.omitValues });
+        const { events, position } = await changes.read(req.after, req.limit);
         return { events: events.map(changeEventMessage), position };
+      },
+      async summarizeChanges(req, context) {
+        access.requireAdmin(principalOf(access, context));
+        const { collections, position, count } = await changes.summarize(req.after, req.limit);
+        return {
+          collections: collections.map(({ newest, count: events, oldestAt }) => ({
+            newest: changeEventMessage(newest),
+            count: events,
+            oldestAtUs: BigInt(oldestAt),
+          })),
+          position,
+          count,
+        };
       },
       async tailPosition(_req, context) {
         access.requireAdmin(principalOf(access, context));

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { decodeEventsMessage, eventChannel } from '@rosetta/proto';
+import { decodeEventMessage, eventChannel } from '@rosetta/proto';
 import type { Logger } from '@rosetta/platform';
 import { ListenerRegistry, type ChangeEvents } from './change-events';
 
@@ -31,7 +31,7 @@ export class RedisChangeEvents implements ChangeEvents {
     );
     subscriber.on('message', (_channel: string, message: string) => {
       try {
-        for (const event of decodeEventsMessage(message)) this.registry.dispatch(event);
+        this.registry.dispatch(decodeEventMessage(message));
       } catch (error) {
         logger.warn({ err: error }, 'undecodable change event on the event bus');
       }

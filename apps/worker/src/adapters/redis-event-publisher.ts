@@ -1,13 +1,10 @@
 import type { Redis } from 'ioredis';
-import { encodeEventsMessage, eventChannel, type ChangeEvent } from '@rosetta/proto';
+import { encodeEventMessage, eventChannel, type ChangeEvent } from '@rosetta/proto';
 import type { EventPublisher } from '../ports';
 
 /**
- * Publishes a batch of change events as one message per collection, on the collection's channel
- * `<prefix>events:<space>/<collection>`: a JSON array of their proto3 JSON, in feed order. The
- * messages go out as one pipeline: one round trip. A message per event cost the relay a Redis
- * command each (most of its CPU at 10,000 events/s), and the bus's subscribers only need to know
- * that a collection changed, and up to which revision.
+ * Publishes each change event on its collection's channel, `<prefix>events:<space>/<collection>`,
+ * as proto3 JSON. A batch goes out as one pipeline: one round trip, and events keep their order.
  */
 export class RedisEventPublisher implements EventPublisher {
   constructor(
@@ -17,15 +14,10 @@ export class RedisEventPublisher implements EventPublisher {
 
   async publish(events: readonly ChangeEvent[]): Promise<void> {
     if (events.length === 0) return;
-    const byChannel = new Map<string, ChangeEvent[]>();
-    for (const event of events) {
-      const channel = eventChannel(this.prefix, event.space, event.collection);
-      const batch = byChannel.get(channel);
-      if (batch === undefined) byChannel.set(channel, [event]);
-      else batch.push(event);
-    }
     const pipeline = this.redis.pipeline();
-    for (const [channel, batch] of byChannel) pipeline.publish(channel, encodeEventsMessage(batch));
+    for (const event of events) {
+      pipeline.publish(eventChannel(this.prefix, event.space, event.collection), encodeEventMessage(event));
+    }
     const results = await pipeline.exec();
     if (results === null) throw new Error('publishing change events failed: the pipeline was discarded');
     const failed = results.find(([error]) => error !== null);

@@ -23,8 +23,8 @@ export class QueueWebhookDispatcher implements WebhookDispatcher {
     private readonly policy: RetryPolicy,
   ) {}
 
-  delivers(events: readonly ChangeEvent[]): Promise<boolean> {
-    return this.targets.anyOf(events);
+  watches(events: readonly ChangeEvent[]): Promise<boolean> {
+    return this.targets.watchAny(events);
   }
 
   async dispatch(events: readonly ChangeEvent[]): Promise<void> {
@@ -63,8 +63,8 @@ export class InProcessWebhookDispatcher implements WebhookDispatcher {
     private readonly logger: Logger,
   ) {}
 
-  delivers(events: readonly ChangeEvent[]): Promise<boolean> {
-    return this.targets.anyOf(events);
+  watches(events: readonly ChangeEvent[]): Promise<boolean> {
+    return this.targets.watchAny(events);
   }
 
   async dispatch(events: readonly ChangeEvent[]): Promise<void> {

@@ -52,11 +52,11 @@ describe('relayEvents', () => {
 
     await expect(relayEvents({ feed: feed.client, publisher, cursor, batch: 10 })).resolves.toBe(0);
     expect(await cursor.get()).toBe('1.3');
-    expect(feed.calls).toEqual(['tail', 'read 1.3 10 without values']);
+    expect(feed.calls).toEqual(['tail', 'summarize 1.3 10']);
 
     feed.appendPuts(2);
     await expect(relayEvents({ feed: feed.client, publisher, cursor, batch: 10 })).resolves.toBe(2);
-    expect(publisher.keys).toEqual(['k4', 'k5']);
+    expect(publisher.keys).toEqual(['k5']);
     expect(await cursor.get()).toBe('1.5');
   });
 
@@ -67,22 +67,14 @@ describe('relayEvents', () => {
 
     await relayEvents({ feed: feed.client, publisher, cursor: new MemoryCursorStore('1.1'), batch: 10 });
 
-    expect(feed.calls).toEqual(['read 1.1 10 without values']);
-    expect(publisher.keys).toEqual(['k2', 'k3', 'k4']);
+    expect(feed.calls).toEqual(['summarize 1.1 10']);
+    expect(publisher.keys).toEqual(['k4']);
   });
 
   it.each([
-    [7, 3, [['k1', 'k2', 'k3'], ['k4', 'k5', 'k6'], ['k7']], 3],
-    [
-      6,
-      3,
-      [
-        ['k1', 'k2', 'k3'],
-        ['k4', 'k5', 'k6'],
-      ],
-      3,
-    ],
-    [2, 3, [['k1', 'k2']], 1],
+    [7, 3, [['k3'], ['k6'], ['k7']], 3],
+    [6, 3, [['k3'], ['k6']], 3],
+    [2, 3, [['k2']], 1],
     [0, 3, [], 1],
   ])('drains %i events in pages of %i until a short page', async (count, batch, pages, reads) => {
     const feed = new FakeChangeFeed();
@@ -94,7 +86,7 @@ describe('relayEvents', () => {
 
     expect(publisher.batches).toEqual(pages);
     expect(feed.calls).toHaveLength(reads);
-    expect(feed.calls.every((call) => call.endsWith(` ${batch} without values`))).toBe(true);
+    expect(feed.calls.every((call) => call.startsWith('summarize ') && call.endsWith(` ${batch}`))).toBe(true);
     expect(await cursor.get()).toBe(`1.${count}`);
   });
 
@@ -108,7 +100,7 @@ describe('relayEvents', () => {
 
     await relayEvents({ feed: feed.client, publisher: new RecordingPublisher(log), cursor, batch: 2 });
 
-    expect(log).toEqual(['publish 1.1,1.2', 'cursor 1.2', 'publish 1.3', 'cursor 1.3']);
+    expect(log).toEqual(['publish 1.2', 'cursor 1.2', 'publish 1.3', 'cursor 1.3']);
   });
 
   it('leaves the cursor where it was when publishing fails, and the next run sends that page', async () => {
@@ -118,12 +110,12 @@ describe('relayEvents', () => {
 
     const failing = new RecordingPublisher([], 2);
     await expect(relayEvents({ feed: feed.client, publisher: failing, cursor, batch: 2 })).rejects.toThrow('bus down');
-    expect(failing.keys).toEqual(['k1', 'k2']);
+    expect(failing.keys).toEqual(['k2']);
     expect(await cursor.get()).toBe('1.2');
 
     const working = new RecordingPublisher();
     await expect(relayEvents({ feed: feed.client, publisher: working, cursor, batch: 2 })).resolves.toBe(3);
-    expect(working.keys).toEqual(['k3', 'k4', 'k5']);
+    expect(working.keys).toEqual(['k4', 'k5']);
   });
 
   it('leaves the cursor where it was when reading fails', async () => {
@@ -156,8 +148,40 @@ describe('relayEvents', () => {
     expect(await cursor.get()).toBe('1.2');
   });
 
-  describe('values', () => {
-    /** A dispatcher for the webhooks of the keys in `watched`, recording what it is handed. */
+  it("publishes, per page, each collection's newest event without its value, in feed order of those", async () => {
+    const feed = new FakeChangeFeed();
+    const value = new TextEncoder().encode('v');
+    feed.append(
+      { collection: 'a', key: 'a1', value },
+      { collection: 'b', key: 'b1', value },
+      { collection: 'a', key: 'a2', value },
+      { collection: 'c', key: 'c1', value },
+      { collection: 'b', key: 'b2', value },
+    );
+    const published: ChangeEvent[][] = [];
+    const publisher: EventPublisher = {
+      publish: (events) => {
+        published.push([...events]);
+        return Promise.resolve();
+      },
+    };
+
+    await expect(
+      relayEvents({ feed: feed.client, publisher, cursor: new MemoryCursorStore('1.0'), batch: 4 }),
+    ).resolves.toBe(5);
+
+    expect(published.map((page) => page.map((e) => [e.key, e.position, e.value]))).toEqual([
+      [
+        ['b1', '1.2', undefined],
+        ['a2', '1.3', undefined],
+        ['c1', '1.4', undefined],
+      ],
+      [['b2', '1.5', undefined]],
+    ]);
+  });
+
+  describe('webhooks', () => {
+    /** A dispatcher for the webhooks of the collections in `watched`, recording what it is handed. */
     class RecordingDispatcher implements WebhookDispatcher {
       readonly dispatched: ChangeEvent[][] = [];
 
@@ -166,8 +190,8 @@ describe('relayEvents', () => {
         private readonly log: string[] = [],
       ) {}
 
-      delivers(events: readonly ChangeEvent[]): Promise<boolean> {
-        return Promise.resolve(events.some((e) => this.watched.has(e.key)));
+      watches(events: readonly ChangeEvent[]): Promise<boolean> {
+        return Promise.resolve(events.some((e) => this.watched.has(e.collection)));
       }
 
       dispatch(events: readonly ChangeEvent[]): Promise<void> {
@@ -178,52 +202,47 @@ describe('relayEvents', () => {
     }
 
     const valued = (feed: FakeChangeFeed, keys: string[]) =>
-      feed.append(...keys.map((key) => ({ key, value: new TextEncoder().encode(`value of ${key}`) })));
+      feed.append(
+        ...keys.map((key) => ({
+          collection: key.slice(0, 1),
+          key,
+          value: new TextEncoder().encode(`value of ${key}`),
+        })),
+      );
 
-    it('publishes events without their values, and reads no page twice when no webhook takes its events', async () => {
+    it('reads no page whole when no webhook watches its collections', async () => {
       const feed = new FakeChangeFeed();
-      valued(feed, ['a', 'b', 'c']);
-      const published: ChangeEvent[] = [];
-      const publisher: EventPublisher = {
-        publish: (events) => {
-          published.push(...events);
-          return Promise.resolve();
-        },
-      };
-      const webhooks = new RecordingDispatcher(new Set(['elsewhere']));
+      valued(feed, ['a1', 'b1', 'a2']);
+      const webhooks = new RecordingDispatcher(new Set(['z']));
 
-      await relayEvents({ feed: feed.client, publisher, cursor: new MemoryCursorStore('1.0'), batch: 2, webhooks });
+      await relayEvents({
+        feed: feed.client,
+        publisher: new RecordingPublisher(),
+        cursor: new MemoryCursorStore('1.0'),
+        batch: 2,
+        webhooks,
+      });
 
-      expect(published.map((e) => [e.key, e.value])).toEqual([
-        ['a', undefined],
-        ['b', undefined],
-        ['c', undefined],
-      ]);
-      expect(feed.calls).toEqual(['read 1.0 2 without values', 'read 1.2 2 without values']);
+      expect(feed.calls).toEqual(['summarize 1.0 2', 'summarize 1.2 2']);
       expect(webhooks.dispatched).toEqual([]);
     });
 
-    it('reads a page again with values for its webhook deliveries, before the cursor moves past it', async () => {
+    it('reads a watched page whole, values included, and dispatches it before the cursor moves past it', async () => {
       const feed = new FakeChangeFeed();
-      valued(feed, ['a', 'b', 'c', 'd', 'e']);
+      valued(feed, ['a1', 'a2', 'b1', 'a3', 'a4']);
       const log: string[] = [];
       const cursor = new LoggingCursorStore(log);
       await cursor.set('1.0');
       log.length = 0;
-      const webhooks = new RecordingDispatcher(new Set(['d']), log);
+      const webhooks = new RecordingDispatcher(new Set(['b']), log);
 
       await expect(
         relayEvents({ feed: feed.client, publisher: new RecordingPublisher(log), cursor, batch: 2, webhooks }),
       ).resolves.toBe(5);
 
-      expect(feed.calls).toEqual([
-        'read 1.0 2 without values',
-        'read 1.2 2 without values',
-        'read 1.2 2',
-        'read 1.4 2 without values',
-      ]);
+      expect(feed.calls).toEqual(['summarize 1.0 2', 'summarize 1.2 2', 'read 1.2 2', 'summarize 1.4 2']);
       expect(log).toEqual([
-        'publish 1.1,1.2',
+        'publish 1.2',
         'cursor 1.2',
         'publish 1.3,1.4',
         'dispatch 1.3,1.4',
@@ -233,17 +252,17 @@ describe('relayEvents', () => {
       ]);
       const [page] = webhooks.dispatched;
       expect(page?.map((e) => [e.key, new TextDecoder().decode(e.value)])).toEqual([
-        ['c', 'value of c'],
-        ['d', 'value of d'],
+        ['b1', 'value of b1'],
+        ['a3', 'value of a3'],
       ]);
     });
 
-    it('fails the run, leaving the cursor, when the page read again is not the same page', async () => {
+    it('fails the run, leaving the cursor, when the page read whole is not the page summarized', async () => {
       const feed = new FakeChangeFeed();
-      valued(feed, ['a', 'b']);
+      valued(feed, ['a1', 'a2']);
       const cursor = new MemoryCursorStore('1.0');
       const webhooks = new RecordingDispatcher(new Set(['a']));
-      // The second read of the page (with values) finds its last event gone.
+      // The page's last event is gone by the time the page is read whole.
       feed.beforeRead = () => {
         if (feed.calls.length === 2) feed.events.pop();
         return Promise.resolve();
@@ -251,7 +270,7 @@ describe('relayEvents', () => {
 
       await expect(
         relayEvents({ feed: feed.client, publisher: new RecordingPublisher(), cursor, batch: 5, webhooks }),
-      ).rejects.toThrow('the feed after 1.0 read 1.1 with values, 1.2 without');
+      ).rejects.toThrow('the feed after 1.0 read 1 events to 1.1, its summary 2 to 1.2');
       expect(webhooks.dispatched).toEqual([]);
       expect(await cursor.get()).toBe('1.0');
     });

@@ -1,14 +1,16 @@
 import type { Client } from '@connectrpc/connect';
-import type { ChangeEvent, ChangeFeedService } from '@rosetta/proto';
+import type { ChangeEvent, ChangeFeedService, SummarizeChangesResponse } from '@rosetta/proto';
 import { recordRelayed } from '../metrics';
 import type { CursorStore, EventPublisher } from '../ports';
 import type { WebhookDispatcher } from './webhooks';
+
+type Summary = Pick<SummarizeChangesResponse, 'count' | 'position'>;
 
 export interface RelayEventsDeps {
   readonly feed: Client<typeof ChangeFeedService>;
   readonly publisher: EventPublisher;
   readonly cursor: CursorStore;
-  /** Events per ReadChanges page (1–1000). */
+  /** Events per page of the feed (1–1000). */
   readonly batch: number;
   /** Stops the run between pages (at shutdown); the cursor stays at the last published page. */
   readonly signal?: AbortSignal | undefined;
@@ -17,28 +19,28 @@ export interface RelayEventsDeps {
 }
 
 /**
- * The page read again with its events' values, for webhook deliveries. Reading after the same
- * position gives the same events: every event of the page committed below the oldest
- * transaction running at the first read, so later commits sort after it, and retention never
- * deletes past the relay's cursor.
+ * The page's events, values included, for webhook deliveries. Reading after the same position
+ * gives the events the summary was made of: every one of them committed below the oldest
+ * transaction running when the summary was read, so later commits sort after them, and
+ * retention never deletes past the relay's cursor.
  */
-async function withValues(
-  feed: RelayEventsDeps['feed'],
-  after: string,
-  page: { events: readonly ChangeEvent[]; position: string },
-): Promise<ChangeEvent[]> {
-  const again = await feed.readChanges({ after, limit: page.events.length });
-  if (again.position !== page.position) {
-    throw new Error(`the feed after ${after} read ${again.position} with values, ${page.position} without`);
+async function eventsOf(feed: RelayEventsDeps['feed'], after: string, summary: Summary): Promise<ChangeEvent[]> {
+  const page = await feed.readChanges({ after, limit: summary.count });
+  if (page.position !== summary.position || page.events.length !== summary.count) {
+    throw new Error(
+      `the feed after ${after} read ${page.events.length} events to ${page.position}, its summary ${summary.count} to ${summary.position}`,
+    );
   }
-  return again.events;
+  return page.events;
 }
 
 /**
  * Relays committed change events from the record service's outbox to the event bus, page by
- * page, until the feed is drained. Returns how many events were published. The bus carries
- * events without their values (readers of a collection read them from the feed); a page is
- * read with values only when a webhook delivers one of its events.
+ * page, until the feed is drained. Returns how many events were relayed. The bus wakes the live
+ * readers of a collection, who read its events from the feed: for each collection with events
+ * in a page, the relay publishes its newest one, without its value, from the page's summary
+ * (SummarizeChanges), so that a page costs a message per collection, not a message per event. A
+ * page is read whole, values included, only when a webhook watches one of its collections.
  *
  * Delivery is at least once: a page is published before the cursor moves past it, so a crash or
  * a failed cursor write sends that page again, and a failed publish leaves the cursor where it
@@ -58,18 +60,19 @@ export async function relayEvents(deps: RelayEventsDeps): Promise<number> {
   }
   let relayed = 0;
   while (signal?.aborted !== true) {
-    const page = await feed.readChanges({ after, limit: batch, omitValues: true });
-    if (page.events.length > 0) {
-      await publisher.publish(page.events);
-      if (deps.webhooks !== undefined && (await deps.webhooks.delivers(page.events))) {
-        await deps.webhooks.dispatch(await withValues(feed, after, page));
+    const summary = await feed.summarizeChanges({ after, limit: batch });
+    if (summary.count > 0) {
+      const newest = summary.collections.flatMap((c) => (c.newest === undefined ? [] : [c.newest]));
+      await publisher.publish(newest);
+      if (deps.webhooks !== undefined && (await deps.webhooks.watches(newest))) {
+        await deps.webhooks.dispatch(await eventsOf(feed, after, summary));
       }
-      await cursor.set(page.position);
-      recordRelayed(page.events);
-      relayed += page.events.length;
+      await cursor.set(summary.position);
+      recordRelayed(summary.collections);
+      relayed += summary.count;
     }
-    after = page.position;
-    if (page.events.length < batch) break;
+    after = summary.position;
+    if (summary.count < batch) break;
   }
   return relayed;
 }

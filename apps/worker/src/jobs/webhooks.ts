@@ -41,10 +41,12 @@ export class WebhookTargets {
     return (await this.all()).filter(({ webhook }) => webhook !== undefined && matches(webhook, event));
   }
 
-  /** Whether any of the events goes to a webhook. */
-  async anyOf(events: readonly ChangeEvent[]): Promise<boolean> {
+  /** Whether a webhook watches the collection of any of the events. */
+  async watchAny(events: readonly ChangeEvent[]): Promise<boolean> {
     const targets = await this.all();
-    return events.some((event) => targets.some(({ webhook }) => webhook !== undefined && matches(webhook, event)));
+    return events.some((event) =>
+      targets.some(({ webhook }) => webhook?.space === event.space && webhook.collection === event.collection),
+    );
   }
 
   async byId(id: bigint): Promise<WebhookTarget | undefined> {
@@ -172,8 +174,11 @@ export async function deliverWebhook(attempt: DeliveryAttempt): Promise<void> {
 
 /** Where the relay hands each page of events for webhooks: a queue, or in-process deliveries. */
 export interface WebhookDispatcher {
-  /** Whether any of the events goes to a webhook (then the relay reads them with values). */
-  delivers(events: readonly ChangeEvent[]): Promise<boolean>;
+  /**
+   * Whether a webhook watches the collection of any of the events (then the relay reads the
+   * page's events, values included, and dispatches them).
+   */
+  watches(events: readonly ChangeEvent[]): Promise<boolean>;
   /** Resolves once every delivery of the events is queued (not delivered). */
   dispatch(events: readonly ChangeEvent[]): Promise<void>;
 }

@@ -22,25 +22,33 @@ export class FakeChangeFeed {
   /** When each event was committed (ms since the epoch), by position; now unless a test says. */
   readonly committedAt = new Map<string, number>();
   /**
-   * Every call, in order: `read <after> <limit>` (`read <after> <limit> without values` when
-   * asked so), `tail` or `compact <before> <upTo> <limit>`.
+   * Every call, in order: `read <after> <limit>`, `summarize <after> <limit>`, `tail` or
+   * `compact <before> <upTo> <limit>`.
    */
   readonly calls: string[] = [];
-  /** Runs before each ReadChanges answers; a test may stall or fail it. */
+  /** Runs before each ReadChanges or SummarizeChanges answers; a test may stall or fail it. */
   beforeRead: () => Promise<void> = () => Promise.resolve();
 
   readonly client: Client<typeof ChangeFeedService> = createDirectClient(ChangeFeedService, {
     readChanges: async (req) => {
-      this.calls.push(`read ${req.after} ${req.limit}${req.omitValues ? ' without values' : ''}`);
-      await this.beforeRead();
-      if (req.limit < 1 || req.limit > 1000) {
-        throw wireError(Code.InvalidArgument, 'INVALID_ARGUMENT', 'limit must be from 1 to 1000');
+      this.calls.push(`read ${req.after} ${req.limit}`);
+      return this.page(req.after, req.limit);
+    },
+    summarizeChanges: async (req) => {
+      this.calls.push(`summarize ${req.after} ${req.limit}`);
+      const { events, position } = await this.page(req.after, req.limit);
+      const collections = new Map<string, { newest: ChangeEvent; count: number; oldestAtUs: bigint }>();
+      for (const event of events) {
+        const name = `${event.space}/${event.collection}`;
+        const seen = collections.get(name);
+        collections.delete(name);
+        collections.set(name, {
+          newest: { ...event, value: undefined },
+          count: (seen?.count ?? 0) + 1,
+          oldestAtUs: seen?.oldestAtUs ?? event.atUs,
+        });
       }
-      const start = indexOf(req.after);
-      const from = Math.max(0, start - this.removed);
-      const page = this.events.slice(from, from + req.limit);
-      const events = req.omitValues ? page.map((event) => ({ ...event, value: undefined })) : page;
-      return { events, position: events[events.length - 1]?.position ?? `1.${start}` };
+      return { collections: [...collections.values()], position, count: events.length };
     },
     tailPosition: () => {
       this.calls.push('tail');
@@ -65,6 +73,17 @@ export class FakeChangeFeed {
       return { deleted: BigInt(deleted), more: deleted === req.limit };
     },
   });
+
+  private async page(after: string, limit: number): Promise<{ events: ChangeEvent[]; position: string }> {
+    await this.beforeRead();
+    if (limit < 1 || limit > 1000) {
+      throw wireError(Code.InvalidArgument, 'INVALID_ARGUMENT', 'limit must be from 1 to 1000');
+    }
+    const start = indexOf(after);
+    const from = Math.max(0, start - this.removed);
+    const events = this.events.slice(from, from + limit);
+    return { events, position: events[events.length - 1]?.position ?? `1.${start}` };
+  }
 
   /** Appends committed events; each gets the next position and revision. */
   append(...inits: ChangeEventInit[]): ChangeEvent[] {

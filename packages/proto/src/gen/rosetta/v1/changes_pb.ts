@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file rosetta/v1/changes.proto.
  */
 export const file_rosetta_v1_changes: GenFile = /*@__PURE__*/
-  fileDesc("Chhyb3NldHRhL3YxL2NoYW5nZXMucHJvdG8SCnJvc2V0dGEudjEizwEKC0NoYW5nZUV2ZW50EhAKCHBvc2l0aW9uGAEgASgJEhAKCHJldmlzaW9uGAIgASgDEgoKAm9wGAMgASgJEg0KBXNwYWNlGAQgASgJEhIKCmNvbGxlY3Rpb24YBSABKAkSCwoDa2V5GAYgASgJEg8KB3ZlcnNpb24YByABKAkSFAoMY29udGVudF90eXBlGAggASgJEgwKBHNpemUYCSABKAMSDQoFYXRfdXMYCiABKAMSEgoFdmFsdWUYCyABKAxIAIgBAUIICgZfdmFsdWUiRwoSUmVhZENoYW5nZXNSZXF1ZXN0Eg0KBWFmdGVyGAEgASgJEg0KBWxpbWl0GAIgASgFEhMKC29taXRfdmFsdWVzGAMgASgIIlAKE1JlYWRDaGFuZ2VzUmVzcG9uc2USJwoGZXZlbnRzGAEgAygLMhcucm9zZXR0YS52MS5DaGFuZ2VFdmVudBIQCghwb3NpdGlvbhgCIAEoCSIVChNUYWlsUG9zaXRpb25SZXF1ZXN0IigKFFRhaWxQb3NpdGlvblJlc3BvbnNlEhAKCHBvc2l0aW9uGAEgASgJIpsBChxSZWFkQ29sbGVjdGlvbkNoYW5nZXNSZXF1ZXN0Ei0KCmNvbGxlY3Rpb24YASABKAsyGS5yb3NldHRhLnYxLkNvbGxlY3Rpb25SZWYSDQoFYWZ0ZXIYAiABKAkSGwoOYWZ0ZXJfcmV2aXNpb24YAyABKANIAIgBARINCgVsaW1pdBgEIAEoBUIRCg9fYWZ0ZXJfcmV2aXNpb24ilgEKHVJlYWRDb2xsZWN0aW9uQ2hhbmdlc1Jlc3BvbnNlEicKBmV2ZW50cxgBIAMoCzIXLnJvc2V0dGEudjEuQ2hhbmdlRXZlbnQSEAoIcG9zaXRpb24YAiABKAkSEAoIcmV2aXNpb24YAyABKAMSDwoHZXhwaXJlZBgEIAEoCBIXCg9vbGRlc3RfcmV2aXNpb24YBSABKAMiSAoVQ29tcGFjdENoYW5nZXNSZXF1ZXN0EhEKCWJlZm9yZV91cxgBIAEoAxINCgV1cF90bxgCIAEoCRINCgVsaW1pdBgDIAEoBSJSChZDb21wYWN0Q2hhbmdlc1Jlc3BvbnNlEg8KB2RlbGV0ZWQYASABKAMSDAoEbW9yZRgCIAEoCBIZChF0b21ic3RvbmVzX3B1cmdlZBgDIAEoAzL9AgoRQ2hhbmdlRmVlZFNlcnZpY2USTgoLUmVhZENoYW5nZXMSHi5yb3NldHRhLnYxLlJlYWRDaGFuZ2VzUmVxdWVzdBofLnJvc2V0dGEudjEuUmVhZENoYW5nZXNSZXNwb25zZRJRCgxUYWlsUG9zaXRpb24SHy5yb3NldHRhLnYxLlRhaWxQb3NpdGlvblJlcXVlc3QaIC5yb3NldHRhLnYxLlRhaWxQb3NpdGlvblJlc3BvbnNlEmwKFVJlYWRDb2xsZWN0aW9uQ2hhbmdlcxIoLnJvc2V0dGEudjEuUmVhZENvbGxlY3Rpb25DaGFuZ2VzUmVxdWVzdBopLnJvc2V0dGEudjEuUmVhZENvbGxlY3Rpb25DaGFuZ2VzUmVzcG9uc2USVwoOQ29tcGFjdENoYW5nZXMSIS5yb3NldHRhLnYxLkNvbXBhY3RDaGFuZ2VzUmVxdWVzdBoiLnJvc2V0dGEudjEuQ29tcGFjdENoYW5nZXNSZXNwb25zZWIGcHJvdG8z", [file_rosetta_v1_common]);
+  fileDesc("Chhyb3NldHRhL3YxL2NoYW5nZXMucHJvdG8SCnJvc2V0dGEudjEizwEKC0NoYW5nZUV2ZW50EhAKCHBvc2l0aW9uGAEgASgJEhAKCHJldmlzaW9uGAIgASgDEgoKAm9wGAMgASgJEg0KBXNwYWNlGAQgASgJEhIKCmNvbGxlY3Rpb24YBSABKAkSCwoDa2V5GAYgASgJEg8KB3ZlcnNpb24YByABKAkSFAoMY29udGVudF90eXBlGAggASgJEgwKBHNpemUYCSABKAMSDQoFYXRfdXMYCiABKAMSEgoFdmFsdWUYCyABKAxIAIgBAUIICgZfdmFsdWUiMgoSUmVhZENoYW5nZXNSZXF1ZXN0Eg0KBWFmdGVyGAEgASgJEg0KBWxpbWl0GAIgASgFIlAKE1JlYWRDaGFuZ2VzUmVzcG9uc2USJwoGZXZlbnRzGAEgAygLMhcucm9zZXR0YS52MS5DaGFuZ2VFdmVudBIQCghwb3NpdGlvbhgCIAEoCSI3ChdTdW1tYXJpemVDaGFuZ2VzUmVxdWVzdBINCgVhZnRlchgBIAEoCRINCgVsaW1pdBgCIAEoBSJhChFDb2xsZWN0aW9uQ2hhbmdlcxInCgZuZXdlc3QYASABKAsyFy5yb3NldHRhLnYxLkNoYW5nZUV2ZW50Eg0KBWNvdW50GAIgASgFEhQKDG9sZGVzdF9hdF91cxgDIAEoAyJvChhTdW1tYXJpemVDaGFuZ2VzUmVzcG9uc2USMgoLY29sbGVjdGlvbnMYASADKAsyHS5yb3NldHRhLnYxLkNvbGxlY3Rpb25DaGFuZ2VzEhAKCHBvc2l0aW9uGAIgASgJEg0KBWNvdW50GAMgASgFIhUKE1RhaWxQb3NpdGlvblJlcXVlc3QiKAoUVGFpbFBvc2l0aW9uUmVzcG9uc2USEAoIcG9zaXRpb24YASABKAkimwEKHFJlYWRDb2xsZWN0aW9uQ2hhbmdlc1JlcXVlc3QSLQoKY29sbGVjdGlvbhgBIAEoCzIZLnJvc2V0dGEudjEuQ29sbGVjdGlvblJlZhINCgVhZnRlchgCIAEoCRIbCg5hZnRlcl9yZXZpc2lvbhgDIAEoA0gAiAEBEg0KBWxpbWl0GAQgASgFQhEKD19hZnRlcl9yZXZpc2lvbiKWAQodUmVhZENvbGxlY3Rpb25DaGFuZ2VzUmVzcG9uc2USJwoGZXZlbnRzGAEgAygLMhcucm9zZXR0YS52MS5DaGFuZ2VFdmVudBIQCghwb3NpdGlvbhgCIAEoCRIQCghyZXZpc2lvbhgDIAEoAxIPCgdleHBpcmVkGAQgASgIEhcKD29sZGVzdF9yZXZpc2lvbhgFIAEoAyJIChVDb21wYWN0Q2hhbmdlc1JlcXVlc3QSEQoJYmVmb3JlX3VzGAEgASgDEg0KBXVwX3RvGAIgASgJEg0KBWxpbWl0GAMgASgFIlIKFkNvbXBhY3RDaGFuZ2VzUmVzcG9uc2USDwoHZGVsZXRlZBgBIAEoAxIMCgRtb3JlGAIgASgIEhkKEXRvbWJzdG9uZXNfcHVyZ2VkGAMgASgDMtwDChFDaGFuZ2VGZWVkU2VydmljZRJOCgtSZWFkQ2hhbmdlcxIeLnJvc2V0dGEudjEuUmVhZENoYW5nZXNSZXF1ZXN0Gh8ucm9zZXR0YS52MS5SZWFkQ2hhbmdlc1Jlc3BvbnNlEl0KEFN1bW1hcml6ZUNoYW5nZXMSIy5yb3NldHRhLnYxLlN1bW1hcml6ZUNoYW5nZXNSZXF1ZXN0GiQucm9zZXR0YS52MS5TdW1tYXJpemVDaGFuZ2VzUmVzcG9uc2USUQoMVGFpbFBvc2l0aW9uEh8ucm9zZXR0YS52MS5UYWlsUG9zaXRpb25SZXF1ZXN0GiAucm9zZXR0YS52MS5UYWlsUG9zaXRpb25SZXNwb25zZRJsChVSZWFkQ29sbGVjdGlvbkNoYW5nZXMSKC5yb3NldHRhLnYxLlJlYWRDb2xsZWN0aW9uQ2hhbmdlc1JlcXVlc3QaKS5yb3NldHRhLnYxLlJlYWRDb2xsZWN0aW9uQ2hhbmdlc1Jlc3BvbnNlElcKDkNvbXBhY3RDaGFuZ2VzEiEucm9zZXR0YS52MS5Db21wYWN0Q2hhbmdlc1JlcXVlc3QaIi5yb3NldHRhLnYxLkNvbXBhY3RDaGFuZ2VzUmVzcG9uc2ViBnByb3RvMw", [file_rosetta_v1_common]);
 
 /**
  * @generated from message rosetta.v1.ChangeEvent
@@ -104,14 +104,6 @@ export type ReadChangesRequest = Message<"rosetta.v1.ReadChangesRequest"> & {
    * @generated from field: int32 limit = 2;
    */
   limit: number;
-
-  /**
-   * Events come without their values (content type and size stay): the relay publishes wake-ups,
-   * and reads a page again with values only when a webhook delivers one of its events.
-   *
-   * @generated from field: bool omit_values = 3;
-   */
-  omitValues: boolean;
 };
 
 /**
@@ -146,6 +138,98 @@ export const ReadChangesResponseSchema: GenMessage<ReadChangesResponse> = /*@__P
   messageDesc(file_rosetta_v1_changes, 2);
 
 /**
+ * A page of the feed in brief, per collection: what the relay publishes on the event bus.
+ *
+ * @generated from message rosetta.v1.SummarizeChangesRequest
+ */
+export type SummarizeChangesRequest = Message<"rosetta.v1.SummarizeChangesRequest"> & {
+  /**
+   * Position to read after; empty reads from the oldest retained event.
+   *
+   * @generated from field: string after = 1;
+   */
+  after: string;
+
+  /**
+   * @generated from field: int32 limit = 2;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message rosetta.v1.SummarizeChangesRequest.
+ * Use `create(SummarizeChangesRequestSchema)` to create a new message.
+ */
+export const SummarizeChangesRequestSchema: GenMessage<SummarizeChangesRequest> = /*@__PURE__*/
+  messageDesc(file_rosetta_v1_changes, 3);
+
+/**
+ * @generated from message rosetta.v1.CollectionChanges
+ */
+export type CollectionChanges = Message<"rosetta.v1.CollectionChanges"> & {
+  /**
+   * The collection's newest event in the page, without its value.
+   *
+   * @generated from field: rosetta.v1.ChangeEvent newest = 1;
+   */
+  newest?: ChangeEvent | undefined;
+
+  /**
+   * How many of the page's events are the collection's.
+   *
+   * @generated from field: int32 count = 2;
+   */
+  count: number;
+
+  /**
+   * When the oldest of them was committed (µs since the epoch).
+   *
+   * @generated from field: int64 oldest_at_us = 3;
+   */
+  oldestAtUs: bigint;
+};
+
+/**
+ * Describes the message rosetta.v1.CollectionChanges.
+ * Use `create(CollectionChangesSchema)` to create a new message.
+ */
+export const CollectionChangesSchema: GenMessage<CollectionChanges> = /*@__PURE__*/
+  messageDesc(file_rosetta_v1_changes, 4);
+
+/**
+ * @generated from message rosetta.v1.SummarizeChangesResponse
+ */
+export type SummarizeChangesResponse = Message<"rosetta.v1.SummarizeChangesResponse"> & {
+  /**
+   * One entry per collection with events in the page, in feed order of their newest events.
+   *
+   * @generated from field: repeated rosetta.v1.CollectionChanges collections = 1;
+   */
+  collections: CollectionChanges[];
+
+  /**
+   * Position of the page's last event, or `after` when the page is empty.
+   *
+   * @generated from field: string position = 2;
+   */
+  position: string;
+
+  /**
+   * Events in the page: fewer than the limit when the feed is drained.
+   *
+   * @generated from field: int32 count = 3;
+   */
+  count: number;
+};
+
+/**
+ * Describes the message rosetta.v1.SummarizeChangesResponse.
+ * Use `create(SummarizeChangesResponseSchema)` to create a new message.
+ */
+export const SummarizeChangesResponseSchema: GenMessage<SummarizeChangesResponse> = /*@__PURE__*/
+  messageDesc(file_rosetta_v1_changes, 5);
+
+/**
  * @generated from message rosetta.v1.TailPositionRequest
  */
 export type TailPositionRequest = Message<"rosetta.v1.TailPositionRequest"> & {
@@ -156,7 +240,7 @@ export type TailPositionRequest = Message<"rosetta.v1.TailPositionRequest"> & {
  * Use `create(TailPositionRequestSchema)` to create a new message.
  */
 export const TailPositionRequestSchema: GenMessage<TailPositionRequest> = /*@__PURE__*/
-  messageDesc(file_rosetta_v1_changes, 3);
+  messageDesc(file_rosetta_v1_changes, 6);
 
 /**
  * @generated from message rosetta.v1.TailPositionResponse
@@ -175,7 +259,7 @@ export type TailPositionResponse = Message<"rosetta.v1.TailPositionResponse"> & 
  * Use `create(TailPositionResponseSchema)` to create a new message.
  */
 export const TailPositionResponseSchema: GenMessage<TailPositionResponse> = /*@__PURE__*/
-  messageDesc(file_rosetta_v1_changes, 4);
+  messageDesc(file_rosetta_v1_changes, 7);
 
 /**
  * @generated from message rosetta.v1.ReadCollectionChangesRequest
@@ -217,7 +301,7 @@ export type ReadCollectionChangesRequest = Message<"rosetta.v1.ReadCollectionCha
  * Use `create(ReadCollectionChangesRequestSchema)` to create a new message.
  */
 export const ReadCollectionChangesRequestSchema: GenMessage<ReadCollectionChangesRequest> = /*@__PURE__*/
-  messageDesc(file_rosetta_v1_changes, 5);
+  messageDesc(file_rosetta_v1_changes, 8);
 
 /**
  * @generated from message rosetta.v1.ReadCollectionChangesResponse
@@ -263,7 +347,7 @@ export type ReadCollectionChangesResponse = Message<"rosetta.v1.ReadCollectionCh
  * Use `create(ReadCollectionChangesResponseSchema)` to create a new message.
  */
 export const ReadCollectionChangesResponseSchema: GenMessage<ReadCollectionChangesResponse> = /*@__PURE__*/
-  messageDesc(file_rosetta_v1_changes, 6);
+  messageDesc(file_rosetta_v1_changes, 9);
 
 /**
  * @generated from message rosetta.v1.CompactChangesRequest
@@ -296,7 +380,7 @@ export type CompactChangesRequest = Message<"rosetta.v1.CompactChangesRequest"> 
  * Use `create(CompactChangesRequestSchema)` to create a new message.
  */
 export const CompactChangesRequestSchema: GenMessage<CompactChangesRequest> = /*@__PURE__*/
-  messageDesc(file_rosetta_v1_changes, 7);
+  messageDesc(file_rosetta_v1_changes, 10);
 
 /**
  * @generated from message rosetta.v1.CompactChangesResponse
@@ -327,7 +411,7 @@ export type CompactChangesResponse = Message<"rosetta.v1.CompactChangesResponse"
  * Use `create(CompactChangesResponseSchema)` to create a new message.
  */
 export const CompactChangesResponseSchema: GenMessage<CompactChangesResponse> = /*@__PURE__*/
-  messageDesc(file_rosetta_v1_changes, 8);
+  messageDesc(file_rosetta_v1_changes, 11);
 
 /**
  * The outbox of change events, in an order that resumes without gaps (see docs/change-feed.md).
@@ -344,6 +428,16 @@ export const ChangeFeedService: GenService<{
     methodKind: "unary";
     input: typeof ReadChangesRequestSchema;
     output: typeof ReadChangesResponseSchema;
+  },
+  /**
+   * The same page as ReadChanges with the same request, in brief (admins only).
+   *
+   * @generated from rpc rosetta.v1.ChangeFeedService.SummarizeChanges
+   */
+  summarizeChanges: {
+    methodKind: "unary";
+    input: typeof SummarizeChangesRequestSchema;
+    output: typeof SummarizeChangesResponseSchema;
   },
   /**
    * @generated from rpc rosetta.v1.ChangeFeedService.TailPosition
