@@ -2,7 +2,10 @@
 // the clock), one Server-Sent Events reader on the collection's /changes, and for every key the
 // time from its PUT's answer (the commit, as the client sees it) to its `change` event. Both
 // times are performance.now() of this process. A subscriber on the worker's Redis channel tells
-// when the relay published each key, which splits the lag into the relay's part and the rest.
+// when the relay published each key, which splits the lag into the relay's part and the rest: the
+// relay publishes, per page of the feed, the collection's newest event, so a key counts as
+// published with the first message of a revision at least its own (its PUT's ETag). A write that
+// took a smaller revision but committed after that message's (rare) counts as published early.
 import { Agent, request } from 'node:http';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -105,13 +108,13 @@ function openChanges(base, onChange) {
   });
 }
 
-/** A subscriber on the relay's channel of the collection: `onPublish(key, at)` per message. */
+/** A subscriber on the relay's channel of the collection: `onPublish(revision, at)` per message. */
 async function tapRelay(redisPrefix, onPublish) {
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 0 });
   redis.on('error', () => {});
   redis.on('message', (_channel, message) => {
     const at = performance.now();
-    onPublish(JSON.parse(message).key, at);
+    onPublish(Number(JSON.parse(message).revision), at);
   });
   await redis.subscribe(`${redisPrefix}events:${SPACE}/${FEED_COLLECTION}`);
   return { close: () => redis.disconnect() };
@@ -132,6 +135,7 @@ async function drive(base, { prefix, rate, durationMs, connections, agent }) {
   const interval = 1000 / rate;
   const sentAt = new Float64Array(total).fill(NaN);
   const ackAt = new Float64Array(total).fill(NaN);
+  const revisions = new Float64Array(total).fill(NaN);
   let inFlight = 0;
   let failed = 0;
   let socketErrors = 0;
@@ -147,8 +151,10 @@ async function drive(base, { prefix, rate, durationMs, connections, agent }) {
       { method: 'PUT', agent, headers: PUT_HEADERS },
       (res) => {
         const ok = res.statusCode === 200 || res.statusCode === 201;
-        if (ok) ackAt[i] = performance.now();
-        else {
+        if (ok) {
+          ackAt[i] = performance.now();
+          revisions[i] = Number(/^"(\d+)"$/.exec(res.headers.etag ?? '')?.[1] ?? NaN);
+        } else {
           failed++;
           firstError ??= `HTTP ${res.statusCode}`;
         }
@@ -198,6 +204,7 @@ async function drive(base, { prefix, rate, durationMs, connections, agent }) {
     missed: total - next,
     sentAt,
     ackAt,
+    revisions,
     failed,
     socketErrors,
     firstError,
@@ -220,7 +227,7 @@ export async function runFeedLag(
   const agent = new Agent({ keepAlive: true, maxSockets: connections });
   const phases = new Map();
   const phase = (name) => {
-    const p = { prefix: `${tag}-${name}`, receivedAt: undefined, publishedAt: undefined, duplicates: 0 };
+    const p = { prefix: `${tag}-${name}`, receivedAt: undefined, duplicates: 0 };
     p.keyPrefix = `${p.prefix}/`;
     phases.set(name, p);
     return p;
@@ -237,17 +244,16 @@ export async function runFeedLag(
     if (Number.isNaN(p.receivedAt[i])) p.receivedAt[i] = at;
     else p.duplicates++;
   };
-  const onPublish = (key, at) => {
-    const [p, i] = indexOf(key);
-    if (p === undefined || p.publishedAt === undefined || !(i >= 0 && i < p.publishedAt.length)) return;
-    if (Number.isNaN(p.publishedAt[i])) p.publishedAt[i] = at;
+  /** Every relay message on the collection's channel, in the order they came: its revision and when. */
+  const messages = [];
+  const onPublish = (revision, at) => {
+    messages.push({ revision, at });
   };
   const stream = await openChanges(base, onChange);
   const tap = await tapRelay(redisPrefix, onPublish);
   const arm = (p, ms) => {
     const n = Math.round((rate * ms) / 1000);
     p.receivedAt = new Float64Array(n).fill(NaN);
-    p.publishedAt = new Float64Array(n).fill(NaN);
   };
   const received = (p, acked) => {
     let n = 0;
@@ -255,11 +261,22 @@ export async function runFeedLag(
     return n;
   };
   const countAcked = (ackAt) => ackAt.reduce((a, t) => a + (Number.isNaN(t) ? 0 : 1), 0);
-  const published = (p, acked) => {
-    let n = 0;
-    for (let i = 0; i < acked.length; i++) if (!Number.isNaN(acked[i]) && !Number.isNaN(p.publishedAt[i])) n++;
-    return n;
+  /** When the relay first published a revision at least each key's (NaN: not yet, or no ETag). */
+  const publishedAt = (run) => {
+    const at = new Float64Array(run.revisions.length).fill(NaN);
+    const order = [...run.revisions.keys()]
+      .filter((i) => !Number.isNaN(run.revisions[i]))
+      .sort((a, b) => run.revisions[a] - run.revisions[b]);
+    let k = 0;
+    let newest = -Infinity;
+    for (const { revision, at: time } of messages) {
+      newest = Math.max(newest, revision);
+      while (k < order.length && run.revisions[order[k]] <= newest) at[order[k++]] = time;
+    }
+    return at;
   };
+  const newestAcked = (run) => run.revisions.reduce((a, r) => (Number.isNaN(r) ? a : Math.max(a, r)), -Infinity);
+  const newestPublished = () => messages.reduce((a, m) => Math.max(a, m.revision), -Infinity);
   /** Waits until every acknowledged key's event arrived, or DRAIN_MS after the last answer. */
   const drain = async (p, run) => {
     const acked = countAcked(run.ackAt);
@@ -267,10 +284,9 @@ export async function runFeedLag(
     while (received(p, run.ackAt) < acked && performance.now() < deadline) await sleep(20);
   };
   /** Then for the relay to have published them all (events often reach the reader first), at most 2 s. */
-  const drainRelay = async (p, run) => {
-    const acked = countAcked(run.ackAt);
+  const drainRelay = async (run) => {
     const deadline = performance.now() + 2000;
-    while (published(p, run.ackAt) < acked && performance.now() < deadline) await sleep(20);
+    while (newestPublished() < newestAcked(run) && performance.now() < deadline) await sleep(20);
   };
   try {
     if (warmupMs > 0) {
@@ -289,7 +305,8 @@ export async function runFeedLag(
     } finally {
       onMeasureEnd?.();
     }
-    await drainRelay(p, run);
+    await drainRelay(run);
+    const published = publishedAt(run);
     const streamEnded = await Promise.race([stream.ended, sleep(0).then(() => undefined)]);
     const lags = [];
     const relayLags = [];
@@ -304,7 +321,7 @@ export async function runFeedLag(
       if (Number.isNaN(ack)) continue;
       acked++;
       puts.push(ack - run.sentAt[i]);
-      const pub = p.publishedAt[i];
+      const pub = published[i];
       if (!Number.isNaN(pub)) relayLags.push(pub - ack);
       const got = p.receivedAt[i];
       if (Number.isNaN(got)) continue;
