@@ -118,6 +118,17 @@ describe('WebhookTargets', () => {
     expect((await targets.byId(4n))?.webhook?.collection).toBe('other');
   });
 
+  it("watches a collection whatever an event's key and op, and only the webhooks' collections", async () => {
+    const targets = new WebhookTargets(
+      fakeWebhooks([target({ id: 1n, ops: ['delete'], keyPrefix: 'b/' }), target({ id: 2n, space: 'team' })]).client,
+    );
+    expect(await targets.watchAny([event({ collection: 'elsewhere' }), event({ op: 'put', key: 'a/1' })])).toBe(true);
+    expect(await targets.watchAny([event({ space: 'team', collection: 'notes', key: '' })])).toBe(true);
+    expect(await targets.watchAny([event({ collection: 'elsewhere' }), event({ space: 'other' })])).toBe(false);
+    expect(await targets.watchAny([])).toBe(false);
+    expect(await new WebhookTargets(fakeWebhooks([]).client).watchAny([event()])).toBe(false);
+  });
+
   it('reads the list once for many events within its lifetime', async () => {
     const fake = fakeWebhooks([target()]);
     const targets = new WebhookTargets(fake.client);
