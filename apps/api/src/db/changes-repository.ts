@@ -39,17 +39,17 @@ const EVENT_COLUMNS = `id, txid::text AS txid, revision, op, space, collection, 
 const READ = { name: 'changes.read', text: `SELECT ${EVENT_COLUMNS}, value\n${PAGE}` };
 
 // The same page in brief: each collection's newest event (without its value), its number of
-// events and its oldest commit time. Postgres reads the page's rows, but neither writes their
-// values out nor sends the rows.
+// events and its oldest commit time, in feed order of those newest events. Postgres reads the
+// page's rows, but neither writes their values out nor sends the rows.
 const SUMMARIZE = {
   name: 'changes.summarize',
   text: `WITH page AS (SELECT *, count(*) OVER w AS count, min(at) OVER w AS oldest_at FROM (
   SELECT id, txid, revision, op, space, collection, key, version, content_type, size, at
   ${PAGE}
-) AS p WINDOW w AS (PARTITION BY space, collection))
-SELECT DISTINCT ON (space, collection) ${EVENT_COLUMNS}, NULL::bytea AS value, count::int4 AS count,
-  ${us('oldest_at')} AS oldest_at
-FROM page ORDER BY space, collection, txid DESC, id DESC`,
+) AS p WINDOW w AS (PARTITION BY space, collection)),
+newest AS (SELECT DISTINCT ON (space, collection) * FROM page ORDER BY space, collection, txid DESC, id DESC)
+SELECT ${EVENT_COLUMNS}, NULL::bytea AS value, count::int4 AS count, ${us('oldest_at')} AS oldest_at
+FROM newest ORDER BY newest.txid, newest.id`,
 };
 
 /** One collection's events, through the index on (space, collection, txid, id). */
@@ -109,12 +109,6 @@ SELECT (SELECT count(*) FROM gone)::int8 AS deleted, (SELECT count(*) FROM purge
 };
 
 const OLDEST = { name: 'changes.oldest', text: 'SELECT min(revision) AS revision FROM change_events' };
-
-/** Feed order of two rows: by transaction id, then id. */
-function compareFeedOrder(a: Pick<EventRow, 'txid' | 'id'>, b: Pick<EventRow, 'txid' | 'id'>): number {
-  const byTxid = BigInt(a.txid) - BigInt(b.txid);
-  return byTxid === 0n ? a.id - b.id : byTxid < 0n ? -1 : 1;
-}
 
 const toEvent = (row: EventRow): ChangeEvent => ({
   position: `${row.txid}.${row.id}`,
@@ -206,9 +200,7 @@ export class SqlChangesRepository implements ChangesRepository {
       id,
       limit,
     ]);
-    const collections = rows
-      .sort((a, b) => compareFeedOrder(a, b))
-      .map((row) => ({ newest: toEvent(row), count: row.count, oldestAt: row.oldest_at }));
+    const collections = rows.map((row) => ({ newest: toEvent(row), count: row.count, oldestAt: row.oldest_at }));
     const last = collections[collections.length - 1]?.newest;
     return {
       collections,
