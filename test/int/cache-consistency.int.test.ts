@@ -33,8 +33,11 @@ class SlowFills implements RecordCache {
   get degraded() {
     return this.inner.degraded;
   }
-  lookup(space: string, name: string, keys: readonly string[]) {
-    return this.inner.lookup(space, name, keys);
+  get leaseMs() {
+    return this.inner.leaseMs;
+  }
+  lookup(space: string, name: string, keys: readonly string[], leaseHolder?: string) {
+    return this.inner.lookup(space, name, keys, leaseHolder);
   }
   lookupCollection(space: string, name: string) {
     return this.inner.lookupCollection(space, name);

@@ -29,6 +29,11 @@ export const ApiConfigSchema = z
     CACHE_TTL_MS: z.coerce.number().int().min(1000).default(600_000),
     /** Lifetime of cached tombstones (ms); must stay far above the 2 s populate window. */
     CACHE_TOMBSTONE_TTL_MS: z.coerce.number().int().min(10_000).default(60_000),
+    /**
+     * How long a read lease granted to a gateway lasts (ms); 0 grants none. A write of a leased
+     * record waits for its holders to drop it (docs/cache-consistency.md, "Read leases").
+     */
+    READ_LEASE_MS: z.coerce.number().int().min(0).max(10_000).default(1000),
     /** Values larger than this are not cached (bytes). */
     CACHE_MAX_VALUE_BYTES: z.coerce
       .number()

@@ -22,6 +22,7 @@ import { PasswordAttempts, RequestRates } from './auth/rate-limits';
 import { MemoryRecordCache } from './cache/memory-record-cache';
 import { MeteredRecordCache } from './cache/metered-record-cache';
 import { RedisRecordCache } from './cache/redis-record-cache';
+import { LeaseRevoker } from './cache/lease-revoker';
 import { SqlAccountsRepository } from './db/accounts-repository';
 import { feedAheadOfCluster, SqlChangesRepository } from './db/changes-repository';
 import { SqlCollectionsRepository } from './db/collections-repository';
@@ -150,10 +151,22 @@ export async function createApiRuntime(config: ApiConfig, logger: Logger): Promi
       connectionName: 'rosetta-api-cache',
     });
     redis.on('error', (error: Error) => logger.warn({ err: error }, 'redis error'));
+    const cacheLogger = logger.child({ component: 'cache' });
     store = new RedisRecordCache(
       redis,
-      { ...cacheOptions, prefix: config.REDIS_PREFIX },
-      logger.child({ component: 'cache' }),
+      {
+        ...cacheOptions,
+        prefix: config.REDIS_PREFIX,
+        ...(config.READ_LEASE_MS > 0
+          ? {
+              leases: {
+                ms: config.READ_LEASE_MS,
+                revoker: leaseRevoker(redis, config.REDIS_URL, config.REDIS_PREFIX, cacheLogger),
+              },
+            }
+          : {}),
+      },
+      cacheLogger,
     );
     await redis
       .connect()
@@ -282,4 +295,16 @@ export async function createApiRuntime(config: ApiConfig, logger: Logger): Promi
       await db.close();
     },
   };
+}
+
+/**
+ * The revoker of the gateways' read leases, listening for their confirmations on a connection of
+ * its own. Until it listens (Redis down at start), revocations wait for the leases to run out.
+ */
+function leaseRevoker(publisher: Redis, url: string, prefix: string, logger: Logger): LeaseRevoker {
+  const subscriber = new Redis(url, { connectionName: 'rosetta-api-lease-confirmations' });
+  subscriber.on('error', (error: Error) => logger.warn({ err: error }, 'redis error (lease confirmations)'));
+  const revoker = new LeaseRevoker(publisher, subscriber, prefix, logger);
+  revoker.start().catch((error: unknown) => logger.warn({ err: error }, 'not listening for lease confirmations'));
+  return revoker;
 }

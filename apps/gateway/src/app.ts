@@ -6,6 +6,7 @@ import { Callers } from './auth/callers';
 import { authenticateV1 } from './auth/credentials';
 import { withFreshGrants } from './clients/fresh-grants';
 import type { RecordApi } from './clients/record-api';
+import type { LeaseCache } from './clients/lease-cache';
 import { RecordReader } from './clients/record-reader';
 import { RecordWriter } from './clients/record-writer';
 import { respondWithError } from './errors';
@@ -42,6 +43,8 @@ export interface AppDeps {
   readonly legacy?: LegacyOptions;
   /** Limits of the GraphQL API; its defaults when unset. */
   readonly graphql?: GraphQLOptions;
+  /** Records held under read leases (see LeaseCache); without it, every read goes to the record service. */
+  readonly leases?: LeaseCache;
   /** Live change events for GraphQL subscriptions; without them, subscribing answers UNAVAILABLE. */
   readonly events?: ChangeEvents;
   /**
@@ -154,7 +157,10 @@ export function createApp(deps: AppDeps): RequestListener & {
 
   const authenticate = (req: IncomingMessage) => authenticateV1(callers, req);
   const table = new RouteTable(authenticate);
-  const reader = new RecordReader(api.records, { serverTiming: deps.serverTiming === true });
+  const reader = new RecordReader(api.records, {
+    serverTiming: deps.serverTiming === true,
+    ...(deps.leases === undefined ? {} : { leases: deps.leases }),
+  });
   // Change readers wake on the event bus and read again every 2 s regardless (every 250 ms
   // without a bus).
   const feed = new CollectionFeed(api, deps.events, deps.events === undefined ? 250 : 2000);

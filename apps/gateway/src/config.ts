@@ -60,8 +60,20 @@ export const GatewayConfigSchema = z
         .map((item) => item.trim())
         .filter((item) => item !== ''),
     ),
-    /** Redis, for the change events that feed GraphQL subscriptions; unset: subscriptions are unavailable. */
+    /**
+     * Redis, for the change events that feed GraphQL subscriptions and the read leases' revocations;
+     * unset: subscriptions are unavailable and every read goes to the record service.
+     */
     REDIS_URL: envOptionalString(),
+    /**
+     * Bytes of records this process holds under read leases (docs/cache-consistency.md, "Read
+     * leases"); 0 takes no leases. Needs REDIS_URL.
+     */
+    GATEWAY_LEASE_CACHE_BYTES: z.coerce
+      .number()
+      .int()
+      .min(0)
+      .default(32 * 1024 * 1024),
     /** Prefix of every Redis key and channel (the worker's REDIS_PREFIX). */
     REDIS_PREFIX: z.string().default('rosetta:'),
     /** Deepest nesting of fields a GraphQL document may have. */

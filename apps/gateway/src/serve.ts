@@ -10,6 +10,13 @@ import { graphqlOptions, serverLimits, type GatewayConfig } from './config';
 import { HttpDrain, DRAIN_IDLE_GRACE_MS } from './drain';
 import { connectChangeEvents, type RedisChangeEvents } from './events/redis-change-events';
 import { startHttpServer } from './server';
+import { connectLeaseBus } from './clients/lease-bus';
+import { LeaseCache } from './clients/lease-cache';
+
+/** The largest value held under a lease (the record service's cache holds up to 256 KiB by default). */
+const LEASE_MAX_VALUE_BYTES = 256 * 1024;
+/** The longest lease taken: the record service's READ_LEASE_MS is at most this. */
+const MAX_LEASE_MS = 10_000;
 
 /**
  * One gateway process: its own telemetry (imported first, see instrumentation.ts), the record
@@ -30,10 +37,20 @@ export async function serve(config: GatewayConfig): Promise<void> {
   });
   shutdown.add('record service client', () => api.close());
   let events: RedisChangeEvents | undefined;
+  let leases: LeaseCache | undefined;
   if (config.REDIS_URL !== undefined) {
     events = connectChangeEvents(config.REDIS_URL, config.REDIS_PREFIX, logger);
     const subscriber = events;
     shutdown.add('event bus subscriber', () => subscriber.close());
+    if (config.GATEWAY_LEASE_CACHE_BYTES > 0) {
+      leases = new LeaseCache({
+        maxBytes: config.GATEWAY_LEASE_CACHE_BYTES,
+        maxValueBytes: LEASE_MAX_VALUE_BYTES,
+        maxLeaseMs: MAX_LEASE_MS,
+      });
+      const bus = connectLeaseBus(leases, config.REDIS_URL, config.REDIS_PREFIX, logger.child({ component: 'leases' }));
+      shutdown.add('read leases', () => bus.close());
+    }
   }
   const app = createApp({
     api,
@@ -47,6 +64,7 @@ export async function serve(config: GatewayConfig): Promise<void> {
     accessLog: config.ACCESS_LOG,
     serverTiming: config.SERVER_TIMING,
     ...(events === undefined ? {} : { events }),
+    ...(leases === undefined ? {} : { leases }),
   });
   const drain = new HttpDrain({ delayMs: config.GATEWAY_DRAIN_DELAY_MS, idleGraceMs: DRAIN_IDLE_GRACE_MS });
   const http = await startHttpServer(drain.wrap(app), config.HOST, config.PORT, serverLimits(config));

@@ -72,6 +72,9 @@ export class MemoryRecordCache implements RecordCache {
     return `r\u0000${collection.id}\u0000${collection.rootNodeId}\u0000${key}`;
   }
 
+  /** One process: there is no other to lease to. */
+  readonly leaseMs = 0;
+
   async lookup(space: string, name: string, keys: readonly string[]): Promise<CacheLookup> {
     const collection = await this.lookupCollection(space, name);
     const live = collection?.value;

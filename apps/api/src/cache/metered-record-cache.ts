@@ -27,8 +27,17 @@ export class MeteredRecordCache implements RecordCache {
     return this.inner.degraded;
   }
 
-  async lookup(space: string, name: string, keys: readonly string[]): Promise<CacheLookup | undefined> {
-    const found = await this.inner.lookup(space, name, keys);
+  get leaseMs(): number {
+    return this.inner.leaseMs;
+  }
+
+  async lookup(
+    space: string,
+    name: string,
+    keys: readonly string[],
+    leaseHolder?: string,
+  ): Promise<CacheLookup | undefined> {
+    const found = await this.inner.lookup(space, name, keys, leaseHolder);
     let hits = 0;
     if (found?.collection !== undefined) {
       if (found.collection.value === undefined)

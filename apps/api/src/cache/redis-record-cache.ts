@@ -4,6 +4,7 @@ import { rosettaMeter, type Logger } from '@rosetta/platform';
 import type { Collection } from '@rosetta/core';
 import type { CacheEntry, CacheLookup, RecordCache, RecordEntry, StoreSource } from '../services/ports';
 import { decodeCollection, decodeRecord, encodeCollection, encodeRecord, entryKind } from './entries';
+import { LEASE_MARGIN_MS, type HeldLease, type LeaseRevoker, type LeaseTarget } from './lease-revoker';
 
 // "Set if newer", for each key: keep the stored entry when its revision is higher, or equal and
 // not a marker. ARGV holds (revision, payload, ttl ms) per key. GETRANGE reads only the header,
@@ -41,11 +42,100 @@ local out = {c}
 for i = 2, #ARGV do out[i] = redis.call('GET', head .. ARGV[i]) end
 return out`;
 
+// The same for a write, which also finds the read leases on what it stores: KEYS holds the
+// entries' keys, then their lease keys; ARGV (revision, payload, ttl ms) per entry. Answers, for
+// each lease still running, the entry's index, its holder, the milliseconds it has left and its
+// end as stored. Running leases stay until their holder confirmed the revocation (RELEASE), so
+// that a write racing this one waits for the same holders; leases that ran out are dropped.
+const STORE_WRITE = `
+local n = #KEYS / 2
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local out = {}
+for i = 1, n do
+  local new = tonumber(ARGV[3 * i - 2])
+  local keep = false
+  local head = redis.call('GETRANGE', KEYS[i], 0, 40)
+  if head ~= '' then
+    local rev, kind = string.match(head, '^(%d+)|(%a)')
+    if rev then
+      local old = tonumber(rev)
+      keep = old > new or (old == new and kind ~= 'm')
+    end
+  end
+  if not keep then
+    redis.call('SET', KEYS[i], ARGV[3 * i - 1], 'PX', ARGV[3 * i])
+  end
+  local held = redis.call('HGETALL', KEYS[n + i])
+  for j = 1, #held, 2 do
+    local left = tonumber(held[j + 1]) - now
+    if left > 0 then
+      out[#out + 1] = i
+      out[#out + 1] = held[j]
+      out[#out + 1] = left
+      out[#out + 1] = held[j + 1]
+    else
+      redis.call('HDEL', KEYS[n + i], held[j])
+    end
+  end
+end
+return out`;
+
+// Drops leases whose holder confirmed their revocation: KEYS the lease keys, ARGV the holder
+// of each then its end as STORE_WRITE found it. A lease granted again since (another end) stays.
+const RELEASE = `
+local n = #KEYS
+for i = 1, n do
+  if redis.call('HGET', KEYS[i], ARGV[i]) == ARGV[n + i] then redis.call('HDEL', KEYS[i], ARGV[i]) end
+end
+return n`;
+
+// LOOKUP that also leases each live record it finds to a holder (ARGV: record head, lease head,
+// the collection's lease key, holder, lease ms, then the record keys). A lease is a field of
+// the record's lease hash, holder -> until (Redis's clock, ms); the holder is also entered in
+// the collection's, which a change of the collection takes back. The last element tells, one
+// character per key, which were leased.
+const LOOKUP_LEASE = `
+local c = redis.call('GET', KEYS[1])
+if not c then return {false} end
+local id, node = string.match(c, '^%d+|v|(%d+)|(%d+)|')
+if not id then return {c} end
+local tail = id .. ':' .. node .. ':'
+local head = ARGV[1] .. tail
+local leases = ARGV[2] .. tail
+local ms = tonumber(ARGV[5])
+local t = redis.call('TIME')
+local untilMs = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + ms
+local out = {c}
+local flags = {}
+for i = 6, #ARGV do
+  local entry = redis.call('GET', head .. ARGV[i])
+  out[#out + 1] = entry
+  if entry and string.match(entry, '^%d+|v') then
+    redis.call('HSET', leases .. ARGV[i], ARGV[4], untilMs)
+    redis.call('PEXPIRE', leases .. ARGV[i], ms + 1000)
+    flags[#flags + 1] = '1'
+  else
+    flags[#flags + 1] = '0'
+  end
+end
+local granted = table.concat(flags)
+if string.find(granted, '1', 1, true) then
+  redis.call('HSET', ARGV[3], ARGV[4], untilMs)
+  redis.call('PEXPIRE', ARGV[3], ms + 1000)
+end
+out[#out + 1] = granted
+return out`;
+
 const REPAIR_RETRY_MS = 1000;
 const MAX_DECODED_COLLECTIONS = 1000;
 
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 interface StoreItem {
   readonly key: string;
+  /** Where the read leases on it are kept. */
+  readonly leaseKey: string;
   readonly revision: number;
   readonly payload: string | Buffer;
   readonly ttlMs: number;
@@ -53,7 +143,20 @@ interface StoreItem {
 
 interface CacheCommands {
   rosettaStore(keyCount: number, ...keysThenArgs: Array<string | number | Buffer>): Promise<number>;
+  rosettaStoreWrite(
+    keyCount: number,
+    ...keysThenArgs: Array<string | number | Buffer>
+  ): Promise<Array<number | string>>;
+  rosettaRelease(keyCount: number, ...keysThenArgs: string[]): Promise<number>;
   rosettaLookupBuffer(key: string, recordHead: string, ...keys: string[]): Promise<Array<Buffer | null>>;
+  rosettaLookupLeaseBuffer(key: string, ...args: Array<string | number>): Promise<Array<Buffer | null>>;
+}
+
+/** Read leases for the gateways (docs/cache-consistency.md, "Read leases"). */
+export interface LeaseOptions {
+  /** How long a lease lasts (ms). */
+  readonly ms: number;
+  readonly revoker: LeaseRevoker;
 }
 
 export interface RedisRecordCacheOptions {
@@ -64,6 +167,8 @@ export interface RedisRecordCacheOptions {
   readonly tombstoneTtlMs: number;
   /** Values larger than this are cached as markers. */
   readonly maxValueBytes: number;
+  /** Grant read leases (to gateways that ask for them); none without. */
+  readonly leases?: LeaseOptions;
 }
 
 /**
@@ -78,6 +183,11 @@ export class RedisRecordCache implements RecordCache {
   private readonly decoded = new Map<string, CacheEntry<Collection> | undefined>();
   private repairing: Promise<void> | undefined;
   private retry: NodeJS.Timeout | undefined;
+  /**
+   * performance.now() before which an acknowledged write waits: a lease's length after each
+   * (re)connection to Redis, since a Redis that restarted has forgotten the leases it granted.
+   */
+  private leasesKnownAt = 0;
   /** `rosetta_cache_errors_total`: Redis commands of the cache that failed (look-ups, stores, repairs). */
   private readonly errors: Counter;
   /** `rosetta_cache_repairs_pending`: keys awaiting repair (cache reads are off while above 0). */
@@ -90,7 +200,10 @@ export class RedisRecordCache implements RecordCache {
     private readonly logger: Logger,
   ) {
     redis.defineCommand('rosettaStore', { lua: STORE });
+    redis.defineCommand('rosettaStoreWrite', { lua: STORE_WRITE });
+    redis.defineCommand('rosettaRelease', { lua: RELEASE });
     redis.defineCommand('rosettaLookup', { numberOfKeys: 1, lua: LOOKUP });
+    redis.defineCommand('rosettaLookupLease', { numberOfKeys: 1, lua: LOOKUP_LEASE });
     this.redis = redis as Redis & CacheCommands;
     this.errors = rosettaMeter().createCounter('rosetta_cache_errors_total', {
       description:
@@ -100,7 +213,18 @@ export class RedisRecordCache implements RecordCache {
       description: 'Cache keys whose store failed after a write, awaiting repair: above 0, cache reads are off',
     });
     this.pending.addCallback(this.observePending);
-    redis.on('ready', () => void this.repair());
+    const connected = () => {
+      if (options.leases !== undefined) this.leasesKnownAt = performance.now() + options.leases.ms;
+    };
+    if (redis.status === 'ready') connected();
+    redis.on('ready', () => {
+      connected();
+      void this.repair();
+    });
+  }
+
+  get leaseMs(): number {
+    return this.options.leases?.ms ?? 0;
   }
 
   get degraded(): boolean {
@@ -123,15 +247,45 @@ export class RedisRecordCache implements RecordCache {
     return `${this.recordHead(collection.space, collection.name)}${collection.id}:${collection.rootNodeId}:${key}`;
   }
 
-  async lookup(space: string, name: string, keys: readonly string[]): Promise<CacheLookup | undefined> {
+  private leaseHead(space: string, name: string): string {
+    return `${this.options.prefix}l:${this.tag(space, name)}:`;
+  }
+
+  private recordLeaseKey(collection: Collection, key: string): string {
+    return `${this.leaseHead(collection.space, collection.name)}${collection.id}:${collection.rootNodeId}:${key}`;
+  }
+
+  private collectionLeaseKey(space: string, name: string): string {
+    return `${this.options.prefix}lc:${this.tag(space, name)}`;
+  }
+
+  private lookupCommand(space: string, name: string, keys: readonly string[], holder: string | undefined) {
+    const leases = this.options.leases;
+    if (holder === undefined || leases === undefined) {
+      return this.redis.rosettaLookupBuffer(this.collectionKey(space, name), this.recordHead(space, name), ...keys);
+    }
+    return this.redis.rosettaLookupLeaseBuffer(
+      this.collectionKey(space, name),
+      this.recordHead(space, name),
+      this.leaseHead(space, name),
+      this.collectionLeaseKey(space, name),
+      holder,
+      leases.ms,
+      ...keys,
+    );
+  }
+
+  async lookup(
+    space: string,
+    name: string,
+    keys: readonly string[],
+    leaseHolder?: string,
+  ): Promise<CacheLookup | undefined> {
     if (this.degraded) return undefined;
     try {
-      const [c, ...entries] = await this.redis.rosettaLookupBuffer(
-        this.collectionKey(space, name),
-        this.recordHead(space, name),
-        ...keys,
-      );
+      const [c, ...entries] = await this.lookupCommand(space, name, keys, leaseHolder);
       const collection = c === null || c === undefined ? undefined : this.decodeCollection(c.toString('utf8'));
+      const granted = entries.length > keys.length ? entries[keys.length]?.toString('latin1') : undefined;
       return {
         collection,
         records:
@@ -141,6 +295,7 @@ export class RedisRecordCache implements RecordCache {
                 const entry = entries[i];
                 return entry === null || entry === undefined ? undefined : decodeRecord(key, entry);
               }),
+        ...(granted?.includes('1') === true ? { leased: keys.map((_, i) => granted[i] === '1') } : {}),
       };
     } catch (error) {
       this.errors.add(1);
@@ -174,10 +329,17 @@ export class RedisRecordCache implements RecordCache {
 
   storeCollection(space: string, name: string, entry: CacheEntry<Collection>, source: StoreSource): Promise<void> {
     const ttlMs = entry.value === undefined ? this.options.tombstoneTtlMs : this.options.ttlMs;
-    return this.store(
-      [{ key: this.collectionKey(space, name), revision: entry.revision, payload: encodeCollection(entry), ttlMs }],
-      source,
-    );
+    const item = {
+      key: this.collectionKey(space, name),
+      revision: entry.revision,
+      payload: encodeCollection(entry),
+      ttlMs,
+    };
+    return this.store([{ ...item, leaseKey: this.collectionLeaseKey(space, name) }], source, () => ({
+      kind: 'collection',
+      space,
+      name,
+    }));
   }
 
   storeRecords(collection: Collection, entries: readonly RecordEntry[], source: StoreSource): Promise<void> {
@@ -186,6 +348,7 @@ export class RedisRecordCache implements RecordCache {
         const kind = entryKind(entry, this.options.maxValueBytes);
         return {
           key: this.recordKey(collection, entry.key),
+          leaseKey: this.recordLeaseKey(collection, entry.key),
           revision: entry.revision,
           payload: encodeRecord(
             entry.revision,
@@ -196,25 +359,82 @@ export class RedisRecordCache implements RecordCache {
         };
       }),
       source,
+      (indexes) => ({
+        kind: 'records',
+        space: collection.space,
+        name: collection.name,
+        keys: indexes.map((i) => entries[i]?.key ?? ''),
+      }),
     );
   }
 
-  private async store(items: readonly StoreItem[], source: StoreSource): Promise<void> {
+  /**
+   * Stores entries by the "set if newer" rule. A write with leases on also takes back every
+   * read lease on what it stored, and resolves only once they are all gone (`target` names what
+   * the leases of the entries at these indexes cover).
+   */
+  private async store(
+    items: readonly StoreItem[],
+    source: StoreSource,
+    target: (indexes: number[]) => LeaseTarget,
+  ): Promise<void> {
     if (items.length === 0) return;
+    const leases = source === 'write' ? this.options.leases : undefined;
     const args: Array<string | number | Buffer> = items.map((item) => item.key);
+    if (leases !== undefined) args.push(...items.map((item) => item.leaseKey));
     for (const item of items) args.push(item.revision, item.payload, item.ttlMs);
     try {
-      await this.redis.rosettaStore(items.length, ...args);
+      if (leases === undefined) {
+        await this.redis.rosettaStore(items.length, ...args);
+        return;
+      }
+      const held = await this.redis.rosettaStoreWrite(items.length * 2, ...args);
+      if (held.length > 0) await this.revoke(leases.revoker, items, held, target);
+      const unknownFor = this.leasesKnownAt - performance.now();
+      if (unknownFor > 0) await sleep(unknownFor);
     } catch (error) {
       this.errors.add(1);
       if (source === 'read') return;
+      // The leases on these keys could not be read: wait for any to have run out.
+      const waitOut = leases === undefined ? undefined : sleep(leases.ms + LEASE_MARGIN_MS);
       for (const { key, revision } of items) this.repairs.set(key, Math.max(this.repairs.get(key) ?? 0, revision));
       this.logger.error(
         { err: error, repairs: this.repairs.size },
         'cache store failed; cache reads off until repaired',
       );
       this.scheduleRepair();
+      await waitOut;
     }
+  }
+
+  /**
+   * Revokes the leases a write found (`held`: entry index from 1, holder, ms left, end, for each),
+   * then drops those whose holders confirmed (a failure to drop leaves them to run out).
+   */
+  private async revoke(
+    revoker: LeaseRevoker,
+    items: readonly StoreItem[],
+    held: Array<number | string>,
+    target: (indexes: number[]) => LeaseTarget,
+  ): Promise<void> {
+    const indexes = new Set<number>();
+    const leases: HeldLease[] = [];
+    const keys: string[] = [];
+    const holders: string[] = [];
+    const ends: string[] = [];
+    for (let i = 0; i + 3 < held.length; i += 4) {
+      const index = Number(held[i]) - 1;
+      indexes.add(index);
+      leases.push({ holder: String(held[i + 1]), leftMs: Number(held[i + 2]) });
+      keys.push(items[index]?.leaseKey ?? '');
+      holders.push(String(held[i + 1]));
+      ends.push(String(held[i + 3]));
+    }
+    await revoker.revoke(leases, target([...indexes]));
+    await this.redis.rosettaRelease(keys.length, ...keys, ...holders, ...ends).catch((error: unknown) => {
+      this.errors.add(1);
+      this.logger.warn({ err: error }, 'revoked leases not dropped; they run out by themselves');
+    });
   }
 
   // A store can fail on a timeout while the connection stays up (no 'ready' to wait for), so
@@ -259,6 +479,7 @@ export class RedisRecordCache implements RecordCache {
   }
 
   async close(): Promise<void> {
+    this.options.leases?.revoker.close();
     this.pending.removeCallback(this.observePending);
     clearTimeout(this.retry);
     this.retry = undefined;

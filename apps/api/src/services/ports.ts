@@ -230,6 +230,8 @@ export interface CacheLookup {
    * undefined when missing, or when the cache holds only a "read the database" marker.
    */
   readonly records: ReadonlyArray<CacheEntry<StoredRecord> | undefined>;
+  /** One per key when a lease was asked for and granted on any: whether that key's record is leased. */
+  readonly leased?: readonly boolean[];
 }
 
 /**
@@ -245,8 +247,15 @@ export type StoreSource = 'write' | 'read';
  * can never overwrite what a writer stored after committing. See docs/cache-consistency.md.
  */
 export interface RecordCache {
-  /** The collection entry and, when it is live, its records' entries, in one round trip. Undefined if the cache is unavailable. */
-  lookup(space: string, name: string, keys: readonly string[]): Promise<CacheLookup | undefined>;
+  /**
+   * The collection entry and, when it is live, its records' entries, in one round trip. Undefined
+   * if the cache is unavailable. With `leaseHolder`, the live records found are leased to it
+   * (when the cache grants leases): no write of them is acknowledged before the holder dropped
+   * them or `leaseMs` ran out (docs/cache-consistency.md, "Read leases").
+   */
+  lookup(space: string, name: string, keys: readonly string[], leaseHolder?: string): Promise<CacheLookup | undefined>;
+  /** How long a read lease lasts; 0 when this cache grants none. */
+  readonly leaseMs: number;
   lookupCollection(space: string, name: string): Promise<CacheEntry<Collection> | undefined>;
   storeCollection(space: string, name: string, entry: CacheEntry<Collection>, source: StoreSource): Promise<void>;
   /**

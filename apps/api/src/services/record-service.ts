@@ -58,6 +58,13 @@ export interface ScanChunk {
   readonly nextCursor: string;
 }
 
+/** A batch read's records, and which of them are leased to the reader, for how long. */
+export interface LeasedRecords {
+  readonly records: Array<ScannedRecord | undefined>;
+  readonly leased: readonly boolean[];
+  readonly leaseMs: number;
+}
+
 export interface RecordServiceOptions {
   /** Rows read from the database per scan page. */
   readonly scanPageSize: number;
@@ -289,32 +296,57 @@ export class RecordService {
     keys: readonly string[],
     withValues: boolean,
   ): Promise<Array<ScannedRecord | undefined>> {
+    return (await this.readMany(address, keys, withValues, undefined)).records;
+  }
+
+  /**
+   * A batch read that also leases the records the cache answered to `holder` (see
+   * RecordCache.lookup): `leased` tells which, one per key (empty when none), for `leaseMs`.
+   * Only the live, unversioned records the cache held can be leased.
+   */
+  async leasedBatchGet(address: CollectionAddress, keys: readonly string[], holder: string): Promise<LeasedRecords> {
+    return this.readMany(address, keys, true, holder);
+  }
+
+  private async readMany(
+    address: CollectionAddress,
+    keys: readonly string[],
+    withValues: boolean,
+    holder: string | undefined,
+  ): Promise<LeasedRecords> {
     CollectionResolver.validate(address);
     if (keys.length > MAX_BATCH_GET_KEYS) throw invalid('BATCH_TOO_LARGE', `at most ${MAX_BATCH_GET_KEYS} keys`);
     keys.forEach(validateKey);
+    const unleased = (records: Array<ScannedRecord | undefined>): LeasedRecords => ({
+      records,
+      leased: [],
+      leaseMs: 0,
+    });
     if (address.version !== undefined) {
       const { collection, at } = await this.locate(address);
-      if (at !== undefined) return this.versionedBatchGet(collection, at, keys, withValues);
+      if (at !== undefined) return unleased(await this.versionedBatchGet(collection, at, keys, withValues));
     }
     const unique = [...new Set(keys)];
     const found = new Map<string, StoredRecord | undefined>();
+    const leased = new Set<string>();
     let missing = unique;
     let collection: Collection;
-    const hit = await this.cache.lookup(address.space, address.name, unique);
+    const hit = await this.cache.lookup(address.space, address.name, unique, holder);
     if (hit?.collection === undefined) {
       collection = await this.resolver.resolve(address);
       if (collection.versioned) {
-        return this.versionedBatchGet(collection, await this.masterLeaf(collection), keys, withValues);
+        return unleased(await this.versionedBatchGet(collection, await this.masterLeaf(collection), keys, withValues));
       }
     } else {
       if (hit.collection.value === undefined) throw await this.resolver.notFound(address);
       collection = hit.collection.value;
       if (collection.versioned) {
-        return this.versionedBatchGet(collection, await this.masterLeaf(collection), keys, withValues);
+        return unleased(await this.versionedBatchGet(collection, await this.masterLeaf(collection), keys, withValues));
       }
       missing = unique.filter((key, i) => {
         const cached = hit.records[i];
         if (cached !== undefined) found.set(key, cached.value);
+        if (hit.leased?.[i] === true) leased.add(key);
         return cached === undefined;
       });
     }
@@ -327,11 +359,15 @@ export class RecordService {
       for (const record of loaded) found.set(record.key, record);
       this.populate(started, collection, loaded);
     }
-    return keys.map((key) => {
-      const record = found.get(key);
-      if (record === undefined) return undefined;
-      return { ...record, size: record.value.byteLength, value: withValues ? record.value : undefined };
-    });
+    return {
+      records: keys.map((key) => {
+        const record = found.get(key);
+        if (record === undefined) return undefined;
+        return { ...record, size: record.value.byteLength, value: withValues ? record.value : undefined };
+      }),
+      leased: leased.size === 0 ? [] : keys.map((key) => leased.has(key)),
+      leaseMs: leased.size === 0 ? 0 : this.cache.leaseMs,
+    };
   }
 
   private async versionedBatchGet(

@@ -78,8 +78,12 @@ export class TimedRecordCache implements RecordCache {
     return this.inner.degraded;
   }
 
-  lookup(space: string, name: string, keys: readonly string[]): Promise<CacheLookup | undefined> {
-    return timeCache(() => this.inner.lookup(space, name, keys));
+  get leaseMs(): number {
+    return this.inner.leaseMs;
+  }
+
+  lookup(space: string, name: string, keys: readonly string[], leaseHolder?: string): Promise<CacheLookup | undefined> {
+    return timeCache(() => this.inner.lookup(space, name, keys, leaseHolder));
   }
 
   lookupCollection(space: string, name: string): Promise<CacheEntry<Collection> | undefined> {

@@ -195,8 +195,18 @@ export function recordServiceImpl(services: Services, logger: Logger): ServiceIm
       },
       async batchGet(req, context) {
         const target = await allow(context, req.collection, 'read', req.keys);
-        const found = await records.batchGet(target, req.keys, !req.omitValues);
-        return { results: found.map((r) => ({ record: r === undefined ? undefined : recordMessage(r) })) };
+        const {
+          records: found,
+          leased,
+          leaseMs,
+        } = req.leaseHolder === '' || req.omitValues
+          ? { records: await records.batchGet(target, req.keys, !req.omitValues), leased: [], leaseMs: 0 }
+          : await records.leasedBatchGet(target, req.keys, req.leaseHolder);
+        return {
+          results: found.map((r) => ({ record: r === undefined ? undefined : recordMessage(r) })),
+          leased: [...leased],
+          leaseMs,
+        };
       },
       async *scan(req, context) {
         const { target, filter } = await allowFilter(context, req.collection, 'read', fromFilter(req.filter));

@@ -1,8 +1,10 @@
+import { create } from '@bufbuild/protobuf';
 import type { Client } from '@connectrpc/connect';
-import type { RecordService } from '@rosetta/proto';
+import { RecordSchema, type RecordService } from '@rosetta/proto';
 import { addApiCall, RequestTiming, runWithTiming } from '../http/server-timing';
+import { LeaseCache } from './lease-cache';
 import { RecordReader } from './record-reader';
-import type { CallerHeaders } from './turn-batcher';
+import type { CallerHeaders, CollectionRef } from './turn-batcher';
 
 /**
  * Server-Timing of coalesced reads: a fake record service that reports each call's timing as
@@ -93,5 +95,153 @@ describe('RecordReader with Server-Timing off', () => {
     expect(calls).toEqual(['batch k1,k2']);
     // The batch went out in the first request's context; no sharing without the setting.
     expect([first.calls, second.calls]).toEqual([1, 0]);
+  });
+});
+
+/** A call the leasing fake answered: its method and request as the reader made it. */
+interface SeenCall {
+  readonly method: 'getRecord' | 'batchGet';
+  readonly request: unknown;
+}
+
+/**
+ * A record service that leases what `leases` says (every record of a BatchGet asking for leases,
+ * by default) for 5 s; each record's value names the call that answered it.
+ */
+function leasingRecords(calls: SeenCall[], leases: (key: string) => boolean = () => true) {
+  const found = (key: string) =>
+    create(RecordSchema, { key, value: Buffer.from(`${key}#${calls.length}`), revision: 3n });
+  return {
+    async getRecord(request: { key: string }) {
+      calls.push({ method: 'getRecord', request });
+      await new Promise((resolve) => setImmediate(resolve));
+      return { record: found(request.key) };
+    },
+    async batchGet(request: { keys: string[]; leaseHolder?: string }) {
+      calls.push({ method: 'batchGet', request });
+      await new Promise((resolve) => setImmediate(resolve));
+      const asked = request.leaseHolder !== undefined && request.leaseHolder !== '';
+      return {
+        results: request.keys.map((key) => ({ record: found(key) })),
+        leased: asked ? request.keys.map(leases) : [],
+        leaseMs: asked ? 5_000 : 0,
+      };
+    },
+  } as unknown as Client<typeof RecordService>;
+}
+
+function leaseCache(resumed = true): LeaseCache {
+  const cache = new LeaseCache({ maxBytes: 1 << 20, maxValueBytes: 1024, maxLeaseMs: 10_000 });
+  if (resumed) cache.resume();
+  return cache;
+}
+
+const unlimited = (grant: string): CallerHeaders => ({
+  grant,
+  headers: { 'rosetta-grant': grant },
+  principal: { rateLimit: 0 },
+});
+const value = (record: { value: Uint8Array } | undefined) =>
+  record === undefined ? undefined : Buffer.from(record.value).toString();
+
+describe('RecordReader with a lease cache', () => {
+  it('asks for leases even for one key, then answers the same grant from the cache', async () => {
+    const calls: SeenCall[] = [];
+    const leases = leaseCache();
+    const reader = new RecordReader(leasingRecords(calls), { leases });
+    const carol = unlimited('gc');
+
+    expect(value(await reader.get(carol, a, 'k1'))).toBe('k1#1');
+    expect(calls).toEqual([
+      { method: 'batchGet', request: { collection: a, keys: ['k1'], leaseHolder: leases.holder } },
+    ]);
+    expect(leases.size.entries).toBe(1);
+
+    const again = await reader.get(carol, a, 'k1');
+    expect(value(again)).toBe('k1#1');
+    expect(again?.revision).toBe(3n);
+    expect(calls).toHaveLength(1);
+
+    // Another grant's read was not let read it by the record service: it goes there.
+    expect(value(await reader.get(unlimited('gd'), a, 'k1'))).toBe('k1#2');
+    expect(calls).toHaveLength(2);
+  });
+
+  it("asks for leases on a turn's batch and keeps only the records leased", async () => {
+    const calls: SeenCall[] = [];
+    const leases = leaseCache();
+    const reader = new RecordReader(
+      leasingRecords(calls, (key) => key !== 'k2'),
+      { leases },
+    );
+    const carol = unlimited('gc');
+
+    const first = await Promise.all(['k1', 'k2', 'k3'].map((key) => reader.get(carol, a, key)));
+    expect(first.map(value)).toEqual(['k1#1', 'k2#1', 'k3#1']);
+    expect(calls).toEqual([
+      { method: 'batchGet', request: { collection: a, keys: ['k1', 'k2', 'k3'], leaseHolder: leases.holder } },
+    ]);
+    expect(leases.size.entries).toBe(2);
+
+    expect(value(await reader.get(carol, a, 'k1'))).toBe('k1#1');
+    expect(value(await reader.get(carol, a, 'k3'))).toBe('k3#1');
+    expect(calls).toHaveLength(1);
+    // Not leased, not kept: the record service is asked again.
+    expect(value(await reader.get(carol, a, 'k2'))).toBe('k2#2');
+    expect(calls).toHaveLength(2);
+  });
+
+  it.each<[string, CallerHeaders, CollectionRef]>([
+    ['a caller without principal', { grant: 'gc', headers: { 'rosetta-grant': 'gc' } }, a],
+    [
+      'a caller held to a request rate',
+      { grant: 'gc', headers: { 'rosetta-grant': 'gc' }, principal: { rateLimit: 5 } },
+      a,
+    ],
+    ['a read of a version', unlimited('gc'), { ...a, version: 'v1' }],
+  ])('never leases nor answers from the cache for %s', async (_name, caller, collection) => {
+    const calls: SeenCall[] = [];
+    const leases = leaseCache();
+    const reader = new RecordReader(leasingRecords(calls), { leases });
+    // The same grant holds k1 of the collection's default version.
+    expect(value(await reader.get(unlimited('gc'), a, 'k1'))).toBe('k1#1');
+    expect(leases.get('gc', 's', 'a', 'k1')).toBeDefined();
+
+    expect(value(await reader.get(caller, collection, 'k1'))).toBe('k1#2');
+    await Promise.all([reader.get(caller, collection, 'k1'), reader.get(caller, collection, 'k2')]);
+    expect(calls.slice(1)).toEqual([
+      { method: 'getRecord', request: { collection, key: 'k1' } },
+      { method: 'batchGet', request: { collection, keys: ['k1', 'k2'] } },
+    ]);
+    expect(leases.get('gc', 's', 'a', 'k2')).toBeUndefined();
+    expect(leases.size.entries).toBe(1);
+  });
+
+  it.each([
+    ['never resumed', () => leaseCache(false)],
+    [
+      'suspended',
+      () => {
+        const cache = leaseCache();
+        cache.suspend();
+        return cache;
+      },
+    ],
+  ])('reads as before with a cache %s', async (_name, makeCache) => {
+    const calls: SeenCall[] = [];
+    const leases = makeCache();
+    expect(leases.available).toBe(false);
+    const reader = new RecordReader(leasingRecords(calls), { leases });
+    const carol = unlimited('gc');
+
+    expect(value(await reader.get(carol, a, 'k1'))).toBe('k1#1');
+    expect(value(await reader.get(carol, a, 'k1'))).toBe('k1#2');
+    await Promise.all([reader.get(carol, a, 'k1'), reader.get(carol, a, 'k2')]);
+    expect(calls).toEqual([
+      { method: 'getRecord', request: { collection: a, key: 'k1' } },
+      { method: 'getRecord', request: { collection: a, key: 'k1' } },
+      { method: 'batchGet', request: { collection: a, keys: ['k1', 'k2'] } },
+    ]);
+    expect(leases.size.entries).toBe(0);
   });
 });

@@ -2,6 +2,7 @@ import type { Client } from '@connectrpc/connect';
 import { validateKey } from '@rosetta/core';
 import type { Record as RecordMessage, RecordService } from '@rosetta/proto';
 import { callForRequests, currentTiming, type RequestTiming } from '../http/server-timing';
+import type { LeaseCache } from './lease-cache';
 import { TurnBatcher, type CallerHeaders, type CollectionRef } from './turn-batcher';
 
 interface Waiter {
@@ -26,6 +27,11 @@ const MAX_BATCH = 64;
  * served before they get their answer: each of them waited for the whole call (all of them one
  * caller's, since a batch never mixes callers). Otherwise the call would count only for the
  * request in whose async context the turn's batches happen to be sent.
+ *
+ * With a lease cache, reads of a collection's default version ask the record service for read
+ * leases, and a leased record answers its reader's later GETs from this process until its lease
+ * ends or a writer revokes it (see LeaseCache). Callers held to a request rate always go to the
+ * record service, which counts their calls.
  */
 export class RecordReader {
   private readonly batcher = new TurnBatcher<Waiter>((collection, caller, waiters) => {
@@ -34,30 +40,58 @@ export class RecordReader {
 
   constructor(
     private readonly records: Client<typeof RecordService>,
-    private readonly options: { readonly serverTiming?: boolean } = {},
+    private readonly options: { readonly serverTiming?: boolean; readonly leases?: LeaseCache } = {},
   ) {}
+
+  /** The lease cache, when the read may use it. */
+  private leasesFor(caller: CallerHeaders, collection: CollectionRef): LeaseCache | undefined {
+    const leases = this.options.leases;
+    if (leases === undefined || collection.version !== undefined) return undefined;
+    return caller.principal !== undefined && caller.principal.rateLimit === 0 ? leases : undefined;
+  }
 
   get(caller: CallerHeaders, collection: CollectionRef, key: string): Promise<RecordMessage | undefined> {
     validateKey(key);
+    const held = this.leasesFor(caller, collection)?.get(caller.grant, collection.space, collection.collection, key);
+    if (held !== undefined) return Promise.resolve(held);
     const timing = this.options.serverTiming === true ? currentTiming() : undefined;
     return new Promise((resolve, reject) => this.batcher.add(collection, caller, { key, timing, resolve, reject }));
   }
 
+  /**
+   * One call for the waiters. With the lease cache listening, a BatchGet (even of one key) that
+   * asks for leases, keeping what it is granted; otherwise a lone key goes as a GetRecord.
+   */
   private send(collection: CollectionRef, caller: CallerHeaders, waiters: Waiter[]): void {
     const [only] = waiters;
     const options = { headers: caller.headers };
     const timings = waiters.map((w) => w.timing);
-    if (waiters.length === 1 && only !== undefined) {
+    const leases = this.leasesFor(caller, collection);
+    const leasing = leases?.available === true ? leases : undefined;
+    if (leasing === undefined && waiters.length === 1 && only !== undefined) {
       void callForRequests(timings, () => this.records.getRecord({ collection, key: only.key }, options)).then(
         ({ record }) => only.resolve(record),
         (error: unknown) => only.reject(error),
       );
       return;
     }
+    const ticket = leasing?.ticket() ?? 0;
+    const sentAt = performance.now();
+    const keys = waiters.map((w) => w.key);
     void callForRequests(timings, () =>
-      this.records.batchGet({ collection, keys: waiters.map((w) => w.key) }, options),
+      this.records.batchGet(
+        leasing === undefined ? { collection, keys } : { collection, keys, leaseHolder: leasing.holder },
+        options,
+      ),
     ).then(
-      ({ results }) => waiters.forEach((w, i) => w.resolve(results[i]?.record)),
+      ({ results, leased, leaseMs }) =>
+        waiters.forEach((w, i) => {
+          const record = results[i]?.record;
+          if (leasing !== undefined && record !== undefined && leased[i] === true) {
+            leasing.install(ticket, sentAt, leaseMs, caller.grant, collection.space, collection.collection, record);
+          }
+          w.resolve(record);
+        }),
       (error: unknown) => waiters.forEach((w) => w.reject(error)),
     );
   }

@@ -10,6 +10,8 @@ export interface CollectionRef {
 export interface CallerHeaders {
   readonly grant: string;
   readonly headers: Readonly<Record<string, string>>;
+  /** Whose grant it is, when known: a caller held to a request rate is never served from a lease. */
+  readonly principal?: { readonly rateLimit: number };
 }
 
 /**
