@@ -93,6 +93,30 @@ describe('LeaseCache', () => {
     expect(cache.get('ga', 's', 'a', 'k1')).toBeUndefined();
   });
 
+  it('asks one caller at a time to renew a lease once three quarters of it are gone', () => {
+    const cache = leaseCache();
+    installNow(cache, 'ga', record('k1'));
+    // Renewal is due at 75% of the 95% counted: 712.5 ms after the send.
+    clock += 712;
+    expect(cache.claimRenewal('ga', 's', 'a', 'k1')).toBe(false);
+    clock += 1;
+    expect(cache.claimRenewal('ga', 's', 'a', 'k1')).toBe(true);
+    expect(cache.claimRenewal('ga', 's', 'a', 'k1')).toBe(false);
+    expect(cache.claimRenewal('gb', 's', 'a', 'k1')).toBe(false);
+    expect(cache.claimRenewal('ga', 's', 'a', 'k2')).toBe(false);
+    // A renewal that did not come back is asked for again 100 ms later.
+    clock += 100;
+    expect(cache.claimRenewal('ga', 's', 'a', 'k1')).toBe(true);
+    // A renewal that came back moves both the end and the next renewal.
+    installNow(cache, 'ga', record('k1'));
+    expect(cache.claimRenewal('ga', 's', 'a', 'k1')).toBe(false);
+    clock += 700;
+    expect(text(cache.get('ga', 's', 'a', 'k1'))).toBe('value of k1');
+    expect(cache.claimRenewal('ga', 's', 'a', 'k1')).toBe(false);
+    clock += 13;
+    expect(cache.claimRenewal('ga', 's', 'a', 'k1')).toBe(true);
+  });
+
   it('keeps nothing whose lease already ran out when it arrives', () => {
     const cache = leaseCache();
     clock = 1_000 + 0.95 * LEASE_MS;

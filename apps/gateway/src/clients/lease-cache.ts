@@ -21,11 +21,18 @@ export interface LeaseCacheOptions {
 /** A reading of the revocations seen so far, taken when a read is sent (see `install`). */
 export type ReadTicket = number;
 
+/** A reader the record service let read an entry's record. */
+interface Reader {
+  /** now() until which it may be answered from the entry. */
+  until: number;
+  /** now() from which a hit asks for the lease to be renewed (see `claimRenewal`). */
+  renewAt: number;
+}
+
 interface Entry {
   readonly record: RecordMessage;
   readonly bytes: number;
-  /** Until when (now()) each grant may be answered from this entry: the record service let it read. */
-  readonly readers: Map<string, number>;
+  readonly readers: Map<string, Reader>;
 }
 
 /**
@@ -33,6 +40,11 @@ interface Entry {
  * service granted it, so this only absorbs clocks that run at slightly different rates.
  */
 const LEASE_SHARE = 0.95;
+
+/** A lease is renewed in the background once this share of it is gone. */
+const RENEW_SHARE = 0.75;
+/** A renewal that did not come back is asked for again after this long (ms). */
+const RENEW_RETRY_MS = 100;
 
 const HIT = { result: 'hit' } as const;
 const MISS = { result: 'miss' } as const;
@@ -46,8 +58,10 @@ const entryId = (space: string, name: string, key: string) => `${space}\u0000${n
  * anywhere before this process has dropped it, or its lease has run out. So a read answered
  * from here is never older than an acknowledged write.
  *
- * An entry answers only the grants the record service let read it, each until the lease it came
- * with runs out: the access decision is the record service's, at most one lease old. Whatever
+ * An entry answers only the readers the record service let read it, each until the lease it came
+ * with runs out: the access decision is the record service's, at most one lease old. A reader is
+ * whatever the caller names it by: the record reader uses the caller's whole principal, so the
+ * grants a credential is given one after another share what the record service let it read. Whatever
  * the bus cannot vouch for is dropped: while the revocations' channel is down nothing is held
  * (`suspend`), and a read that a revocation overtook is not kept (`ticket`/`install`).
  */
@@ -96,10 +110,10 @@ export class LeaseCache {
     this.bytes = 0;
   }
 
-  /** The record, when held for `grant`. */
-  get(grant: string, space: string, name: string, key: string): RecordMessage | undefined {
+  /** The record, when held for `reader`. */
+  get(reader: string, space: string, name: string, key: string): RecordMessage | undefined {
     const entry = this.entries.get(entryId(space, name, key));
-    const until = entry?.readers.get(grant);
+    const until = entry?.readers.get(reader)?.until;
     if (entry === undefined || until === undefined || until <= this.now()) {
       this.requests.add(1, MISS);
       return undefined;
@@ -108,13 +122,26 @@ export class LeaseCache {
     return entry.record;
   }
 
+  /**
+   * Whether the caller that just got a hit should renew `reader`'s lease in the background: true
+   * once the lease is mostly gone, for one caller at a time, so a hot record's readers never
+   * wait for it to run out.
+   */
+  claimRenewal(reader: string, space: string, name: string, key: string): boolean {
+    const held = this.entries.get(entryId(space, name, key))?.readers.get(reader);
+    const now = this.now();
+    if (held === undefined || held.renewAt > now) return false;
+    held.renewAt = now + RENEW_RETRY_MS;
+    return true;
+  }
+
   /** Taken just before a read that asks for leases is sent. */
   ticket(): ReadTicket {
     return this.revocations;
   }
 
   /**
-   * Keeps a record the record service leased to this holder for `leaseMs`, for the grant that
+   * Keeps a record the record service leased to this holder for `leaseMs`, for the reader that
    * read it, unless a revocation touching it arrived since `ticket` was taken (the answer may
    * predate the write that revoked it) or the channel is down.
    */
@@ -122,7 +149,7 @@ export class LeaseCache {
     ticket: ReadTicket,
     sentAt: number,
     leaseMs: number,
-    grant: string,
+    reader: string,
     space: string,
     name: string,
     record: RecordMessage,
@@ -135,10 +162,12 @@ export class LeaseCache {
     const until = sentAt + leaseMs * LEASE_SHARE;
     const now = this.now();
     if (until <= now) return;
+    const granted: Reader = { until, renewAt: sentAt + leaseMs * LEASE_SHARE * RENEW_SHARE };
     const held = this.entries.get(id);
     if (held !== undefined && held.record.revision >= record.revision) {
-      held.readers.set(grant, Math.max(held.readers.get(grant) ?? 0, until));
-      for (const [reader, end] of held.readers) if (end <= now) held.readers.delete(reader);
+      const known = held.readers.get(reader);
+      if (known === undefined || known.until < until) held.readers.set(reader, granted);
+      for (const [other, { until: end }] of held.readers) if (end <= now) held.readers.delete(other);
       return;
     }
     if (held !== undefined) this.drop(id, held);
@@ -146,7 +175,7 @@ export class LeaseCache {
     // view of the whole response it came in.
     const kept = { ...record, value: new Uint8Array(record.value) };
     const entry: Entry = { record: kept, bytes: kept.value.byteLength + kept.key.length + 256, readers: new Map() };
-    entry.readers.set(grant, until);
+    entry.readers.set(reader, granted);
     this.entries.set(id, entry);
     this.bytes += entry.bytes;
     for (const [oldest, victim] of this.entries) {

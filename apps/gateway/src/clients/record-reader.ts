@@ -1,6 +1,7 @@
 import type { Client } from '@connectrpc/connect';
 import { validateKey } from '@rosetta/core';
-import type { Record as RecordMessage, RecordService } from '@rosetta/proto';
+import { toBinary } from '@bufbuild/protobuf';
+import { PrincipalSchema, type Principal, type Record as RecordMessage, type RecordService } from '@rosetta/proto';
 import { callForRequests, currentTiming, type RequestTiming } from '../http/server-timing';
 import type { LeaseCache } from './lease-cache';
 import { TurnBatcher, type CallerHeaders, type CollectionRef } from './turn-batcher';
@@ -11,6 +12,24 @@ interface Waiter {
   readonly timing: RequestTiming | undefined;
   resolve(record: RecordMessage | undefined): void;
   reject(error: unknown): void;
+}
+
+const ignore = (): void => undefined;
+
+const readers = new WeakMap<Principal, string>();
+
+/**
+ * Who reads, for the lease cache: the whole principal, as bytes. The grants a credential gets
+ * one after another carry the same principal, and share what the record service let it read;
+ * anything that changes what it may do (scopes, roles it was given as an admin…) is another reader.
+ */
+function readerOf(principal: Principal): string {
+  let reader = readers.get(principal);
+  if (reader === undefined) {
+    reader = Buffer.from(toBinary(PrincipalSchema, principal)).toString('latin1');
+    readers.set(principal, reader);
+  }
+  return reader;
 }
 
 /** Keys per BatchGet: a few dozen amortize the call; more would only delay the first answer. */
@@ -52,8 +71,17 @@ export class RecordReader {
 
   get(caller: CallerHeaders, collection: CollectionRef, key: string): Promise<RecordMessage | undefined> {
     validateKey(key);
-    const held = this.leasesFor(caller, collection)?.get(caller.grant, collection.space, collection.collection, key);
-    if (held !== undefined) return Promise.resolve(held);
+    const leases = this.leasesFor(caller, collection);
+    if (leases !== undefined) {
+      const reader = readerOf(caller.principal as Principal);
+      const held = leases.get(reader, collection.space, collection.collection, key);
+      if (held !== undefined) {
+        if (leases.claimRenewal(reader, collection.space, collection.collection, key)) {
+          this.batcher.add(collection, caller, { key, timing: undefined, resolve: ignore, reject: ignore });
+        }
+        return Promise.resolve(held);
+      }
+    }
     const timing = this.options.serverTiming === true ? currentTiming() : undefined;
     return new Promise((resolve, reject) => this.batcher.add(collection, caller, { key, timing, resolve, reject }));
   }
@@ -88,7 +116,8 @@ export class RecordReader {
         waiters.forEach((w, i) => {
           const record = results[i]?.record;
           if (leasing !== undefined && record !== undefined && leased[i] === true) {
-            leasing.install(ticket, sentAt, leaseMs, caller.grant, collection.space, collection.collection, record);
+            const reader = readerOf(caller.principal as Principal);
+            leasing.install(ticket, sentAt, leaseMs, reader, collection.space, collection.collection, record);
           }
           w.resolve(record);
         }),

@@ -1,3 +1,5 @@
+import type { Principal } from '@rosetta/proto';
+
 /** A collection's address, as the record service's contract names it. */
 export interface CollectionRef {
   readonly space: string;
@@ -10,8 +12,8 @@ export interface CollectionRef {
 export interface CallerHeaders {
   readonly grant: string;
   readonly headers: Readonly<Record<string, string>>;
-  /** Whose grant it is, when known: a caller held to a request rate is never served from a lease. */
-  readonly principal?: { readonly rateLimit: number };
+  /** Whose grant it is, when known: only known callers, and never one held to a request rate, are answered from leases. */
+  readonly principal?: Principal;
 }
 
 /**
