@@ -17,7 +17,7 @@ export const END = '<!-- bench:end -->';
 export const LABELS = {
   'node-http': 'anchor: bare node:http, GET 1 KiB',
   express: 'anchor: bare Express 5 route, GET 1 KiB',
-  'hot-get': 'hot GET through gateway → api (cached record)',
+  'hot-get': 'hot GET through the gateway (its read lease; else the api and its cache)',
   'hot-get-cluster': 'hot GET through a gateway of one process per core (`GATEWAY_PROCESSES`), same api',
   list: 'list 1000 records (JSON, ~1.3 MB/response)',
   put: 'durable PUT 1 KiB, distinct keys',

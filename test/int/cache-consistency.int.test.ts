@@ -1,20 +1,10 @@
 import { Redis } from 'ioredis';
 import type { Collection } from '../../packages/core/src';
-import { RedisRecordCache } from '../../apps/api/src/cache/redis-record-cache';
 import { SqlCollectionsRepository } from '../../apps/api/src/db/collections-repository';
-import { createPgClient } from '../../apps/api/src/db/pg-client';
-import { SqlRecordsRepository } from '../../apps/api/src/db/records-repository';
-import { SqlVersionedRecordsRepository } from '../../apps/api/src/db/versioned-records-repository';
-import { SqlVersionsRepository } from '../../apps/api/src/db/versions-repository';
-import type { SqlClient } from '../../apps/api/src/db/sql';
-import { CollectionResolver, monotonicClock } from '../../apps/api/src/services/collection-resolver';
-import { CollectionService } from '../../apps/api/src/services/collection-service';
 import type { CacheEntry, RecordCache, RecordEntry, StoreSource } from '../../apps/api/src/services/ports';
-import { RecordService } from '../../apps/api/src/services/record-service';
-import { VersionService } from '../../apps/api/src/services/version-service';
-import { silentLogger } from '../support/api';
 import { createTestDatabase, redisPrefix, type TestDatabase } from '../support/database';
 import { REDIS_URL } from '../support/env';
+import { startRecordNode, type RecordNode } from '../support/record-node';
 
 /**
  * The cache's promise (docs/cache-consistency.md): once a write is acknowledged, no reader
@@ -55,64 +45,20 @@ class SlowFills implements RecordCache {
   }
 }
 
-interface Node {
-  readonly sql: SqlClient;
-  readonly records: RecordService;
-  readonly collections: CollectionService;
-  close(): Promise<void>;
-}
-
-function startNode(db: TestDatabase, prefix: string): Node {
-  const sql: SqlClient = createPgClient({
-    connectionString: db.url,
-    max: 8,
-    connectionTimeoutMs: 5000,
-    statementTimeoutMs: 10_000,
-    applicationName: 'cache-consistency',
-  });
-  const redis = new Redis(REDIS_URL, { enableAutoPipelining: true, maxRetriesPerRequest: 1 });
-  const cache = new SlowFills(
-    new RedisRecordCache(
-      redis,
-      { prefix, ttlMs: 60_000, tombstoneTtlMs: 60_000, maxValueBytes: 1 << 20 },
-      silentLogger,
-    ),
-  );
-  const collectionsRepo = new SqlCollectionsRepository(sql);
-  const resolver = new CollectionResolver(collectionsRepo, cache, monotonicClock);
-  const versions = new VersionService(new SqlVersionsRepository(sql), collectionsRepo);
-  return {
-    sql,
-    records: new RecordService(
-      new SqlRecordsRepository(sql),
-      new SqlVersionedRecordsRepository(sql),
-      versions,
-      resolver,
-      cache,
-      monotonicClock,
-    ),
-    collections: new CollectionService(collectionsRepo, resolver, cache, versions, {
-      defaultMaxValueBytes: 1 << 20,
-      maxValueBytesCeiling: 1 << 20,
-    }),
-    async close() {
-      await cache.close();
-      redis.disconnect();
-      await sql.close();
-    },
-  };
+function startNode(db: TestDatabase, prefix: string): RecordNode {
+  return startRecordNode(db, { prefix, applicationName: 'cache-consistency', wrap: (cache) => new SlowFills(cache) });
 }
 
 let db: TestDatabase;
 let prefix: string;
-let nodes: Node[];
+let nodes: RecordNode[];
 const address = { space: 'default', name: 'race' };
 
 beforeAll(async () => {
   db = await createTestDatabase();
   prefix = redisPrefix();
   nodes = [startNode(db, prefix), startNode(db, prefix)];
-  const [first] = nodes as [Node];
+  const [first] = nodes as [RecordNode];
   await new SqlCollectionsRepository(first.sql).ensureSpace('default');
   await first.collections.create(address, {});
 });
@@ -122,7 +68,7 @@ afterAll(async () => {
   await db.drop();
 });
 
-const pick = () => nodes[Math.floor(Math.random() * nodes.length)] as Node;
+const pick = () => nodes[Math.floor(Math.random() * nodes.length)] as RecordNode;
 
 it(
   'serves no value older than an acknowledged write, under concurrent writers and readers',

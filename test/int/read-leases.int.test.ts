@@ -2,17 +2,7 @@ import { create } from '@bufbuild/protobuf';
 import { Redis } from 'ioredis';
 import { RecordSchema, type Record as RecordMessage } from '../../packages/proto/src';
 import { LeaseRevoker } from '../../apps/api/src/cache/lease-revoker';
-import { RedisRecordCache } from '../../apps/api/src/cache/redis-record-cache';
 import { SqlCollectionsRepository } from '../../apps/api/src/db/collections-repository';
-import { createPgClient } from '../../apps/api/src/db/pg-client';
-import { SqlRecordsRepository } from '../../apps/api/src/db/records-repository';
-import { SqlVersionedRecordsRepository } from '../../apps/api/src/db/versioned-records-repository';
-import { SqlVersionsRepository } from '../../apps/api/src/db/versions-repository';
-import type { SqlClient } from '../../apps/api/src/db/sql';
-import { CollectionResolver, monotonicClock } from '../../apps/api/src/services/collection-resolver';
-import { CollectionService } from '../../apps/api/src/services/collection-service';
-import { RecordService } from '../../apps/api/src/services/record-service';
-import { VersionService } from '../../apps/api/src/services/version-service';
 import { recordMessage } from '../../apps/api/src/transport/mappers';
 import { RedisLeaseBus } from '../../apps/gateway/src/clients/lease-bus';
 import { LeaseCache } from '../../apps/gateway/src/clients/lease-cache';
@@ -20,6 +10,7 @@ import { silentLogger } from '../support/api';
 import { createTestDatabase, redisPrefix, type TestDatabase } from '../support/database';
 import { REDIS_URL } from '../support/env';
 import { expectEventually as eventually } from '../support/expect-eventually';
+import { startRecordNode, type RecordNode } from '../support/record-node';
 
 /**
  * Read leases (docs/cache-consistency.md, "Read leases"): the gateways keep leased records and
@@ -32,54 +23,20 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const ROUNDS_TIMEOUT_MS = 60_000;
 const GRANT = 'grant-of-the-reader';
 
-interface Node {
-  readonly sql: SqlClient;
-  readonly records: RecordService;
-  readonly collections: CollectionService;
-  close(): Promise<void>;
-}
-
 /** A record service with a Redis cache that grants leases of `leaseMs`, on `redis` if given. */
 async function startNode(db: TestDatabase, prefix: string, leaseMs: number, redis?: Redis): Promise<Node> {
-  const sql: SqlClient = createPgClient({
-    connectionString: db.url,
-    max: 8,
-    connectionTimeoutMs: 5000,
-    statementTimeoutMs: 10_000,
-    applicationName: 'read-leases',
-  });
   const connection = redis ?? new Redis(REDIS_URL, { enableAutoPipelining: true, maxRetriesPerRequest: 1 });
   const revoker = new LeaseRevoker(connection, new Redis(REDIS_URL), prefix, silentLogger);
   await revoker.start();
-  const cache = new RedisRecordCache(
-    connection,
-    { prefix, ttlMs: 60_000, tombstoneTtlMs: 60_000, maxValueBytes: 1 << 20, leases: { ms: leaseMs, revoker } },
-    silentLogger,
-  );
-  const collectionsRepo = new SqlCollectionsRepository(sql);
-  const resolver = new CollectionResolver(collectionsRepo, cache, monotonicClock);
-  const versions = new VersionService(new SqlVersionsRepository(sql), collectionsRepo);
-  return {
-    sql,
-    records: new RecordService(
-      new SqlRecordsRepository(sql),
-      new SqlVersionedRecordsRepository(sql),
-      versions,
-      resolver,
-      cache,
-      monotonicClock,
-    ),
-    collections: new CollectionService(collectionsRepo, resolver, cache, versions, {
-      defaultMaxValueBytes: 1 << 20,
-      maxValueBytesCeiling: 1 << 20,
-    }),
-    async close() {
-      await cache.close();
-      connection.disconnect();
-      await sql.close();
-    },
-  };
+  return startRecordNode(db, {
+    prefix,
+    applicationName: 'read-leases',
+    redis: connection,
+    leases: { ms: leaseMs, revoker },
+  });
 }
+
+type Node = RecordNode;
 
 interface Gateway {
   readonly cache: LeaseCache;

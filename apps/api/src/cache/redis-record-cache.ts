@@ -6,26 +6,29 @@ import type { CacheEntry, CacheLookup, RecordCache, RecordEntry, StoreSource } f
 import { decodeCollection, decodeRecord, encodeCollection, encodeRecord, entryKind } from './entries';
 import { LEASE_MARGIN_MS, type HeldLease, type LeaseRevoker, type LeaseTarget } from './lease-revoker';
 
-// "Set if newer", for each key: keep the stored entry when its revision is higher, or equal and
-// not a marker. ARGV holds (revision, payload, ttl ms) per key. GETRANGE reads only the header,
-// however large the cached value.
-const STORE = `
-local stored = 0
-for i = 1, #KEYS do
-  local new = tonumber(ARGV[3 * i - 2])
-  local keep = false
-  local head = redis.call('GETRANGE', KEYS[i], 0, 40)
+// "Set if newer", as a Lua function of the key, its new revision, payload and ttl ms: keeps the
+// stored entry when its revision is higher, or equal and not a marker; true when it stored.
+// GETRANGE reads only the header, however large the cached value.
+const SET_IF_NEWER = `
+local function setIfNewer(key, revision, payload, ttl)
+  local new = tonumber(revision)
+  local head = redis.call('GETRANGE', key, 0, 40)
   if head ~= '' then
     local rev, kind = string.match(head, '^(%d+)|(%a)')
     if rev then
       local old = tonumber(rev)
-      keep = old > new or (old == new and kind ~= 'm')
+      if old > new or (old == new and kind ~= 'm') then return false end
     end
   end
-  if not keep then
-    redis.call('SET', KEYS[i], ARGV[3 * i - 1], 'PX', ARGV[3 * i])
-    stored = stored + 1
-  end
+  redis.call('SET', key, payload, 'PX', ttl)
+  return true
+end`;
+
+// Stores entries by that rule: ARGV holds (revision, payload, ttl ms) per key.
+const STORE = `${SET_IF_NEWER}
+local stored = 0
+for i = 1, #KEYS do
+  if setIfNewer(KEYS[i], ARGV[3 * i - 2], ARGV[3 * i - 1], ARGV[3 * i]) then stored = stored + 1 end
 end
 return stored`;
 
@@ -47,25 +50,13 @@ return out`;
 // each lease still running, the entry's index, its holder, the milliseconds it has left and its
 // end as stored. Running leases stay until their holder confirmed the revocation (RELEASE), so
 // that a write racing this one waits for the same holders; leases that ran out are dropped.
-const STORE_WRITE = `
+const STORE_WRITE = `${SET_IF_NEWER}
 local n = #KEYS / 2
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local out = {}
 for i = 1, n do
-  local new = tonumber(ARGV[3 * i - 2])
-  local keep = false
-  local head = redis.call('GETRANGE', KEYS[i], 0, 40)
-  if head ~= '' then
-    local rev, kind = string.match(head, '^(%d+)|(%a)')
-    if rev then
-      local old = tonumber(rev)
-      keep = old > new or (old == new and kind ~= 'm')
-    end
-  end
-  if not keep then
-    redis.call('SET', KEYS[i], ARGV[3 * i - 1], 'PX', ARGV[3 * i])
-  end
+  setIfNewer(KEYS[i], ARGV[3 * i - 2], ARGV[3 * i - 1], ARGV[3 * i])
   local held = redis.call('HGETALL', KEYS[n + i])
   for j = 1, #held, 2 do
     local left = tonumber(held[j + 1]) - now
