@@ -62,18 +62,22 @@ export class RecordReader {
     private readonly options: { readonly serverTiming?: boolean; readonly leases?: LeaseCache } = {},
   ) {}
 
-  /** The lease cache, when the read may use it. */
-  private leasesFor(caller: CallerHeaders, collection: CollectionRef): LeaseCache | undefined {
-    const leases = this.options.leases;
+  /** The lease cache and the caller's name as its reader, when the read may use it. */
+  private leasesFor(
+    caller: CallerHeaders,
+    collection: CollectionRef,
+  ): { leases: LeaseCache; reader: string } | undefined {
+    const { leases } = this.options;
+    const { principal } = caller;
     if (leases === undefined || collection.version !== undefined) return undefined;
-    return caller.principal !== undefined && caller.principal.rateLimit === 0 ? leases : undefined;
+    return principal !== undefined && principal.rateLimit === 0 ? { leases, reader: readerOf(principal) } : undefined;
   }
 
   get(caller: CallerHeaders, collection: CollectionRef, key: string): Promise<RecordMessage | undefined> {
     validateKey(key);
-    const leases = this.leasesFor(caller, collection);
-    if (leases !== undefined) {
-      const reader = readerOf(caller.principal as Principal);
+    const leasable = this.leasesFor(caller, collection);
+    if (leasable !== undefined) {
+      const { leases, reader } = leasable;
       const held = leases.get(reader, collection.space, collection.collection, key);
       if (held !== undefined) {
         if (leases.claimRenewal(reader, collection.space, collection.collection, key)) {
@@ -94,8 +98,8 @@ export class RecordReader {
     const [only] = waiters;
     const options = { headers: caller.headers };
     const timings = waiters.map((w) => w.timing);
-    const leases = this.leasesFor(caller, collection);
-    const leasing = leases?.available === true ? leases : undefined;
+    const leasable = this.leasesFor(caller, collection);
+    const leasing = leasable?.leases.available === true ? leasable : undefined;
     if (leasing === undefined && waiters.length === 1 && only !== undefined) {
       void callForRequests(timings, () => this.records.getRecord({ collection, key: only.key }, options)).then(
         ({ record }) => only.resolve(record),
@@ -103,12 +107,12 @@ export class RecordReader {
       );
       return;
     }
-    const ticket = leasing?.ticket() ?? 0;
+    const ticket = leasing?.leases.ticket() ?? 0;
     const sentAt = performance.now();
     const keys = waiters.map((w) => w.key);
     void callForRequests(timings, () =>
       this.records.batchGet(
-        leasing === undefined ? { collection, keys } : { collection, keys, leaseHolder: leasing.holder },
+        leasing === undefined ? { collection, keys } : { collection, keys, leaseHolder: leasing.leases.holder },
         options,
       ),
     ).then(
@@ -116,8 +120,8 @@ export class RecordReader {
         waiters.forEach((w, i) => {
           const record = results[i]?.record;
           if (leasing !== undefined && record !== undefined && leased[i] === true) {
-            const reader = readerOf(caller.principal as Principal);
-            leasing.install(ticket, sentAt, leaseMs, reader, collection.space, collection.collection, record);
+            const { leases, reader } = leasing;
+            leases.install(ticket, sentAt, leaseMs, reader, collection.space, collection.collection, record);
           }
           w.resolve(record);
         }),
