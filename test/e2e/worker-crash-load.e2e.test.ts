@@ -142,8 +142,9 @@ it('stores, feeds and delivers every acknowledged write when the worker is kille
   expect(backlogAtKill.length).toBeGreaterThan(0);
   await expectEventually(
     () => expect([...load.acknowledged.keys()].filter((key) => !deliveredKeys.has(key))).toEqual([]),
-    // Within a minute: the dead worker's relay run holds the events queue's one slot only until
-    // its 5 s lock expires (with BullMQ's 30 s default, the relay stood still for a minute).
+    // Within a minute (about 10 s here): the dead worker's relay run, which holds the events
+    // queue's one slot, and its deliveries in flight are handed back once their 5 s locks have
+    // expired. With BullMQ's 30 s default, each stood still for about a minute.
     { timeoutMs: 60_000, intervalMs: 500 },
   );
   // At least once: every delivery carried a distinct event id or repeated one.

@@ -48,10 +48,11 @@ export interface WorkerRuntime {
 /** Bounds the readiness probe's call, so that a hung record service reads as not ready. */
 const READY_TIMEOUT_MS = 2000;
 /**
- * The lock of a run of the events queue (relay, retention), renewed every half of it while the
- * run goes on. The queue runs one job at a time, so the run of a worker that died holds that
- * slot until its lock has expired and a stalled-job check (every as long) hands it back: with
- * BullMQ's 30 s, the relay stopped for about a minute after a worker crash.
+ * The lock of a run of the events queue (relay, retention) and of a webhook delivery, renewed
+ * every half of it while the run goes on. A run of a worker that died is handed back only once
+ * its lock has expired and a stalled-job check (every as long) has seen it twice: with BullMQ's
+ * 30 s, the relay (one run at a time) stopped, and the deliveries in flight waited, for about a
+ * minute after a worker crash; with 5 s, about 10 s.
  */
 const EVENTS_LOCK_MS = 5_000;
 
@@ -181,6 +182,7 @@ export async function createWorkerRuntime(
       handlers,
       queue: webhooksDeliverJob.queue,
       concurrency: config.WEBHOOK_CONCURRENCY,
+      lockDurationMs: EVENTS_LOCK_MS,
     });
     cleanup.push(async () => {
       // A delivery in flight is cancelled; BullMQ runs it again (at least once).
