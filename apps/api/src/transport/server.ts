@@ -15,6 +15,8 @@ import {
   WebhookService,
   JobService,
   SnapshotService,
+  UNARY_STREAM_WINDOW_BYTES,
+  widenConnectionWindow,
 } from '@rosetta/proto';
 import type { ApiRuntime, ReadinessChecks } from '../runtime';
 
@@ -107,13 +109,18 @@ export function createRpcServer(runtime: ApiRuntime, options: RpcServerOptions):
     ],
     { maxMessageBytes: options.maxMessageBytes },
   );
-  const server = http2.createServer({ maxSessionMemory: SESSION_MEMORY_MB }, (req, res) => {
-    if (!fastPath(req, res)) handler(req, res);
-  });
+  const server = http2.createServer(
+    // Requests are read whole: a batch of values arrives in one round trip (@rosetta/proto's windows.ts).
+    { maxSessionMemory: SESSION_MEMORY_MB, settings: { initialWindowSize: UNARY_STREAM_WINDOW_BYTES } },
+    (req, res) => {
+      if (!fastPath(req, res)) handler(req, res);
+    },
+  );
   // Without TCP_NODELAY, small responses wait for the peer's delayed ACK: ~40 ms per call.
   server.on('connection', (socket: Socket) => socket.setNoDelay(true));
   const sessions = new Set<http2.ServerHttp2Session>();
   server.on('session', (session) => {
+    widenConnectionWindow(session);
     sessions.add(session);
     session.once('close', () => sessions.delete(session));
   });

@@ -15,6 +15,7 @@ import { createConnectTransport, Http2SessionManager } from '@connectrpc/connect
 import { propagation, type Span } from '@opentelemetry/api';
 import { endClientSpan, startClientSpan } from './observe';
 import { PROTOCOL_VERSION_HEADER, TIMEOUT_HEADER, UNARY_CONTENT_TYPE, unaryPath } from './wire';
+import { UNARY_STREAM_WINDOW_BYTES, widenConnectionWindow } from './windows';
 
 export interface RpcTransportOptions {
   /** `http://host:port` of the service (HTTP/2 cleartext). */
@@ -77,6 +78,21 @@ async function* endingWith<T>(span: Span, messages: AsyncIterable<T>): AsyncGene
   }
 }
 
+/** Connect's session manager, whose sessions get the wide connection window (./windows.ts). */
+class WideWindowSessionManager extends Http2SessionManager {
+  private readonly widened = new WeakSet<http2.Http2Session>();
+
+  override async request(...args: Parameters<Http2SessionManager['request']>): Promise<http2.ClientHttp2Stream> {
+    const stream = await super.request(...args);
+    const { session } = stream;
+    if (session !== undefined && !this.widened.has(session)) {
+      this.widened.add(session);
+      widenConnectionWindow(session);
+    }
+    return stream;
+  }
+}
+
 /**
  * A Connect-protocol transport over HTTP/2 cleartext, split in two:
  *
@@ -98,7 +114,7 @@ export function createRpcTransport(options: RpcTransportOptions): RpcTransport {
   const server = { address: host, port };
   // Without TCP_NODELAY, small requests wait for the peer's delayed ACK: ~40 ms per call.
   const createConnection = () => connect({ host, port, noDelay: true });
-  const sessionManager = new Http2SessionManager(
+  const sessionManager = new WideWindowSessionManager(
     url,
     { pingIntervalMs: PING_INTERVAL_MS, pingTimeoutMs: 5_000 },
     { createConnection, maxSessionMemory: SESSION_MEMORY_MB },
@@ -123,7 +139,12 @@ export function createRpcTransport(options: RpcTransportOptions): RpcTransport {
   };
   const openSession = (): http2.ClientHttp2Session => {
     if (session !== undefined && !session.closed && !session.destroyed) return session;
-    const fresh = http2.connect(url, { createConnection, maxSessionMemory: SESSION_MEMORY_MB });
+    const fresh = http2.connect(url, {
+      createConnection,
+      maxSessionMemory: SESSION_MEMORY_MB,
+      settings: { initialWindowSize: UNARY_STREAM_WINDOW_BYTES },
+    });
+    widenConnectionWindow(fresh);
     fresh.on('error', () => drop(fresh));
     fresh.on('close', () => drop(fresh));
     fresh.on('goaway', () => drop(fresh));

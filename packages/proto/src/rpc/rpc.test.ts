@@ -7,6 +7,7 @@ import { readWireError, wireError } from '../errors';
 import { RecordService } from '../gen/rosetta/v1/records_pb';
 import { createRpcTransport, type RpcTransport } from './client';
 import { bind, createUnaryFastPath } from './server';
+import { CONNECTION_WINDOW_BYTES, UNARY_STREAM_WINDOW_BYTES, widenConnectionWindow } from './windows';
 
 /**
  * The lean unary path speaks the Connect protocol: our client works against Connect's own
@@ -15,6 +16,8 @@ import { bind, createUnaryFastPath } from './server';
  */
 
 let fastCalls = 0;
+const WIDE_MESSAGES = 4;
+const WIDE_BYTES = 100_000;
 
 const impl: Partial<ServiceImpl<typeof RecordService>> = {
   async getRecord(req, context) {
@@ -32,6 +35,13 @@ const impl: Partial<ServiceImpl<typeof RecordService>> = {
     return { record: { key: req.key, value: Buffer.from(`value of ${req.key}`), revision: 7n } };
   },
   async *scan(req) {
+    if (req.filter?.prefix === 'wide') {
+      // More than a stream's window, in messages of more than the default connection window.
+      for (let i = 0; i < WIDE_MESSAGES; i++) {
+        yield { records: [{ key: `wide${i}`, value: Buffer.alloc(WIDE_BYTES) }], done: i === WIDE_MESSAGES - 1 };
+      }
+      return;
+    }
     for (let i = 0; i < 3; i++) yield { records: [{ key: `${req.filter?.prefix ?? ''}${i}` }], done: i === 2 };
   },
 };
@@ -165,6 +175,48 @@ describe('our client', () => {
     await new Promise((resolve) => setTimeout(resolve, 20));
     const { record } = await client.getRecord({ key: 'b' });
     expect(record?.key).toBe('b');
+  });
+
+  it('opens its connections with wide receive windows (./windows.ts)', async () => {
+    const before = new Set(sessions.get(ours.server));
+    const client = createClient(RecordService, lean(ours.url));
+    await client.getRecord({ key: 'k' });
+    for await (const chunk of client.scan({ filter: { prefix: 'wide' } })) expect(chunk.records).toHaveLength(1);
+    // What the server may send: the client's windows, as its sessions see them.
+    const opened = [...(sessions.get(ours.server) ?? [])].filter((session) => !before.has(session));
+    const windows = opened.map((session) => ({
+      connection: (session.state.remoteWindowSize ?? 0) > CONNECTION_WINDOW_BYTES / 2,
+      stream: session.remoteSettings.initialWindowSize,
+    }));
+    // The unary session reads messages whole; the scans' session keeps the default per stream.
+    expect(windows).toEqual(
+      expect.arrayContaining([
+        { connection: true, stream: UNARY_STREAM_WINDOW_BYTES },
+        { connection: true, stream: 65_535 },
+      ]),
+    );
+    expect(windows).toHaveLength(2);
+  });
+
+  it('gives its sessions, and the server its own, the wide connection window', async () => {
+    const server = http2.createServer();
+    server.on('session', widenConnectionWindow);
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const serverSessions: http2.ServerHttp2Session[] = [];
+    server.on('session', (session) => serverSessions.push(session));
+    // Widened while still connecting, then once connected.
+    const client = http2.connect(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    expect(client.connecting).toBe(true);
+    widenConnectionWindow(client);
+    await once(client, 'connect');
+    await new Promise((resolve) => client.ping(resolve));
+    expect(client.state.localWindowSize).toBe(CONNECTION_WINDOW_BYTES);
+    expect(serverSessions.map((session) => session.state.localWindowSize)).toEqual([CONNECTION_WINDOW_BYTES]);
+    client.close();
+    const closed = once(server, 'close');
+    server.close();
+    await closed;
   });
 
   it('fails fast when nothing listens', async () => {

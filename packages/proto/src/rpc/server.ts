@@ -19,6 +19,7 @@ import { codeToHttpStatus, errorToJsonBytes } from '@connectrpc/connect/protocol
 import { PROTOCOL_VERSION_HEADER, RAW_HEADER, TIMEOUT_HEADER, UNARY_CONTENT_TYPE, unaryPath } from './wire';
 
 export { requestHeaderValue } from './wire';
+export { CONNECTION_WINDOW_BYTES, UNARY_STREAM_WINDOW_BYTES, widenConnectionWindow } from './windows';
 export { createRpcObserver, rpcCodeName, RPC_SYSTEM, type RpcObserver, type RpcObserverOptions } from './observe';
 
 type UnaryHandler = (request: unknown, context: HandlerContext) => unknown;
