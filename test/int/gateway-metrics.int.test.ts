@@ -1,4 +1,5 @@
 import { request as httpRequest, type Server } from 'node:http';
+import { Code, ConnectError } from '@connectrpc/connect';
 import { Redis } from 'ioredis';
 import { createApp, legacyOptions } from '../../apps/gateway/src';
 import type { RecordApi } from '../../apps/gateway/src/clients/record-api';
@@ -382,6 +383,52 @@ describe('access log', () => {
       expect(JSON.stringify(written)).not.toContain('query-secret-123');
     } finally {
       await new Promise((resolve) => brokenServer.close(resolve));
+    }
+  });
+
+  it('logs no failure for a client that goes away while its list waits for the record service', async () => {
+    let cancelled!: () => void;
+    const scanCancelled = new Promise<void>((resolve) => (cancelled = resolve));
+    // A scan whose first records never come: it ends as Connect's client ends a cancelled call.
+    async function* waitingScan(_input: unknown, options: { signal: AbortSignal }) {
+      await new Promise((resolve) => options.signal.addEventListener('abort', resolve));
+      cancelled();
+      yield* [];
+      throw new ConnectError('the operation was aborted', Code.Canceled);
+    }
+    const waiting: RecordApi = {
+      ...api,
+      records: new Proxy(api.records, {
+        get: (target, name) => (name === 'scan' ? waitingScan : Reflect.get(target, name)),
+      }),
+    };
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = createLogger({
+      name: 'gateway',
+      level: 'info',
+      destination: { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) },
+    });
+    const server = await listen(createApp({ api: waiting, logger, maxBodyBytes: 1024 }));
+    try {
+      const req = httpRequest({
+        port: portOf(server),
+        path: '/v1/spaces/default/collections/metricdocs/records?limit=1000',
+        headers: { authorization: ADMIN, 'x-request-id': 'gone-client-1' },
+      });
+      req.on('error', () => undefined);
+      req.end();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      req.destroy();
+      await scanCancelled;
+      const written = await expectEventually(() => {
+        expect(lines.map((line) => line.msg)).toEqual(['request']);
+        return lines;
+      });
+      expect(written[0]).toMatchObject({ request_id: 'gone-client-1', status: 499 });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(lines).toHaveLength(1);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
     }
   });
 

@@ -136,6 +136,14 @@ function expressFailure(error: unknown): HttpFailure | undefined {
 const urlOf = (req: IncomingMessage): string => (req as { originalUrl?: string }).originalUrl ?? req.url ?? '';
 
 /**
+ * A record-service call the gateway cancelled because its client went away (a list waiting for
+ * its first records, say): nothing failed, and the access log already says 499.
+ */
+function cancelledForGoneClient(req: IncomingMessage, error: unknown): boolean {
+  return error instanceof ConnectError && error.code === Code.Canceled && req.socket.destroyed;
+}
+
+/**
  * What a failed request answers, whatever raised the error: the one place every route's
  * failures (of /v1 and of every dialect) go through. Unexpected failures are logged with an
  * error id that the caller sees in the message instead of any detail, and with the request's
@@ -144,7 +152,7 @@ const urlOf = (req: IncomingMessage): string => (req as { originalUrl?: string }
  */
 export function failureOf(req: IncomingMessage, error: unknown, logger: Logger): HttpFailure {
   const failure = expressFailure(error) ?? toHttpFailure(error);
-  if (!failure.unexpected) return failure;
+  if (!failure.unexpected || cancelledForGoneClient(req, error)) return failure;
   const errorId = randomUUID();
   logger.error(
     { err: error, errorId, request_id: requestIdOf(req), method: req.method, path: pathOfUrl(urlOf(req)) },
