@@ -37,21 +37,27 @@ const basic = (login: string, password: string) => `Basic ${Buffer.from(`${login
 let telemetry: Telemetry;
 let api: TestApi;
 let server: Server;
-/** The JSON lines the gateway's logger wrote. */
-const lines: Array<Record<string, unknown>> = [];
+/** A gateway logger at info, and the JSON lines it wrote, parsed. */
+function capturingLogger() {
+  const written: Array<Record<string, unknown>> = [];
+  const logger = createLogger({
+    name: 'gateway',
+    level: 'info',
+    destination: { write: (line: string) => written.push(JSON.parse(line) as Record<string, unknown>) },
+  });
+  return { logger, written };
+}
+
+/** The gateway's logger, and the JSON lines it wrote. */
+const { logger: appLogger, written: lines } = capturingLogger();
 
 beforeAll(async () => {
   telemetry = startTelemetry({ service: 'gateway-test', env: {} });
   api = await startTestApi();
-  const logger = createLogger({
-    name: 'gateway',
-    level: 'info',
-    destination: { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) },
-  });
   server = await listen(
     createApp({
       api,
-      logger,
+      logger: appLogger,
       maxBodyBytes: 1024 * 1024,
       legacy: legacyOptions({ DVID_SPACE: 'default', DVID_ANONYMOUS_TOKEN: TEST_ADMIN_TOKEN }),
       telemetry,
@@ -353,12 +359,7 @@ describe('access log', () => {
       ...api,
       records: new Proxy(api.records, { get: () => () => Promise.reject(new Error('the store broke')) }),
     };
-    const errors: Array<Record<string, unknown>> = [];
-    const logger = createLogger({
-      name: 'gateway',
-      level: 'info',
-      destination: { write: (line: string) => errors.push(JSON.parse(line) as Record<string, unknown>) },
-    });
+    const { logger, written: errors } = capturingLogger();
     const brokenServer = await listen(createApp({ api: broken, logger, maxBodyBytes: 1024 }));
     try {
       const reply = await rawRequest(
@@ -402,12 +403,7 @@ describe('access log', () => {
         get: (target, name) => (name === 'scan' ? waitingScan : Reflect.get(target, name)),
       }),
     };
-    const lines: Array<Record<string, unknown>> = [];
-    const logger = createLogger({
-      name: 'gateway',
-      level: 'info',
-      destination: { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) },
-    });
+    const { logger, written: lines } = capturingLogger();
     const server = await listen(createApp({ api: waiting, logger, maxBodyBytes: 1024 }));
     try {
       const req = httpRequest({
