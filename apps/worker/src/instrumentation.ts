@@ -1,4 +1,7 @@
-import { startTelemetry } from '@rosetta/platform';
+import { startTelemetry, tuneHeap } from '@rosetta/platform';
+
+// First the heap settings of every Rosetta process (packages/platform/src/heap.ts).
+tuneHeap();
 
 /**
  * OpenTelemetry for the worker, started before anything it instruments is loaded: main.ts imports
