@@ -480,7 +480,6 @@ function deleteBatchSql(
     SELECT key, revision FROM ev ORDER BY key`;
 }
 
-/** 1-based start of each value in the concatenation of all of them (SQL substring positions). */
 /** The outcome of a batch: each entry's record, in the entries' order. */
 function inEntryOrder(entries: readonly PutInput[], records: readonly RecordMeta[]): BatchPutOutcome {
   const byKey = new Map(records.map((record) => [record.key, record]));
@@ -492,6 +491,7 @@ function inEntryOrder(entries: readonly PutInput[], records: readonly RecordMeta
   };
 }
 
+/** 1-based start of each value in the concatenation of all of them (SQL substring positions). */
 export function offsets(entries: readonly PutInput[]): number[] {
   let next = 1;
   return entries.map((e) => {
