@@ -9,7 +9,7 @@ import { HEAP_FLAGS, heapFlagsFor } from './heap';
  * Runs `tuneHeap(execArgv)` (this source, transpiled) first thing in a fresh node, then `body`,
  * which prints one JSON line; returns what tuneHeap applied and that line.
  */
-function inFreshNode(execArgv: readonly string[], body: string, nodeArgs: readonly string[] = []) {
+function inFreshNode<T>(execArgv: readonly string[], body: string, nodeArgs: readonly string[] = []) {
   const dir = mkdtempSync(join(tmpdir(), 'rosetta-heap-'));
   try {
     const heapJs = join(dir, 'heap.js');
@@ -20,7 +20,7 @@ function inFreshNode(execArgv: readonly string[], body: string, nodeArgs: readon
     const script = `const applied = require(${JSON.stringify(heapJs)}).tuneHeap(${JSON.stringify(execArgv)});
       ${body}`;
     const out = execFileSync(process.execPath, [...nodeArgs, '-e', script], { encoding: 'utf8' });
-    return JSON.parse(out) as { applied: string[] } & Record<string, number>;
+    return JSON.parse(out) as { applied: string[] } & T;
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -67,8 +67,8 @@ describe('tuneHeap', () => {
   });
 
   it("lets the old generation grow to 1.5× what survived, not V8's own multiple", () => {
-    const tuned = inFreshNode([], GROWTH);
-    const v8Default = inFreshNode(['--heap-growing-percent=0'], GROWTH);
+    const tuned = inFreshNode<{ peakMb: number; live: number }>([], GROWTH);
+    const v8Default = inFreshNode<{ peakMb: number }>(['--heap-growing-percent=0'], GROWTH);
     expect(tuned.applied).toEqual([...HEAP_FLAGS]);
     expect(v8Default.applied).toEqual(['--no-allocation-site-pretenuring']);
     expect(tuned.live).toBe(50000);
