@@ -1,8 +1,19 @@
 import http2 from 'node:http2';
 import { once } from 'node:events';
+import { toBinary } from '@bufbuild/protobuf';
+import { createClient } from '@connectrpc/connect';
 import type { RpcServer } from '../../apps/api/src/transport/server';
-import { CONNECTION_WINDOW_BYTES, UNARY_STREAM_WINDOW_BYTES } from '../../packages/proto/src';
+import {
+  AuthService,
+  CONNECTION_WINDOW_BYTES,
+  createRpcTransport,
+  RecordService,
+  ScanChunkSchema,
+  ServiceGrant,
+  UNARY_STREAM_WINDOW_BYTES,
+} from '../../packages/proto/src';
 import { serveRpc, startTestApi, type TestApi } from '../support/api';
+import { TEST_INTERNAL_SECRET } from '../support/env';
 
 /** The api's HTTP/2 server as its callers' connections see it. */
 
@@ -30,5 +41,33 @@ it('lets a caller send a whole batch per stream, and many at once per connection
     expect(session.state.remoteWindowSize).toBe(CONNECTION_WINDOW_BYTES);
   } finally {
     session.close();
+  }
+});
+
+it('streams a page of a scan as messages that each fit a stream window, the records whole and in order', async () => {
+  const collection = { space: 'default', collection: 'paged' };
+  await api.collections.createCollection({ collection });
+  const value = Buffer.alloc(1024, 'v');
+  const keys = Array.from({ length: 250 }, (_, i) => `k${String(i).padStart(3, '0')}`);
+  await api.records.batchPut({ collection, entries: keys.map((key) => ({ key, value, contentType: 'text/plain' })) });
+  const transport = createRpcTransport({ baseUrl, defaultTimeoutMs: 5000, maxMessageBytes: 1024 * 1024 });
+  try {
+    const headers = await new ServiceGrant(createClient(AuthService, transport), TEST_INTERNAL_SECRET).headers();
+    const messages = [];
+    for await (const chunk of createClient(RecordService, transport).scan({ collection, limit: 240n }, { headers }))
+      messages.push(chunk);
+    // A page of 200 records of 1 KiB is ~220 KB: it comes in several messages, then the page of 40.
+    expect(messages.length).toBeGreaterThanOrEqual(5);
+    for (const chunk of messages) expect(toBinary(ScanChunkSchema, chunk).byteLength).toBeLessThan(64 * 1024);
+    expect(messages.every((chunk) => chunk.records.length > 0)).toBe(true);
+    expect(messages.flatMap((chunk) => chunk.records.map((r) => r.key))).toEqual(keys.slice(0, 240));
+    expect(messages.flatMap((chunk) => chunk.records.map((r) => Buffer.from(r.value).equals(value)))).not.toContain(
+      false,
+    );
+    expect(messages.map((chunk) => chunk.done)).toEqual(messages.map((_, i) => i === messages.length - 1));
+    expect(messages.slice(0, -1).every((chunk) => chunk.nextCursor === '')).toBe(true);
+    expect(messages.at(-1)?.nextCursor).not.toBe('');
+  } finally {
+    transport.close();
   }
 });

@@ -36,6 +36,7 @@ import type { WebhookService } from '../services/webhook-service';
 import type { JobService } from '../services/job-service';
 import type { SnapshotService } from '../services/snapshot-service';
 import { toConnectError } from './error-map';
+import { scanMessages } from './scan-messages';
 import {
   changeEventMessage,
   collectionMessage,
@@ -221,7 +222,9 @@ export function recordServiceImpl(services: Services, logger: Logger): ServiceIm
         for await (const chunk of chunks) {
           // Never a quiet end: a caller in the same process would take a cut stream for a whole one.
           if (context.signal.aborted) throw new ConnectError('the call was cancelled', Code.Canceled);
-          yield { records: chunk.records.map(recordMessage), done: chunk.done, nextCursor: chunk.nextCursor };
+          for (const message of scanMessages(chunk)) {
+            yield { records: message.records.map(recordMessage), done: message.done, nextCursor: message.nextCursor };
+          }
         }
       },
       async count(req, context) {
