@@ -1,7 +1,7 @@
 import http2 from 'node:http2';
 import { once } from 'node:events';
 import { toBinary } from '@bufbuild/protobuf';
-import { createClient } from '@connectrpc/connect';
+import { Code, createClient } from '@connectrpc/connect';
 import type { RpcServer } from '../../apps/api/src/transport/server';
 import {
   AuthService,
@@ -21,8 +21,18 @@ let api: TestApi;
 let rpc: RpcServer;
 let baseUrl: string;
 
+/** 250 records of 1 KiB, keys k000…k249: more than one scan page (200 rows). */
+const paged = { space: 'default', collection: 'paged' };
+const value = Buffer.alloc(1024, 'v');
+const keys = Array.from({ length: 250 }, (_, i) => `k${String(i).padStart(3, '0')}`);
+
 beforeAll(async () => {
   api = await startTestApi();
+  await api.collections.createCollection({ collection: paged });
+  await api.records.batchPut({
+    collection: paged,
+    entries: keys.map((key) => ({ key, value, contentType: 'text/plain' })),
+  });
   ({ server: rpc, url: baseUrl } = await serveRpc(api.runtime, { maxMessageBytes: 1024 * 1024 }));
 });
 
@@ -45,16 +55,14 @@ it('lets a caller send a whole batch per stream, and many at once per connection
 });
 
 it('streams a page of a scan as messages that each fit a stream window, the records whole and in order', async () => {
-  const collection = { space: 'default', collection: 'paged' };
-  await api.collections.createCollection({ collection });
-  const value = Buffer.alloc(1024, 'v');
-  const keys = Array.from({ length: 250 }, (_, i) => `k${String(i).padStart(3, '0')}`);
-  await api.records.batchPut({ collection, entries: keys.map((key) => ({ key, value, contentType: 'text/plain' })) });
   const transport = createRpcTransport({ baseUrl, defaultTimeoutMs: 5000, maxMessageBytes: 1024 * 1024 });
   try {
     const headers = await new ServiceGrant(createClient(AuthService, transport), TEST_INTERNAL_SECRET).headers();
     const messages = [];
-    for await (const chunk of createClient(RecordService, transport).scan({ collection, limit: 240n }, { headers }))
+    for await (const chunk of createClient(RecordService, transport).scan(
+      { collection: paged, limit: 240n },
+      { headers },
+    ))
       messages.push(chunk);
     // A page of 200 records of 1 KiB is ~220 KB: it comes in several messages, then the page of 40.
     expect(messages.length).toBeGreaterThanOrEqual(5);
@@ -70,4 +78,20 @@ it('streams a page of a scan as messages that each fit a stream window, the reco
   } finally {
     transport.close();
   }
+});
+
+it('ends an in-process scan cancelled between two messages of a page with Canceled, never quietly', async () => {
+  const controller = new AbortController();
+  const seen: string[] = [];
+  const reading = (async () => {
+    for await (const chunk of api.records.scan({ collection: paged, limit: 240n }, { signal: controller.signal })) {
+      seen.push(...chunk.records.map((r) => r.key));
+      controller.abort();
+    }
+  })();
+  await expect(reading).rejects.toMatchObject({ code: Code.Canceled });
+  // The first message of the first page, and nothing after the cancellation.
+  expect(seen).toEqual(keys.slice(0, seen.length));
+  expect(seen.length).toBeGreaterThan(0);
+  expect(seen.length).toBeLessThan(200);
 });

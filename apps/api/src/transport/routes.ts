@@ -220,9 +220,9 @@ export function recordServiceImpl(services: Services, logger: Logger): ServiceIm
           keysOnly: req.keysOnly,
         });
         for await (const chunk of chunks) {
-          // Never a quiet end: a caller in the same process would take a cut stream for a whole one.
-          if (context.signal.aborted) throw new ConnectError('the call was cancelled', Code.Canceled);
           for (const message of scanMessages(chunk)) {
+            // Never a quiet end: a caller in the same process would take a cut stream for a whole one.
+            if (context.signal.aborted) throw new ConnectError('the call was cancelled', Code.Canceled);
             yield { records: message.records.map(recordMessage), done: message.done, nextCursor: message.nextCursor };
           }
         }
