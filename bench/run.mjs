@@ -7,6 +7,7 @@ import { cpus, freemem, release, totalmem } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { withMallocEnv } from '../scripts/malloc-env.mjs';
 import {
   checkPostgres,
   checkRedis,
@@ -489,7 +490,9 @@ async function main() {
 
   // ---- start processes ------------------------------------------------------------------------
   const ports = new Set();
-  const baseEnv = { ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'warn' };
+  // Every node process runs with the C allocator's settings the start script and the images give
+  // Rosetta's (scripts/malloc-env.mjs; a value in the bench's own environment wins).
+  const baseEnv = withMallocEnv({ ...process.env, NODE_ENV: 'production', LOG_LEVEL: 'warn' });
   const urls = {};
   for (const anchor of ['node-http', 'express']) {
     if (!settings.workloads.includes(anchor)) continue;

@@ -4,6 +4,7 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { withMallocEnv } from './malloc-env.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const target = process.argv[2] ?? 'standalone';
@@ -26,10 +27,12 @@ execFileSync(join(root, 'node_modules', '.bin', 'turbo'), ['run', 'build', '--ou
   env: { ...process.env, TURBO_TELEMETRY_DISABLED: '1', TURBO_NO_UPDATE_NOTIFIER: '1' },
 });
 
-// Run the service as a child so that signals reach it and its exit code becomes ours.
-// In a terminal, log lines are pretty unless LOG_FORMAT says otherwise.
-const env =
-  process.stdout.isTTY && process.env.LOG_FORMAT === undefined ? { ...process.env, LOG_FORMAT: 'pretty' } : process.env;
+// Run the service as a child so that signals reach it and its exit code becomes ours, with the C
+// allocator's settings (malloc-env.mjs). In a terminal, log lines are pretty unless LOG_FORMAT
+// says otherwise.
+const env = withMallocEnv(
+  process.stdout.isTTY && process.env.LOG_FORMAT === undefined ? { ...process.env, LOG_FORMAT: 'pretty' } : process.env,
+);
 const child = spawn(process.execPath, ['--enable-source-maps', join(root, entry)], { stdio: 'inherit', env });
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
 child.on('exit', (code, signal) => process.exit(code ?? (signal === 'SIGINT' ? 130 : 143)));

@@ -24,7 +24,9 @@ invocation, so that the figures can be read as ratios rather than as absolute nu
 
 The anchors run as their own processes; gateway, api and worker run as in the cluster shape
 (\`node apps/<app>/dist/main.js\`, \`NODE_ENV=production\`, \`LOG_LEVEL=warn\`, other settings at their
-defaults) against a fresh database \`rosetta_bench\` and Redis keys of their own. The data is
+defaults, and the C allocator's setting that \`npm start\` and the images give every process,
+\`MALLOC_MMAP_THRESHOLD_=131072\` from scripts/malloc-env.mjs, the anchors' too; a value in the
+bench's environment wins) against a fresh database \`rosetta_bench\` and Redis keys of their own. The data is
 seeded through \`/v1\` like a client would: the hot record, 1000 records under \`list/\` in one
 batch, and 100,000 records under \`export/\` in batches of 1000.
 
