@@ -17,6 +17,7 @@ beforeAll(async () => {
   sql = createPgClient({
     connectionString: db.url,
     max: 2,
+    orderedMax: 1,
     connectionTimeoutMs: 5000,
     statementTimeoutMs: 10_000,
     applicationName: 'estimate-rows',

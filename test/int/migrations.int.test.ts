@@ -25,6 +25,7 @@ const clientOf = (db: TestDatabase): PgSqlClient =>
   createPgClient({
     connectionString: db.url,
     max: 2,
+    orderedMax: 1,
     connectionTimeoutMs: 5000,
     statementTimeoutMs: 30_000,
     applicationName: 'migrations-test',

@@ -20,6 +20,7 @@ beforeAll(async () => {
   sql = createPgClient({
     connectionString: db.url,
     max: 2,
+    orderedMax: 1,
     connectionTimeoutMs: 5000,
     statementTimeoutMs: 10_000,
     applicationName: 'pg-client-test',
@@ -65,6 +66,7 @@ it('answers UNAVAILABLE at once when nothing listens, and keeps real query error
   const nowhere = createPgClient({
     connectionString: `postgres://postgres@127.0.0.1:${await freePort()}/none`,
     max: 1,
+    orderedMax: 1,
     connectionTimeoutMs: 5000,
     statementTimeoutMs: 10_000,
     applicationName: 'pg-client-test',
@@ -86,4 +88,39 @@ it('answers UNAVAILABLE for a statement past statement_timeout', async () => {
     await tx.query('SELECT pg_sleep(2)');
   });
   await expect(slow).rejects.toMatchObject({ code: 'UNAVAILABLE', cause: expect.objectContaining({ code: '57014' }) });
+});
+
+describe('reads in index order (orderedQuery)', () => {
+  const SETTINGS =
+    "SELECT current_setting('enable_sort') AS sort, current_setting('jit') AS jit, now() = statement_timestamp() AS alone";
+
+  it('run alone, on connections that neither sort nor compile, while other queries keep the defaults', async () => {
+    const ordered = await sql.orderedQuery<{ sort: string; jit: string; alone: boolean }>(SETTINGS, []);
+    // `alone`: the statement started its transaction, so no BEGIN or SET went before it.
+    expect(ordered.rows).toEqual([{ sort: 'off', jit: 'off', alone: true }]);
+    const { rows } = await sql.query<{ sort: string }>(SETTINGS);
+    expect(rows[0]?.sort).toBe('on');
+    const { rows: inTransaction } = await sql.transaction((tx) => tx.query<{ sort: string }>(SETTINGS));
+    expect(inTransaction[0]?.sort).toBe('on');
+  });
+
+  it('inside a snapshot read, set them for the rest of that transaction only', async () => {
+    const seen = await sql.readSnapshot(async (snapshot) => {
+      const before = await snapshot.query<{ sort: string }>(SETTINGS);
+      const ordered = await snapshot.orderedQuery<{ sort: string; jit: string }>(SETTINGS, []);
+      return { before: before.rows[0]?.sort, ordered: ordered.rows[0] };
+    });
+    expect(seen).toEqual({ before: 'on', ordered: expect.objectContaining({ sort: 'off', jit: 'off' }) });
+    const { rows } = await sql.query<{ sort: string }>(SETTINGS);
+    expect(rows[0]?.sort).toBe('on');
+  });
+
+  it('fail as other queries do: UNAVAILABLE when Postgres drops the connection, the driver error otherwise', async () => {
+    await expect(sql.orderedQuery('SELECT * FROM no_such_table', [])).rejects.toMatchObject({ code: '42P01' });
+    await expect(sql.orderedQuery('SELECT pg_terminate_backend(pg_backend_pid())', [])).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+    });
+    const { rows } = await sql.orderedQuery<{ one: number }>('SELECT $1::int AS one', [1]);
+    expect(rows).toEqual([{ one: 1 }]);
+  });
 });

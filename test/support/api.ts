@@ -88,6 +88,7 @@ export async function startTestApi(options: TestApiOptions = {}): Promise<TestAp
       MIGRATE_ON_START: 'false',
       LOG_LEVEL: 'silent',
       PG_POOL_MAX: '10',
+      PG_SCAN_POOL_MAX: '4',
       ROSETTA_ADMIN_TOKEN: TEST_ADMIN_TOKEN,
       ROSETTA_INTERNAL_SECRET: TEST_INTERNAL_SECRET,
       ...options.env,

@@ -42,6 +42,7 @@ export default async function globalSetup(): Promise<void> {
   const db = createPgClient({
     connectionString: databaseUrl(template),
     max: 1,
+    orderedMax: 1,
     connectionTimeoutMs: 5000,
     statementTimeoutMs: 60_000,
     applicationName: 'rosetta-test-setup',

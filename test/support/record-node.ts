@@ -38,6 +38,7 @@ export function startRecordNode(db: TestDatabase, options: RecordNodeOptions): R
   const sql: SqlClient = createPgClient({
     connectionString: db.url,
     max: 8,
+    orderedMax: 2,
     connectionTimeoutMs: 5000,
     statementTimeoutMs: 10_000,
     applicationName: options.applicationName,

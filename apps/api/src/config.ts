@@ -19,6 +19,8 @@ export const ApiConfigSchema = z
     REDIS_PREFIX: z.string().default('rosetta:'),
     /** Most Postgres connections in the pool. */
     PG_POOL_MAX: z.coerce.number().int().min(1).max(500).default(20),
+    /** Most Postgres connections for reads in index order (scan pages, change-feed reads), besides PG_POOL_MAX. */
+    PG_SCAN_POOL_MAX: z.coerce.number().int().min(1).max(500).default(10),
     /** How long a query waits for a pooled connection before failing (ms). */
     PG_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).default(5000),
     /** Server-side limit per statement (ms). */

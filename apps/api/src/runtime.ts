@@ -103,6 +103,7 @@ export async function openDatabase(config: ApiConfig): Promise<SqlClient> {
     : createPgClient({
         connectionString: config.DATABASE_URL,
         max: config.PG_POOL_MAX,
+        orderedMax: config.PG_SCAN_POOL_MAX,
         connectionTimeoutMs: config.PG_CONNECT_TIMEOUT_MS,
         statementTimeoutMs: config.PG_STATEMENT_TIMEOUT_MS,
         applicationName: 'rosetta-api',

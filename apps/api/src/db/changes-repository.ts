@@ -1,6 +1,6 @@
 import { invalid, type ChangeEvent, type ChangeOp } from '@rosetta/core';
 import type { ChangesRepository, ChangeSummary } from '../services/ports';
-import { queryInIndexOrder, us } from './sql-fragments';
+import { us } from './sql-fragments';
 import type { SqlClient } from './sql';
 
 interface EventRow {
@@ -152,7 +152,7 @@ export class SqlChangesRepository implements ChangesRepository {
     limit: number,
   ): Promise<{ events: ChangeEvent[]; position: string }> {
     const [txid, id] = parsePosition(after);
-    const { rows } = await queryInIndexOrder<EventRow>(this.db, READ_COLLECTION, [space, collection, txid, id, limit]);
+    const { rows } = await this.db.orderedQuery<EventRow>(READ_COLLECTION, [space, collection, txid, id, limit]);
     const events = rows.map(toEvent);
     return { events, position: events[events.length - 1]?.position ?? `${txid}.${id}` };
   }
@@ -187,7 +187,7 @@ export class SqlChangesRepository implements ChangesRepository {
 
   async read(after: string | undefined, limit: number): Promise<{ events: ChangeEvent[]; position: string }> {
     const [txid, id] = parsePosition(after);
-    const { rows } = await queryInIndexOrder<EventRow>(this.db, READ, [txid, id, limit]);
+    const { rows } = await this.db.orderedQuery<EventRow>(READ, [txid, id, limit]);
     const events = rows.map(toEvent);
     const last = events[events.length - 1];
     return { events, position: last?.position ?? `${txid}.${id}` };
@@ -195,7 +195,7 @@ export class SqlChangesRepository implements ChangesRepository {
 
   async summarize(after: string | undefined, limit: number): Promise<ChangeSummary> {
     const [txid, id] = parsePosition(after);
-    const { rows } = await queryInIndexOrder<EventRow & { count: number; oldest_at: number }>(this.db, SUMMARIZE, [
+    const { rows } = await this.db.orderedQuery<EventRow & { count: number; oldest_at: number }>(SUMMARIZE, [
       txid,
       id,
       limit,

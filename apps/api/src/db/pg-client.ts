@@ -2,12 +2,22 @@ import { metrics, type MeterProvider } from '@opentelemetry/api';
 import pg from 'pg';
 import { rosettaMeter } from '@rosetta/platform';
 import { toStoreError } from './pg-errors';
-import { inline, type SqlClient, type SqlExecutor, type SqlParam, type SqlQuery, type SqlResult } from './sql';
+import {
+  INDEX_ORDER_SETTINGS,
+  inline,
+  type SqlClient,
+  type SqlExecutor,
+  type SqlParam,
+  type SqlQuery,
+  type SqlResult,
+} from './sql';
 
 export interface PgClientOptions {
   readonly connectionString: string;
   /** Most connections in the pool. */
   readonly max: number;
+  /** Most connections in the pool of reads in index order (`orderedQuery`), besides `max`. */
+  readonly orderedMax: number;
   /** How long a query may wait for a free connection before failing. */
   readonly connectionTimeoutMs: number;
   /** Server-side limit per statement, so that no request holds a connection for ever. */
@@ -45,7 +55,7 @@ function executor(client: pg.Pool | pg.PoolClient): SqlExecutor {
   };
 }
 
-/** The open pools of the process (one in every app; tests may open more). */
+/** The open pools of the process (two in the api: queries, and reads in index order; tests may open more). */
 const openPools = new Set<pg.Pool>();
 /** The meter provider the pool gauges were made with: they are made again if another is set later. */
 let gaugesOf: MeterProvider | undefined;
@@ -61,12 +71,12 @@ function observePools(): void {
   gaugesOf = provider;
   const meter = rosettaMeter();
   const connections = meter.createObservableGauge('rosetta_db_pool_connections', {
-    description: 'Postgres connections of the pool, by state: idle, or busy (checked out for a query or transaction)',
+    description: 'Postgres connections of the pools, by state: idle, or busy (checked out for a query or transaction)',
   });
   const waiting = meter.createObservableGauge('rosetta_db_pool_waiting', {
     description: 'Queries and transactions waiting for a pooled Postgres connection',
   });
-  const max = meter.createObservableGauge('rosetta_db_pool_max', { description: 'Most connections the pool opens' });
+  const max = meter.createObservableGauge('rosetta_db_pool_max', { description: 'Most connections the pools open' });
   meter.addBatchObservableCallback(
     (result) => {
       if (openPools.size === 0) return;
@@ -112,13 +122,14 @@ export interface PgSqlClient extends SqlClient {
   readonly pool: pg.Pool;
 }
 
-export function createPgClient(options: PgClientOptions): PgSqlClient {
+function openPool(options: PgClientOptions, max: number, sessionOptions?: string): pg.Pool {
   const pool = new pg.Pool({
     connectionString: options.connectionString,
-    max: options.max,
+    max,
     connectionTimeoutMillis: options.connectionTimeoutMs,
     statement_timeout: options.statementTimeoutMs,
     application_name: options.applicationName,
+    ...(sessionOptions === undefined ? {} : { options: sessionOptions }),
     types,
   });
   // An idle client that loses its connection emits 'error' on the pool; without a listener
@@ -129,8 +140,23 @@ export function createPgClient(options: PgClientOptions): PgSqlClient {
   // and the pool drops it on release.
   pool.on('connect', (client) => client.on('error', () => undefined));
   openPools.add(pool);
+  return pool;
+}
+
+export function createPgClient(options: PgClientOptions): PgSqlClient {
+  const pool = openPool(options, options.max);
+  // Reads in index order run on connections of their own, opened with the settings they need
+  // (INDEX_ORDER_SETTINGS): one round trip each, where a transaction that set them took four.
+  const ordered = openPool(
+    options,
+    options.orderedMax,
+    Object.entries(INDEX_ORDER_SETTINGS)
+      .map(([name, value]) => `-c ${name}=${value}`)
+      .join(' '),
+  );
   observePools();
   const base = executor(pool);
+  const orderedBase = executor(ordered);
   // Failures that mean Postgres is down or restarting leave as UNAVAILABLE (see pg-errors.ts);
   // inside a transaction the work sees the driver's own errors.
   const classified = <T>(call: Promise<T>): Promise<T> =>
@@ -141,6 +167,8 @@ export function createPgClient(options: PgClientOptions): PgSqlClient {
     pool,
     query: <Row>(query: SqlQuery | string, params?: readonly SqlParam[]) => classified(base.query<Row>(query, params)),
     exec: (script) => classified(base.exec(script)),
+    orderedQuery: <Row>(query: SqlQuery | string, params: readonly SqlParam[]) =>
+      classified(orderedBase.query<Row>(query, params)),
     transaction: (work) => classified(inTransaction(pool, 'BEGIN', (client) => work(executor(client)))),
     readSnapshot: (work) =>
       classified(
@@ -167,7 +195,8 @@ export function createPgClient(options: PgClientOptions): PgSqlClient {
     },
     async close(): Promise<void> {
       openPools.delete(pool);
-      await pool.end();
+      openPools.delete(ordered);
+      await Promise.all([pool.end(), ordered.end()]);
     },
   };
 }

@@ -24,6 +24,7 @@ export async function createPgliteClient(dataDir: string | undefined): Promise<S
   return {
     query: base.query,
     exec: base.exec,
+    orderedQuery: (query, params) => db.transaction((tx) => inline(run(tx)).orderedQuery(query, params)),
     transaction: (work) => db.transaction((tx) => work(run(tx))),
     // One connection: nothing else runs while the transaction is open, so it is consistent by
     // construction (and holds the database for as long as it lasts).

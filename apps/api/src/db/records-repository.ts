@@ -27,7 +27,7 @@ import {
   type JobRow,
   type RunnableJob,
 } from './jobs-repository';
-import { Params, estimateRows, filterConditions, queryInIndexOrder, us } from './sql-fragments';
+import { Params, estimateRows, filterConditions, us } from './sql-fragments';
 import type { SqlClient, SqlExecutor } from './sql';
 
 export interface MetaRow {
@@ -366,11 +366,7 @@ export class SqlRecordsRepository implements RecordsRepository {
   async scanPage(collection: Collection, query: ScanPageQuery): Promise<ScannedRecord[]> {
     const { params, where } = base(collection);
     filterConditions(query.filter, params, where);
-    const { rows } = await queryInIndexOrder<RecordRow>(
-      this.db,
-      pageSql('records', where, params, query),
-      params.values,
-    );
+    const { rows } = await this.db.orderedQuery<RecordRow>(pageSql('records', where, params, query), params.values);
     return rows.map(toScanned);
   }
 

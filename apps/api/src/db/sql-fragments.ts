@@ -1,5 +1,5 @@
 import { prefixUpperBound, type RecordFilter } from '@rosetta/core';
-import type { SqlClient, SqlExecutor, SqlParam, SqlQuery } from './sql';
+import type { SqlExecutor, SqlParam } from './sql';
 
 /** Collects parameters and hands out their `$n` placeholders. */
 export class Params {
@@ -44,21 +44,6 @@ export function filterConditions(filter: RecordFilter, params: Params, where: st
   if (filter.createdBefore !== undefined) where.push(`created < ${fromUs(params.add(filter.createdBefore))}`);
   if (filter.updatedAfter !== undefined) where.push(`updated >= ${fromUs(params.add(filter.updatedAfter))}`);
   if (filter.updatedBefore !== undefined) where.push(`updated < ${fromUs(params.add(filter.updatedBefore))}`);
-}
-
-/**
- * Runs a query whose rows must come off an index in order (pages of a scan, reads of the change
- * feed). Right after a bulk load, before autovacuum has analyzed the table, the planner thinks it
- * holds a handful of rows and prefers to fetch all of them and sort: every page would then cost
- * the whole rest of the table. Sorting is switched off for this one statement — and JIT with it:
- * a plan that must still sort then looks so costly that Postgres would spend far longer
- * compiling it than running it.
- */
-export async function queryInIndexOrder<Row>(db: SqlClient, query: SqlQuery | string, params: readonly SqlParam[]) {
-  return db.transaction(async (tx) => {
-    await tx.exec('SET LOCAL enable_sort = off; SET LOCAL jit = off');
-    return tx.query<Row>(query, params);
-  });
 }
 
 /**

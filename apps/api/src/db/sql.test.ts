@@ -31,6 +31,7 @@ const executor: SqlExecutor = {
 
 const fake: SqlClient = {
   ...executor,
+  orderedQuery: (query, params) => executor.query(query, params),
   async transaction(work) {
     jest.advanceTimersByTime(1);
     const result = await work(executor);
@@ -66,15 +67,16 @@ beforeEach(() => (statements.length = 0));
 describe('timedSqlClient', () => {
   const db = timedSqlClient(fake);
 
-  it('counts queries and scripts, and answers what they answer', async () => {
+  it('counts queries, reads in index order and scripts, and answers what they answer', async () => {
     const time = await dbTimeOf(async () => {
       expect((await db.query<{ text: string }>('SELECT 3')).rows).toEqual([{ text: 'SELECT 3' }]);
       await db.query({ name: 'named', text: 'SELECT 4' }, ['x']);
       jest.advanceTimersByTime(50); // not the database's
+      expect((await db.orderedQuery<{ text: string }>('SELECT 6', [])).rows).toEqual([{ text: 'SELECT 6' }]);
       await db.exec('CREATE TABLE t ()');
     });
-    expect(time).toBe('9.00');
-    expect(statements).toEqual(['SELECT 3', 'SELECT 4', 'CREATE TABLE t ()']);
+    expect(time).toBe('15.00');
+    expect(statements).toEqual(['SELECT 3', 'SELECT 4', 'SELECT 6', 'CREATE TABLE t ()']);
   });
 
   it("counts a transaction's wall time once, not its queries again", async () => {

@@ -26,7 +26,7 @@ import {
   type RecordRow,
 } from './records-repository';
 import { advanceJob, DELETE_PHASES, lockRunnableJob } from './jobs-repository';
-import { Params, estimateRows, filterConditions, queryInIndexOrder } from './sql-fragments';
+import { Params, estimateRows, filterConditions } from './sql-fragments';
 import type { SqlClient, SqlExecutor } from './sql';
 
 /**
@@ -238,8 +238,7 @@ export class SqlVersionedRecordsRepository implements VersionedRecordsRepository
       query.reverse,
       after,
     );
-    const { rows } = await queryInIndexOrder<RecordRow>(
-      this.db,
+    const { rows } = await this.db.orderedQuery<RecordRow>(
       pageSql(from, where, params, { ...query, after: undefined }),
       params.values,
     );
@@ -262,8 +261,7 @@ export class SqlVersionedRecordsRepository implements VersionedRecordsRepository
 
   async deleteMatching(collection: Collection, at: VersionPlace, filter: RecordFilter, batchSize: number) {
     const { params, from, where } = SqlVersionedRecordsRepository.resolvedView(collection, at, filter);
-    const victims = await queryInIndexOrder<{ key: string; content_type: string }>(
-      this.db,
+    const victims = await this.db.orderedQuery<{ key: string; content_type: string }>(
       `SELECT key, content_type FROM ${from} WHERE ${where.join(' AND ')} ORDER BY key LIMIT ${params.add(batchSize + 1)}`,
       params.values,
     );
