@@ -743,8 +743,8 @@ describe('streaming', () => {
   const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
   it('reads only as fast as a slow client takes, and stops reading when it goes away', async () => {
-    // Each scan page is one short transaction (nothing else writes while this runs).
-    const spy = jest.spyOn(api.runtime.db, 'transaction');
+    // Each scan page is one read in index order (nothing else reads so while this runs).
+    const spy = jest.spyOn(api.runtime.db, 'orderedQuery');
     const req = httpRequest({
       host: '127.0.0.1',
       port: portOf(server),
@@ -766,7 +766,7 @@ describe('streaming', () => {
       await firstChunk;
       await sleep(500);
       const whilePaused = pagesRead(spy);
-      // 20,000 items of 1 KB are 100 pages; a paused reader holds the stream at the socket buffers.
+      // 20,000 items of 1 KB are 200 pages (SCAN_PAGE_ROWS, 100); a paused reader holds the stream at the socket buffers.
       expect(whilePaused).toBeGreaterThan(0);
       expect(whilePaused).toBeLessThan(50);
       req.destroy();
