@@ -21,13 +21,13 @@ let api: TestApi;
 let rpc: RpcServer;
 let baseUrl: string;
 
-/** 250 records of 1 KiB, keys k000…k249: more than one scan page (200 rows). */
+/** 250 records of 1 KiB, keys k000…k249: more than one scan page (of 200 rows here, ~220 KB, as big as pages got). */
 const paged = { space: 'default', collection: 'paged' };
 const value = Buffer.alloc(1024, 'v');
 const keys = Array.from({ length: 250 }, (_, i) => `k${String(i).padStart(3, '0')}`);
 
 beforeAll(async () => {
-  api = await startTestApi();
+  api = await startTestApi({ env: { SCAN_PAGE_ROWS: '200' } });
   await api.collections.createCollection({ collection: paged });
   await api.records.batchPut({
     collection: paged,

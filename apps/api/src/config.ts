@@ -49,7 +49,7 @@ export const ApiConfigSchema = z
       .min(0)
       .default(64 * MiB),
     /** Rows a scan (list, export, OpenFn listing) reads from Postgres per page: fewer hold less memory per open stream, at more queries. */
-    SCAN_PAGE_ROWS: z.coerce.number().int().min(1).max(10_000).default(200),
+    SCAN_PAGE_ROWS: z.coerce.number().int().min(1).max(10_000).default(100),
     /** Value bytes per scan page (a page always carries at least one value): the rows past it wait for the next page. */
     SCAN_PAGE_BYTES: z.coerce.number().int().min(1024).default(MiB),
     /** Records a bulk delete's or a snapshot's `total` is counted exactly up to; past it, Postgres's estimate. */

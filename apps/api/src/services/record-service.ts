@@ -83,7 +83,7 @@ const VERSION_PAGE = 1000;
 const MAX_VERSION_PAGE = 10_000;
 
 export const DEFAULT_RECORD_SERVICE_OPTIONS: RecordServiceOptions = {
-  scanPageSize: 200,
+  scanPageSize: 100,
   scanPageBytes: 1024 * 1024,
   exactCountLimit: 100_000,
   maxBatchBytes: 64 * 1024 * 1024,

@@ -2,8 +2,8 @@ import type { ScanChunk } from '../services/record-service';
 
 /**
  * About how many bytes of keys and values one scan message carries. A page read from Postgres
- * holds up to 200 records (`SCAN_PAGE_ROWS`); sent as one message, 200 records of 1 KiB made a
- * 250 KB message, four times a stream's HTTP/2 window (64 KiB, @rosetta/proto windows.ts). It
+ * holds up to `SCAN_PAGE_ROWS` records (100 by default); sent as one message, 200 records of 1 KiB
+ * made a 250 KB message, four times a stream's HTTP/2 window (64 KiB, @rosetta/proto windows.ts). It
  * waited in the api for four window updates while the gateway worked through the other streams,
  * and the gateway gathered it whole before reading any of it: under 64 concurrent listings both
  * processes held (and promoted into V8's old generation) several such buffers per stream. A
