@@ -80,6 +80,24 @@ it('streams a page of a scan as messages that each fit a stream window, the reco
   }
 });
 
+it('carries a key that opens with U+FEFF intact, there and back', async () => {
+  const transport = createRpcTransport({ baseUrl, defaultTimeoutMs: 5000, maxMessageBytes: 1024 * 1024 });
+  try {
+    const headers = await new ServiceGrant(createClient(AuthService, transport), TEST_INTERNAL_SECRET).headers();
+    const records = createClient(RecordService, transport);
+    const marks = { space: 'default', collection: 'marks' };
+    await api.collections.createCollection({ collection: marks });
+    const key = '\ufeffbom';
+    const put = await records.putRecord({ collection: marks, key, value: Buffer.from('\ufeffv') }, { headers });
+    expect(put.record?.key).toBe(key);
+    const got = await records.getRecord({ collection: marks, key }, { headers });
+    expect([got.record?.key, Buffer.from(got.record?.value ?? []).toString()]).toEqual([key, '\ufeffv']);
+    expect((await records.getRecord({ collection: marks, key: 'bom' }, { headers })).record).toBeUndefined();
+  } finally {
+    transport.close();
+  }
+});
+
 it('ends an in-process scan cancelled between two messages of a page with Canceled, never quietly', async () => {
   const controller = new AbortController();
   const seen: string[] = [];

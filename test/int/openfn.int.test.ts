@@ -365,6 +365,14 @@ describe('§5.2, §5.3, §5.5 one item', () => {
     expect((JSON.parse((await as(tokens.alice, 'GET', '/collections/items/form')).text) as Item).value).toBe('a b&c');
   });
 
+  it('keeps a byte-order mark that opens a key or a value', async () => {
+    expect(shape(await as(tokens.alice, 'PUT', '/collections/items/%EF%BB%BFbom', { value: '\ufeffv' }))).toEqual(
+      ok('{"error":null,"upserted":1}'),
+    );
+    const item = JSON.parse((await as(tokens.alice, 'GET', '/collections/items/%EF%BB%BFbom')).text) as Item;
+    expect([item.key, item.value]).toEqual(['\ufeffbom', '\ufeffv']);
+  });
+
   it('stores values as text that /v1 reads back', async () => {
     await as(tokens.alice, 'PUT', '/collections/items/shared', { value: '{"a":1}' });
     const record = await v1('GET', '/v1/spaces/project-a/collections/items/records/shared', undefined, tokens.alice);

@@ -4,6 +4,7 @@ import {
   isJsonContentType,
   isTextContentType,
   normalizeContentType,
+  valueAsText,
 } from './values';
 import { resolveSettings } from './collections';
 import { validateBatchKeys } from './records';
@@ -33,6 +34,12 @@ describe('content types', () => {
     expect(isTextContentType('text/csv')).toBe(true);
     expect(isTextContentType('application/json')).toBe(true);
     expect(isTextContentType('application/octet-stream')).toBe(false);
+  });
+
+  it('shows a textual value as its text, a leading byte-order mark kept, and invalid UTF-8 not at all', () => {
+    expect(valueAsText('text/plain', Buffer.from('\ufeffbom'))).toBe('\ufeffbom');
+    expect(valueAsText('application/json', Buffer.from([0x7b, 0xff, 0x7d]))).toBeUndefined();
+    expect(valueAsText('image/png', Buffer.from('x'))).toBeUndefined();
   });
 });
 

@@ -32,7 +32,7 @@ export function isJsonContentType(contentType: string): boolean {
   return e === 'application/json' || e.endsWith('+json');
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** The value as text when its type is textual and its bytes are valid UTF-8; undefined otherwise. */
 export function valueAsText(contentType: string, value: Uint8Array): string | undefined {

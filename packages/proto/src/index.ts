@@ -1,6 +1,6 @@
-import { useBufferTextEncoding } from './text-encoding';
+import { useRosettaTextEncoding } from './text-encoding';
 
-useBufferTextEncoding();
+useRosettaTextEncoding();
 
 export * from './gen/rosetta/v1/changes_pb';
 export * from './gen/rosetta/v1/collections_pb';

@@ -41,4 +41,12 @@ describe('the text encoding @rosetta/proto configures', () => {
       { numRuns: 1000 },
     );
   });
+
+  it('keeps a U+FEFF that opens a string, as the default decoder does not', () => {
+    for (const text of ['\ufeff', '\ufeffkey', '\ufeff\ufeff', 'a\ufeff']) {
+      const event = create(ChangeEventSchema, { key: text, collection: text, op: 'put', revision: 1n });
+      const decoded = fromBinary(ChangeEventSchema, toBinary(ChangeEventSchema, event));
+      expect([decoded.key, decoded.collection]).toEqual([text, text]);
+    }
+  });
 });

@@ -44,6 +44,10 @@ describe('parseRepoCreate', () => {
     expect(parseRepoCreate(body(text))).toEqual(none);
   });
 
+  it('refuses a body that opens with a byte-order mark, as Go’s decoder does', () => {
+    expect(refusal(() => parseRepoCreate(body('\ufeff{}')))).toMatch(/Unexpected token/);
+  });
+
   it('reads every field, its name in any case', () => {
     expect(parseRepoCreate(body({ Alias: 'a', DESCRIPTION: 'd', root: UUID, PassCode: 'p', other: 1 }))).toEqual({
       alias: 'a',
@@ -405,6 +409,7 @@ describe('parseKeyList', () => {
     ['[1]', /^expected a JSON array of key strings$/],
     ['[["a"]]', /^expected a JSON array of key strings$/],
     ['[{"key":"a","byte_start":0,"byte_end":3}]', /^key objects with byte ranges are not supported/],
+    ['\ufeff["a"]', /^Unexpected token/],
     ['["a",{"key":"b"}]', /^key objects with byte ranges are not supported/],
   ])('refuses %j', (text, message) => {
     expect(refusal(() => parseKeyList(body(text)))).toMatch(message);

@@ -13,7 +13,7 @@ import { DvidError, goQuote, isGoPrintable } from './errors';
  * empty body, which the spec quotes for the empty commit body.
  */
 
-const decoder = new TextDecoder();
+const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 const ONLY_WHITESPACE = /^[ \t\r\n]*$/;
 
 /** JSON.parse, a failure becoming DvidError(400, `<prefix><parser message>`); empty input fails as in Go. */

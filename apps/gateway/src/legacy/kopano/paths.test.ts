@@ -28,6 +28,7 @@ describe('decodePath', () => {
     ['/%C3%A9t%C3%A9', '/été'],
     ['/a%20b', '/a b'],
     ['/%00', '/\u0000'],
+    ['%EF%BB%BFa', '\ufeffa'],
   ])('%s decodes to %j', (raw, decoded) => {
     expect(decodePath(raw)).toBe(decoded);
   });

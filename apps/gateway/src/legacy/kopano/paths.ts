@@ -25,7 +25,7 @@ export type KvsTarget =
   /** The user realm: `key` may be empty, may contain and end with `/`. */
   | { readonly kind: 'key'; readonly key: string; readonly query: string };
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 const HEX = /^[0-9A-Fa-f]{2}$/;
 
 /**

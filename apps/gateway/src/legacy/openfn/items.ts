@@ -41,7 +41,7 @@ const FORMAT_ERROR = 'Format error';
 
 const codeOf = (error: unknown) => toHttpFailure(error).code;
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+const decoder = new TextDecoder('utf-8', { ignoreBOM: true });
 
 /** Code points, counted only when the UTF-16 length could exceed the limit. */
 const longerThan = (text: string, max: number) => text.length > max && codePoints(text) > max;
