@@ -29,7 +29,7 @@ export interface SqlExecutor {
 export const INDEX_ORDER_SETTINGS = { enable_sort: 'off', jit: 'off' } as const;
 
 /** The same, for the transaction under way. */
-export const SET_LOCAL_INDEX_ORDER = Object.entries(INDEX_ORDER_SETTINGS)
+const SET_LOCAL_INDEX_ORDER = Object.entries(INDEX_ORDER_SETTINGS)
   .map(([name, value]) => `SET LOCAL ${name} = ${value}`)
   .join('; ');
 
