@@ -1,3 +1,5 @@
+import { formatMicros } from '@rosetta/core';
+
 /** An item as OpenFn shows it. */
 export interface Item {
   readonly key: string;
@@ -10,10 +12,12 @@ export interface Item {
 
 /**
  * `YYYY-MM-DDTHH:MM:SS.ffffffZ` (UTC, always 6 fractional digits) from microseconds since the epoch.
- * Values past 2255 are beyond the safe integers, so the split into milliseconds (for `Date`) and
- * the remaining microseconds is done in BigInt, where it is exact for any integral number.
+ * The safe integers (the years 1684–2255) are what `formatMicros` writes. Values past them are
+ * split into milliseconds (for `Date`) and the remaining microseconds in BigInt, where it is
+ * exact for any integral number.
  */
 export function formatTimestamp(us: number): string {
+  if (Number.isSafeInteger(us)) return formatMicros(us);
   if (!Number.isInteger(us)) throw new RangeError(`timestamp ${us} is not a whole number of microseconds`);
   const total = BigInt(us);
   let ms = total / 1000n;
