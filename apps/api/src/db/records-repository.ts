@@ -127,8 +127,11 @@ const PUT_IF_REVISION = putIfPresent(true);
 const PUT_IF_PRESENT = putIfPresent(false);
 
 // The values travel as one bytea, cut by offsets and lengths: node-postgres sends a Buffer in
-// binary, but a bytea[] as hex text, twice the size and costly to build and to parse.
-export const PUT_MANY = `WITH input AS (
+// binary, but a bytea[] as hex text, twice the size and costly to build and to parse. Prepared
+// once per connection: its planning (~0.3 ms) is a seventh of a coalesced PUT's statement.
+export const PUT_MANY = {
+  name: 'records.put-many',
+  text: `WITH input AS (
   SELECT k, substring($7::bytea FROM o FOR l) AS v, ct, nextval('revision_seq') AS r
   FROM unnest($6::text[], $10::int4[], $11::int4[], $8::text[]) WITH ORDINALITY AS i (k, o, l, ct, ord)
 ),
@@ -142,7 +145,8 @@ ev AS (
   INSERT INTO change_events (revision, op, space, collection, collection_id, node_id, version, key, content_type, size, value)
   SELECT revision, 'put', $3, $4, $1, $2, $5, key, content_type, size, event_value FROM up
 )
-SELECT key, content_type, created, updated, revision, created_revision, size FROM up`;
+SELECT key, content_type, created, updated, revision, created_revision, size FROM up`,
+};
 
 // A delete leaves its row as a tombstone (value emptied), so that a write racing it finds the
 // row, waits for it, and takes a later revision (see UPSERT).
@@ -261,8 +265,11 @@ export class SqlRecordsRepository implements RecordsRepository {
 
   async getMany(collection: Collection, keys: readonly string[], withValues: boolean): Promise<ScannedRecord[]> {
     const { rows } = await this.db.query<RecordRow>(
-      `SELECT ${META}${withValues ? ', value' : ''} FROM records
+      {
+        name: withValues ? 'records.get-many' : 'records.head-many',
+        text: `SELECT ${META}${withValues ? ', value' : ''} FROM records
        WHERE collection_id = $1 AND node_id = $2 AND key = ANY($3::text[]) AND NOT tombstone`,
+      },
       [collection.id, collection.rootNodeId, keys],
     );
     return rows.map(toScanned);
